@@ -1,0 +1,99 @@
+//! Start-up and shutdown: connect and migrate the store, load the mappings, bind the listener
+//! (port 0 picks a free one), then serve until the cancellation token fires.
+
+use crate::config::Config;
+use crate::http::{router, AppState};
+use crate::mapping::Mappings;
+use crate::store::Store;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A gateway ready to serve: store open, mappings loaded, listener bound.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds everything that can fail before serving.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let mappings = Mappings::load_dir(&config.mappings.dir).map_err(|problems| {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!(
+                "the procedure mappings do not load:\n  {}",
+                list.join("\n  ")
+            )
+        })?;
+        let store = Store::connect(&config.database.url, config.database.max_connections)
+            .await
+            .context("cannot open the database (database.url)")?;
+        if config.database.migrate_on_start {
+            store
+                .migrate()
+                .await
+                .context("cannot migrate the database")?;
+        }
+        let listener = TcpListener::bind(&config.server.listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on {} (server.listen)", config.server.listen)
+            })?;
+        for key in config.test_secrets_in_use() {
+            tracing::warn!(
+                key,
+                "a published test secret is in use; replace it before production"
+            );
+        }
+        tracing::info!(
+            database = store.backend(),
+            procedures = mappings.len(),
+            agency = %config.agency.code,
+            "gateway ready"
+        );
+        let state = AppState::new(config, store, Arc::new(mappings));
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (tests reach the store through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` fires, then lets requests in flight finish (up to
+    /// `server.shutdown_grace`) and closes the store.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let grace = self.state.config.server.shutdown_grace.0;
+        let store = self.state.store.clone();
+        let app = router(self.state);
+        let stop = shutdown.clone();
+        let server = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await });
+        let server = tokio::spawn(async move { server.await });
+        tokio::pin!(server);
+        let result = tokio::select! {
+            r = &mut server => r,
+            () = shutdown.cancelled() => match tokio::time::timeout(grace, &mut server).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!("requests still in flight after the shutdown grace; stopping anyway");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            },
+        };
+        store.close().await;
+        result
+            .context("the server task failed")?
+            .context("the server stopped with an error")?;
+        tracing::info!("gateway stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! The `motcua` command line: serve, migrate, check mappings, make client tokens.
+
+use crate::app::Application;
+use crate::config::{token_hash, Config};
+use crate::portal::check;
+use crate::store::Store;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rand::Rng;
+use std::io::Write;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// motcua-gateway: the Department of Culture and Sports' integration gateway.
+#[derive(Debug, Parser)]
+#[command(name = "motcua", version, about)]
+pub struct Cli {
+    /// A TOML file layered over the shipped defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (HTTP server and workers) until SIGTERM or SIGINT.
+    Serve,
+    /// Apply the database schema.
+    Migrate,
+    /// Procedure mappings.
+    Mappings {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: MappingsCommand,
+    },
+    /// Internal API client tokens.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// `motcua mappings …`.
+#[derive(Debug, Subcommand)]
+pub enum MappingsCommand {
+    /// Load every mapping and run every fixture through it; name each problem.
+    Check {
+        /// Folder of mappings (default: `mappings.dir` of the configuration).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Folder holding valid/ and invalid/ fixtures.
+        #[arg(long, default_value = "fixtures/portal")]
+        fixtures: PathBuf,
+    },
+}
+
+/// `motcua token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a new random token and print it with the `[[clients]]` entry to configure.
+    New {
+        /// The client's name.
+        name: String,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            crate::telemetry::init(&config.log);
+            let store = Store::connect(&config.database.url, 1)
+                .await
+                .context("cannot open the database")?;
+            store.migrate().await?;
+            store.close().await;
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::Mappings {
+            command: MappingsCommand::Check { dir, fixtures },
+        } => {
+            let dir = dir.unwrap_or(config.mappings.dir);
+            let report = check::check(&dir, &fixtures);
+            for p in &report.problems {
+                eprintln!("{p}");
+            }
+            if report.passed() {
+                println!(
+                    "mappings ok: {} procedures, {} valid fixtures accepted, {} invalid fixtures rejected",
+                    report.procedures, report.valid_ok, report.invalid_ok
+                );
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{} problem(s) in the mappings or fixtures",
+                    report.problems.len()
+                )
+            }
+        }
+        Command::Token {
+            command: TokenCommand::New { name },
+        } => {
+            let bytes: [u8; 32] = rand::rng().random();
+            let token = format!("mct_{}", hex::encode(bytes));
+            println!("token (give it to the client, it is not stored): {token}");
+            println!("\n[[clients]]\nname = {name:?}\ntoken_sha256 = \"{}\"\nscopes = [\"dossiers:read\"]", token_hash(&token));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::telemetry::init(&config.log);
+    let app = Application::build(config).await?;
+    let addr = app.local_addr()?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+    }
+    let shutdown = CancellationToken::new();
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        let reason = wait_for_signal().await;
+        tracing::info!(signal = reason, "shutting down");
+        signals.cancel();
+    });
+    app.run(shutdown).await
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

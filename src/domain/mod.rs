@@ -1,0 +1,14 @@
+//! The department's dossier model, free of any transport or storage concern.
+//!
+//! Everything here is plain data and pure functions: codes built by parsing (never by
+//! `Deref`), statuses, money, identity numbers and Vietnam time. `axum`, `sqlx` and `reqwest`
+//! are not used in this module tree.
+
+pub mod applicant;
+pub mod codes;
+pub mod dossier;
+pub mod form;
+pub mod money;
+pub mod status;
+pub mod time;
+pub mod validation;

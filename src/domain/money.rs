@@ -1,0 +1,64 @@
+//! Money in whole Vietnamese đồng.
+
+use serde::Serialize;
+use std::fmt;
+
+/// An amount in whole VND, never negative. VNPAY's ×100 exists only on its own wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+#[serde(transparent)]
+pub struct Vnd(i64);
+
+/// The largest amount the gateway accepts: a trillion đồng, far above any fee.
+pub const MAX_VND: i64 = 1_000_000_000_000;
+
+impl Vnd {
+    /// Zero đồng.
+    pub const ZERO: Vnd = Vnd(0);
+
+    /// An amount from an integer; `None` when negative or absurdly large.
+    pub fn new(amount: i64) -> Option<Self> {
+        (0..=MAX_VND).contains(&amount).then_some(Self(amount))
+    }
+
+    /// Parses a whole-đồng amount written as digits only (no sign, separators or decimals).
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.is_empty() || text.len() > 13 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse::<i64>().ok().and_then(Self::new)
+    }
+
+    /// The amount as an integer.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// Sum of two amounts, `None` past the maximum.
+    pub fn checked_add(self, other: Vnd) -> Option<Vnd> {
+        self.0.checked_add(other.0).and_then(Self::new)
+    }
+
+    /// The amount times a count, `None` past the maximum.
+    pub fn checked_mul(self, count: i64) -> Option<Vnd> {
+        self.0.checked_mul(count).and_then(Self::new)
+    }
+}
+
+impl fmt::Display for Vnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_whole_dong_parse() {
+        assert_eq!(Vnd::parse("1000000").map(Vnd::get), Some(1_000_000));
+        for bad in ["", "-1", "1.5", "1,000", " 1", "99999999999999"] {
+            assert!(Vnd::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

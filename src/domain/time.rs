@@ -1,0 +1,97 @@
+//! Vietnam time (UTC+7, no daylight saving) and the partners' `yyyyMMddHHmmss` wire format.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+
+/// The wire format of every partner timestamp.
+pub const WIRE_FORMAT: &str = "%Y%m%d%H%M%S";
+
+/// Vietnam's offset from UTC.
+pub fn vn_offset() -> FixedOffset {
+    // 7 hours east is always in range, so the fallback is never taken.
+    FixedOffset::east_opt(7 * 3600).unwrap_or(Utc.fix())
+}
+
+/// A UTC instant seen on a Vietnamese wall clock.
+pub fn to_vn(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    at.with_timezone(&vn_offset())
+}
+
+/// Formats an instant as `yyyyMMddHHmmss` in Vietnam time.
+pub fn format_wire(at: DateTime<Utc>) -> String {
+    to_vn(at).format(WIRE_FORMAT).to_string()
+}
+
+/// Formats milliseconds since the Unix epoch as `yyyyMMddHHmmss` in Vietnam time.
+pub fn format_wire_millis(millis: i64) -> String {
+    from_millis(millis).map(format_wire).unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch to an instant (None when out of chrono's range).
+pub fn from_millis(millis: i64) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+}
+
+/// Parses `yyyyMMddHHmmss` read as Vietnam time; `None` if it is not a real moment.
+pub fn parse_wire(text: &str) -> Option<DateTime<Utc>> {
+    if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let naive = NaiveDateTime::parse_from_str(text, WIRE_FORMAT).ok()?;
+    vn_offset()
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Parses `dd/MM/yyyy` (the form fields' date format); `None` if it is not a real date.
+pub fn parse_form_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[2] != b'/' || bytes[5] != b'/' {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%d/%m/%Y").ok()
+}
+
+/// The Vietnamese calendar date of an instant.
+pub fn vn_date(at: DateTime<Utc>) -> NaiveDate {
+    to_vn(at).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_times_are_read_and_written_in_vietnam_time() {
+        let at = parse_wire("20261127080000").map(|t| t.to_rfc3339());
+        assert_eq!(at.as_deref(), Some("2026-11-27T01:00:00+00:00"));
+        let back = parse_wire("20261127080000").map(format_wire);
+        assert_eq!(back.as_deref(), Some("20261127080000"));
+    }
+
+    #[test]
+    fn impossible_wire_times_are_refused() {
+        for bad in [
+            "20260230120000",
+            "2026113012000",
+            "2026-11-27 08:00",
+            "20261127246000",
+            "+0261127080000",
+        ] {
+            assert!(parse_wire(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn form_dates_are_day_month_year() {
+        assert_eq!(
+            parse_form_date("29/02/2028")
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2028-02-29")
+        );
+        assert!(parse_form_date("29/02/2027").is_none());
+        assert!(parse_form_date("2027-02-01").is_none());
+        assert!(parse_form_date("1/2/2027").is_none());
+    }
+}

@@ -1,0 +1,262 @@
+//! The department's internal read API: one dossier by code or by portal id, and the paged list.
+
+use super::auth::Caller;
+use super::error::{json_response, ApiError};
+use super::AppState;
+use crate::config::Scope;
+use crate::domain::codes::{DossierCode, ProcedureCode};
+use crate::domain::status::Status;
+use crate::domain::time::{format_wire_millis, parse_wire, vn_offset};
+use crate::store::{DossierFilter, StoredDossier};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use chrono::{NaiveDate, TimeZone};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn wire(ms: Option<i64>) -> Value {
+    ms.map_or(Value::Null, |m| Value::String(format_wire_millis(m)))
+}
+
+fn status_name(code: i64) -> &'static str {
+    Status::from_code(code).map_or("", Status::name_vi)
+}
+
+/// The dossier as `GET /api/v1/dossiers/{MaHoSo}` shows it.
+pub fn dossier_view(state: &AppState, d: &StoredDossier) -> Value {
+    let procedure = ProcedureCode::parse(&d.procedure_code).ok();
+    let mapping = procedure.as_ref().and_then(|c| state.mappings.get(c));
+    let fee_total: i64 = d
+        .fees
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l.get("amount").and_then(Value::as_i64))
+                .sum()
+        })
+        .unwrap_or(0);
+    let now = chrono::Utc::now().timestamp_millis();
+    let open =
+        Status::from_code(d.status).is_some_and(|s| !s.is_terminal() && s != Status::Completed);
+    json!({
+        "MaHoSo": d.code,
+        "MaHoSoQG": d.portal_id,
+        "MaTTHC": d.procedure_code,
+        "TenTTHC": mapping.map(|m| m.name.clone()),
+        "TrangThaiHoSo": d.status,
+        "TenTrangThaiHoSo": status_name(d.status),
+        "KenhThucHien": d.channel,
+        "NgayNopHoSo": wire(Some(d.submitted_at)),
+        "NgayNhan": wire(Some(d.received_at)),
+        "NgayTiepNhan": wire(d.accepted_at),
+        "NgayHenTra": wire(d.due_at),
+        "NgayKetThucXuLy": wire(d.finished_at),
+        "NgayTra": wire(d.returned_at),
+        "timeliness": d.timeliness,
+        "overdue": open && d.due_at.is_some_and(|due| due < now),
+        "handling_unit": mapping.map(|m| m.handling_unit.clone()),
+        "applicant": d.applicant,
+        "summary": d.summary,
+        "form": d.form,
+        "documents": d.documents,
+        "fees": d.fees,
+        "fee_total": fee_total,
+        "payments": [],
+        "progress": d.progress.iter().map(|p| json!({
+            "action": p.action,
+            "TrangThaiHoSo": p.status,
+            "NguoiXuLy": p.officer_name,
+            "ChucDanh": p.officer_title,
+            "PhongBanXuLy": p.officer_unit,
+            "NoiDungXuLy": p.note,
+            "ThoiDiemXuLy": format_wire_millis(p.at),
+        })).collect::<Vec<_>>(),
+        "sync": {
+            "pending": d.sync.pending,
+            "delivered": d.sync.delivered,
+            "dead": d.sync.dead,
+            "last_delivered_at": wire(d.sync.last_delivered_at),
+        },
+        "mapping_version": d.mapping_version,
+    })
+}
+
+fn found(state: &AppState, d: Option<StoredDossier>) -> Result<Response, ApiError> {
+    let d = d.ok_or_else(|| ApiError::not_found("dossier"))?;
+    Ok(json_response(
+        StatusCode::OK,
+        dossier_view(state, &d).to_string(),
+    ))
+}
+
+/// `GET /api/v1/dossiers/{MaHoSo}`.
+pub async fn get_by_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::DossiersRead)?;
+    if DossierCode::parse(&code).is_err() {
+        return Err(ApiError::not_found("dossier"));
+    }
+    let d = state
+        .store
+        .dossier_by_code(&code)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    found(&state, d)
+}
+
+/// `GET /api/v1/dossiers/by-portal-id/{MaHoSoQG}`.
+pub async fn get_by_portal_id(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::DossiersRead)?;
+    let d = state
+        .store
+        .dossier_by_portal_id(&id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    found(&state, d)
+}
+
+/// Query of the paged list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    procedure: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// Default and largest page sizes.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+
+fn bad_query(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", message)
+}
+
+/// A bound of `from`/`to`: `yyyyMMdd` (a Vietnam day) or `yyyyMMddHHmmss`. A day as `to` means
+/// the end of that day.
+fn parse_bound(text: &str, end_of_day: bool, key: &str) -> Result<i64, ApiError> {
+    if text.len() == 8 {
+        let day = NaiveDate::parse_from_str(text, "%Y%m%d")
+            .map_err(|_| bad_query(format!("{key}: yyyyMMdd or yyyyMMddHHmmss")))?;
+        let day = if end_of_day {
+            day.succ_opt().unwrap_or(day)
+        } else {
+            day
+        };
+        let start = vn_offset()
+            .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+            .single()
+            .ok_or_else(|| bad_query(format!("{key}: not a real day")))?;
+        Ok(start.timestamp_millis())
+    } else {
+        parse_wire(text)
+            .map(|t| t.timestamp_millis() + i64::from(end_of_day))
+            .ok_or_else(|| bad_query(format!("{key}: yyyyMMdd or yyyyMMddHHmmss")))
+    }
+}
+
+/// `GET /api/v1/dossiers`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::DossiersRead)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse::<i64>()
+                .ok()
+                .and_then(Status::from_code)
+                .ok_or_else(|| bad_query("status: 1 to 10"))
+        })
+        .transpose()?
+        .map(Status::code);
+    let procedure = q
+        .procedure
+        .as_deref()
+        .map(|p| ProcedureCode::parse(p).map_err(|e| bad_query(format!("procedure: {e}"))))
+        .transpose()?
+        .map(|p| p.as_str().to_owned());
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| parse_bound(t, false, "from"))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|t| parse_bound(t, true, "to"))
+            .transpose()?;
+    let before_id = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            B64URL
+                .decode(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.parse::<i64>().ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad_query("cursor: not a cursor this API gave"))
+        })
+        .transpose()?;
+    let limit = q
+        .limit
+        .as_deref()
+        .map(|l| {
+            l.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| bad_query(format!("limit: 1 to {MAX_LIMIT}")))
+        })
+        .transpose()?
+        .unwrap_or(DEFAULT_LIMIT);
+    let filter = DossierFilter {
+        status,
+        procedure,
+        from,
+        to,
+        before_id,
+        limit,
+    };
+    let rows = state
+        .store
+        .list_dossiers(&filter)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| B64URL.encode(r.id.to_string())))
+        .flatten();
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "MaHoSo": r.code,
+                "MaHoSoQG": r.portal_id,
+                "MaTTHC": r.procedure_code,
+                "TrangThaiHoSo": r.status,
+                "TenTrangThaiHoSo": status_name(r.status),
+                "NgayNhan": wire(Some(r.received_at)),
+                "NgayHenTra": wire(r.due_at),
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "items": items, "next_cursor": next_cursor }).to_string(),
+    ))
+}

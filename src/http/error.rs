@@ -1,0 +1,112 @@
+//! The one error type at the HTTP edge: a status, a stable `error_code`, the contract's body,
+//! and (for 429) a `Retry-After`. Internal errors are logged once here and answered opaquely.
+
+use crate::domain::validation::FieldError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// An answer that is not a success.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// `{"error_code":…,"message":…}`.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: json!({ "error_code": code, "message": message.into() }),
+            retry_after: None,
+        }
+    }
+
+    /// `{"error_code":…}` alone, as the portal's signature and size answers are.
+    pub fn bare(status: StatusCode, code: &str) -> Self {
+        Self {
+            status,
+            body: json!({ "error_code": code }),
+            retry_after: None,
+        }
+    }
+
+    /// 400 `MALFORMED`.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "MALFORMED", message)
+    }
+
+    /// 422 `VALIDATION` listing every problem.
+    pub fn validation(errors: &[FieldError]) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({ "error_code": "VALIDATION", "errors": errors }),
+            retry_after: None,
+        }
+    }
+
+    /// 409 `CONFLICT` naming the dossier already stored.
+    pub fn conflict(code: &str) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            body: json!({ "error_code": "CONFLICT", "MaHoSo": code }),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `RATE_LIMITED` with `Retry-After` in whole seconds (at least 1).
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: json!({ "error_code": "RATE_LIMITED" }),
+            retry_after: Some(retry_after_secs.max(1)),
+        }
+    }
+
+    /// 404 `NOT_FOUND`.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 500, logged once; the caller learns nothing of the cause.
+    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// A JSON answer with the contract's content type.
+pub fn json_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+    let mut res = (status, body.into()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    res
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = json_response(self.status, self.body.to_string());
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}

@@ -1,0 +1,57 @@
+//! Rate limits per kind of caller (governor): one bucket for the portal, one for payment
+//! callbacks, and one per internal client. Over the limit, the caller is told when to retry.
+
+use super::error::ApiError;
+use crate::config::{Rate, RateLimitsConfig};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use std::num::NonZeroU32;
+
+fn quota(rate: Rate) -> Quota {
+    let per_second = NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(per_second).allow_burst(burst)
+}
+
+/// Every limiter of the gateway.
+pub struct Limiters {
+    /// The portal.
+    pub portal: DefaultDirectRateLimiter,
+    /// Payment callbacks.
+    pub payment: DefaultDirectRateLimiter,
+    /// Internal clients, keyed by client name.
+    pub api: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+impl Limiters {
+    /// Limiters for the configured rates.
+    pub fn new(config: &RateLimitsConfig) -> Self {
+        Self {
+            portal: DefaultDirectRateLimiter::direct(quota(config.portal)),
+            payment: DefaultDirectRateLimiter::direct(quota(config.payment)),
+            api: DefaultKeyedRateLimiter::keyed(quota(config.api)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    fn refuse(&self, wait: std::time::Duration) -> ApiError {
+        // Round up: a client that waits the advertised seconds finds a token.
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError::rate_limited(secs)
+    }
+
+    /// Takes one request of the portal's budget.
+    pub fn check_portal(&self) -> Result<(), ApiError> {
+        self.portal
+            .check()
+            .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
+    }
+
+    /// Takes one request of an internal client's budget.
+    pub fn check_api(&self, client: &str) -> Result<(), ApiError> {
+        self.api
+            .check_key(&client.to_owned())
+            .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
+    }
+}

@@ -1,0 +1,105 @@
+//! The HTTP edge: one router per kind of caller (portal, api, ops), the shared state, the one
+//! error type, authentication and rate limits. Nothing else in the crate imports this module.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod limits;
+pub mod ops;
+pub mod portal;
+
+use crate::config::Config;
+use crate::mapping::Mappings;
+use crate::portal::intake::Intake;
+use crate::store::Store;
+use auth::Clients;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use limits::Limiters;
+use std::ops::Deref;
+use std::sync::Arc;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The contents of [`AppState`].
+pub struct Inner {
+    /// Configuration.
+    pub config: Config,
+    /// The store.
+    pub store: Store,
+    /// Procedure mappings.
+    pub mappings: Arc<Mappings>,
+    /// Intake service.
+    pub intake: Intake,
+    /// Internal clients by token hash.
+    pub clients: Clients,
+    /// Rate limiters.
+    pub limiters: Limiters,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(config: Config, store: Store, mappings: Arc<Mappings>) -> Self {
+        let intake = Intake::new(
+            store.clone(),
+            mappings.clone(),
+            config.agency.code.clone(),
+            config.agency.name.clone(),
+            config.onestop.base_url.is_some(),
+        );
+        Self(Arc::new(Inner {
+            clients: Clients::new(&config.clients),
+            limiters: Limiters::new(&config.rate_limits),
+            intake,
+            store,
+            mappings,
+            config,
+        }))
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.server.request_timeout.0;
+    let portal = Router::new().route("/portal/v1/dossiers", post(portal::submit));
+    let api = Router::new()
+        .route("/api/v1/dossiers", get(api::list))
+        .route(
+            "/api/v1/dossiers/by-portal-id/{id}",
+            get(api::get_by_portal_id),
+        )
+        .route("/api/v1/dossiers/{code}", get(api::get_by_code))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz));
+    Router::new()
+        .merge(portal)
+        .merge(api)
+        .merge(ops)
+        .fallback(not_found)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,133 @@
+//! `POST /portal/v1/dossiers`: the portal's push of an online dossier.
+//!
+//! Checks run cheapest first: rate (429), content type (415), size (413), signature over the
+//! raw bytes (401), then intake parses (400), validates (422), and stores (201 / 200 / 409).
+
+use super::error::{json_response, ApiError};
+use super::AppState;
+use crate::portal::intake::{BodyFormat, IntakeError, IntakeOutcome};
+use crate::signing::{verify, SignatureError, SignatureHeaders};
+use crate::store::SubmissionRaw;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+/// Largest body the portal may send.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How far the signature timestamp may be from the gateway's clock.
+pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
+
+/// Reads the body format from `Content-Type`; only UTF-8 XML or JSON are accepted.
+fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let mut parts = value.split(';');
+    let essence = parts.next()?.trim().to_ascii_lowercase();
+    for param in parts {
+        if let Some((k, v)) = param.split_once('=') {
+            let v = v.trim().trim_matches('"');
+            if k.trim().eq_ignore_ascii_case("charset") && !v.eq_ignore_ascii_case("utf-8") {
+                return None;
+            }
+        }
+    }
+    match essence.as_str() {
+        "application/xml" | "text/xml" => Some(BodyFormat::Xml),
+        "application/json" => Some(BodyFormat::Json),
+        _ => None,
+    }
+}
+
+/// Reads at most `limit` bytes of a body: 413 past it, 400 if the client broke off.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || ApiError::bare(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE");
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(ApiError::malformed(format!(
+            "the body could not be read: {e}"
+        ))),
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The handler.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state.limiters.check_portal()?;
+    let format = body_format(&headers).ok_or_else(|| {
+        ApiError::bare(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+    })?;
+    let bytes = read_body(&headers, body, MAX_BODY).await?;
+
+    let sig = SignatureHeaders {
+        id: header_str(&headers, "webhook-id"),
+        timestamp: header_str(&headers, "webhook-timestamp"),
+        signature: header_str(&headers, "webhook-signature"),
+    };
+    let now = chrono::Utc::now();
+    verify(
+        &state.config.portal.inbound_secrets,
+        sig,
+        &bytes,
+        now.timestamp(),
+        TIMESTAMP_TOLERANCE_SECS,
+    )
+    .map_err(|e| {
+        let code = match e {
+            SignatureError::Invalid => "SIGNATURE_INVALID",
+            SignatureError::TimestampOutOfRange => "TIMESTAMP_OUT_OF_RANGE",
+        };
+        tracing::warn!(
+            webhook.id = sig.id.unwrap_or("-"),
+            reason = code,
+            "portal request refused"
+        );
+        ApiError::bare(StatusCode::UNAUTHORIZED, code)
+    })?;
+
+    let raw = SubmissionRaw {
+        content_type: header_str(&headers, "content-type")
+            .unwrap_or_default()
+            .to_owned(),
+        body: bytes.to_vec(),
+        webhook_id: sig.id.unwrap_or_default().to_owned(),
+        webhook_timestamp: sig.timestamp.unwrap_or_default().to_owned(),
+        webhook_signature: sig.signature.unwrap_or_default().to_owned(),
+    };
+    match state.intake.submit(format, raw, now).await {
+        Ok(IntakeOutcome::Created { code, answer }) => {
+            tracing::info!(dossier.code = %code, webhook.id = sig.id.unwrap_or("-"), "dossier received");
+            Ok(json_response(StatusCode::CREATED, answer))
+        }
+        Ok(IntakeOutcome::Replayed { code, answer }) => {
+            tracing::info!(dossier.code = %code, webhook.id = sig.id.unwrap_or("-"), "dossier replayed");
+            Ok(json_response(StatusCode::OK, answer))
+        }
+        Err(IntakeError::Malformed(message)) => Err(ApiError::malformed(message)),
+        Err(IntakeError::Invalid(errors)) => Err(ApiError::validation(&errors)),
+        Err(IntakeError::Conflict(code)) => {
+            tracing::warn!(dossier.code = %code, "portal id reused with different content");
+            Err(ApiError::conflict(&code))
+        }
+        Err(IntakeError::Store(e)) => Err(ApiError::internal(&e)),
+    }
+}

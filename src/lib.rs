@@ -1,0 +1,26 @@
+//! motcua-gateway: the integration gateway between the HCMC public-service portal, the
+//! payment platforms and the Department of Culture and Sports' own systems.
+//!
+//! Map of the crate (dependencies point down this list's reverse: nothing imports `http`):
+//!
+//! - [`domain`] — dossier model — codes, statuses, applicant, money, Vietnam time; no I/O.
+//! - [`mapping`] — loads `mappings/`, maps a submission's form into the department's model.
+//! - [`store`] — every SQL statement; one `Store` over SQLite and PostgreSQL.
+//! - [`portal`] — the portal's XML/JSON formats, the intake service, sync messages.
+//! - [`signing`] — Standard Webhooks signatures, pure and constant-time.
+//! - [`http`] — routers per caller, authentication, rate limits, the one error type.
+//! - [`config`] — typed, validated configuration (defaults → file → environment).
+//! - [`app`] — start-up, serving, graceful shutdown.
+//! - [`cli`] — the `motcua` command line.
+//! - [`telemetry`] — logging.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod mapping;
+pub mod portal;
+pub mod signing;
+pub mod store;
+pub mod telemetry;

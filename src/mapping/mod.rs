@@ -1,0 +1,272 @@
+//! Procedure mappings: the declarative files under `mappings/`, compiled into rules that turn
+//! a submission's `DuLieuBieuMau` into the department's dossier model, plus each procedure's
+//! documents, fees and processing time.
+//!
+//! Files are read at start (no rebuild needed to change one); every problem in every file is
+//! reported with the file's name, so `motcua mappings check` can list them all at once.
+
+mod apply;
+mod compile;
+pub mod spec;
+
+pub use compile::{FieldKind, FieldRule};
+
+use crate::domain::codes::ProcedureCode;
+use crate::domain::dossier::FeeLine;
+use crate::domain::money::Vnd;
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Whether the procedure's code was seen in a published source or stands in for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Taken from a published catalogue page.
+    Catalogue,
+    /// An example: no published code was found; replace it before production use.
+    Example,
+}
+
+/// Approval (a decision is issued) or notice (silence is consent when the time runs out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcedureKind {
+    /// The department decides.
+    Approval,
+    /// The applicant may proceed at the deadline unless told otherwise.
+    Notice,
+}
+
+/// A document component of a procedure.
+#[derive(Debug, Clone)]
+pub struct DocumentComponent {
+    /// `MaThanhPhanHoSo`.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Must be attached.
+    pub required: bool,
+}
+
+/// How a fee version computes its amount.
+#[derive(Debug, Clone)]
+pub enum FeeAmount {
+    /// A fixed amount.
+    Fixed(Vnd),
+    /// So much per unit, counted by an integer field, with an optional cap.
+    PerUnit {
+        /// Amount per unit.
+        each: Vnd,
+        /// Target path of the counting field.
+        unit: String,
+        /// Cap.
+        max: Option<Vnd>,
+    },
+    /// Bands of units.
+    Tiers {
+        /// Target path of the counting field.
+        unit: String,
+        /// `(up_to, amount)`, the last band unbounded.
+        bands: Vec<(Option<i64>, Vnd)>,
+    },
+}
+
+/// One dated version of a fee line.
+#[derive(Debug, Clone)]
+pub struct FeeVersion {
+    /// `phi` or `le_phi`.
+    pub kind: String,
+    /// Fee code.
+    pub code: String,
+    /// Fee name.
+    pub name: String,
+    /// Legal basis.
+    pub legal_basis: String,
+    /// In force from this day.
+    pub effective_from: NaiveDate,
+    /// The amount rule.
+    pub amount: FeeAmount,
+}
+
+/// A compiled procedure mapping.
+#[derive(Debug, Clone)]
+pub struct Procedure {
+    /// Code stem.
+    pub code: ProcedureCode,
+    /// Where the code comes from.
+    pub code_source: CodeSource,
+    /// Official name.
+    pub name: String,
+    /// Lĩnh vực.
+    pub field: String,
+    /// Handling unit.
+    pub handling_unit: String,
+    /// Approval or notice.
+    pub kind: ProcedureKind,
+    /// Processing time in working days.
+    pub processing_days: u32,
+    /// Legal texts.
+    pub legal_basis: Vec<String>,
+    /// Document components.
+    pub documents: Vec<DocumentComponent>,
+    /// Fee versions.
+    pub fees: Vec<FeeVersion>,
+    /// Form field rules.
+    pub fields: Vec<FieldRule>,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// SHA-256 of the file, recorded on each dossier it mapped.
+    pub version: String,
+}
+
+impl Procedure {
+    /// The fee lines due for a dossier that arrived on `day` with mapped `form` data: for each
+    /// fee code, the newest version in force that day. Lines that come to zero are left out.
+    pub fn fees_for(&self, form: &serde_json::Value, day: NaiveDate) -> Vec<FeeLine> {
+        let mut newest: BTreeMap<&str, &FeeVersion> = BTreeMap::new();
+        for v in self.fees.iter().filter(|v| v.effective_from <= day) {
+            let slot = newest.entry(v.code.as_str()).or_insert(v);
+            if v.effective_from > slot.effective_from {
+                *slot = v;
+            }
+        }
+        let mut lines: Vec<FeeLine> = newest
+            .into_values()
+            .filter_map(|v| {
+                let count = |unit: &str| {
+                    lookup(form, unit)
+                        .and_then(serde_json::Value::as_i64)
+                        .unwrap_or(0)
+                };
+                let amount = match &v.amount {
+                    FeeAmount::Fixed(a) => *a,
+                    FeeAmount::PerUnit { each, unit, max } => {
+                        let total = each.checked_mul(count(unit)).unwrap_or(Vnd::ZERO);
+                        max.map_or(total, |m| total.min(m))
+                    }
+                    FeeAmount::Tiers { unit, bands } => {
+                        let n = count(unit);
+                        if n <= 0 {
+                            Vnd::ZERO
+                        } else {
+                            bands
+                                .iter()
+                                .find(|(up_to, _)| up_to.is_none_or(|u| n <= u))
+                                .map_or(Vnd::ZERO, |(_, a)| *a)
+                        }
+                    }
+                };
+                (amount > Vnd::ZERO).then(|| FeeLine {
+                    kind: v.kind.clone(),
+                    code: v.code.clone(),
+                    name: v.name.clone(),
+                    amount,
+                    legal_basis: v.legal_basis.clone(),
+                    effective_from: v.effective_from,
+                })
+            })
+            .collect();
+        lines.sort_by(|a, b| a.code.cmp(&b.code));
+        lines
+    }
+}
+
+fn lookup<'a>(value: &'a serde_json::Value, dotted: &str) -> Option<&'a serde_json::Value> {
+    dotted.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+/// A problem with one mapping file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingProblem {
+    /// The file.
+    pub file: PathBuf,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for MappingProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.problem)
+    }
+}
+
+/// Every procedure the gateway accepts, by code stem.
+#[derive(Debug, Clone, Default)]
+pub struct Mappings {
+    procedures: BTreeMap<ProcedureCode, Arc<Procedure>>,
+}
+
+impl Mappings {
+    /// Loads every `*.toml` file of `dir`; all problems in all files are returned together.
+    pub fn load_dir(dir: &Path) -> Result<Self, Vec<MappingProblem>> {
+        let problem = |file: &Path, problem: String| MappingProblem {
+            file: file.to_owned(),
+            problem,
+        };
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| vec![problem(dir, format!("cannot read the folder: {e}"))])?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(vec![problem(dir, "no *.toml mapping files".into())]);
+        }
+        let mut problems = Vec::new();
+        let mut procedures: BTreeMap<ProcedureCode, Arc<Procedure>> = BTreeMap::new();
+        for file in files {
+            let bytes = match std::fs::read(&file) {
+                Ok(b) => b,
+                Err(e) => {
+                    problems.push(problem(&file, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            match compile::compile_file(&file, &bytes) {
+                Ok(p) => {
+                    if let Some(other) = procedures.get(&p.code) {
+                        problems.push(problem(
+                            &file,
+                            format!(
+                                "procedure {} is already mapped by {}",
+                                p.code,
+                                other.file.display()
+                            ),
+                        ));
+                    } else {
+                        procedures.insert(p.code.clone(), Arc::new(p));
+                    }
+                }
+                Err(errs) => problems.extend(errs.into_iter().map(|e| problem(&file, e))),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self { procedures })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The procedure with this code.
+    pub fn get(&self, code: &ProcedureCode) -> Option<&Arc<Procedure>> {
+        self.procedures.get(code)
+    }
+
+    /// Every procedure, by code.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Procedure>> {
+        self.procedures.values()
+    }
+
+    /// How many procedures are mapped.
+    pub fn len(&self) -> usize {
+        self.procedures.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.procedures.is_empty()
+    }
+}

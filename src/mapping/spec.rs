@@ -1,0 +1,174 @@
+//! The mapping files' TOML schema, exactly as the department's IT staff write it.
+//!
+//! These structs are configuration, not partner input: they are read once at start (or by
+//! `motcua mappings check`) and compiled into [`super::Procedure`].
+
+use serde::Deserialize;
+
+/// One mapping file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingFile {
+    /// The procedure itself.
+    pub procedure: ProcedureSpec,
+    /// Document components the applicant attaches.
+    #[serde(default)]
+    pub documents: Vec<DocumentSpec>,
+    /// Fee lines, each possibly in several dated versions.
+    #[serde(default)]
+    pub fees: Vec<FeeSpec>,
+    /// Form fields of `DuLieuBieuMau`.
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+}
+
+/// `[procedure]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureSpec {
+    /// National code stem, e.g. `1.001029`.
+    pub code: String,
+    /// `catalogue` (seen in a published source) or `example` (a stand-in: the real code was not found).
+    pub code_source: String,
+    /// Where the code (or the lack of one) comes from.
+    #[serde(default)]
+    pub code_note: Option<String>,
+    /// Official name.
+    pub name: String,
+    /// Lĩnh vực.
+    pub field: String,
+    /// The unit that handles it (configuration: the city moves procedures between levels).
+    pub handling_unit: String,
+    /// `approval` (a decision is issued) or `notice` (silence is consent at the deadline).
+    pub kind: String,
+    /// Processing time in working days.
+    pub processing_days: u32,
+    /// Legal texts.
+    #[serde(default)]
+    pub legal_basis: Vec<String>,
+    /// The decision that published the procedure, where known.
+    #[serde(default)]
+    pub published_by: Option<String>,
+    /// Day this mapping's rules took effect (`YYYY-MM-DD`).
+    pub effective_from: String,
+}
+
+/// `[[documents]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSpec {
+    /// `MaThanhPhanHoSo`.
+    pub code: String,
+    /// Name of the component.
+    pub name: String,
+    /// Whether the applicant must attach it.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// `[[fees]]`: one version of one fee line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeSpec {
+    /// `phi` or `le_phi`.
+    pub kind: String,
+    /// Fee code.
+    pub code: String,
+    /// Fee name.
+    pub name: String,
+    /// Legal text that sets the rate.
+    pub legal_basis: String,
+    /// Day the rate took effect (`YYYY-MM-DD`); the newest version in force at arrival applies.
+    pub effective_from: String,
+    /// A fixed amount in VND.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// An amount per unit, the unit counted by the integer form field named in `unit`.
+    #[serde(default)]
+    pub per_unit: Option<i64>,
+    /// Target name of the integer field that counts units (with `per_unit` or `tiers`).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Cap on a per-unit amount.
+    #[serde(default)]
+    pub max: Option<i64>,
+    /// Amount by bands of units: the first band whose `up_to` covers the count.
+    #[serde(default)]
+    pub tiers: Vec<TierSpec>,
+}
+
+/// One band of a tiered fee.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// Highest count in this band; absent in the last band.
+    #[serde(default)]
+    pub up_to: Option<i64>,
+    /// Amount in VND.
+    pub amount: i64,
+}
+
+/// `[[fields]]`: one form field and how it maps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// Path in `DuLieuBieuMau`, segments separated by `/` (same for XML and JSON).
+    pub source: String,
+    /// Name in the department's model; dots make nested objects (`business.name`).
+    pub target: String,
+    /// The label on the paper form.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `text`, `integer`, `decimal`, `money`, `date`, `enum`, `phone`, `email`, `identity`, `list`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether the field must be present.
+    #[serde(default)]
+    pub required: bool,
+    /// Shortest text, in characters.
+    #[serde(default)]
+    pub min_len: Option<usize>,
+    /// Longest text, in characters.
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    /// A regular expression the whole text must match.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Smallest number.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Largest number.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Most digits after the decimal point (`decimal`).
+    #[serde(default)]
+    pub scale: Option<u32>,
+    /// `dd/MM/yyyy` (default) or `yyyyMMddHHmmss` (`date`).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Allowed values (`enum`).
+    #[serde(default)]
+    pub values: Vec<EnumValueSpec>,
+    /// `personal_id`, `old_id`, `tax_code` or `any` (`identity`).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Item fields (`list`), read relative to each item.
+    #[serde(default)]
+    pub items: Vec<FieldSpec>,
+    /// Fewest items (`list`).
+    #[serde(default)]
+    pub min_items: Option<usize>,
+    /// Most items (`list`).
+    #[serde(default)]
+    pub max_items: Option<usize>,
+}
+
+/// One allowed value of an `enum` field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnumValueSpec {
+    /// The value as sent.
+    pub code: String,
+    /// What it means.
+    pub label: String,
+}

@@ -1,0 +1,269 @@
+//! Intake: a verified portal request becomes a stored dossier, or a precise rejection.
+//!
+//! Order of work: parse (400), read the envelope and apply the procedure's mapping, collecting
+//! every problem (422), then one store transaction that draws the code and queues the arrival's
+//! messages. A replay of the same content answers the first answer; different content under a
+//! known `MaHoSoQG` is a conflict (409). Nothing is stored for a rejected request.
+
+use super::submission::read_envelope;
+use super::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
+use super::tree::{parse_json, parse_xml, Limits, Malformed};
+use crate::domain::codes::{AgencyCode, DossierCode};
+use crate::domain::dossier::NewDossier;
+use crate::domain::status::Status;
+use crate::domain::time::{format_wire, vn_date};
+use crate::domain::validation::FieldError;
+use crate::mapping::Mappings;
+use crate::store::{
+    InsertOutcome, NewOutboxMessage, NewProgress, PreparedRows, Store, StoreError, SubmissionRaw,
+};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::sync::Arc;
+
+/// The two body formats the portal may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/xml`, root `<HoSo>`.
+    Xml,
+    /// `application/json`, one object.
+    Json,
+}
+
+/// What became of an accepted request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeOutcome {
+    /// Stored now (201).
+    Created {
+        /// The dossier's code.
+        code: String,
+        /// The answer body.
+        answer: String,
+    },
+    /// The same content again (200): the first answer.
+    Replayed {
+        /// The dossier's code.
+        code: String,
+        /// The first answer body.
+        answer: String,
+    },
+}
+
+/// Why a request was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// Not well-formed, wrong types, bad encoding (400).
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// Well-formed but invalid; every problem found (422).
+    #[error("{} invalid field(s)", .0.len())]
+    Invalid(Vec<FieldError>),
+    /// The portal id is known with different content (409).
+    #[error("conflict with {0}")]
+    Conflict(String),
+    /// The store failed (500).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Malformed> for IntakeError {
+    fn from(m: Malformed) -> Self {
+        IntakeError::Malformed(m.0)
+    }
+}
+
+/// The intake service.
+#[derive(Clone)]
+pub struct Intake {
+    store: Store,
+    mappings: Arc<Mappings>,
+    agency: AgencyCode,
+    agency_name: String,
+    onestop: bool,
+}
+
+impl Intake {
+    /// An intake over `store` with these mappings; `onestop` says whether new dossiers are
+    /// also pushed to the department's one-stop software.
+    pub fn new(
+        store: Store,
+        mappings: Arc<Mappings>,
+        agency: AgencyCode,
+        agency_name: String,
+        onestop: bool,
+    ) -> Self {
+        Self {
+            store,
+            mappings,
+            agency,
+            agency_name,
+            onestop,
+        }
+    }
+
+    /// Parses, validates and maps a body without storing anything (also used by
+    /// `motcua mappings check`).
+    pub fn build(
+        mappings: &Mappings,
+        format: BodyFormat,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<NewDossier, IntakeError> {
+        let limits = Limits::default();
+        let root = match format {
+            BodyFormat::Xml => parse_xml(body, "HoSo", limits)?,
+            BodyFormat::Json => parse_json(body, limits)?,
+        };
+        let env = read_envelope(&root)?;
+        let mut errors = env.errors;
+        let procedure = env.procedure.as_ref().and_then(|code| {
+            let found = mappings.get(code);
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "MaTTHC",
+                    "unknown_procedure",
+                    format!("procedure {code} is not handled by this gateway"),
+                ));
+            }
+            found
+        });
+        let form = procedure.map(|p| p.map_form(&env.form, &mut errors));
+        match (
+            env.portal_id,
+            env.procedure,
+            env.channel,
+            env.submitted_at,
+            env.applicant,
+            procedure,
+            form,
+        ) {
+            (
+                Some(portal_id),
+                Some(code),
+                Some(channel),
+                Some(submitted_at),
+                Some(applicant),
+                Some(p),
+                Some(form),
+            ) if errors.is_empty() => {
+                let fees = p.fees_for(&form, vn_date(now));
+                Ok(NewDossier {
+                    portal_id,
+                    procedure: code,
+                    channel,
+                    submitted_at,
+                    applicant,
+                    summary: env.summary,
+                    documents: env.documents,
+                    form,
+                    fees,
+                    mapping_version: p.version.clone(),
+                    content_hash: env.content_hash,
+                })
+            }
+            _ => Err(IntakeError::Invalid(errors)),
+        }
+    }
+
+    /// Takes one verified request.
+    pub async fn submit(
+        &self,
+        format: BodyFormat,
+        raw: SubmissionRaw,
+        now: DateTime<Utc>,
+    ) -> Result<IntakeOutcome, IntakeError> {
+        let dossier = Self::build(&self.mappings, format, &raw.body, now)?;
+        let procedure_name = self
+            .mappings
+            .get(&dossier.procedure)
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        let prepare = |code: &DossierCode| self.prepare(code, &dossier, &procedure_name, now);
+        let outcome = self
+            .store
+            .insert_dossier(&self.agency, &dossier, now, &raw, &prepare)
+            .await?;
+        match outcome {
+            InsertOutcome::Created { code, answer } => Ok(IntakeOutcome::Created { code, answer }),
+            InsertOutcome::Existing {
+                code,
+                content_hash,
+                answer,
+            } => {
+                if content_hash == dossier.content_hash {
+                    Ok(IntakeOutcome::Replayed { code, answer })
+                } else {
+                    Err(IntakeError::Conflict(code))
+                }
+            }
+        }
+    }
+
+    fn prepare(
+        &self,
+        code: &DossierCode,
+        d: &NewDossier,
+        procedure_name: &str,
+        now: DateTime<Utc>,
+    ) -> PreparedRows {
+        let status = Status::New.code();
+        let first_answer = json!({
+            "error_code": "0",
+            "MaHoSo": code.as_str(),
+            "MaHoSoQG": d.portal_id.as_str(),
+            "TrangThaiHoSo": status,
+            "NgayNhan": format_wire(now),
+        })
+        .to_string();
+        let progress = NewProgress {
+            action: "received".into(),
+            status,
+            officer_name: "Cổng Dịch vụ công Thành phố".into(),
+            officer_title: "Hệ thống".into(),
+            officer_unit: self.agency_name.clone(),
+            note: Some("Tiếp nhận hồ sơ nộp trực tuyến, chờ Bộ phận Một cửa kiểm tra".into()),
+            at: now.timestamp_millis(),
+        };
+        let mut outbox = vec![NewOutboxMessage {
+            destination: PORTAL.into(),
+            kind: "status".into(),
+            payload: status_sync(
+                code.as_str(),
+                d.portal_id.as_str(),
+                d.procedure.as_str(),
+                status,
+                SyncDates::default(),
+                &progress,
+            ),
+        }];
+        if self.onestop {
+            outbox.push(NewOutboxMessage {
+                destination: ONESTOP.into(),
+                kind: "dossier".into(),
+                payload: json!({
+                    "event": "dossier.received",
+                    "dossier": {
+                        "code": code.as_str(),
+                        "portal_id": d.portal_id.as_str(),
+                        "procedure": { "code": d.procedure.as_str(), "name": procedure_name },
+                        "status": status,
+                        "channel": d.channel,
+                        "submitted_at": format_wire(d.submitted_at),
+                        "received_at": format_wire(now),
+                        "applicant": d.applicant,
+                        "summary": d.summary,
+                        "form": d.form,
+                        "documents": d.documents,
+                        "fees": d.fees,
+                    }
+                })
+                .to_string(),
+            });
+        }
+        PreparedRows {
+            first_answer,
+            outbox,
+            progress,
+        }
+    }
+}

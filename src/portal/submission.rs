@@ -1,0 +1,466 @@
+//! The portal's dossier envelope (`HoSo`): reading its fixed fields out of a parsed body.
+//!
+//! Shape problems in the envelope (an object where a value belongs, a repeated value) make
+//! the body MALFORMED (400); a missing or invalid value is a VALIDATION problem (422), and every
+//! one of them is collected, not only the first. `DuLieuBieuMau` is left as a tree for the
+//! procedure's mapping to read.
+
+use super::tree::{Malformed, Node};
+use crate::domain::applicant::{
+    is_email, normalize_phone, Address, Applicant, ApplicantKind, IdentityKind,
+};
+use crate::domain::codes::{PortalDossierId, ProcedureCode};
+use crate::domain::dossier::{Channel, DocumentRef};
+use crate::domain::time::parse_wire;
+use crate::domain::validation::FieldError;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// Longest `TrichYeuHoSo` accepted.
+pub const MAX_SUMMARY_CHARS: usize = 1000;
+/// Longest `HoTen` accepted.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// What the envelope yields: every value that was valid, and every problem found.
+#[derive(Debug)]
+pub struct Envelope {
+    /// `MaHoSoQG`.
+    pub portal_id: Option<PortalDossierId>,
+    /// `MaTTHC`, as a code stem.
+    pub procedure: Option<ProcedureCode>,
+    /// `KenhThucHien`.
+    pub channel: Option<Channel>,
+    /// `NgayNopHoSo`.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// `ChuHoSo`.
+    pub applicant: Option<Applicant>,
+    /// `TrichYeuHoSo`.
+    pub summary: Option<String>,
+    /// `TaiLieuNop`.
+    pub documents: Vec<DocumentRef>,
+    /// `DuLieuBieuMau`, for the mapping.
+    pub form: Node,
+    /// Every problem found in the envelope.
+    pub errors: Vec<FieldError>,
+    /// SHA-256 of the canonical content (same fields and values → same hash).
+    pub content_hash: String,
+}
+
+/// Reads the envelope out of a parsed body.
+pub fn read_envelope(root: &Node) -> Result<Envelope, Malformed> {
+    let mut errors = Vec::new();
+    let top = Fields::new(root, "");
+
+    let portal_id = top.required_text("MaHoSoQG", &mut errors)?.and_then(|t| {
+        PortalDossierId::parse(t)
+            .map_err(|e| errors.push(FieldError::new("MaHoSoQG", "invalid", e.to_string())))
+            .ok()
+    });
+    let procedure = top.required_text("MaTTHC", &mut errors)?.and_then(|t| {
+        ProcedureCode::parse(t)
+            .map_err(|e| errors.push(FieldError::new("MaTTHC", "invalid", e.to_string())))
+            .ok()
+    });
+    let channel = top
+        .required_text("KenhThucHien", &mut errors)?
+        .and_then(|t| {
+            Channel::from_code(t)
+                .ok_or_else(|| {
+                    errors.push(FieldError::new(
+                        "KenhThucHien",
+                        "not_allowed",
+                        "KenhThucHien is 1, 2 or 3",
+                    ))
+                })
+                .ok()
+        });
+    let submitted_at = top
+        .required_text("NgayNopHoSo", &mut errors)?
+        .and_then(|t| {
+            parse_wire(t)
+                .ok_or_else(|| {
+                    errors.push(FieldError::new(
+                        "NgayNopHoSo",
+                        "invalid_format",
+                        "a time is yyyyMMddHHmmss",
+                    ))
+                })
+                .ok()
+        });
+    let summary = top.text("TrichYeuHoSo")?.map(str::to_owned);
+    if summary
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUMMARY_CHARS)
+    {
+        errors.push(FieldError::new(
+            "TrichYeuHoSo",
+            "too_long",
+            format!("at most {MAX_SUMMARY_CHARS} characters"),
+        ));
+    }
+    let applicant = match top.map("ChuHoSo")? {
+        Some(node) => read_applicant(&Fields::new(node, "ChuHoSo."), &mut errors)?,
+        None => {
+            errors.push(FieldError::required("ChuHoSo"));
+            None
+        }
+    };
+    let documents = read_documents(root, &mut errors)?;
+    let form = top
+        .map("DuLieuBieuMau")?
+        .cloned()
+        .unwrap_or(Node::Map(Vec::new()));
+
+    Ok(Envelope {
+        portal_id,
+        procedure,
+        channel,
+        submitted_at,
+        applicant,
+        summary,
+        documents,
+        form,
+        errors,
+        content_hash: content_hash(root),
+    })
+}
+
+/// SHA-256 (hex) of the body's canonical form, with `TaiLieuNop` flattened so that XML's
+/// `<TaiLieuNop><TepDinhKem>…` and JSON's `"TaiLieuNop":[…]` compare equal.
+pub fn content_hash(root: &Node) -> String {
+    let normalized = match root {
+        Node::Map(entries) => Node::Map(
+            entries
+                .iter()
+                .flat_map(|(k, v)| {
+                    if k == "TaiLieuNop" {
+                        document_nodes(v)
+                            .into_iter()
+                            .map(|d| (k.clone(), d.clone()))
+                            .collect()
+                    } else {
+                        vec![(k.clone(), v.clone())]
+                    }
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    let bytes = serde_json::to_vec(&normalized.canonical()).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The file entries of one `TaiLieuNop` node, in either shape.
+fn document_nodes(node: &Node) -> Vec<&Node> {
+    match node {
+        Node::Map(entries)
+            if !entries.is_empty() && entries.iter().all(|(k, _)| k == "TepDinhKem") =>
+        {
+            entries.iter().map(|(_, v)| v).collect()
+        }
+        other => vec![other],
+    }
+}
+
+fn read_applicant(
+    f: &Fields<'_>,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<Applicant>, Malformed> {
+    let before = errors.len();
+    let name = f.required_text("HoTen", errors)?;
+    if name.is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
+        errors.push(FieldError::new(
+            f.path("HoTen"),
+            "too_long",
+            format!("at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let kind = f.required_text("LoaiDoiTuong", errors)?.and_then(|t| {
+        ApplicantKind::from_code(t)
+            .ok_or_else(|| {
+                errors.push(FieldError::new(
+                    f.path("LoaiDoiTuong"),
+                    "not_allowed",
+                    "LoaiDoiTuong is 1 to 4",
+                ))
+            })
+            .ok()
+    });
+    let id_kind = f.required_text("LoaiDinhDanh", errors)?.and_then(|t| {
+        IdentityKind::from_code(t)
+            .ok_or_else(|| {
+                errors.push(FieldError::new(
+                    f.path("LoaiDinhDanh"),
+                    "not_allowed",
+                    "LoaiDinhDanh is 1 to 3",
+                ))
+            })
+            .ok()
+    });
+    let id_number = f.required_text("SoDinhDanh", errors)?;
+    if let (Some(k), Some(n)) = (id_kind, id_number) {
+        if !k.accepts(n) {
+            errors.push(FieldError::new(
+                f.path("SoDinhDanh"),
+                "invalid_format",
+                k.expectation(),
+            ));
+        }
+    }
+    let phone = f.text("SoDienThoai")?.and_then(|p| {
+        normalize_phone(p)
+            .ok_or_else(|| {
+                errors.push(FieldError::new(
+                    f.path("SoDienThoai"),
+                    "invalid_format",
+                    "not a Vietnamese phone number",
+                ))
+            })
+            .ok()
+    });
+    let email = f.text("Email")?;
+    if email.is_some_and(|e| !is_email(e)) {
+        errors.push(FieldError::new(
+            f.path("Email"),
+            "invalid_format",
+            "not an e-mail address",
+        ));
+    }
+    let address = match f.map("DiaChi")? {
+        Some(node) => {
+            let a = Fields::new(node, "ChuHoSo.DiaChi.");
+            Some(Address {
+                province: a.text("MaTinh")?.map(str::to_owned),
+                district: a.text("MaHuyen")?.map(str::to_owned),
+                ward: a.text("MaXa")?.map(str::to_owned),
+                detail: a.text("ChiTiet")?.map(str::to_owned),
+            })
+        }
+        None => None,
+    };
+    if errors.len() > before {
+        return Ok(None);
+    }
+    Ok(match (name, kind, id_kind, id_number) {
+        (Some(name), Some(kind), Some(id_kind), Some(id_number)) => Some(Applicant {
+            name: name.to_owned(),
+            kind,
+            id_kind,
+            id_number: id_number.to_owned(),
+            phone,
+            email: email.map(str::to_owned),
+            address,
+        }),
+        _ => None,
+    })
+}
+
+fn read_documents(
+    root: &Node,
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<DocumentRef>, Malformed> {
+    let mut docs = Vec::new();
+    let nodes: Vec<&Node> = root
+        .children("TaiLieuNop")
+        .flat_map(document_nodes)
+        .collect();
+    for (i, node) in nodes.into_iter().enumerate() {
+        let prefix = format!("TaiLieuNop[{i}].");
+        let f = Fields::new(node, &prefix);
+        if matches!(node, Node::Text(_)) {
+            return Err(Malformed(format!("TaiLieuNop[{i}] must be an object")));
+        }
+        let before = errors.len();
+        let component = f.required_text("MaThanhPhanHoSo", errors)?;
+        let file_name = f.required_text("TenTepDinhKem", errors)?;
+        let url = f.required_text("DuongDanTaiTepTin", errors)?;
+        if let Some(u) = url {
+            let ok = url::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok {
+                errors.push(FieldError::new(
+                    f.path("DuongDanTaiTepTin"),
+                    "invalid_format",
+                    "an http(s) URL",
+                ));
+            }
+        }
+        let hash = f.required_text("MaHash", errors)?;
+        if hash.is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
+            errors.push(FieldError::new(
+                f.path("MaHash"),
+                "invalid_format",
+                "a SHA-256 in 64 hex digits",
+            ));
+        }
+        let size = f.required_text("KichThuoc", errors)?.and_then(|s| {
+            s.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0 && s.bytes().all(|b| b.is_ascii_digit()))
+                .or_else(|| {
+                    errors.push(FieldError::new(
+                        f.path("KichThuoc"),
+                        "invalid_format",
+                        "a size in bytes",
+                    ));
+                    None
+                })
+        });
+        if errors.len() == before {
+            if let (Some(component), Some(file_name), Some(url), Some(hash), Some(size)) =
+                (component, file_name, url, hash, size)
+            {
+                docs.push(DocumentRef {
+                    component: component.to_owned(),
+                    file_name: file_name.to_owned(),
+                    url: url.to_owned(),
+                    sha256: hash.to_ascii_lowercase(),
+                    size,
+                });
+            }
+        }
+    }
+    Ok(docs)
+}
+
+/// A read-only view of one map node, naming fields by their path for errors.
+pub struct Fields<'a> {
+    node: &'a Node,
+    prefix: String,
+}
+
+impl<'a> Fields<'a> {
+    /// Views `node`; errors name fields as `prefix` + field name.
+    pub fn new(node: &'a Node, prefix: &str) -> Self {
+        Self {
+            node,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The full path of a field, for errors.
+    pub fn path(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    fn single(&self, name: &str) -> Result<Option<&'a Node>, Malformed> {
+        let mut found = self.node.children(name);
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(Malformed(format!(
+                "{} appears more than once",
+                self.path(name)
+            )));
+        }
+        Ok(first)
+    }
+
+    /// A scalar field, trimmed; `None` when absent or blank.
+    pub fn text(&self, name: &str) -> Result<Option<&'a str>, Malformed> {
+        match self.single(name)? {
+            None => Ok(None),
+            Some(Node::Text(t)) => Ok(Some(t.trim()).filter(|t| !t.is_empty())),
+            Some(Node::Map(_)) => Err(Malformed(format!(
+                "{} must be a value, not an object",
+                self.path(name)
+            ))),
+        }
+    }
+
+    /// A scalar field that must be present; its absence is recorded in `errors`.
+    pub fn required_text(
+        &self,
+        name: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<Option<&'a str>, Malformed> {
+        let value = self.text(name)?;
+        if value.is_none() {
+            errors.push(FieldError::required(self.path(name)));
+        }
+        Ok(value)
+    }
+
+    /// An object field.
+    pub fn map(&self, name: &str) -> Result<Option<&'a Node>, Malformed> {
+        match self.single(name)? {
+            None => Ok(None),
+            Some(n @ Node::Map(_)) => Ok(Some(n)),
+            Some(Node::Text(t)) if t.trim().is_empty() => Ok(None),
+            Some(Node::Text(_)) => Err(Malformed(format!(
+                "{} must be an object, not a value",
+                self.path(name)
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::portal::tree::{parse_json, Limits};
+
+    fn envelope(json: &str) -> Result<Envelope, Malformed> {
+        read_envelope(&parse_json(json.as_bytes(), Limits::default())?)
+    }
+
+    const GOOD: &str = r#"{"MaHoSoQG":"G1","MaTTHC":"1.001029.000.00.00.H29","KenhThucHien":2,
+        "NgayNopHoSo":"20261127080000","ChuHoSo":{"HoTen":"Nguyễn Văn A","LoaiDoiTuong":1,
+        "LoaiDinhDanh":1,"SoDinhDanh":"079203001234","SoDienThoai":"0901234567"},
+        "TaiLieuNop":[{"MaThanhPhanHoSo":"TP1","TenTepDinhKem":"a.pdf","DuongDanTaiTepTin":"https://f.example/a.pdf",
+        "MaHash":"AB00000000000000000000000000000000000000000000000000000000000000","KichThuoc":10}]}"#;
+
+    #[test]
+    fn a_good_envelope_has_no_errors() {
+        let e = envelope(GOOD).map_err(|m| m.0);
+        let Ok(e) = e else { panic!("{e:?}") };
+        assert!(e.errors.is_empty(), "{:?}", e.errors);
+        assert_eq!(
+            e.procedure.map(|p| p.as_str().to_owned()).as_deref(),
+            Some("1.001029")
+        );
+        assert_eq!(e.documents.len(), 1);
+        assert!(e.documents[0].sha256.starts_with("ab"));
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let e =
+            envelope(r#"{"KenhThucHien":"9","ChuHoSo":{"LoaiDinhDanh":"1","SoDinhDanh":"123"}}"#);
+        let Ok(e) = e else { panic!("should parse") };
+        let fields: Vec<&str> = e.errors.iter().map(|f| f.field.as_str()).collect();
+        for expected in [
+            "MaHoSoQG",
+            "MaTTHC",
+            "KenhThucHien",
+            "NgayNopHoSo",
+            "ChuHoSo.HoTen",
+            "ChuHoSo.LoaiDoiTuong",
+            "ChuHoSo.SoDinhDanh",
+        ] {
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_malformed() {
+        assert!(envelope(r#"{"ChuHoSo":"x"}"#).is_err());
+        assert!(envelope(r#"{"MaHoSoQG":{"a":"b"}}"#).is_err());
+        assert!(envelope(r#"{"MaHoSoQG":["a","b"]}"#).is_err());
+    }
+
+    #[test]
+    fn key_order_and_format_do_not_change_the_content_hash() {
+        let a = envelope(GOOD).map(|e| e.content_hash);
+        let reordered = r#"{"MaTTHC":"1.001029.000.00.00.H29","MaHoSoQG":"G1","KenhThucHien":"2",
+        "NgayNopHoSo":"20261127080000","ChuHoSo":{"LoaiDoiTuong":1,"HoTen":"Nguyễn Văn A",
+        "LoaiDinhDanh":1,"SoDinhDanh":"079203001234","SoDienThoai":"0901234567"},
+        "TaiLieuNop":{"TepDinhKem":[{"MaThanhPhanHoSo":"TP1","TenTepDinhKem":"a.pdf","DuongDanTaiTepTin":"https://f.example/a.pdf",
+        "MaHash":"AB00000000000000000000000000000000000000000000000000000000000000","KichThuoc":10}]}}"#;
+        assert_eq!(a, envelope(reordered).map(|e| e.content_hash));
+        let changed = GOOD.replace("Nguyễn Văn A", "Nguyễn Văn B");
+        assert_ne!(a, envelope(&changed).map(|e| e.content_hash));
+    }
+}

@@ -1,0 +1,58 @@
+//! Outbound messages about a dossier: the portal's status sync (`CapNhatTienDoHoSoMC`) and the
+//! push of a new dossier to the department's one-stop software.
+
+use crate::domain::time::format_wire_millis;
+use crate::store::NewProgress;
+use serde_json::{json, Value};
+
+/// Destination name of the city portal in the outbox.
+pub const PORTAL: &str = "portal";
+/// Destination name of the department's one-stop software in the outbox.
+pub const ONESTOP: &str = "onestop";
+
+/// The dossier's dates at the moment of a change (ms since epoch).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncDates {
+    /// `NgayTiepNhan`.
+    pub accepted_at: Option<i64>,
+    /// `NgayHenTra`.
+    pub due_at: Option<i64>,
+    /// `NgayKetThucXuLy`.
+    pub finished_at: Option<i64>,
+    /// `NgayTra`.
+    pub returned_at: Option<i64>,
+}
+
+fn wire(ms: Option<i64>) -> Value {
+    ms.map_or(Value::Null, |m| Value::String(format_wire_millis(m)))
+}
+
+/// The body of one status sync to the portal.
+pub fn status_sync(
+    code: &str,
+    portal_id: &str,
+    procedure: &str,
+    status: i64,
+    dates: SyncDates,
+    progress: &NewProgress,
+) -> String {
+    json!({
+        "service": "CapNhatTienDoHoSoMC",
+        "MaHoSo": code,
+        "MaHoSoQG": portal_id,
+        "MaTTHC": procedure,
+        "TrangThaiHoSo": status,
+        "NgayTiepNhan": wire(dates.accepted_at),
+        "NgayHenTra": wire(dates.due_at),
+        "NgayKetThucXuLy": wire(dates.finished_at),
+        "NgayTra": wire(dates.returned_at),
+        "TienDo": {
+            "NguoiXuLy": progress.officer_name,
+            "ChucDanh": progress.officer_title,
+            "PhongBanXuLy": progress.officer_unit,
+            "NoiDungXuLy": progress.note,
+            "ThoiDiemXuLy": format_wire_millis(progress.at),
+        }
+    })
+    .to_string()
+}

@@ -1,0 +1,595 @@
+//! Dossier statements: the intake transaction (code sequence, dossier, raw submission,
+//! documents, first progress record and outbox messages, all or nothing) and the reads.
+
+use super::{is_unique_violation, with_pool, Store, StoreError};
+use crate::domain::codes::{AgencyCode, DossierCode};
+use crate::domain::dossier::NewDossier;
+use crate::domain::time::vn_date;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+/// The request exactly as the portal sent it, kept beside the dossier for disputes.
+#[derive(Debug, Clone)]
+pub struct SubmissionRaw {
+    /// `Content-Type` header.
+    pub content_type: String,
+    /// Body bytes, untouched.
+    pub body: Vec<u8>,
+    /// `webhook-id`.
+    pub webhook_id: String,
+    /// `webhook-timestamp`.
+    pub webhook_timestamp: String,
+    /// `webhook-signature`.
+    pub webhook_signature: String,
+}
+
+/// An outbox message to write in the same transaction as the change it reports.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage {
+    /// `portal` or `onestop`.
+    pub destination: String,
+    /// What it reports, e.g. `status`.
+    pub kind: String,
+    /// The JSON body to deliver.
+    pub payload: String,
+}
+
+/// A progress record (one hand-off on the control slip).
+#[derive(Debug, Clone)]
+pub struct NewProgress {
+    /// The action or event, e.g. `received`.
+    pub action: String,
+    /// Status after it.
+    pub status: i64,
+    /// Who.
+    pub officer_name: String,
+    /// Their title.
+    pub officer_title: String,
+    /// Their unit.
+    pub officer_unit: String,
+    /// What was done or why.
+    pub note: Option<String>,
+    /// When (ms since epoch).
+    pub at: i64,
+}
+
+/// Rows that depend on the dossier code, built once the code is drawn.
+#[derive(Debug, Clone)]
+pub struct PreparedRows {
+    /// The 201 body, kept to answer replays with the same bytes.
+    pub first_answer: String,
+    /// Messages to queue.
+    pub outbox: Vec<NewOutboxMessage>,
+    /// The arrival's progress record.
+    pub progress: NewProgress,
+}
+
+/// What an intake insert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// A new dossier was stored.
+    Created {
+        /// Its code.
+        code: String,
+        /// The answer body.
+        answer: String,
+    },
+    /// A dossier with this portal id already exists.
+    Existing {
+        /// Its code.
+        code: String,
+        /// Its content hash, to tell a replay from a conflict.
+        content_hash: String,
+        /// The first answer.
+        answer: String,
+    },
+}
+
+/// A document row as the read API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentRow {
+    /// Row id.
+    pub id: i64,
+    /// `MaThanhPhanHoSo`.
+    #[serde(rename = "MaThanhPhanHoSo")]
+    pub component: String,
+    /// `TenTepDinhKem`.
+    #[serde(rename = "TenTepDinhKem")]
+    pub file_name: String,
+    /// `MaHash`.
+    #[serde(rename = "MaHash")]
+    pub sha256: String,
+    /// `KichThuoc`.
+    #[serde(rename = "KichThuoc")]
+    pub size: i64,
+    /// `pending`, `stored`, …
+    pub state: String,
+}
+
+/// One progress record as stored.
+#[derive(Debug, Clone)]
+pub struct ProgressRow {
+    /// Action or event.
+    pub action: String,
+    /// Status after it.
+    pub status: i64,
+    /// Who.
+    pub officer_name: String,
+    /// Title.
+    pub officer_title: String,
+    /// Unit.
+    pub officer_unit: String,
+    /// Note.
+    pub note: Option<String>,
+    /// When (ms).
+    pub at: i64,
+}
+
+/// Where the dossier's messages to the portal stand.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutboxSummary {
+    /// Waiting to be delivered.
+    pub pending: i64,
+    /// Delivered.
+    pub delivered: i64,
+    /// Given up on, awaiting an operator.
+    pub dead: i64,
+    /// Last delivery (ms), if any.
+    pub last_delivered_at: Option<i64>,
+}
+
+/// A whole stored dossier.
+#[derive(Debug, Clone)]
+pub struct StoredDossier {
+    /// Row id.
+    pub id: i64,
+    /// `MaHoSo`.
+    pub code: String,
+    /// `MaHoSoQG`.
+    pub portal_id: String,
+    /// `MaTTHC` stem.
+    pub procedure_code: String,
+    /// Status code.
+    pub status: i64,
+    /// Channel code.
+    pub channel: i64,
+    /// `NgayNopHoSo` (ms).
+    pub submitted_at: i64,
+    /// `NgayNhan` (ms).
+    pub received_at: i64,
+    /// `NgayTiepNhan` (ms).
+    pub accepted_at: Option<i64>,
+    /// `NgayHenTra` (ms).
+    pub due_at: Option<i64>,
+    /// `NgayKetThucXuLy` (ms).
+    pub finished_at: Option<i64>,
+    /// `NgayTra` (ms).
+    pub returned_at: Option<i64>,
+    /// Timeliness once finished.
+    pub timeliness: Option<String>,
+    /// Applicant (JSON).
+    pub applicant: serde_json::Value,
+    /// Mapped form (JSON).
+    pub form: serde_json::Value,
+    /// Fee lines (JSON).
+    pub fees: serde_json::Value,
+    /// `TrichYeuHoSo`.
+    pub summary: Option<String>,
+    /// Mapping version used.
+    pub mapping_version: String,
+    /// Documents.
+    pub documents: Vec<DocumentRow>,
+    /// Progress history, oldest first.
+    pub progress: Vec<ProgressRow>,
+    /// Sync state towards the portal.
+    pub sync: OutboxSummary,
+}
+
+/// One item of the paged list.
+#[derive(Debug, Clone)]
+pub struct DossierSummary {
+    /// Row id (the cursor).
+    pub id: i64,
+    /// `MaHoSo`.
+    pub code: String,
+    /// `MaHoSoQG`.
+    pub portal_id: String,
+    /// `MaTTHC`.
+    pub procedure_code: String,
+    /// Status.
+    pub status: i64,
+    /// `NgayNhan` (ms).
+    pub received_at: i64,
+    /// `NgayHenTra` (ms).
+    pub due_at: Option<i64>,
+}
+
+/// Filters of the paged list; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct DossierFilter {
+    /// Only this status.
+    pub status: Option<i64>,
+    /// Only this procedure.
+    pub procedure: Option<String>,
+    /// Received at or after (ms).
+    pub from: Option<i64>,
+    /// Received before (ms).
+    pub to: Option<i64>,
+    /// Only ids below this (the previous page's last id).
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+fn decode_json(text: &str, what: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+const DOSSIER_COLUMNS: &str = "id, code, portal_id, procedure_code, status, channel, submitted_at, received_at, \
+     accepted_at, due_at, finished_at, returned_at, timeliness, applicant, form, fees, summary, mapping_version";
+
+macro_rules! stored_dossier_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let applicant: String = row.try_get("applicant")?;
+        let form: String = row.try_get("form")?;
+        let fees: String = row.try_get("fees")?;
+        StoredDossier {
+            id: row.try_get("id")?,
+            code: row.try_get("code")?,
+            portal_id: row.try_get("portal_id")?,
+            procedure_code: row.try_get("procedure_code")?,
+            status: row.try_get("status")?,
+            channel: row.try_get("channel")?,
+            submitted_at: row.try_get("submitted_at")?,
+            received_at: row.try_get("received_at")?,
+            accepted_at: row.try_get("accepted_at")?,
+            due_at: row.try_get("due_at")?,
+            finished_at: row.try_get("finished_at")?,
+            returned_at: row.try_get("returned_at")?,
+            timeliness: row.try_get("timeliness")?,
+            applicant: decode_json(&applicant, "applicant")?,
+            form: decode_json(&form, "form")?,
+            fees: decode_json(&fees, "fees")?,
+            summary: row.try_get("summary")?,
+            mapping_version: row.try_get("mapping_version")?,
+            documents: Vec::new(),
+            progress: Vec::new(),
+            sync: OutboxSummary::default(),
+        }
+    }};
+}
+
+impl Store {
+    /// The code, content hash and first answer of the dossier with this portal id.
+    pub async fn find_by_portal_id(
+        &self,
+        portal_id: &str,
+    ) -> Result<Option<InsertOutcome>, StoreError> {
+        with_pool!(read self, pool => {
+            let row = sqlx::query("SELECT code, content_hash, first_answer FROM dossiers WHERE portal_id = $1")
+                .bind(portal_id)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(row) => Ok(Some(InsertOutcome::Existing {
+                    code: row.try_get("code")?,
+                    content_hash: row.try_get("content_hash")?,
+                    answer: row.try_get("first_answer")?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Stores a new dossier in one transaction: draws the next code of the agency's day,
+    /// inserts the dossier, its raw submission, documents, first progress record and outbox
+    /// messages. A dossier already stored under the same portal id (found before, or inserted
+    /// concurrently) is returned as [`InsertOutcome::Existing`] and nothing is written; the
+    /// rolled-back transaction leaves no gap in the day's sequence.
+    pub async fn insert_dossier(
+        &self,
+        agency: &AgencyCode,
+        dossier: &NewDossier,
+        received_at: DateTime<Utc>,
+        raw: &SubmissionRaw,
+        prepare: &(dyn Fn(&DossierCode) -> PreparedRows + Sync),
+    ) -> Result<InsertOutcome, StoreError> {
+        if let Some(existing) = self.find_by_portal_id(dossier.portal_id.as_str()).await? {
+            return Ok(existing);
+        }
+        let result = self
+            .insert_dossier_tx(agency, dossier, received_at, raw, prepare)
+            .await;
+        match result {
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => self
+                .find_by_portal_id(dossier.portal_id.as_str())
+                .await?
+                .ok_or(StoreError::Database(e)),
+            other => other,
+        }
+    }
+
+    async fn insert_dossier_tx(
+        &self,
+        agency: &AgencyCode,
+        dossier: &NewDossier,
+        received_at: DateTime<Utc>,
+        raw: &SubmissionRaw,
+        prepare: &(dyn Fn(&DossierCode) -> PreparedRows + Sync),
+    ) -> Result<InsertOutcome, StoreError> {
+        let day = vn_date(received_at);
+        let now = received_at.timestamp_millis();
+        let applicant = serde_json::to_string(&dossier.applicant)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let form =
+            serde_json::to_string(&dossier.form).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let fees =
+            serde_json::to_string(&dossier.fees).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO dossier_sequences (agency, day, last_value) VALUES ($1, $2, 1) \
+                 ON CONFLICT (agency, day) DO UPDATE SET last_value = dossier_sequences.last_value + 1 \
+                 RETURNING last_value",
+            )
+            .bind(agency.as_str())
+            .bind(day.format("%Y%m%d").to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            let seq = u32::try_from(seq).map_err(|_| StoreError::Corrupt(format!("sequence {seq}")))?;
+            let code = DossierCode::new(agency, day, seq);
+            let rows = prepare(&code);
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, submitted_at, received_at, \
+                 applicant, form, fees, summary, mapping_version, content_hash, first_answer) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+            )
+            .bind(code.as_str())
+            .bind(dossier.portal_id.as_str())
+            .bind(dossier.procedure.as_str())
+            .bind(rows.progress.status)
+            .bind(dossier.channel.code())
+            .bind(dossier.submitted_at.timestamp_millis())
+            .bind(now)
+            .bind(&applicant)
+            .bind(&form)
+            .bind(&fees)
+            .bind(dossier.summary.as_deref())
+            .bind(&dossier.mapping_version)
+            .bind(&dossier.content_hash)
+            .bind(&rows.first_answer)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO dossier_submissions (dossier_id, content_type, body, webhook_id, webhook_timestamp, \
+                 webhook_signature, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(&raw.content_type)
+            .bind(&raw.body[..])
+            .bind(&raw.webhook_id)
+            .bind(&raw.webhook_timestamp)
+            .bind(&raw.webhook_signature)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for (position, doc) in dossier.documents.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, sha256, size, \
+                     next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(position as i64)
+                .bind(&doc.component)
+                .bind(&doc.file_name)
+                .bind(&doc.url)
+                .bind(&doc.sha256)
+                .bind(doc.size)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let p = &rows.progress;
+            sqlx::query(
+                "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, officer_unit, note, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id)
+            .bind(&p.action)
+            .bind(p.status)
+            .bind(&p.officer_name)
+            .bind(&p.officer_title)
+            .bind(&p.officer_unit)
+            .bind(p.note.as_deref())
+            .bind(p.at)
+            .execute(&mut *tx)
+            .await?;
+            for m in &rows.outbox {
+                sqlx::query(
+                    "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&m.destination)
+                .bind(id)
+                .bind(&m.kind)
+                .bind(&m.payload)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(InsertOutcome::Created {
+                code: code.to_string(),
+                answer: rows.first_answer,
+            })
+        })
+    }
+
+    /// The whole dossier with this code.
+    pub async fn dossier_by_code(&self, code: &str) -> Result<Option<StoredDossier>, StoreError> {
+        self.dossier_where("code", code).await
+    }
+
+    /// The whole dossier with this portal id.
+    pub async fn dossier_by_portal_id(
+        &self,
+        portal_id: &str,
+    ) -> Result<Option<StoredDossier>, StoreError> {
+        self.dossier_where("portal_id", portal_id).await
+    }
+
+    async fn dossier_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<StoredDossier>, StoreError> {
+        let sql = format!("SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE {column} = $1");
+        with_pool!(read self, pool => {
+            let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let mut d = stored_dossier_from_row!(&row);
+            for row in sqlx::query(
+                "SELECT id, component, file_name, sha256, size, state FROM dossier_documents \
+                 WHERE dossier_id = $1 ORDER BY position",
+            )
+            .bind(d.id)
+            .fetch_all(pool)
+            .await?
+            {
+                d.documents.push(DocumentRow {
+                    id: row.try_get("id")?,
+                    component: row.try_get("component")?,
+                    file_name: row.try_get("file_name")?,
+                    sha256: row.try_get("sha256")?,
+                    size: row.try_get("size")?,
+                    state: row.try_get("state")?,
+                });
+            }
+            for row in sqlx::query(
+                "SELECT action, status, officer_name, officer_title, officer_unit, note, at FROM progress \
+                 WHERE dossier_id = $1 ORDER BY id",
+            )
+            .bind(d.id)
+            .fetch_all(pool)
+            .await?
+            {
+                d.progress.push(ProgressRow {
+                    action: row.try_get("action")?,
+                    status: row.try_get("status")?,
+                    officer_name: row.try_get("officer_name")?,
+                    officer_title: row.try_get("officer_title")?,
+                    officer_unit: row.try_get("officer_unit")?,
+                    note: row.try_get("note")?,
+                    at: row.try_get("at")?,
+                });
+            }
+            for row in sqlx::query(
+                "SELECT state, COUNT(*) AS n, MAX(delivered_at) AS last FROM outbox \
+                 WHERE dossier_id = $1 AND destination = 'portal' GROUP BY state",
+            )
+            .bind(d.id)
+            .fetch_all(pool)
+            .await?
+            {
+                let state: String = row.try_get("state")?;
+                let n: i64 = row.try_get("n")?;
+                match state.as_str() {
+                    "pending" => d.sync.pending = n,
+                    "delivered" => {
+                        d.sync.delivered = n;
+                        d.sync.last_delivered_at = row.try_get("last")?;
+                    }
+                    "dead" => d.sync.dead = n,
+                    _ => {}
+                }
+            }
+            Ok(Some(d))
+        })
+    }
+
+    /// A page of dossiers, newest first.
+    pub async fn list_dossiers(
+        &self,
+        filter: &DossierFilter,
+    ) -> Result<Vec<DossierSummary>, StoreError> {
+        enum Arg {
+            Int(i64),
+            Text(String),
+        }
+        let mut conditions = Vec::new();
+        let mut args = Vec::new();
+        let mut add = |cond: &str, arg: Arg| {
+            args.push(arg);
+            conditions.push(cond.replace('?', &format!("${}", args.len())));
+        };
+        if let Some(s) = filter.status {
+            add("status = ?", Arg::Int(s));
+        }
+        if let Some(p) = filter.procedure.as_deref() {
+            add("procedure_code = ?", Arg::Text(p.to_owned()));
+        }
+        if let Some(f) = filter.from {
+            add("received_at >= ?", Arg::Int(f));
+        }
+        if let Some(t) = filter.to {
+            add("received_at < ?", Arg::Int(t));
+        }
+        if let Some(b) = filter.before_id {
+            add("id < ?", Arg::Int(b));
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT id, code, portal_id, procedure_code, status, received_at, due_at FROM dossiers {where_clause} \
+             ORDER BY id DESC LIMIT {}",
+            filter.limit.clamp(1, 1000)
+        );
+        with_pool!(read self, pool => {
+            let mut q = sqlx::query(&sql);
+            for a in &args {
+                q = match a {
+                    Arg::Int(i) => q.bind(*i),
+                    Arg::Text(t) => q.bind(t.as_str()),
+                };
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(DossierSummary {
+                        id: row.try_get("id")?,
+                        code: row.try_get("code")?,
+                        portal_id: row.try_get("portal_id")?,
+                        procedure_code: row.try_get("procedure_code")?,
+                        status: row.try_get("status")?,
+                        received_at: row.try_get("received_at")?,
+                        due_at: row.try_get("due_at")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+    }
+
+    /// The raw submission of a dossier: content type and body bytes as received.
+    pub async fn raw_submission(
+        &self,
+        dossier_id: i64,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        with_pool!(read self, pool => {
+            let row = sqlx::query("SELECT content_type, body FROM dossier_submissions WHERE dossier_id = $1")
+                .bind(dossier_id)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(row) => Ok(Some((row.try_get("content_type")?, row.try_get("body")?))),
+                None => Ok(None),
+            }
+        })
+    }
+}

@@ -1,0 +1,157 @@
+//! Every SQL statement of the gateway, behind one [`Store`] over SQLite and PostgreSQL.
+//!
+//! Statements are written once, with `$N` placeholders that both drivers accept, and run on
+//! whichever pool the store holds (the [`with_pool!`] macro expands a body once per backend).
+//! SQLite runs in WAL mode with `synchronous=FULL`, so a committed transaction is on disk
+//! before the caller answers; its writes go through one connection, which queues writers in
+//! the process instead of making them spin on the file lock.
+
+mod dossiers;
+
+pub use dossiers::{
+    DocumentRow, DossierFilter, DossierSummary, InsertOutcome, NewOutboxMessage, NewProgress,
+    OutboxSummary, PreparedRows, ProgressRow, StoredDossier, SubmissionRaw,
+};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL is neither `sqlite://` nor `postgres://`.
+    #[error("database.url must start with sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// A stored value does not decode (a bug or a hand-edited row).
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+}
+
+/// The gateway's database.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// The embedded default: reads on a pool, writes on a single connection.
+    Sqlite {
+        /// Readers.
+        read: SqlitePool,
+        /// The one writer.
+        write: SqlitePool,
+    },
+    /// PostgreSQL, for several instances sharing the load.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the backend's write pool (or read pool with `read`).
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite { write: $pool, .. } => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+    (read $store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite { read: $pool, .. } => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH`, the file and its folder created if missing, or
+    /// `postgres://…`).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("temp_store", "memory");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.read_only(true))
+                .await?;
+            Ok(Store::Sqlite { read, write })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await?;
+            Ok(Store::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(read self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Which backend this is, for logs and metrics.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite { .. } => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection (at shutdown, and before a test reopens the same file).
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Whether an error is a unique-constraint violation (a concurrent duplicate).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}

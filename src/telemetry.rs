@@ -1,0 +1,19 @@
+//! Logging: one `tracing` subscriber, text for people or JSON-less structured text for
+//! collectors, filtered by `log.level` (or `RUST_LOG` when set).
+
+use crate::config::LogConfig;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber; a second call does nothing.
+pub fn init(config: &LogConfig) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.format == "json" {
+        builder.with_ansi(false).without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
