@@ -345,11 +345,16 @@ impl Config {
 
     /// Defaults with TOML text layered over them, no environment (tests and tools).
     pub fn from_toml(overrides: &str) -> Result<Self, ConfigError> {
-        Self::extract(
-            Figment::new()
-                .merge(Toml::string(DEFAULT_TOML))
-                .merge(Toml::string(overrides)),
-        )
+        Self::from_toml_layers(&[overrides])
+    }
+
+    /// Defaults with several TOML texts layered over them in order, no environment.
+    pub fn from_toml_layers(layers: &[&str]) -> Result<Self, ConfigError> {
+        let figment = layers.iter().fold(
+            Figment::new().merge(Toml::string(DEFAULT_TOML)),
+            |f, layer| f.merge(Toml::string(layer)),
+        );
+        Self::extract(figment)
     }
 
     fn extract(figment: Figment) -> Result<Self, ConfigError> {

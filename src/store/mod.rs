@@ -7,11 +7,13 @@
 //! the process instead of making them spin on the file lock.
 
 mod dossiers;
+mod outbox;
 
 pub use dossiers::{
     DocumentRow, DossierFilter, DossierSummary, InsertOutcome, NewOutboxMessage, NewProgress,
     OutboxSummary, PreparedRows, ProgressRow, StoredDossier, SubmissionRaw,
 };
+pub use outbox::OutboxRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

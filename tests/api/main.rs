@@ -1,1 +1,10 @@
-//! Integration tests.
+//! Integration tests: the real gateway on port 0, a fresh database per test (SQLite, or
+//! PostgreSQL when `TEST_DATABASE_URL` is set), partners as real HTTP servers in the test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod codes;
+mod helpers;
+mod intake;
+mod process;
+mod read_api;

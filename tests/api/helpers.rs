@@ -1,0 +1,273 @@
+//! Test harness: the real application on port 0 over a fresh database (a temporary SQLite
+//! file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set), signed requests, and
+//! the fixtures.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use motcua_gateway::app::Application;
+use motcua_gateway::config::{token_hash, Config};
+use motcua_gateway::signing::{sign, WebhookSecret};
+use motcua_gateway::store::Store;
+use rand::Rng;
+use sqlx::Connection;
+use std::path::PathBuf;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The portal's test secret in `config/default.toml`.
+pub const PORTAL_SECRET: &str = "whsec_dGVzdC1wb3J0YWwtaW5ib3VuZC1zZWNyZXQtMDE=";
+/// Bearer tokens of the test clients.
+pub const READER: &str = "reader-token";
+pub const WRITER: &str = "writer-token";
+pub const ADMIN: &str = "admin-token";
+pub const PAYER: &str = "payer-token";
+
+/// A database made for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Makes a fresh, empty database on the backend the run is for.
+pub async fn fresh_database() -> TestDb {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("motcua_test_{:016x}", rand::rng().random::<u64>());
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("TEST_DATABASE_URL answers");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            conn.close().await.ok();
+            let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            TestDb {
+                url: url.to_string(),
+                _dir: None,
+            }
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/motcua.db", dir.path().display());
+            TestDb {
+                url,
+                _dir: Some(dir),
+            }
+        }
+    }
+}
+
+/// The configuration every test starts from: port 0, generous limits, four clients.
+pub fn base_config(db_url: &str) -> String {
+    format!(
+        r#"
+clients = [
+  {{ name = "reader", token_sha256 = "{}", scopes = ["dossiers:read"] }},
+  {{ name = "writer", token_sha256 = "{}", scopes = ["dossiers:read", "dossiers:write"] }},
+  {{ name = "admin", token_sha256 = "{}", scopes = ["dossiers:read", "admin"] }},
+  {{ name = "payer", token_sha256 = "{}", scopes = ["payments:write"] }},
+]
+[server]
+listen = "127.0.0.1:0"
+[database]
+url = "{db_url}"
+max_connections = 8
+[rate_limits]
+portal = {{ per_second = 100000, burst = 100000 }}
+payment = {{ per_second = 100000, burst = 100000 }}
+api = {{ per_second = 100000, burst = 100000 }}
+"#,
+        token_hash(READER),
+        token_hash(WRITER),
+        token_hash(ADMIN),
+        token_hash(PAYER)
+    )
+}
+
+/// The test configuration with `extra` TOML layered over it (a key in `extra` wins).
+pub fn config_with(db_url: &str, extra: &str) -> Config {
+    Config::from_toml_layers(&[&base_config(db_url), extra]).expect("test config is valid")
+}
+
+/// A running gateway.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    db: Option<TestDb>,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with("").await
+}
+
+pub async fn spawn_app_with(extra: &str) -> TestApp {
+    let db = fresh_database().await;
+    spawn_on(db, extra).await
+}
+
+pub async fn spawn_on(db: TestDb, extra: &str) -> TestApp {
+    let config = config_with(&db.url, extra);
+    let app = Application::build(config).await.expect("app builds");
+    let address = format!("http://{}", app.local_addr().expect("bound"));
+    let store = app.state().store.clone();
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(app.run(shutdown.clone()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        store,
+        db: Some(db),
+        shutdown,
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    /// Stops the server and waits for it, handing back the database for a restart.
+    pub async fn stop(mut self) -> TestDb {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server stops cleanly");
+        }
+        self.db.take().expect("database is held until stop")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Posts a body to the portal endpoint signed with the test secret, a fresh message id and
+    /// the current time.
+    pub async fn submit(&self, body: &[u8], content_type: &str) -> reqwest::Response {
+        let id = format!("msg_{:016x}", rand::rng().random::<u64>());
+        self.submit_signed(body, content_type, &id, now(), &[PORTAL_SECRET])
+            .await
+    }
+
+    /// Posts with explicit signing inputs.
+    pub async fn submit_signed(
+        &self,
+        body: &[u8],
+        content_type: &str,
+        id: &str,
+        timestamp: i64,
+        secrets: &[&str],
+    ) -> reqwest::Response {
+        post_signed(
+            &self.client,
+            &self.address,
+            body,
+            content_type,
+            id,
+            timestamp,
+            secrets,
+        )
+        .await
+        .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let res = self.get(path, token).await;
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// How many dossiers the store holds.
+    pub async fn dossier_count(&self) -> usize {
+        let (status, page) = self.get_json("/api/v1/dossiers?limit=200", READER).await;
+        assert_eq!(status, 200);
+        page["items"].as_array().map_or(0, Vec::len)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Posts a submission signed with `secrets` to the gateway at `address`.
+pub async fn post_signed(
+    client: &reqwest::Client,
+    address: &str,
+    body: &[u8],
+    content_type: &str,
+    id: &str,
+    timestamp: i64,
+    secrets: &[&str],
+) -> reqwest::Result<reqwest::Response> {
+    let signature = secrets
+        .iter()
+        .map(|s| sign(&WebhookSecret::parse(s).unwrap(), id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ");
+    client
+        .post(format!("{address}/portal/v1/dossiers"))
+        .header("content-type", content_type)
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body.to_vec())
+        .send()
+        .await
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture's bytes, e.g. `valid/karaoke.json`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(root().join("fixtures/portal").join(path)).expect("fixture exists")
+}
+
+pub fn content_type_of(path: &str) -> &'static str {
+    if path.ends_with(".xml") {
+        "application/xml"
+    } else {
+        "application/json"
+    }
+}
+
+/// The fixture with its `MaHoSoQG` replaced by `id`.
+pub fn with_portal_id(body: &[u8], id: &str) -> Vec<u8> {
+    let text = String::from_utf8(body.to_vec()).expect("utf-8 fixture");
+    let start = text
+        .find("<MaHoSoQG>")
+        .map(|i| i + "<MaHoSoQG>".len())
+        .or_else(|| {
+            text.find("\"MaHoSoQG\": \"")
+                .map(|i| i + "\"MaHoSoQG\": \"".len())
+        })
+        .expect("fixture has MaHoSoQG");
+    let end = start + text[start..].find(['<', '"']).expect("value ends");
+    format!("{}{}{}", &text[..start], id, &text[end..]).into_bytes()
+}
+
+/// Every fixture file name under `fixtures/portal/<dir>`.
+pub fn fixture_names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("fixtures/portal").join(dir))
+        .expect("fixture dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,456 @@
+//! `POST /portal/v1/dossiers`: every row of the contract's answer table.
+
+use crate::helpers::*;
+use serde_json::Value;
+
+async fn body_json(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn every_valid_fixture_is_stored_and_answered_201() {
+    let app = spawn_app().await;
+    for name in fixture_names("valid") {
+        let path = format!("valid/{name}");
+        let res = app.submit(&fixture(&path), content_type_of(&path)).await;
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/json; charset=utf-8",
+            "{name}"
+        );
+        let (status, body) = body_json(res).await;
+        assert_eq!(status, 201, "{name}: {body}");
+        assert_eq!(body["error_code"], "0");
+        assert_eq!(body["TrangThaiHoSo"], 1);
+        let code = body["MaHoSo"].as_str().unwrap();
+        assert!(code.starts_with("000.00.12.H29-"), "{code}");
+        assert_eq!(body["NgayNhan"].as_str().map(str::len), Some(14));
+
+        let (status, dossier) = app
+            .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(dossier["MaHoSoQG"], body["MaHoSoQG"]);
+        assert_eq!(dossier["TrangThaiHoSo"], 1);
+        assert_eq!(dossier["TenTrangThaiHoSo"], "Mới đăng ký");
+        assert!(
+            dossier["form"].as_object().is_some_and(|f| !f.is_empty()),
+            "{name}: mapped form"
+        );
+        assert_eq!(
+            dossier["sync"]["pending"], 1,
+            "the arrival is queued for the portal"
+        );
+        assert_eq!(dossier["progress"].as_array().map(Vec::len), Some(1));
+    }
+    assert_eq!(app.dossier_count().await, fixture_names("valid").len());
+}
+
+#[tokio::test]
+async fn the_karaoke_form_is_mapped_into_the_department_model_with_its_fees() {
+    let app = spawn_app().await;
+    let (status, body) = body_json(
+        app.submit(&fixture("valid/karaoke.xml"), "application/xml")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["MaHoSo"].as_str().unwrap();
+    let (_, d) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(d["MaTTHC"], "1.001029");
+    assert_eq!(
+        d["form"]["business"]["name"],
+        "Công ty TNHH Giải trí Sao Việt"
+    );
+    assert_eq!(d["form"]["rooms_count"], 3);
+    assert_eq!(d["form"]["rooms"][2]["area_m2"], "45.75");
+    assert_eq!(d["form"]["venue"]["phone"], "02838123456");
+    assert_eq!(d["applicant"]["id_number"], "0312345678");
+    assert_eq!(
+        d["fees"][0]["amount"], 3_000_000,
+        "1,000,000 VND per room (Circular 110/2025)"
+    );
+    assert_eq!(d["fee_total"], 3_000_000);
+    assert_eq!(d["documents"].as_array().map(Vec::len), Some(2));
+    assert_eq!(d["documents"][0]["state"], "pending");
+    assert_eq!(d["NgayTiepNhan"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_raw_submission_is_kept_byte_for_byte() {
+    let app = spawn_app().await;
+    let body = fixture("valid/thu-vien.json");
+    let (status, answer) = body_json(app.submit(&body, "application/json").await).await;
+    assert_eq!(status, 201);
+    let d = app
+        .store
+        .dossier_by_code(answer["MaHoSo"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let (content_type, stored) = app.store.raw_submission(d.id).await.unwrap().unwrap();
+    assert_eq!(content_type, "application/json");
+    assert_eq!(stored, body);
+}
+
+#[tokio::test]
+async fn a_replayed_submission_returns_the_first_answer() {
+    let app = spawn_app().await;
+    let body = fixture("valid/bieu-dien.json");
+    let first = app.submit(&body, "application/json").await;
+    assert_eq!(first.status(), 201);
+    let first = first.bytes().await.unwrap();
+    let again = app.submit(&body, "application/json").await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.bytes().await.unwrap(),
+        first,
+        "the same body bytes as the first answer"
+    );
+    assert_eq!(app.dossier_count().await, 1);
+}
+
+#[tokio::test]
+async fn the_same_fields_in_the_other_format_are_a_replay_not_a_conflict() {
+    let app = spawn_app().await;
+    let json = with_portal_id(&fixture("valid/quang-cao.json"), "QG-SAME-1");
+    let xml = with_portal_id(&fixture("valid/quang-cao.xml"), "QG-SAME-1");
+    let (status, first) = body_json(app.submit(&json, "application/json").await).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = body_json(app.submit(&xml, "application/xml").await).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, first);
+}
+
+#[tokio::test]
+async fn different_content_under_a_known_portal_id_is_a_conflict_and_changes_nothing() {
+    let app = spawn_app().await;
+    let body = fixture("valid/vu-truong.json");
+    let (_, first) = body_json(app.submit(&body, "application/json").await).await;
+    let changed = String::from_utf8(body).unwrap().replace("120.5", "130");
+    let (status, answer) =
+        body_json(app.submit(changed.as_bytes(), "application/json").await).await;
+    assert_eq!(status, 409);
+    assert_eq!(answer["error_code"], "CONFLICT");
+    assert_eq!(answer["MaHoSo"], first["MaHoSo"]);
+    let (_, d) = app
+        .get_json(
+            &format!("/api/v1/dossiers/{}", first["MaHoSo"].as_str().unwrap()),
+            READER,
+        )
+        .await;
+    assert_eq!(d["form"]["venue"]["dance_floor_m2"], "120.5");
+    assert_eq!(app.dossier_count().await, 1);
+}
+
+#[tokio::test]
+async fn every_invalid_fixture_is_rejected_with_its_status_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    for name in fixture_names("invalid") {
+        let path = format!("invalid/{name}");
+        let (status, body) =
+            body_json(app.submit(&fixture(&path), content_type_of(&path)).await).await;
+        let expected: u16 = name[..3].parse().unwrap();
+        assert_eq!(status, expected, "{name}: {body}");
+        let code = if expected == 400 {
+            "MALFORMED"
+        } else {
+            "VALIDATION"
+        };
+        assert_eq!(body["error_code"], code, "{name}");
+        if expected == 422 {
+            let errors = body["errors"].as_array().unwrap();
+            assert!(!errors.is_empty(), "{name}");
+            for e in errors {
+                assert!(
+                    e["field"].is_string() && e["code"].is_string() && e["message"].is_string(),
+                    "{e}"
+                );
+            }
+        }
+    }
+    assert_eq!(app.dossier_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_422_lists_every_problem_not_only_the_first() {
+    let app = spawn_app().await;
+    let path = "invalid/422-missing-required-envelope-fields.json";
+    let (status, body) = body_json(app.submit(&fixture(path), "application/json").await).await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    for f in ["MaHoSoQG", "NgayNopHoSo", "ChuHoSo.HoTen"] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+    let path = "invalid/422-form-field-missing-and-out-of-range.json";
+    let (_, body) = body_json(app.submit(&fixture(path), "application/json").await).await;
+    let errors = body["errors"].as_array().unwrap();
+    let pairs: Vec<(String, String)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        pairs.contains(&("DuLieuBieuMau.TenDoanhNghiep".into(), "required".into())),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&("DuLieuBieuMau.SoPhong".into(), "out_of_range".into())),
+        "{pairs:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_procedure_is_named_in_the_422() {
+    let app = spawn_app().await;
+    let (status, body) = body_json(
+        app.submit(
+            &fixture("invalid/422-unknown-procedure.json"),
+            "application/json",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["field"], "MaTTHC");
+    assert_eq!(body["errors"][0]["code"], "unknown_procedure");
+}
+
+#[tokio::test]
+async fn signatures_must_be_present_and_right() {
+    let app = spawn_app().await;
+    let body = fixture("valid/thu-vien.xml");
+    let unsigned = app
+        .client
+        .post(app.url("/portal/v1/dossiers"))
+        .header("content-type", "application/xml")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = body_json(unsigned).await;
+    assert_eq!(
+        (status, answer["error_code"].as_str()),
+        (401, Some("SIGNATURE_INVALID"))
+    );
+
+    let wrong = "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==";
+    let (status, answer) = body_json(
+        app.submit_signed(&body, "application/xml", "msg_1", now(), &[wrong])
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, answer),
+        (401, serde_json::json!({"error_code": "SIGNATURE_INVALID"}))
+    );
+
+    let mut tampered = body.clone();
+    let signed = app
+        .submit_signed(&body, "application/xml", "msg_2", now(), &[PORTAL_SECRET])
+        .await;
+    assert_eq!(signed.status(), 201);
+    tampered.extend_from_slice(b" ");
+    let id = "msg_3";
+    let ts = now();
+    let sig = motcua_gateway::signing::sign(
+        &motcua_gateway::signing::WebhookSecret::parse(PORTAL_SECRET).unwrap(),
+        id,
+        ts,
+        &body,
+    );
+    let res = app
+        .client
+        .post(app.url("/portal/v1/dossiers"))
+        .header("content-type", "application/xml")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "a body changed after signing");
+    assert_eq!(app.dossier_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_stale_or_future_timestamp_is_out_of_range() {
+    let app = spawn_app().await;
+    let body = fixture("valid/thu-vien.json");
+    for ts in [now() - 301, now() + 301] {
+        let (status, answer) = body_json(
+            app.submit_signed(&body, "application/json", "msg_t", ts, &[PORTAL_SECRET])
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, answer),
+            (
+                401,
+                serde_json::json!({"error_code": "TIMESTAMP_OUT_OF_RANGE"})
+            )
+        );
+    }
+    let ok = app
+        .submit_signed(
+            &body,
+            "application/json",
+            "msg_t",
+            now() - 290,
+            &[PORTAL_SECRET],
+        )
+        .await;
+    assert_eq!(ok.status(), 201);
+}
+
+#[tokio::test]
+async fn either_secret_is_accepted_during_rotation() {
+    let old = PORTAL_SECRET;
+    let new = "whsec_bmV3LXBvcnRhbC1zZWNyZXQtcm90YXRlZA==";
+    let app = spawn_app_with(&format!(
+        "[portal]\ninbound_secrets = [\"{old}\", \"{new}\"]\n"
+    ))
+    .await;
+    let a = with_portal_id(&fixture("valid/thu-vien.json"), "ROT-1");
+    let b = with_portal_id(&fixture("valid/thu-vien.json"), "ROT-2");
+    assert_eq!(
+        app.submit_signed(&a, "application/json", "m1", now(), &[old])
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.submit_signed(&b, "application/json", "m2", now(), &[new])
+            .await
+            .status(),
+        201
+    );
+    let db = app.stop().await;
+
+    let app = spawn_on(db, &format!("[portal]\ninbound_secrets = [\"{new}\"]\n")).await;
+    let c = with_portal_id(&fixture("valid/thu-vien.json"), "ROT-3");
+    assert_eq!(
+        app.submit_signed(&c, "application/json", "m3", now(), &[old])
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.submit_signed(&c, "application/json", "m3", now(), &[old, new])
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_too_large() {
+    let app = spawn_app().await;
+    let mut body = fixture("valid/thu-vien.json");
+    body.resize(1024 * 1024 + 1, b' ');
+    let (status, answer) = body_json(app.submit(&body, "application/json").await).await;
+    assert_eq!(
+        (status, answer),
+        (413, serde_json::json!({"error_code": "TOO_LARGE"}))
+    );
+    // Exactly 1 MiB is within the limit (trailing spaces are valid JSON whitespace).
+    body.truncate(1024 * 1024);
+    assert_eq!(app.submit(&body, "application/json").await.status(), 201);
+}
+
+#[tokio::test]
+async fn other_content_types_are_unsupported() {
+    let app = spawn_app().await;
+    let body = fixture("valid/thu-vien.json");
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin1",
+        "",
+    ] {
+        let (status, answer) = body_json(app.submit(&body, ct).await).await;
+        assert_eq!(
+            (status, answer),
+            (
+                415,
+                serde_json::json!({"error_code": "UNSUPPORTED_MEDIA_TYPE"})
+            ),
+            "{ct:?}"
+        );
+    }
+    let ok = app.submit(&body, "application/json; charset=UTF-8").await;
+    assert_eq!(ok.status(), 201);
+}
+
+#[tokio::test]
+async fn the_portal_is_rate_limited_with_retry_after() {
+    let app = spawn_app_with("[rate_limits]\nportal = { per_second = 1, burst = 2 }\n").await;
+    let body = fixture("valid/thu-vien.json");
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for i in 0..3 {
+        let res = app
+            .submit(
+                &with_portal_id(&body, &format!("RL-{i}")),
+                "application/json",
+            )
+            .await;
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            let retry: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            limited = Some((retry, res.json::<Value>().await.unwrap()));
+        }
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+    let (retry, body) = limited.unwrap();
+    assert_eq!(retry, 1, "one token per second: retry in at most a second");
+    assert_eq!(body, serde_json::json!({"error_code": "RATE_LIMITED"}));
+    assert_eq!(app.dossier_count().await, 2);
+}
+
+#[tokio::test]
+async fn the_one_stop_software_is_queued_a_push_when_configured() {
+    let app = spawn_app_with("[onestop]\nbase_url = \"http://127.0.0.1:9103\"\nsecret = \"whsec_b25lc3RvcC10ZXN0LXNlY3JldC0wMQ==\"\n").await;
+    let (status, _) = body_json(
+        app.submit(&fixture("valid/karaoke.json"), "application/json")
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let messages = app.store.list_outbox(None, 10).await.unwrap();
+    let destinations: Vec<&str> = messages.iter().map(|m| m.destination.as_str()).collect();
+    assert_eq!(destinations, ["portal", "onestop"]);
+    let push: Value = serde_json::from_str(&messages[1].payload).unwrap();
+    assert_eq!(
+        push["dossier"]["form"]["business"]["name"],
+        "Công ty TNHH Giải trí Sao Việt"
+    );
+    assert!(
+        push["dossier"]["form"].get("TenDoanhNghiep").is_none(),
+        "the department's model, not the portal's names"
+    );
+    let sync: Value = serde_json::from_str(&messages[0].payload).unwrap();
+    assert_eq!(sync["service"], "CapNhatTienDoHoSoMC");
+    assert_eq!(sync["TrangThaiHoSo"], 1);
+}

@@ -1,0 +1,293 @@
+//! The real `motcua` binary: durability under SIGKILL, graceful SIGTERM, start-up checks, and
+//! `motcua mappings check`.
+
+use crate::helpers::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_motcua");
+
+struct Gateway {
+    child: Child,
+    address: String,
+}
+
+fn write_config(dir: &std::path::Path, db_url: &str) -> std::path::PathBuf {
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n[log]\nformat = \"text\"\nlevel = \"warn\"\n",
+            base_config(db_url)
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Starts the binary and waits for its `listening on` line.
+async fn start(config: &std::path::Path) -> Gateway {
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("motcua starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                return addr.to_owned();
+            }
+        }
+        panic!("motcua exited before listening");
+    })
+    .await
+    .expect("motcua listens within a minute");
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+    Gateway { child, address }
+}
+
+#[tokio::test]
+async fn every_acknowledged_dossier_survives_sigkill() {
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db.url);
+    let mut gw = start(&config).await;
+
+    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let client = reqwest::Client::new();
+    let mut workers = Vec::new();
+    for w in 0..16 {
+        let (client, address, ack_tx) = (client.clone(), gw.address.clone(), ack_tx.clone());
+        workers.push(tokio::spawn(async move {
+            for n in 0.. {
+                let path = if n % 2 == 0 {
+                    "valid/karaoke.xml"
+                } else {
+                    "valid/quang-cao.json"
+                };
+                let id = format!("KILL-{w:02}-{n:05}");
+                let body = with_portal_id(&fixture(path), &id);
+                match post_signed(
+                    &client,
+                    &address,
+                    &body,
+                    content_type_of(path),
+                    &id,
+                    now(),
+                    &[PORTAL_SECRET],
+                )
+                .await
+                {
+                    Ok(res) if res.status().is_success() => {
+                        if ack_tx.send(id).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(res) => panic!("unexpected answer {}", res.status()),
+                    Err(_) => return, // the gateway is gone
+                }
+            }
+        }));
+    }
+    drop(ack_tx);
+    let mut acked = BTreeSet::new();
+    while acked.len() < 60 {
+        acked.insert(ack_rx.recv().await.expect("acknowledgements arrive"));
+    }
+    gw.child.start_kill().unwrap(); // SIGKILL, with requests in flight
+    let status = gw.child.wait().await.unwrap();
+    assert!(!status.success());
+    for w in workers {
+        w.await.unwrap();
+    }
+    while let Some(id) = ack_rx.recv().await {
+        acked.insert(id);
+    }
+
+    let gw = start(&config).await;
+    let client = reqwest::Client::new();
+    for id in &acked {
+        let res = client
+            .get(format!("{}/api/v1/dossiers/by-portal-id/{id}", gw.address))
+            .bearer_auth(READER)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{id} was acknowledged but is lost");
+    }
+    // The stored codes run from 0001 with no gap: nothing half-written survived.
+    let mut codes = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = client
+            .get(format!("{}/api/v1/dossiers?limit=200{cursor}", gw.address))
+            .bearer_auth(READER)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        codes.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["MaHoSo"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert!(codes.len() >= acked.len());
+    let mut seqs: Vec<u32> = codes.iter().map(|c| c[22..].parse().unwrap()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=codes.len() as u32).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_gateway_cleanly() {
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = start(&write_config(dir.path(), &db.url)).await;
+    let res = reqwest::get(format!("{}/healthz", gw.address))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let pid = gw.child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), gw.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn run_motcua(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_bad_configuration_value_stops_the_start_and_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[outbox]\ntimeout = \"soon\"\n").unwrap();
+    let out = run_motcua(&["--config", file.to_str().unwrap(), "serve"], &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outbox.timeout"), "{err}");
+
+    let out = run_motcua(
+        &["serve"],
+        &[("MOTCUA__DATABASE__URL", "mysql://somewhere")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database.url"), "{err}");
+
+    let out = run_motcua(&["--config", "/nonexistent/motcua.toml", "serve"], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/motcua.toml"));
+}
+
+#[test]
+fn environment_variables_override_the_file() {
+    // The override reaches the typed config: a bad port from the environment is refused
+    // with the key's name even though the file is valid.
+    let out = run_motcua(&["serve"], &[("MOTCUA__SERVER__LISTEN", "nowhere")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
+}
+
+#[test]
+fn the_shipped_mappings_pass_their_check() {
+    let out = run_motcua(&["mappings", "check"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("10 procedures"), "{stdout}");
+}
+
+#[test]
+fn a_broken_mapping_fails_the_check_naming_file_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("mappings")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let karaoke = dir.path().join("1.001029-karaoke.toml");
+    let text = std::fs::read_to_string(&karaoke).unwrap();
+    std::fs::write(
+        &karaoke,
+        text.replacen("type = \"integer\"", "type = \"integr\"", 1),
+    )
+    .unwrap();
+    let library = dir.path().join("1.008895-thong-bao-thu-vien.toml");
+    let text = std::fs::read_to_string(&library).unwrap();
+    std::fs::write(
+        &library,
+        text.replace("processing_days = 12", "processing_days = 0"),
+    )
+    .unwrap();
+
+    let out = run_motcua(
+        &["mappings", "check", "--dir", dir.path().to_str().unwrap()],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1.001029-karaoke.toml") && err.contains("unknown type \"integr\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("1.008895-thong-bao-thu-vien.toml") && err.contains("processing_days"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_mapping_that_rejects_its_own_fixture_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("mappings")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let file = dir.path().join("9.900001-vu-truong.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("min = 80\n", "min = 500\n")).unwrap();
+    let out = run_motcua(
+        &["mappings", "check", "--dir", dir.path().to_str().unwrap()],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("vu-truong.json") && err.contains("DienTichPhongKhieuVu out_of_range"),
+        "{err}"
+    );
+}

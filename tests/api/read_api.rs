@@ -1,0 +1,224 @@
+//! The internal read API: tokens, scopes, one dossier, the paged list, health probes.
+
+use crate::helpers::*;
+use serde_json::Value;
+
+async fn submit_fixture(app: &TestApp, path: &str, id: &str) -> String {
+    let res = app
+        .submit(&with_portal_id(&fixture(path), id), content_type_of(path))
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    body["MaHoSo"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn reads_need_a_valid_token_and_the_read_scope() {
+    let app = spawn_app().await;
+    let code = submit_fixture(&app, "valid/karaoke.json", "AUTH-1").await;
+    let path = format!("/api/v1/dossiers/{code}");
+
+    let res = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error_code"], "UNAUTHORIZED");
+    assert!(body["message"].is_string());
+
+    for bad in ["wrong-token", "", "reader-token-but-longer"] {
+        assert_eq!(app.get(&path, bad).await.status(), 401, "{bad:?}");
+    }
+    let basic = app
+        .client
+        .get(app.url(&path))
+        .header("authorization", format!("Basic {READER}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+
+    let (status, body) = app.get_json(&path, PAYER).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (403, Some("FORBIDDEN"))
+    );
+    for token in [READER, WRITER, ADMIN] {
+        assert_eq!(app.get(&path, token).await.status(), 200, "{token}");
+    }
+}
+
+#[tokio::test]
+async fn a_dossier_reads_the_same_by_code_and_by_portal_id() {
+    let app = spawn_app().await;
+    let code = submit_fixture(&app, "valid/thi-nguoi-dep.xml", "PID-1").await;
+    let (s1, by_code) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    let (s2, by_pid) = app
+        .get_json("/api/v1/dossiers/by-portal-id/PID-1", READER)
+        .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(by_code, by_pid);
+    for key in [
+        "MaHoSo",
+        "MaHoSoQG",
+        "MaTTHC",
+        "TrangThaiHoSo",
+        "NgayNhan",
+        "NgayTiepNhan",
+        "NgayHenTra",
+        "NgayKetThucXuLy",
+        "NgayTra",
+        "applicant",
+        "form",
+        "documents",
+        "fees",
+        "payments",
+        "progress",
+        "sync",
+    ] {
+        assert!(by_code.get(key).is_some(), "{key} missing");
+    }
+    assert_eq!(
+        by_code["form"]["contest"]["rounds"][1]["venue"],
+        "Nhà thi đấu Phú Thọ"
+    );
+    assert_eq!(by_code["form"]["contest"]["final_on"], "2027-05-15");
+    assert_eq!(
+        by_code["fees"],
+        serde_json::json!([]),
+        "no fee for this procedure"
+    );
+}
+
+#[tokio::test]
+async fn unknown_dossiers_are_404() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/dossiers/000.00.12.H29-261127-9999",
+        "/api/v1/dossiers/not-a-code",
+        "/api/v1/dossiers/by-portal-id/NOPE",
+    ] {
+        let (status, body) = app.get_json(path, READER).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (404, Some("NOT_FOUND")),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_list_is_newest_first_paged_and_filtered() {
+    let app = spawn_app().await;
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        codes.push(submit_fixture(&app, "valid/karaoke.json", &format!("LIST-K{i}")).await);
+    }
+    codes.push(submit_fixture(&app, "valid/thu-vien.json", "LIST-T0").await);
+
+    let (status, page1) = app.get_json("/api/v1/dossiers?limit=4", READER).await;
+    assert_eq!(status, 200);
+    let got: Vec<&str> = page1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["MaHoSo"].as_str().unwrap())
+        .collect();
+    let newest: Vec<&str> = codes.iter().rev().take(4).map(String::as_str).collect();
+    assert_eq!(got, newest);
+    for key in [
+        "MaHoSo",
+        "MaHoSoQG",
+        "MaTTHC",
+        "TrangThaiHoSo",
+        "NgayNhan",
+        "NgayHenTra",
+    ] {
+        assert!(page1["items"][0].get(key).is_some(), "{key}");
+    }
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = app
+        .get_json(&format!("/api/v1/dossiers?limit=4&cursor={cursor}"), READER)
+        .await;
+    let rest: Vec<&str> = page2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["MaHoSo"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest, [codes[1].as_str(), codes[0].as_str()]);
+    assert_eq!(page2["next_cursor"], Value::Null);
+
+    let (_, karaoke) = app
+        .get_json("/api/v1/dossiers?procedure=1.001029.000.00.00.H29", READER)
+        .await;
+    assert_eq!(karaoke["items"].as_array().unwrap().len(), 5);
+    let (_, new) = app
+        .get_json("/api/v1/dossiers?status=1&procedure=1.008895", READER)
+        .await;
+    assert_eq!(new["items"].as_array().unwrap().len(), 1);
+    let (_, accepted) = app.get_json("/api/v1/dossiers?status=2", READER).await;
+    assert_eq!(accepted["items"].as_array().unwrap().len(), 0);
+
+    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap());
+    let day = today.format("%Y%m%d").to_string();
+    let (_, same_day) = app
+        .get_json(&format!("/api/v1/dossiers?from={day}&to={day}"), READER)
+        .await;
+    assert_eq!(same_day["items"].as_array().unwrap().len(), 6);
+    let (_, before) = app.get_json("/api/v1/dossiers?to=20200101", READER).await;
+    assert_eq!(before["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn bad_list_queries_are_400() {
+    let app = spawn_app().await;
+    for q in [
+        "status=11",
+        "status=x",
+        "procedure=karaoke",
+        "from=2026-11-27",
+        "limit=0",
+        "limit=100000",
+        "cursor=%%%",
+    ] {
+        let (status, body) = app.get_json(&format!("/api/v1/dossiers?{q}"), READER).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (400, Some("INVALID_QUERY")),
+            "{q}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_without_a_token() {
+    let app = spawn_app().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let nothing = app
+        .client
+        .get(app.url("/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nothing.status(), 404);
+}
+
+#[tokio::test]
+async fn each_internal_client_has_its_own_rate_limit() {
+    let app = spawn_app_with("[rate_limits]\napi = { per_second = 1, burst = 2 }\n").await;
+    let path = "/api/v1/dossiers";
+    assert_eq!(app.get(path, READER).await.status(), 200);
+    assert_eq!(app.get(path, READER).await.status(), 200);
+    let limited = app.get(path, READER).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(
+        app.get(path, ADMIN).await.status(),
+        200,
+        "another client is not held up"
+    );
+}
