@@ -2,6 +2,7 @@
 //! (port 0 picks a free one), then serve until the cancellation token fires.
 
 use crate::config::Config;
+use crate::domain::calendar::Calendar;
 use crate::http::{router, AppState};
 use crate::mapping::Mappings;
 use crate::store::Store;
@@ -27,6 +28,17 @@ impl Application {
                 list.join("\n  ")
             )
         })?;
+        let calendar = Calendar::load_dir(&config.calendar.dir).map_err(|e| {
+            anyhow::anyhow!("the working calendar does not load (calendar.dir): {e}")
+        })?;
+        for (year, rules) in calendar.years() {
+            if !rules.confirmed {
+                tracing::warn!(
+                    year,
+                    "the calendar for this year is provisional; replace it when the notice is out"
+                );
+            }
+        }
         let store = Store::connect(&config.database.url, config.database.max_connections)
             .await
             .context("cannot open the database (database.url)")?;
@@ -53,7 +65,7 @@ impl Application {
             agency = %config.agency.code,
             "gateway ready"
         );
-        let state = AppState::new(config, store, Arc::new(mappings));
+        let state = AppState::new(config, store, Arc::new(mappings), Arc::new(calendar));
         Ok(Self { listener, state })
     }
 

@@ -107,6 +107,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Procedure mappings.
     pub mappings: MappingsConfig,
+    /// Working-time calendar.
+    pub calendar: CalendarConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -286,6 +288,19 @@ pub struct MappingsConfig {
     pub dir: PathBuf,
 }
 
+/// `[calendar]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// Folder of `<year>.toml` files.
+    pub dir: PathBuf,
+    /// Working periods `HH:MM-HH:MM` of the department.
+    pub working_hours: Vec<String>,
+    /// Other hours by handling unit.
+    #[serde(default)]
+    pub offices: std::collections::HashMap<String, Vec<String>>,
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -440,6 +455,12 @@ impl Config {
             if rate.per_second == 0 || rate.burst == 0 {
                 return Err(key_error(key, "per_second and burst must be at least 1"));
             }
+        }
+        crate::domain::calendar::WorkingHours::parse(&self.calendar.working_hours)
+            .map_err(|e| key_error("calendar.working_hours", e))?;
+        for (office, periods) in &self.calendar.offices {
+            crate::domain::calendar::WorkingHours::parse(periods)
+                .map_err(|e| key_error(&format!("calendar.offices.{office}"), e))?;
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(key_error("log.format", "\"text\" or \"json\""));

@@ -7,6 +7,8 @@
 //! - [`mapping`] — loads `mappings/`, maps a submission's form into the department's model.
 //! - [`store`] — every SQL statement; one `Store` over SQLite and PostgreSQL.
 //! - [`portal`] — the portal's XML/JSON formats, the intake service, sync messages.
+//! - [`dossier_view`] — the dossier as the internal API shows it.
+//! - [`lifecycle`] — the department's actions: state machine, due dates, progress, sync.
 //! - [`signing`] — Standard Webhooks signatures, pure and constant-time.
 //! - [`http`] — routers per caller, authentication, rate limits, the one error type.
 //! - [`config`] — typed, validated configuration (defaults → file → environment).
@@ -18,7 +20,9 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod dossier_view;
 pub mod http;
+pub mod lifecycle;
 pub mod mapping;
 pub mod portal;
 pub mod signing;

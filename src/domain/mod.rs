@@ -5,9 +5,11 @@
 //! are not used in this module tree.
 
 pub mod applicant;
+pub mod calendar;
 pub mod codes;
 pub mod dossier;
 pub mod form;
+pub mod lifecycle;
 pub mod money;
 pub mod status;
 pub mod time;

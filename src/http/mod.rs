@@ -1,14 +1,18 @@
 //! The HTTP edge: one router per kind of caller (portal, api, ops), the shared state, the one
 //! error type, authentication and rate limits. Nothing else in the crate imports this module.
 
+pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod limits;
 pub mod ops;
 pub mod portal;
 
 use crate::config::Config;
+use crate::domain::calendar::{Calendar, WorkingHours};
+use crate::lifecycle::{Lifecycle, OfficeHours};
 use crate::mapping::Mappings;
 use crate::portal::intake::Intake;
 use crate::store::Store;
@@ -38,6 +42,10 @@ pub struct Inner {
     pub mappings: Arc<Mappings>,
     /// Intake service.
     pub intake: Intake,
+    /// Lifecycle service.
+    pub lifecycle: Lifecycle,
+    /// Woken after every change that queues a message.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Internal clients by token hash.
     pub clients: Clients,
     /// Rate limiters.
@@ -53,15 +61,46 @@ impl Deref for AppState {
 
 impl AppState {
     /// Builds the state.
-    pub fn new(config: Config, store: Store, mappings: Arc<Mappings>) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        mappings: Arc<Mappings>,
+        calendar: Arc<Calendar>,
+    ) -> Self {
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let intake = Intake::new(
             store.clone(),
             mappings.clone(),
             config.agency.code.clone(),
             config.agency.name.clone(),
             config.onestop.base_url.is_some(),
+            outbox_wake.clone(),
+        );
+        // Config validation already parsed these; the fallback is never taken.
+        let hours = OfficeHours {
+            default: WorkingHours::parse(&config.calendar.working_hours)
+                .unwrap_or_else(|_| WorkingHours::department()),
+            offices: config
+                .calendar
+                .offices
+                .iter()
+                .filter_map(|(office, periods)| {
+                    WorkingHours::parse(periods)
+                        .ok()
+                        .map(|h| (office.clone(), h))
+                })
+                .collect(),
+        };
+        let lifecycle = Lifecycle::new(
+            store.clone(),
+            mappings.clone(),
+            calendar,
+            Arc::new(hours),
+            outbox_wake.clone(),
         );
         Self(Arc::new(Inner {
+            lifecycle,
+            outbox_wake,
             clients: Clients::new(&config.clients),
             limiters: Limiters::new(&config.rate_limits),
             intake,
@@ -87,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             get(api::get_by_portal_id),
         )
         .route("/api/v1/dossiers/{code}", get(api::get_by_code))
+        .route("/api/v1/dossiers/{code}/actions", post(actions::act))
         .layer(DefaultBodyLimit::max(64 * 1024));
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))

@@ -3,6 +3,7 @@
 //! Checks run cheapest first: rate (429), content type (415), size (413), signature over the
 //! raw bytes (401), then intake parses (400), validates (422), and stores (201 / 200 / 409).
 
+use super::body::read_body;
 use super::error::{json_response, ApiError};
 use super::AppState;
 use crate::portal::intake::{BodyFormat, IntakeError, IntakeOutcome};
@@ -12,7 +13,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 /// Largest body the portal may send.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -36,29 +36,6 @@ fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
         "application/xml" | "text/xml" => Some(BodyFormat::Xml),
         "application/json" => Some(BodyFormat::Json),
         _ => None,
-    }
-}
-
-/// Reads at most `limit` bytes of a body: 413 past it, 400 if the client broke off.
-pub async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, ApiError> {
-    let too_large = || ApiError::bare(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE");
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::malformed(format!(
-            "the body could not be read: {e}"
-        ))),
     }
 }
 

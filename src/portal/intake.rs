@@ -80,17 +80,20 @@ pub struct Intake {
     agency: AgencyCode,
     agency_name: String,
     onestop: bool,
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Intake {
     /// An intake over `store` with these mappings; `onestop` says whether new dossiers are
-    /// also pushed to the department's one-stop software.
+    /// also pushed to the department's one-stop software; `outbox_wake` is notified after each
+    /// new dossier so its messages are delivered without waiting for the worker's next poll.
     pub fn new(
         store: Store,
         mappings: Arc<Mappings>,
         agency: AgencyCode,
         agency_name: String,
         onestop: bool,
+        outbox_wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
             store,
@@ -98,6 +101,7 @@ impl Intake {
             agency,
             agency_name,
             onestop,
+            outbox_wake,
         }
     }
 
@@ -184,7 +188,10 @@ impl Intake {
             .insert_dossier(&self.agency, &dossier, now, &raw, &prepare)
             .await?;
         match outcome {
-            InsertOutcome::Created { code, answer } => Ok(IntakeOutcome::Created { code, answer }),
+            InsertOutcome::Created { code, answer } => {
+                self.outbox_wake.notify_one();
+                Ok(IntakeOutcome::Created { code, answer })
+            }
             InsertOutcome::Existing {
                 code,
                 content_hash,

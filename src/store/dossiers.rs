@@ -184,6 +184,14 @@ pub struct StoredDossier {
     pub progress: Vec<ProgressRow>,
     /// Sync state towards the portal.
     pub sync: OutboxSummary,
+    /// Status when payment was requested (to return to once paid).
+    pub status_before_payment: Option<i64>,
+    /// Whether the one extension was used.
+    pub extended: bool,
+    /// When the supplement was requested (ms), while in status 5.
+    pub supplement_requested_at: Option<i64>,
+    /// Optimistic-concurrency version, bumped by every change.
+    pub version: i64,
 }
 
 /// One item of the paged list.
@@ -222,12 +230,13 @@ pub struct DossierFilter {
     pub limit: i64,
 }
 
-fn decode_json(text: &str, what: &str) -> Result<serde_json::Value, StoreError> {
+pub(crate) fn decode_json(text: &str, what: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 const DOSSIER_COLUMNS: &str = "id, code, portal_id, procedure_code, status, channel, submitted_at, received_at, \
-     accepted_at, due_at, finished_at, returned_at, timeliness, applicant, form, fees, summary, mapping_version";
+     accepted_at, due_at, finished_at, returned_at, timeliness, applicant, form, fees, summary, mapping_version, \
+     status_before_payment, extended, supplement_requested_at, version";
 
 macro_rules! stored_dossier_from_row {
     ($row:expr) => {{
@@ -235,7 +244,7 @@ macro_rules! stored_dossier_from_row {
         let applicant: String = row.try_get("applicant")?;
         let form: String = row.try_get("form")?;
         let fees: String = row.try_get("fees")?;
-        StoredDossier {
+        $crate::store::StoredDossier {
             id: row.try_get("id")?,
             code: row.try_get("code")?,
             portal_id: row.try_get("portal_id")?,
@@ -249,16 +258,105 @@ macro_rules! stored_dossier_from_row {
             finished_at: row.try_get("finished_at")?,
             returned_at: row.try_get("returned_at")?,
             timeliness: row.try_get("timeliness")?,
-            applicant: decode_json(&applicant, "applicant")?,
-            form: decode_json(&form, "form")?,
-            fees: decode_json(&fees, "fees")?,
+            applicant: $crate::store::dossiers::decode_json(&applicant, "applicant")?,
+            form: $crate::store::dossiers::decode_json(&form, "form")?,
+            fees: $crate::store::dossiers::decode_json(&fees, "fees")?,
             summary: row.try_get("summary")?,
             mapping_version: row.try_get("mapping_version")?,
             documents: Vec::new(),
             progress: Vec::new(),
-            sync: OutboxSummary::default(),
+            sync: $crate::store::OutboxSummary::default(),
+            status_before_payment: row.try_get("status_before_payment")?,
+            extended: row.try_get::<i64, _>("extended")? != 0,
+            supplement_requested_at: row.try_get("supplement_requested_at")?,
+            version: row.try_get("version")?,
         }
     }};
+}
+pub(crate) use stored_dossier_from_row;
+
+/// Loads a whole dossier (documents, progress, sync state) through any executor: a pool, or a
+/// transaction so that a change's answer shows the change. Evaluates to
+/// `Result<Option<StoredDossier>, StoreError>`.
+macro_rules! load_dossier {
+    ($exec:expr, $sql:expr, $value:expr) => {
+        $crate::store::dossiers::typed_load(async {
+
+            let Some(row) = sqlx::query(&$sql).bind($value).fetch_optional($exec).await? else {
+                return Ok(None);
+            };
+            let mut d = $crate::store::dossiers::stored_dossier_from_row!(&row);
+            for row in sqlx::query(
+                "SELECT id, component, file_name, sha256, size, state FROM dossier_documents \
+                 WHERE dossier_id = $1 ORDER BY position",
+            )
+            .bind(d.id)
+            .fetch_all($exec)
+            .await?
+            {
+                d.documents.push($crate::store::DocumentRow {
+                    id: row.try_get("id")?,
+                    component: row.try_get("component")?,
+                    file_name: row.try_get("file_name")?,
+                    sha256: row.try_get("sha256")?,
+                    size: row.try_get("size")?,
+                    state: row.try_get("state")?,
+                });
+            }
+            for row in sqlx::query(
+                "SELECT action, status, officer_name, officer_title, officer_unit, note, at FROM progress \
+                 WHERE dossier_id = $1 ORDER BY id",
+            )
+            .bind(d.id)
+            .fetch_all($exec)
+            .await?
+            {
+                d.progress.push($crate::store::ProgressRow {
+                    action: row.try_get("action")?,
+                    status: row.try_get("status")?,
+                    officer_name: row.try_get("officer_name")?,
+                    officer_title: row.try_get("officer_title")?,
+                    officer_unit: row.try_get("officer_unit")?,
+                    note: row.try_get("note")?,
+                    at: row.try_get("at")?,
+                });
+            }
+            for row in sqlx::query(
+                "SELECT state, COUNT(*) AS n, MAX(delivered_at) AS last FROM outbox \
+                 WHERE dossier_id = $1 AND destination = 'portal' GROUP BY state",
+            )
+            .bind(d.id)
+            .fetch_all($exec)
+            .await?
+            {
+                let state: String = row.try_get("state")?;
+                let n: i64 = row.try_get("n")?;
+                match state.as_str() {
+                    "pending" => d.sync.pending = n,
+                    "delivered" => {
+                        d.sync.delivered = n;
+                        d.sync.last_delivered_at = row.try_get("last")?;
+                    }
+                    "dead" => d.sync.dead = n,
+                    _ => {}
+                }
+            }
+            Ok(Some(d))
+        })
+    };
+}
+pub(crate) use load_dossier;
+
+/// Pins the error type of [`load_dossier!`]'s async block.
+pub(crate) async fn typed_load(
+    f: impl std::future::Future<Output = Result<Option<StoredDossier>, StoreError>>,
+) -> Result<Option<StoredDossier>, StoreError> {
+    f.await
+}
+
+/// `SELECT` of one dossier by a unique column.
+pub(crate) fn dossier_select(column: &str) -> String {
+    format!("SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE {column} = $1")
 }
 
 impl Store {
@@ -446,69 +544,8 @@ impl Store {
         column: &'static str,
         value: &str,
     ) -> Result<Option<StoredDossier>, StoreError> {
-        let sql = format!("SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE {column} = $1");
-        with_pool!(read self, pool => {
-            let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(pool).await? else {
-                return Ok(None);
-            };
-            let mut d = stored_dossier_from_row!(&row);
-            for row in sqlx::query(
-                "SELECT id, component, file_name, sha256, size, state FROM dossier_documents \
-                 WHERE dossier_id = $1 ORDER BY position",
-            )
-            .bind(d.id)
-            .fetch_all(pool)
-            .await?
-            {
-                d.documents.push(DocumentRow {
-                    id: row.try_get("id")?,
-                    component: row.try_get("component")?,
-                    file_name: row.try_get("file_name")?,
-                    sha256: row.try_get("sha256")?,
-                    size: row.try_get("size")?,
-                    state: row.try_get("state")?,
-                });
-            }
-            for row in sqlx::query(
-                "SELECT action, status, officer_name, officer_title, officer_unit, note, at FROM progress \
-                 WHERE dossier_id = $1 ORDER BY id",
-            )
-            .bind(d.id)
-            .fetch_all(pool)
-            .await?
-            {
-                d.progress.push(ProgressRow {
-                    action: row.try_get("action")?,
-                    status: row.try_get("status")?,
-                    officer_name: row.try_get("officer_name")?,
-                    officer_title: row.try_get("officer_title")?,
-                    officer_unit: row.try_get("officer_unit")?,
-                    note: row.try_get("note")?,
-                    at: row.try_get("at")?,
-                });
-            }
-            for row in sqlx::query(
-                "SELECT state, COUNT(*) AS n, MAX(delivered_at) AS last FROM outbox \
-                 WHERE dossier_id = $1 AND destination = 'portal' GROUP BY state",
-            )
-            .bind(d.id)
-            .fetch_all(pool)
-            .await?
-            {
-                let state: String = row.try_get("state")?;
-                let n: i64 = row.try_get("n")?;
-                match state.as_str() {
-                    "pending" => d.sync.pending = n,
-                    "delivered" => {
-                        d.sync.delivered = n;
-                        d.sync.last_delivered_at = row.try_get("last")?;
-                    }
-                    "dead" => d.sync.dead = n,
-                    _ => {}
-                }
-            }
-            Ok(Some(d))
-        })
+        let sql = dossier_select(column);
+        with_pool!(read self, pool => load_dossier!(pool, sql, value).await)
     }
 
     /// A page of dossiers, newest first.

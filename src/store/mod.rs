@@ -7,12 +7,14 @@
 //! the process instead of making them spin on the file lock.
 
 mod dossiers;
+mod lifecycle;
 mod outbox;
 
 pub use dossiers::{
     DocumentRow, DossierFilter, DossierSummary, InsertOutcome, NewOutboxMessage, NewProgress,
     OutboxSummary, PreparedRows, ProgressRow, StoredDossier, SubmissionRaw,
 };
+pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use outbox::OutboxRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

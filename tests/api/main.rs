@@ -6,5 +6,6 @@
 mod codes;
 mod helpers;
 mod intake;
+mod lifecycle;
 mod process;
 mod read_api;

@@ -1,0 +1,410 @@
+//! The department's working-time calendar: working days (weekdays, less days off, plus swapped
+//! working days), working hours per office, and arithmetic in working time.
+//!
+//! Years are data (`config/calendar/<year>.toml`), parsed here; a year with no file counts
+//! weekdays only. All times are Vietnam wall-clock times (`NaiveDateTime` at UTC+7).
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// One working day is eight working hours.
+pub const SECONDS_PER_WORKING_DAY: i64 = 8 * 3600;
+
+/// How far ahead arithmetic looks before giving up (a guard against a calendar with no
+/// working time at all): ten years.
+const HORIZON_DAYS: i64 = 3660;
+
+/// An office's working periods, e.g. 07:30–11:30 and 13:00–17:00.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingHours {
+    periods: Vec<(NaiveTime, NaiveTime)>,
+}
+
+impl WorkingHours {
+    /// Parses periods written `HH:MM-HH:MM`; they must be ordered and must not overlap.
+    pub fn parse(periods: &[String]) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for p in periods {
+            let (a, b) = p
+                .split_once('-')
+                .ok_or_else(|| format!("{p:?}: a period is HH:MM-HH:MM"))?;
+            let start = NaiveTime::parse_from_str(a.trim(), "%H:%M")
+                .map_err(|_| format!("{p:?}: bad start"))?;
+            let end = NaiveTime::parse_from_str(b.trim(), "%H:%M")
+                .map_err(|_| format!("{p:?}: bad end"))?;
+            if end <= start {
+                return Err(format!("{p:?}: ends before it starts"));
+            }
+            if out.last().is_some_and(|(_, prev_end)| start < *prev_end) {
+                return Err(format!("{p:?}: periods must be in order and not overlap"));
+            }
+            out.push((start, end));
+        }
+        if out.is_empty() {
+            return Err("at least one working period is needed".into());
+        }
+        Ok(Self { periods: out })
+    }
+
+    /// The department's hours: 07:30–11:30 and 13:00–17:00.
+    pub fn department() -> Self {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+        Self {
+            periods: vec![(t(7, 30), t(11, 30)), (t(13, 0), t(17, 0))],
+        }
+    }
+
+    /// The periods.
+    pub fn periods(&self) -> &[(NaiveTime, NaiveTime)] {
+        &self.periods
+    }
+}
+
+/// One year's exceptions.
+#[derive(Debug, Clone, Default)]
+pub struct YearRules {
+    /// Weekdays that are off.
+    pub off: BTreeSet<NaiveDate>,
+    /// Weekend days that are worked.
+    pub worked: BTreeSet<NaiveDate>,
+    /// Whether the year's notice has been published (`status = "announced"`).
+    pub confirmed: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YearFile {
+    year: i32,
+    status: String,
+    #[serde(default)]
+    off: Vec<DayEntry>,
+    #[serde(default)]
+    worked: Vec<DayEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DayEntry {
+    date: NaiveDate,
+    name: String,
+    source: String,
+    certainty: String,
+}
+
+/// The working calendar.
+#[derive(Debug, Clone, Default)]
+pub struct Calendar {
+    years: BTreeMap<i32, YearRules>,
+}
+
+fn is_weekend(d: NaiveDate) -> bool {
+    matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+impl Calendar {
+    /// Parses one year file.
+    pub fn parse_year(text: &str) -> Result<(i32, YearRules), String> {
+        let file: YearFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let confirmed = match file.status.as_str() {
+            "announced" => true,
+            "provisional" => false,
+            other => {
+                return Err(format!(
+                    "status {other:?}: \"announced\" or \"provisional\""
+                ))
+            }
+        };
+        let mut rules = YearRules {
+            confirmed,
+            ..YearRules::default()
+        };
+        for (list, worked) in [(&file.off, false), (&file.worked, true)] {
+            for e in list {
+                if e.date.year() != file.year {
+                    return Err(format!("{} is not in {}", e.date, file.year));
+                }
+                if e.name.trim().is_empty() || e.source.trim().is_empty() {
+                    return Err(format!("{}: name and source are required", e.date));
+                }
+                if !matches!(
+                    e.certainty.as_str(),
+                    "confirmed" | "secondary" | "provisional"
+                ) {
+                    return Err(format!(
+                        "{}: certainty is confirmed, secondary or provisional",
+                        e.date
+                    ));
+                }
+                let fresh = if worked {
+                    if !is_weekend(e.date) {
+                        return Err(format!(
+                            "{}: only a weekend day can be a swapped working day",
+                            e.date
+                        ));
+                    }
+                    rules.worked.insert(e.date)
+                } else {
+                    rules.off.insert(e.date)
+                };
+                if !fresh {
+                    return Err(format!("{} is listed twice", e.date));
+                }
+            }
+        }
+        if let Some(d) = rules.off.intersection(&rules.worked).next() {
+            return Err(format!("{d} is both off and worked"));
+        }
+        Ok((file.year, rules))
+    }
+
+    /// Loads every `<year>.toml` of a folder.
+    pub fn load_dir(dir: &Path) -> Result<Self, String> {
+        let mut years = BTreeMap::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.extension().is_none_or(|x| x != "toml") {
+                continue;
+            }
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let (year, rules) =
+                Self::parse_year(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if years.insert(year, rules).is_some() {
+                return Err(format!("{}: year {year} is defined twice", path.display()));
+            }
+        }
+        Ok(Self { years })
+    }
+
+    /// A calendar from parsed years (tests).
+    pub fn from_years(years: impl IntoIterator<Item = (i32, YearRules)>) -> Self {
+        Self {
+            years: years.into_iter().collect(),
+        }
+    }
+
+    /// The years that have rules.
+    pub fn years(&self) -> impl Iterator<Item = (&i32, &YearRules)> {
+        self.years.iter()
+    }
+
+    /// Whether `d` is a working day.
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        let rules = self.years.get(&d.year());
+        if rules.is_some_and(|r| r.worked.contains(&d)) {
+            return true;
+        }
+        !is_weekend(d) && !rules.is_some_and(|r| r.off.contains(&d))
+    }
+
+    /// The moment `seconds` of working time after `start`. With zero seconds, the next working
+    /// moment at or after `start`. The result always lies in a working period of a working day
+    /// (a period's end counts as inside it).
+    pub fn add_working_time(
+        &self,
+        hours: &WorkingHours,
+        start: NaiveDateTime,
+        seconds: i64,
+    ) -> NaiveDateTime {
+        let mut left = seconds.max(0);
+        let mut day = start.date();
+        for _ in 0..HORIZON_DAYS {
+            if self.is_working_day(day) {
+                for &(ps, pe) in hours.periods() {
+                    let from = if day == start.date() {
+                        ps.max(start.time())
+                    } else {
+                        ps
+                    };
+                    // A period's end still counts as inside it, but has no time left to give.
+                    if from > pe || (from == pe && left > 0) {
+                        continue;
+                    }
+                    let available = (pe - from).num_seconds();
+                    if left <= available {
+                        return day.and_time(from) + Duration::seconds(left);
+                    }
+                    left -= available;
+                }
+            }
+            day = day.succ_opt().unwrap_or(day);
+        }
+        start + Duration::seconds(seconds)
+    }
+
+    /// The due moment for a processing time of `days` working days counted from `start`.
+    pub fn due(&self, hours: &WorkingHours, start: NaiveDateTime, days: u32) -> NaiveDateTime {
+        self.add_working_time(hours, start, i64::from(days) * SECONDS_PER_WORKING_DAY)
+    }
+
+    /// Working seconds in `[from, to)`.
+    pub fn working_time_between(
+        &self,
+        hours: &WorkingHours,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        let mut total = 0;
+        let mut day = from.date();
+        let mut guard = 0;
+        while day <= to.date() && guard < HORIZON_DAYS {
+            if self.is_working_day(day) {
+                for &(ps, pe) in hours.periods() {
+                    let a = day.and_time(ps).max(from);
+                    let b = day.and_time(pe).min(to);
+                    if b > a {
+                        total += (b - a).num_seconds();
+                    }
+                }
+            }
+            day = day.succ_opt().unwrap_or(day);
+            guard += 1;
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn calendar() -> Calendar {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar");
+        Calendar::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn inside_working_hours(c: &Calendar, h: &WorkingHours, t: NaiveDateTime) -> bool {
+        c.is_working_day(t.date())
+            && h.periods()
+                .iter()
+                .any(|&(s, e)| t.time() >= s && t.time() <= e)
+    }
+
+    #[test]
+    fn three_working_days_from_friday_before_tet_skip_the_whole_break() {
+        let c = calendar();
+        let due = c.due(&WorkingHours::department(), at("2026-02-13 16:00"), 3);
+        // Fri 1h, Mon 23 8h, Tue 24 8h, Wed 25 4h + 3h.
+        assert_eq!(due, at("2026-02-25 16:00"));
+    }
+
+    #[test]
+    fn a_dossier_accepted_out_of_hours_starts_at_the_next_working_moment() {
+        let c = calendar();
+        let h = WorkingHours::department();
+        assert_eq!(
+            c.add_working_time(&h, at("2026-11-27 18:30"), 0),
+            at("2026-11-30 07:30")
+        );
+        assert_eq!(
+            c.add_working_time(&h, at("2026-11-27 12:00"), 0),
+            at("2026-11-27 13:00")
+        );
+        assert_eq!(c.due(&h, at("2026-11-27 06:00"), 1), at("2026-11-27 17:00"));
+        assert_eq!(c.due(&h, at("2026-11-27 17:00"), 1), at("2026-11-30 17:00"));
+        assert_eq!(
+            c.add_working_time(&h, at("2026-12-04 17:00"), 0),
+            at("2026-12-04 17:00"),
+            "a due time stays put"
+        );
+    }
+
+    #[test]
+    fn swapped_saturdays_are_worked_and_swapped_days_are_off() {
+        let c = calendar();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        assert!(
+            c.is_working_day(d("2026-01-10")),
+            "Sat 10 Jan 2026 is worked"
+        );
+        assert!(!c.is_working_day(d("2026-01-02")), "Fri 2 Jan 2026 is off");
+        assert!(c.is_working_day(d("2026-08-22")));
+        assert!(!c.is_working_day(d("2026-08-31")));
+        assert!(
+            !c.is_working_day(d("2026-04-27")),
+            "Hùng Kings made up on Monday"
+        );
+        assert!(
+            !c.is_working_day(d("2027-05-03")),
+            "1 May 2027 is a Saturday: made up on Monday"
+        );
+        assert!(
+            c.is_working_day(d("2026-11-23")),
+            "the proposed 23 Nov swap is not applied"
+        );
+        // 2 working days from Thu 31 Dec 2026 16:00: Dec 31 1h, Jan 1 off, weekend, Mon 4 8h, Tue 5 7h.
+        assert_eq!(
+            c.due(&WorkingHours::department(), at("2026-12-31 16:00"), 2),
+            at("2027-01-05 16:00")
+        );
+    }
+
+    #[test]
+    fn working_time_between_counts_only_working_periods() {
+        let c = calendar();
+        let h = WorkingHours::department();
+        assert_eq!(
+            c.working_time_between(&h, at("2026-11-27 11:00"), at("2026-11-27 14:00")),
+            3600 + 1800
+        );
+        assert_eq!(
+            c.working_time_between(&h, at("2026-11-27 16:00"), at("2026-11-30 08:30")),
+            7200
+        );
+        assert_eq!(
+            c.working_time_between(&h, at("2026-11-28 08:00"), at("2026-11-29 16:00")),
+            0
+        );
+    }
+
+    #[test]
+    fn bad_year_files_are_refused() {
+        let head = "year = 2026\nstatus = \"announced\"\n";
+        let entry = |kind: &str, date: &str| {
+            format!("[[{kind}]]\ndate = \"{date}\"\nname = \"x\"\nsource = \"y\"\ncertainty = \"confirmed\"\n")
+        };
+        assert!(Calendar::parse_year(&format!("{head}{}", entry("off", "2027-01-01"))).is_err());
+        assert!(Calendar::parse_year(&format!("{head}{}", entry("worked", "2026-01-05"))).is_err());
+        assert!(Calendar::parse_year(&format!(
+            "{head}{}{}",
+            entry("off", "2026-01-05"),
+            entry("off", "2026-01-05")
+        ))
+        .is_err());
+        assert!(Calendar::parse_year("year = 2026\nstatus = \"maybe\"\n").is_err());
+        assert!(Calendar::parse_year(&format!("{head}{}", entry("off", "2026-01-05"))).is_ok());
+    }
+
+    fn any_moment() -> impl Strategy<Value = NaiveDateTime> {
+        (0i64..(2 * 366 * 24 * 60)).prop_map(|m| at("2026-01-01 00:00") + Duration::minutes(m))
+    }
+
+    proptest! {
+        #[test]
+        fn a_due_time_is_always_inside_working_hours(start in any_moment(), days in 1u32..40) {
+            let c = calendar();
+            let h = WorkingHours::department();
+            let due = c.due(&h, start, days);
+            prop_assert!(inside_working_hours(&c, &h, due), "{start} + {days} wd = {due}");
+            prop_assert_eq!(c.working_time_between(&h, start, due), i64::from(days) * SECONDS_PER_WORKING_DAY);
+        }
+
+        #[test]
+        fn more_working_days_never_give_an_earlier_due_time(start in any_moment(), days in 0u32..40, more in 1u32..10) {
+            let c = calendar();
+            let h = WorkingHours::department();
+            prop_assert!(c.due(&h, start, days + more) > c.due(&h, start, days));
+        }
+    }
+}

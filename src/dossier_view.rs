@@ -1,0 +1,79 @@
+//! The dossier as the internal API shows it: the answer of `GET /api/v1/dossiers/{MaHoSo}` and
+//! of every lifecycle action (which renders it inside the action's transaction).
+
+use crate::domain::codes::ProcedureCode;
+use crate::domain::status::Status;
+use crate::domain::time::format_wire_millis;
+use crate::mapping::Mappings;
+use crate::store::StoredDossier;
+use serde_json::{json, Value};
+
+/// A stored time (ms) as `yyyyMMddHHmmss`, or null.
+pub fn wire(ms: Option<i64>) -> Value {
+    ms.map_or(Value::Null, |m| Value::String(format_wire_millis(m)))
+}
+
+/// The Vietnamese name of a status code.
+pub fn status_name(code: i64) -> &'static str {
+    Status::from_code(code).map_or("", Status::name_vi)
+}
+
+/// The dossier as `GET /api/v1/dossiers/{MaHoSo}` shows it.
+pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
+    let procedure = ProcedureCode::parse(&d.procedure_code).ok();
+    let mapping = procedure.as_ref().and_then(|c| mappings.get(c));
+    let fee_total: i64 = d
+        .fees
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l.get("amount").and_then(Value::as_i64))
+                .sum()
+        })
+        .unwrap_or(0);
+    let now = chrono::Utc::now().timestamp_millis();
+    let open =
+        Status::from_code(d.status).is_some_and(|s| !s.is_terminal() && s != Status::Completed);
+    json!({
+        "MaHoSo": d.code,
+        "MaHoSoQG": d.portal_id,
+        "MaTTHC": d.procedure_code,
+        "TenTTHC": mapping.map(|m| m.name.clone()),
+        "TrangThaiHoSo": d.status,
+        "TenTrangThaiHoSo": status_name(d.status),
+        "KenhThucHien": d.channel,
+        "NgayNopHoSo": wire(Some(d.submitted_at)),
+        "NgayNhan": wire(Some(d.received_at)),
+        "NgayTiepNhan": wire(d.accepted_at),
+        "NgayHenTra": wire(d.due_at),
+        "NgayKetThucXuLy": wire(d.finished_at),
+        "NgayTra": wire(d.returned_at),
+        "timeliness": d.timeliness,
+        "overdue": open && d.due_at.is_some_and(|due| due < now),
+        "handling_unit": mapping.map(|m| m.handling_unit.clone()),
+        "applicant": d.applicant,
+        "summary": d.summary,
+        "form": d.form,
+        "documents": d.documents,
+        "fees": d.fees,
+        "fee_total": fee_total,
+        "payments": [],
+        "progress": d.progress.iter().map(|p| json!({
+            "action": p.action,
+            "TrangThaiHoSo": p.status,
+            "NguoiXuLy": p.officer_name,
+            "ChucDanh": p.officer_title,
+            "PhongBanXuLy": p.officer_unit,
+            "NoiDungXuLy": p.note,
+            "ThoiDiemXuLy": format_wire_millis(p.at),
+        })).collect::<Vec<_>>(),
+        "sync": {
+            "pending": d.sync.pending,
+            "delivered": d.sync.delivered,
+            "dead": d.sync.dead,
+            "last_delivered_at": wire(d.sync.last_delivered_at),
+        },
+        "mapping_version": d.mapping_version,
+    })
+}

@@ -1,0 +1,212 @@
+//! `POST /api/v1/dossiers/{MaHoSo}/actions`: one step of the lifecycle, with `Idempotency-Key`.
+
+use super::auth::Caller;
+use super::body::read_body;
+use super::error::{json_response, ApiError};
+use super::AppState;
+use crate::config::Scope;
+use crate::domain::lifecycle::Action;
+use crate::domain::time::parse_wire;
+use crate::domain::validation::FieldError;
+use crate::lifecycle::{ActionInput, LifecycleError, Officer};
+use crate::store::IdempotencyKey;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Largest action body.
+const MAX_BODY: usize = 64 * 1024;
+/// Longest free text (note, officer fields).
+const MAX_NOTE: usize = 4000;
+const MAX_NAME: usize = 200;
+
+fn text_field(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+    path: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) if s.chars().count() > max => {
+            errors.push(FieldError::new(
+                path,
+                "too_long",
+                format!("at most {max} characters"),
+            ));
+            None
+        }
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(_) => {
+            errors.push(FieldError::new(path, "wrong_type", "a string"));
+            None
+        }
+    }
+}
+
+/// Reads the action body; every problem is listed.
+fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::malformed(format!("JSON is not well-formed: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::malformed("the body must be one JSON object"));
+    };
+    let mut errors = Vec::new();
+    let action = match text_field(&obj, "action", "action", 64, &mut errors) {
+        Some(name) => Action::parse(&name).or_else(|| {
+            errors.push(FieldError::new(
+                "action",
+                "not_allowed",
+                format!("unknown action {name:?}"),
+            ));
+            None
+        }),
+        None => {
+            errors.push(FieldError::required("action"));
+            None
+        }
+    };
+    let officer = match obj.get("officer") {
+        Some(Value::Object(o)) => {
+            let name = text_field(o, "name", "officer.name", MAX_NAME, &mut errors);
+            let title = text_field(o, "title", "officer.title", MAX_NAME, &mut errors);
+            let unit = text_field(o, "unit", "officer.unit", MAX_NAME, &mut errors);
+            for (v, f) in [
+                (&name, "officer.name"),
+                (&title, "officer.title"),
+                (&unit, "officer.unit"),
+            ] {
+                if v.is_none() && !errors.iter().any(|e| e.field == f) {
+                    errors.push(FieldError::required(f));
+                }
+            }
+            match (name, title, unit) {
+                (Some(name), Some(title), Some(unit)) => Some(Officer { name, title, unit }),
+                _ => None,
+            }
+        }
+        None | Some(Value::Null) => {
+            errors.push(FieldError::required("officer"));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new(
+                "officer",
+                "wrong_type",
+                "an object with name, title and unit",
+            ));
+            None
+        }
+    };
+    let note = text_field(&obj, "note", "note", MAX_NOTE, &mut errors);
+    if action.is_some_and(Action::needs_note)
+        && note.is_none()
+        && !errors.iter().any(|e| e.field == "note")
+    {
+        errors.push(FieldError::new(
+            "note",
+            "required",
+            "this action needs a note (the reason, or what is needed)",
+        ));
+    }
+    let new_due = match text_field(&obj, "new_due", "new_due", 14, &mut errors) {
+        Some(t) => parse_wire(&t).or_else(|| {
+            errors.push(FieldError::new(
+                "new_due",
+                "invalid_format",
+                "a time yyyyMMddHHmmss",
+            ));
+            None
+        }),
+        None => None,
+    };
+    if action == Some(Action::Extend)
+        && new_due.is_none()
+        && !errors.iter().any(|e| e.field == "new_due")
+    {
+        errors.push(FieldError::required("new_due"));
+    }
+    match (action, officer, errors.is_empty()) {
+        (Some(action), Some(officer), true) => Ok(ActionInput {
+            action,
+            officer,
+            note,
+            new_due,
+        }),
+        _ => Err(ApiError::validation(&errors)),
+    }
+}
+
+/// The client's idempotency key, if any: 1–255 visible ASCII characters.
+pub fn idempotency_key(
+    headers: &HeaderMap,
+    client: &str,
+    method_path: &str,
+    body: &[u8],
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "MALFORMED",
+                "Idempotency-Key: 1 to 255 visible ASCII characters",
+            )
+        })?;
+    let mut hash = Sha256::new();
+    hash.update(method_path.as_bytes());
+    hash.update(b"\n");
+    hash.update(body);
+    Ok(Some(IdempotencyKey {
+        client: client.to_owned(),
+        key: key.to_owned(),
+        request_hash: hex::encode(hash.finalize()),
+    }))
+}
+
+/// The handler.
+pub async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::DossiersWrite)?;
+    let bytes = read_body(&headers, body, MAX_BODY).await?;
+    let key = idempotency_key(
+        &headers,
+        &caller.0.name,
+        &format!("POST /api/v1/dossiers/{code}/actions"),
+        &bytes,
+    )?;
+    let input = parse_input(&bytes)?;
+    match state
+        .lifecycle
+        .act(&code, &input, key.as_ref(), chrono::Utc::now())
+        .await
+    {
+        Ok(body) => Ok(json_response(StatusCode::OK, body)),
+        Err(LifecycleError::NotFound) => Err(ApiError::not_found("dossier")),
+        Err(LifecycleError::InvalidTransition(m)) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "INVALID_TRANSITION", m))
+        }
+        Err(LifecycleError::Validation(errors)) => Err(ApiError::validation(&errors)),
+        Err(LifecycleError::KeyReused) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used for a different request",
+        )),
+        Err(LifecycleError::Store(e)) => Err(ApiError::internal(&e)),
+    }
+}

@@ -1,0 +1,221 @@
+//! Lifecycle statements: one dossier change — the new column values, its progress record, its
+//! outbox messages and (when the caller sent one) its idempotency key — in one transaction,
+//! guarded by the dossier's version so that two concurrent changes cannot both apply.
+
+use super::dossiers::{dossier_select, load_dossier, StoredDossier};
+use super::{is_unique_violation, with_pool, NewOutboxMessage, NewProgress, Store, StoreError};
+use sqlx::Row;
+
+/// The dossier's mutable columns after a change.
+#[derive(Debug, Clone)]
+pub struct DossierUpdate {
+    /// New status.
+    pub status: i64,
+    /// `NgayTiepNhan` (ms).
+    pub accepted_at: Option<i64>,
+    /// `NgayHenTra` (ms).
+    pub due_at: Option<i64>,
+    /// `NgayKetThucXuLy` (ms).
+    pub finished_at: Option<i64>,
+    /// `NgayTra` (ms).
+    pub returned_at: Option<i64>,
+    /// `truoc_han` / `dung_han` / `qua_han`.
+    pub timeliness: Option<String>,
+    /// Status to return to once paid.
+    pub status_before_payment: Option<i64>,
+    /// Whether the one extension was used.
+    pub extended: bool,
+    /// When the supplement was requested (ms).
+    pub supplement_requested_at: Option<i64>,
+}
+
+impl DossierUpdate {
+    /// The current values of a stored dossier, to modify.
+    pub fn from_stored(d: &StoredDossier) -> Self {
+        Self {
+            status: d.status,
+            accepted_at: d.accepted_at,
+            due_at: d.due_at,
+            finished_at: d.finished_at,
+            returned_at: d.returned_at,
+            timeliness: d.timeliness.clone(),
+            status_before_payment: d.status_before_payment,
+            extended: d.extended,
+            supplement_requested_at: d.supplement_requested_at,
+        }
+    }
+}
+
+/// An idempotency key to record with the change.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The client that sent it (keys are per client).
+    pub client: String,
+    /// The key.
+    pub key: String,
+    /// SHA-256 of the request (method, path, body).
+    pub request_hash: String,
+}
+
+/// A stored answer of an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    /// The request's hash.
+    pub request_hash: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: String,
+}
+
+/// What applying a change did.
+#[derive(Debug, Clone)]
+pub enum ApplyOutcome {
+    /// Applied; the dossier as rendered inside the transaction.
+    Applied(String),
+    /// The dossier changed since it was read: read it again and retry.
+    Stale,
+    /// The idempotency key was recorded by a concurrent request first.
+    KeyTaken(StoredAnswer),
+}
+
+/// Everything one change writes.
+pub struct Change<'a> {
+    /// The dossier as read (its id and version are checked).
+    pub dossier: &'a StoredDossier,
+    /// The new column values.
+    pub update: &'a DossierUpdate,
+    /// The progress record.
+    pub progress: &'a NewProgress,
+    /// Messages to queue.
+    pub outbox: &'a [NewOutboxMessage],
+    /// The caller's idempotency key.
+    pub idempotency: Option<&'a IdempotencyKey>,
+}
+
+impl Store {
+    /// The answer stored under a client's idempotency key.
+    pub async fn idempotent_answer(
+        &self,
+        client: &str,
+        key: &str,
+    ) -> Result<Option<StoredAnswer>, StoreError> {
+        with_pool!(read self, pool => {
+            let row = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE client = $1 AND key = $2")
+                .bind(client)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(r) => Ok(Some(StoredAnswer {
+                    request_hash: r.try_get("request_hash")?,
+                    status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(200),
+                    body: r.try_get("body")?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Applies one change; `render` turns the changed dossier (read inside the transaction)
+    /// into the answer, which is also what the idempotency key stores.
+    pub async fn apply_change(
+        &self,
+        change: Change<'_>,
+        now: i64,
+        render: &(dyn Fn(&StoredDossier) -> String + Sync),
+    ) -> Result<ApplyOutcome, StoreError> {
+        let result = self.apply_change_tx(&change, now, render).await;
+        match (result, change.idempotency) {
+            (Err(StoreError::Database(e)), Some(k)) if is_unique_violation(&e) => {
+                match self.idempotent_answer(&k.client, &k.key).await? {
+                    Some(answer) => Ok(ApplyOutcome::KeyTaken(answer)),
+                    None => Err(StoreError::Database(e)),
+                }
+            }
+            (other, _) => other,
+        }
+    }
+
+    async fn apply_change_tx(
+        &self,
+        change: &Change<'_>,
+        now: i64,
+        render: &(dyn Fn(&StoredDossier) -> String + Sync),
+    ) -> Result<ApplyOutcome, StoreError> {
+        let u = change.update;
+        let d = change.dossier;
+        let select = dossier_select("id");
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE dossiers SET status = $1, accepted_at = $2, due_at = $3, finished_at = $4, returned_at = $5, \
+                 timeliness = $6, status_before_payment = $7, extended = $8, supplement_requested_at = $9, \
+                 version = version + 1 WHERE id = $10 AND version = $11",
+            )
+            .bind(u.status)
+            .bind(u.accepted_at)
+            .bind(u.due_at)
+            .bind(u.finished_at)
+            .bind(u.returned_at)
+            .bind(u.timeliness.as_deref())
+            .bind(u.status_before_payment)
+            .bind(i64::from(u.extended))
+            .bind(u.supplement_requested_at)
+            .bind(d.id)
+            .bind(d.version)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(ApplyOutcome::Stale);
+            }
+            let p = change.progress;
+            sqlx::query(
+                "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, officer_unit, note, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(d.id)
+            .bind(&p.action)
+            .bind(p.status)
+            .bind(&p.officer_name)
+            .bind(&p.officer_title)
+            .bind(&p.officer_unit)
+            .bind(p.note.as_deref())
+            .bind(p.at)
+            .execute(&mut *tx)
+            .await?;
+            for m in change.outbox {
+                sqlx::query(
+                    "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&m.destination)
+                .bind(d.id)
+                .bind(&m.kind)
+                .bind(&m.payload)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let changed = load_dossier!(&mut *tx, select, d.id).await?
+                .ok_or_else(|| StoreError::Corrupt("a changed dossier vanished".into()))?;
+            let body = render(&changed);
+            if let Some(k) = change.idempotency {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (client, key, request_hash, status, body, created_at) \
+                     VALUES ($1, $2, $3, 200, $4, $5)",
+                )
+                .bind(&k.client)
+                .bind(&k.key)
+                .bind(&k.request_hash)
+                .bind(&body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(ApplyOutcome::Applied(body))
+        })
+    }
+}

@@ -1,0 +1,331 @@
+//! `POST /api/v1/dossiers/{MaHoSo}/actions`: every transition allowed and forbidden, due dates
+//! in working time, supplements, the one extension, timeliness and idempotency.
+
+use crate::helpers::*;
+use chrono::NaiveDateTime;
+use motcua_gateway::domain::calendar::{Calendar, WorkingHours};
+use serde_json::{json, Value};
+
+pub async fn new_dossier(app: &TestApp, id: &str) -> String {
+    let res = app
+        .submit(
+            &with_portal_id(&fixture("valid/karaoke.json"), id),
+            "application/json",
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json::<Value>().await.unwrap()["MaHoSo"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn officer() -> Value {
+    json!({"name": "Lê Thị Hoa", "title": "Chuyên viên", "unit": "Bộ phận Một cửa"})
+}
+
+pub async fn act(app: &TestApp, code: &str, body: Value) -> (u16, Value) {
+    act_with(app, code, body, None).await
+}
+
+pub async fn act_with(app: &TestApp, code: &str, body: Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/actions")))
+        .bearer_auth(WRITER)
+        .json(&body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn step(action: &str) -> Value {
+    let mut body = json!({"action": action, "officer": officer(), "note": "Ghi chú"});
+    if action == "extend" {
+        body["new_due"] = json!("20991231170000");
+    }
+    body
+}
+
+/// Drives a new dossier to `status` through allowed actions.
+async fn dossier_in(app: &TestApp, status: i64, id: &str) -> String {
+    let path: &[&str] = match status {
+        1 => &[],
+        2 => &["accept"],
+        3 => &["reject"],
+        4 => &["accept", "start_processing"],
+        5 => &["accept", "start_processing", "request_supplement"],
+        6 => &["accept", "request_payment"],
+        7 => &["withdraw"],
+        8 => &["accept", "stop"],
+        9 => &["accept", "start_processing", "complete"],
+        10 => &["accept", "start_processing", "complete", "return_result"],
+        _ => unreachable!(),
+    };
+    let code = new_dossier(app, id).await;
+    for a in path {
+        let (s, body) = act(app, &code, step(a)).await;
+        assert_eq!(s, 200, "{a}: {body}");
+    }
+    code
+}
+
+#[tokio::test]
+async fn every_transition_of_the_contract_is_allowed_and_every_other_is_409() {
+    let app = spawn_app().await;
+    let allowed: &[(&str, &[i64], Option<i64>)] = &[
+        ("accept", &[1], Some(2)),
+        ("reject", &[1], Some(3)),
+        ("start_processing", &[2], Some(4)),
+        ("request_supplement", &[4], Some(5)),
+        ("receive_supplement", &[5], Some(4)),
+        ("request_payment", &[2, 4], Some(6)),
+        ("extend", &[2, 4, 5, 6], None),
+        ("complete", &[4], Some(9)),
+        ("return_result", &[9], Some(10)),
+        ("withdraw", &[1, 2, 4, 5, 6], Some(7)),
+        ("stop", &[2, 4, 5, 6], Some(8)),
+    ];
+    for status in 1..=10 {
+        let shared = dossier_in(&app, status, &format!("TR-{status}")).await;
+        for (action, froms, to) in allowed {
+            if froms.contains(&status) {
+                let code = dossier_in(&app, status, &format!("TR-{status}-{action}")).await;
+                let (s, body) = act(&app, &code, step(action)).await;
+                assert_eq!(s, 200, "{action} from {status}: {body}");
+                assert_eq!(
+                    body["TrangThaiHoSo"],
+                    to.unwrap_or(status),
+                    "{action} from {status}"
+                );
+                assert_eq!(body["MaHoSo"], code);
+                let last = body["progress"].as_array().unwrap().last().unwrap().clone();
+                assert_eq!(last["action"], *action);
+                assert_eq!(last["NguoiXuLy"], "Lê Thị Hoa");
+                assert_eq!(last["ChucDanh"], "Chuyên viên");
+                assert_eq!(last["PhongBanXuLy"], "Bộ phận Một cửa");
+            } else {
+                let (s, body) = act(&app, &shared, step(action)).await;
+                assert_eq!(
+                    (s, body["error_code"].as_str()),
+                    (409, Some("INVALID_TRANSITION")),
+                    "{action} from {status}"
+                );
+            }
+        }
+        let (_, d) = app
+            .get_json(&format!("/api/v1/dossiers/{shared}"), READER)
+            .await;
+        assert_eq!(
+            d["TrangThaiHoSo"], status,
+            "forbidden actions changed nothing"
+        );
+    }
+}
+
+fn local(wire: &Value) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(wire.as_str().unwrap(), "%Y%m%d%H%M%S").unwrap()
+}
+
+#[tokio::test]
+async fn accept_sets_the_due_date_in_working_days() {
+    let app = spawn_app().await;
+    let code = new_dossier(&app, "DUE-1").await;
+    let (s, d) = act(
+        &app,
+        &code,
+        json!({"action": "accept", "officer": officer()}),
+    )
+    .await;
+    assert_eq!(s, 200, "{d}");
+    let calendar = Calendar::load_dir(&root().join("config/calendar")).unwrap();
+    let expected = calendar.due(&WorkingHours::department(), local(&d["NgayTiepNhan"]), 5);
+    assert_eq!(
+        local(&d["NgayHenTra"]),
+        expected,
+        "5 working days for the karaoke licence"
+    );
+    assert_eq!(
+        d["progress"][1]["NoiDungXuLy"],
+        "Tiếp nhận hồ sơ, hẹn ngày trả kết quả"
+    );
+    assert_eq!(
+        d["sync"]["pending"], 2,
+        "arrival and acceptance queued for the portal"
+    );
+}
+
+#[tokio::test]
+async fn a_supplement_stops_the_clock_and_the_due_date_moves_by_the_time_waited() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "SUP-1").await;
+    let (_, before) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    let (s, _) = act(
+        &app,
+        &code,
+        json!({"action": "request_supplement", "officer": officer()}),
+    )
+    .await;
+    assert_eq!(
+        s, 422,
+        "request_supplement needs the list of what is needed"
+    );
+    let (s, _) = act(
+        &app,
+        &code,
+        json!({"action": "request_supplement", "officer": officer(), "note": "Bản sao GCN ANTT"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, after) = act(&app, &code, step("receive_supplement")).await;
+    assert_eq!(s, 200);
+    let moved = (local(&after["NgayHenTra"]) - local(&before["NgayHenTra"])).num_seconds();
+    assert!(
+        (0..=5).contains(&moved),
+        "due moved by the working time waited: {moved}s"
+    );
+}
+
+#[tokio::test]
+async fn a_dossier_is_extended_once_to_a_later_date() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "EXT-1").await;
+    let (s, body) = act(&app, &code, json!({"action": "extend", "officer": officer(), "note": "Xin lỗi", "new_due": "20000101080000"})).await;
+    assert_eq!(
+        (s, body["errors"][0]["field"].as_str()),
+        (422, Some("new_due"))
+    );
+    let (s, body) = act(
+        &app,
+        &code,
+        json!({"action": "extend", "officer": officer(), "new_due": "20991231170000"}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["errors"][0]["field"].as_str()),
+        (422, Some("note")),
+        "the apology letter is required"
+    );
+    let (s, body) = act(&app, &code, step("extend")).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["NgayHenTra"], "20991231170000");
+    assert_eq!(body["TrangThaiHoSo"], 4);
+    let (s, body) = act(&app, &code, step("extend")).await;
+    assert_eq!(
+        (s, body["error_code"].as_str()),
+        (409, Some("INVALID_TRANSITION"))
+    );
+}
+
+#[tokio::test]
+async fn completion_records_timeliness_and_return_records_the_handover() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "DONE-1").await;
+    let (_, d) = act(&app, &code, step("complete")).await;
+    assert_eq!(d["TrangThaiHoSo"], 9);
+    assert!(d["NgayKetThucXuLy"].is_string());
+    assert_eq!(
+        d["timeliness"], "truoc_han",
+        "finished on a day before the due day"
+    );
+    let (_, d) = act(&app, &code, step("return_result")).await;
+    assert_eq!(d["TrangThaiHoSo"], 10);
+    assert!(d["NgayTra"].is_string());
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer_and_does_nothing_more() {
+    let app = spawn_app().await;
+    let code = new_dossier(&app, "IDEM-1").await;
+    let body = json!({"action": "accept", "officer": officer()});
+    let (s1, first) = act_with(&app, &code, body.clone(), Some("k-1")).await;
+    let (s2, again) = act_with(&app, &code, body.clone(), Some("k-1")).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(first, again);
+    let (_, d) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(d["progress"].as_array().unwrap().len(), 2, "accepted once");
+    let (s, e) = act_with(
+        &app,
+        &code,
+        json!({"action": "start_processing", "officer": officer()}),
+        Some("k-1"),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (422, Some("IDEMPOTENCY_KEY_REUSED"))
+    );
+    let (s, _) = act_with(&app, &code, body, None).await;
+    assert_eq!(s, 409, "without the key the same request is a new one");
+}
+
+#[tokio::test]
+async fn bad_action_requests_are_refused_precisely() {
+    let app = spawn_app().await;
+    let code = new_dossier(&app, "BAD-1").await;
+    let (s, e) = act(
+        &app,
+        &code,
+        json!({"action": "fly", "officer": {"name": "A"}}),
+    )
+    .await;
+    assert_eq!((s, e["error_code"].as_str()), (422, Some("VALIDATION")));
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["action", "officer.title", "officer.unit"]);
+    let raw = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/actions")))
+        .bearer_auth(WRITER)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let (s, e) = act(&app, "000.00.12.H29-990101-0001", step("accept")).await;
+    assert_eq!((s, e["error_code"].as_str()), (404, Some("NOT_FOUND")));
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/actions")))
+        .bearer_auth(READER)
+        .json(&step("accept"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "reading is not writing");
+    let (_, d) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(d["TrangThaiHoSo"], 1);
+    assert_eq!(d["progress"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_actions_on_one_dossier_apply_once() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let code = new_dossier(&app, "RACE-1").await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (app, code) = (app.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            act(&app, &code, step("accept")).await.0
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
+}
