@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::http::{router, AppState};
 use crate::mapping::Mappings;
+use crate::outbox::Worker;
 use crate::store::Store;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -79,10 +80,29 @@ impl Application {
         &self.state
     }
 
+    /// A delivery worker over this application's store, configuration and metrics.
+    pub fn outbox_worker(&self) -> anyhow::Result<Arc<Worker>> {
+        let s = &self.state;
+        Ok(Arc::new(Worker::new(
+            &s.config,
+            s.store.clone(),
+            s.outbox_wake.clone(),
+            s.metrics.clone(),
+        )?))
+    }
+
     /// Serves until `shutdown` fires, then lets requests in flight finish (up to
     /// `server.shutdown_grace`) and closes the store.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let grace = self.state.config.server.shutdown_grace.0;
+        let worker = if self.state.config.outbox.worker {
+            let w = self.outbox_worker()?;
+            let concurrency = self.state.config.outbox.concurrency;
+            tracing::info!(worker = w.id(), concurrency, "outbox worker started");
+            Some(tokio::spawn(w.run(concurrency, shutdown.clone())))
+        } else {
+            None
+        };
         let store = self.state.store.clone();
         let app = router(self.state);
         let stop = shutdown.clone();
@@ -101,6 +121,11 @@ impl Application {
                 }
             },
         };
+        if let Some(w) = worker {
+            if w.await.is_err() {
+                tracing::error!("the outbox worker panicked");
+            }
+        }
         store.close().await;
         result
             .context("the server task failed")?

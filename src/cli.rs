@@ -1,4 +1,5 @@
-//! The `motcua` command line: serve, migrate, check mappings, make client tokens.
+//! The `motcua` command line: serve, migrate, check mappings, operate the outbox, make client
+//! tokens.
 
 use crate::app::Application;
 use crate::config::{token_hash, Config};
@@ -36,6 +37,12 @@ pub enum Command {
         #[command(subcommand)]
         command: MappingsCommand,
     },
+    /// The delivery outbox: list messages, replay or discard dead ones.
+    Outbox {
+        /// What to do.
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Internal API client tokens.
     Token {
         /// What to do.
@@ -56,6 +63,71 @@ pub enum MappingsCommand {
         #[arg(long, default_value = "fixtures/portal")]
         fixtures: PathBuf,
     },
+}
+
+/// Which dead messages an operator's decision covers; every given condition applies.
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// One message, by id.
+    #[arg(long)]
+    pub id: Option<i64>,
+    /// Messages to one destination (`portal`, `onestop`).
+    #[arg(long)]
+    pub destination: Option<String>,
+    /// Messages of one dossier (its MaHoSo).
+    #[arg(long)]
+    pub dossier: Option<String>,
+    /// Messages queued since this time (`yyyyMMddHHmmss` or `yyyyMMdd`, Vietnam time).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Every dead message (needed when no other condition is given).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `motcua outbox …`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List messages of one state with their attempts (JSON lines).
+    List {
+        /// `pending`, `dead`, `delivered` or `discarded`.
+        #[arg(long, default_value = "dead")]
+        state: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Send dead messages again, next in line for their dossiers.
+    Replay(Selection),
+    /// Set dead messages aside for good, releasing their dossiers' later messages.
+    Discard(Selection),
+}
+
+fn selector(sel: &Selection) -> anyhow::Result<crate::store::OutboxSelector> {
+    let since = match sel.since.as_deref() {
+        None => None,
+        Some(t) => {
+            let full = if t.len() == 8 {
+                format!("{t}000000")
+            } else {
+                t.to_owned()
+            };
+            let at = crate::domain::time::parse_wire(&full)
+                .ok_or_else(|| anyhow::anyhow!("--since: yyyyMMddHHmmss or yyyyMMdd"))?;
+            Some(at.timestamp_millis())
+        }
+    };
+    let any =
+        sel.id.is_some() || sel.destination.is_some() || sel.dossier.is_some() || since.is_some();
+    if !any && !sel.all {
+        anyhow::bail!("say which dead messages: --id, --destination, --dossier, --since, or --all");
+    }
+    Ok(crate::store::OutboxSelector {
+        id: sel.id,
+        destination: sel.destination.clone(),
+        dossier_code: sel.dossier.clone(),
+        since,
+    })
 }
 
 /// `motcua token …`.
@@ -104,6 +176,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             }
         }
+        Command::Outbox { command } => {
+            let store = Store::connect(&config.database.url, 2)
+                .await
+                .context("cannot open the database")?;
+            let result = outbox_command(&store, command).await;
+            store.close().await;
+            result
+        }
         Command::Token {
             command: TokenCommand::New { name },
         } => {
@@ -114,6 +194,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn outbox_command(store: &Store, command: OutboxCommand) -> anyhow::Result<()> {
+    match command {
+        OutboxCommand::List { state, limit } => {
+            for item in store.outbox_page(&state, 0, limit.clamp(1, 10_000)).await? {
+                println!("{}", crate::http::outbox::item_view(&item));
+            }
+        }
+        OutboxCommand::Replay(sel) => {
+            let n = store
+                .replay_outbox(&selector(&sel)?, chrono::Utc::now().timestamp_millis())
+                .await?;
+            println!("{n} message(s) replayed");
+        }
+        OutboxCommand::Discard(sel) => {
+            let n = store.discard_outbox(&selector(&sel)?).await?;
+            println!("{n} message(s) discarded");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -240,6 +240,10 @@ pub struct OutboxConfig {
     pub give_up_after: Dur,
     /// One attempt's limit.
     pub timeout: Dur,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    /// Whether `serve` runs the worker.
+    pub worker: bool,
 }
 
 /// `[payments]`.
@@ -443,6 +447,9 @@ impl Config {
                 "outbox.retry_schedule",
                 "at least one delay is needed",
             ));
+        }
+        if !(1..=256).contains(&self.outbox.concurrency) {
+            return Err(key_error("outbox.concurrency", "1 to 256"));
         }
         if self.outbox.timeout.0.is_zero() {
             return Err(key_error("outbox.timeout", "must be more than zero"));

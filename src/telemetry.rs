@@ -1,5 +1,5 @@
-//! Logging: one `tracing` subscriber, text for people or JSON-less structured text for
-//! collectors, filtered by `log.level` (or `RUST_LOG` when set).
+//! Logging: one `tracing` subscriber on stderr, text for people or JSON lines for collectors,
+//! filtered by `log.level` (or `RUST_LOG` when set). Colours only on a terminal.
 
 use crate::config::LogConfig;
 use tracing_subscriber::EnvFilter;

@@ -8,6 +8,7 @@ pub mod body;
 pub mod error;
 pub mod limits;
 pub mod ops;
+pub mod outbox;
 pub mod portal;
 
 use crate::config::Config;
@@ -50,6 +51,8 @@ pub struct Inner {
     pub clients: Clients,
     /// Rate limiters.
     pub limiters: Limiters,
+    /// Metrics.
+    pub metrics: Arc<crate::outbox::metrics::Metrics>,
 }
 
 impl Deref for AppState {
@@ -99,6 +102,7 @@ impl AppState {
             outbox_wake.clone(),
         );
         Self(Arc::new(Inner {
+            metrics: Arc::new(crate::outbox::metrics::Metrics::new()),
             lifecycle,
             outbox_wake,
             clients: Clients::new(&config.clients),
@@ -127,10 +131,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/dossiers/{code}", get(api::get_by_code))
         .route("/api/v1/dossiers/{code}/actions", post(actions::act))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{id}/replay", post(outbox::replay))
+        .route("/api/v1/outbox/{id}/discard", post(outbox::discard))
         .layer(DefaultBodyLimit::max(64 * 1024));
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz));
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
     Router::new()
         .merge(portal)
         .merge(api)

@@ -1,10 +1,10 @@
-//! Liveness and readiness for the operators' probes.
+//! Liveness, readiness and metrics for the operators' probes and scrapers.
 
 use super::error::json_response;
 use super::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> Response {
@@ -23,4 +23,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             )
         }
     }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state.store).await;
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
 }

@@ -15,7 +15,10 @@ pub use dossiers::{
     OutboxSummary, PreparedRows, ProgressRow, StoredDossier, SubmissionRaw,
 };
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
-pub use outbox::OutboxRow;
+pub use outbox::{
+    AttemptItem, AttemptOutcome, AttemptRecord, Claimed, OutboxItem, OutboxRow, OutboxSelector,
+    QueueStats,
+};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -74,6 +74,8 @@ listen = "127.0.0.1:0"
 [database]
 url = "{db_url}"
 max_connections = 8
+[outbox]
+worker = false
 [rate_limits]
 portal = {{ per_second = 100000, burst = 100000 }}
 payment = {{ per_second = 100000, burst = 100000 }}
@@ -97,6 +99,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     db: Option<TestDb>,
+    /// A delivery worker to drive by hand (`outbox.worker` is off in tests unless turned on).
+    pub worker: std::sync::Arc<motcua_gateway::outbox::Worker>,
     shutdown: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -115,6 +119,7 @@ pub async fn spawn_on(db: TestDb, extra: &str) -> TestApp {
     let app = Application::build(config).await.expect("app builds");
     let address = format!("http://{}", app.local_addr().expect("bound"));
     let store = app.state().store.clone();
+    let worker = app.outbox_worker().expect("worker builds");
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.run(shutdown.clone()));
     TestApp {
@@ -122,6 +127,7 @@ pub async fn spawn_on(db: TestDb, extra: &str) -> TestApp {
         client: reqwest::Client::new(),
         store,
         db: Some(db),
+        worker,
         shutdown,
         handle: Some(handle),
     }
@@ -270,4 +276,146 @@ pub fn fixture_names(dir: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// How a test partner answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Status, body, extra headers.
+    Answer(u16, String, Vec<(String, String)>),
+    /// Wait this long, then answer 200 `{"error_code":"0"}` (the client times out first).
+    Slow(std::time::Duration),
+}
+
+impl Reply {
+    pub fn ok() -> Self {
+        Reply::Answer(200, r#"{"error_code":"0"}"#.into(), vec![])
+    }
+    pub fn status(code: u16) -> Self {
+        Reply::Answer(code, "{}".into(), vec![])
+    }
+}
+
+/// One request a test partner received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+    /// The status it was answered with.
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("partner got JSON")
+    }
+    pub fn webhook_id(&self) -> String {
+        self.headers["webhook-id"].to_str().unwrap().to_owned()
+    }
+}
+
+/// A partner as a real HTTP server: records every request and answers from a script, then with
+/// a default answer.
+#[derive(Clone)]
+pub struct TestPartner {
+    pub address: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Reply>>>,
+    default: std::sync::Arc<std::sync::Mutex<Reply>>,
+    events: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl TestPartner {
+    pub async fn start() -> Self {
+        let partner = TestPartner {
+            address: String::new(),
+            received: Default::default(),
+            script: Default::default(),
+            default: std::sync::Arc::new(std::sync::Mutex::new(Reply::ok())),
+            events: Default::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let p = partner.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let p = p.clone();
+            async move { p.handle(req).await }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        TestPartner { address, ..partner }
+    }
+
+    async fn handle(&self, req: axum::extract::Request) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, 10 << 20).await.unwrap().to_vec();
+        let reply = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| self.default.lock().unwrap().clone());
+        let (status, text, headers) = match reply {
+            Reply::Answer(s, b, h) => (s, b, h),
+            Reply::Slow(d) => {
+                tokio::time::sleep(d).await;
+                (200, r#"{"error_code":"0"}"#.to_owned(), vec![])
+            }
+        };
+        self.received.lock().unwrap().push(Received {
+            path: parts.uri.path().to_owned(),
+            headers: parts.headers,
+            body,
+            answered: status,
+        });
+        self.events.notify_waiters();
+        let mut res = (axum::http::StatusCode::from_u16(status).unwrap(), text).into_response();
+        for (k, v) in headers {
+            res.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_str(&v).unwrap(),
+            );
+        }
+        res
+    }
+
+    /// Answers the next requests in this order.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.script.lock().unwrap().extend(replies);
+    }
+
+    /// Answers every request after the script with this.
+    pub fn set_default(&self, reply: Reply) {
+        *self.default.lock().unwrap() = reply;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits (at most a minute) until `done` holds for what was received.
+    pub async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let notified = self.events.notified();
+            if done(&self.received()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "timed out waiting for: {what}; received {}",
+                    self.received().len()
+                );
+            }
+        }
+    }
+}
+
+/// An address where nothing listens (a port bound, then released).
+pub async fn dead_address() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
 }

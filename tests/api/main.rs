@@ -7,5 +7,6 @@ mod codes;
 mod helpers;
 mod intake;
 mod lifecycle;
+mod outbox;
 mod process;
 mod read_api;

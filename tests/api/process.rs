@@ -21,7 +21,7 @@ fn write_config(dir: &std::path::Path, db_url: &str) -> std::path::PathBuf {
     std::fs::write(
         &path,
         format!(
-            "{}\n[log]\nformat = \"text\"\nlevel = \"warn\"\n",
+            "{}\n[log]\nformat = \"text\"\nlevel = \"error\"\n",
             base_config(db_url)
         ),
     )
@@ -31,10 +31,16 @@ fn write_config(dir: &std::path::Path, db_url: &str) -> std::path::PathBuf {
 
 /// Starts the binary and waits for its `listening on` line.
 async fn start(config: &std::path::Path) -> Gateway {
+    start_with(config, &[]).await
+}
+
+/// Starts the binary with environment overrides (`MOTCUA__SECTION__KEY`).
+async fn start_with(config: &std::path::Path, envs: &[(&str, &str)]) -> Gateway {
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(config)
         .arg("serve")
+        .envs(envs.iter().copied())
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -290,4 +296,139 @@ fn a_mapping_that_rejects_its_own_fixture_fails_the_check() {
         err.contains("vu-truong.json") && err.contains("DienTichPhongKhieuVu out_of_range"),
         "{err}"
     );
+}
+
+async fn submit_many(address: &str, ids: Vec<String>) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut codes = Vec::new();
+    for chunk in ids.chunks(16) {
+        let mut batch = Vec::new();
+        for id in chunk {
+            let (client, address, id) = (client.clone(), address.to_owned(), id.clone());
+            batch.push(tokio::spawn(async move {
+                let body = with_portal_id(&fixture("valid/thu-vien.json"), &id);
+                let res = post_signed(
+                    &client,
+                    &address,
+                    &body,
+                    "application/json",
+                    &id,
+                    now(),
+                    &[PORTAL_SECRET],
+                )
+                .await
+                .unwrap();
+                assert_eq!(res.status(), 201);
+                res.json::<Value>().await.unwrap()["MaHoSo"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }));
+        }
+        for t in batch {
+            codes.push(t.await.unwrap());
+        }
+    }
+    codes
+}
+
+#[tokio::test]
+async fn queued_messages_survive_sigkill_mid_delivery_and_are_all_delivered() {
+    let portal = TestPartner::start().await;
+    portal.set_default(Reply::Slow(Duration::from_millis(150)));
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db.url);
+    let envs = [
+        ("MOTCUA__PORTAL__BASE_URL", portal.address.as_str()),
+        ("MOTCUA__OUTBOX__WORKER", "true"),
+        ("MOTCUA__OUTBOX__TIMEOUT", "1s"),
+        ("MOTCUA__OUTBOX__RETRY_SCHEDULE", "[\"100ms\"]"),
+        ("MOTCUA__OUTBOX__CONCURRENCY", "4"),
+    ];
+    let mut gw = start_with(&config, &envs).await;
+    let codes = submit_many(
+        &gw.address,
+        (0..30).map(|i| format!("OBX-KILL-{i:02}")).collect(),
+    )
+    .await;
+    portal
+        .wait_until("deliveries in flight", |r| r.len() >= 5)
+        .await;
+    gw.child.start_kill().unwrap();
+    gw.child.wait().await.unwrap();
+
+    portal.set_default(Reply::ok());
+    let _gw = start_with(&config, &envs).await;
+    let expected: BTreeSet<String> = codes.into_iter().collect();
+    portal
+        .wait_until("every queued message confirmed after the restart", |got| {
+            let confirmed: BTreeSet<String> = got
+                .iter()
+                .filter(|r| r.answered == 200)
+                .filter_map(|r| r.json()["MaHoSo"].as_str().map(str::to_owned))
+                .collect();
+            confirmed == expected
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn two_gateways_on_one_database_deliver_a_thousand_messages_once_each() {
+    let portal = TestPartner::start().await;
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db.url);
+    let envs = [
+        ("MOTCUA__PORTAL__BASE_URL", portal.address.as_str()),
+        ("MOTCUA__OUTBOX__WORKER", "true"),
+        ("MOTCUA__OUTBOX__CONCURRENCY", "8"),
+    ];
+    let one = start_with(&config, &envs).await;
+    let two = start_with(&config, &envs).await;
+    let ids: Vec<String> = (0..1000).map(|i| format!("TWO-{i:04}")).collect();
+    let (first, second) = ids.split_at(500);
+    let (a, b) = tokio::join!(
+        submit_many(&one.address, first.to_vec()),
+        submit_many(&two.address, second.to_vec())
+    );
+    assert_eq!(a.len() + b.len(), 1000);
+    portal
+        .wait_until("a thousand messages received", |got| got.len() >= 1000)
+        .await;
+
+    let got = portal.received();
+    let distinct: BTreeSet<String> = got.iter().map(|r| r.webhook_id()).collect();
+    assert_eq!(distinct.len(), 1000);
+    assert_eq!(
+        got.len(),
+        1000,
+        "no message was delivered twice while both gateways were alive"
+    );
+
+    let client = reqwest::Client::new();
+    let mut workers = BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{}/api/v1/outbox?state=delivered&limit=500{cursor}",
+                one.address
+            ))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for m in page["items"].as_array().unwrap() {
+            workers.insert(m["attempt_log"][0]["worker"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(workers.len(), 2, "both gateways delivered: {workers:?}");
 }

@@ -1,0 +1,142 @@
+//! The operators' outbox: list messages by state with their attempts, and decide on dead ones
+//! (replay: sent next; discard: set aside, releasing the dossier's later messages).
+
+use super::auth::Caller;
+use super::error::{json_response, ApiError};
+use super::AppState;
+use crate::config::Scope;
+use crate::dossier_view::wire;
+use crate::store::{OutboxItem, OutboxSelector};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Query of the listing.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// The listing's view of one message.
+pub fn item_view(m: &OutboxItem) -> Value {
+    json!({
+        "id": m.id,
+        "destination": m.destination,
+        "dossier": m.dossier,
+        "kind": m.kind,
+        "state": m.state,
+        "attempts": m.attempts,
+        "created_at": wire(Some(m.created_at)),
+        "next_attempt_at": wire(Some(m.next_attempt_at)),
+        "delivered_at": wire(m.delivered_at),
+        "last_error": m.last_error,
+        "attempt_log": m.attempt_log.iter().map(|a| json!({
+            "attempt": a.attempt,
+            "worker": a.worker,
+            "at": wire(Some(a.started_at)),
+            "latency_ms": a.latency_ms,
+            "http_status": a.http_status,
+            "outcome": a.outcome,
+            "error": a.error,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn bad_query(message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", message)
+}
+
+/// `GET /api/v1/outbox?state=pending|dead|delivered`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let which = q.state.as_deref().unwrap_or("dead");
+    if !matches!(which, "pending" | "dead" | "delivered" | "discarded") {
+        return Err(bad_query("state: pending, dead, delivered or discarded"));
+    }
+    let after = match q.cursor.as_deref() {
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| bad_query("cursor: not a cursor this API gave"))?,
+        None => 0,
+    };
+    let limit = match q.limit.as_deref() {
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| bad_query("limit: 1 to 500"))?,
+        None => 100,
+    };
+    let items = state
+        .store
+        .outbox_page(which, after, limit)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|m| m.id.to_string()))
+        .flatten();
+    let body =
+        json!({ "items": items.iter().map(item_view).collect::<Vec<_>>(), "next_cursor": next });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    replay: bool,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("message"))?;
+    let sel = OutboxSelector {
+        id: Some(id),
+        ..OutboxSelector::default()
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let n = if replay {
+        state.store.replay_outbox(&sel, now).await
+    } else {
+        state.store.discard_outbox(&sel).await
+    }
+    .map_err(|e| ApiError::internal(&e))?;
+    if n == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "NOT_DEAD",
+            "no dead message with this id",
+        ));
+    }
+    tracing::info!(outbox.id = id, operator = %caller.0.name, decision = if replay { "replay" } else { "discard" }, "operator decision");
+    state.outbox_wake.notify_one();
+    let state_word = if replay { "pending" } else { "discarded" };
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "id": id, "state": state_word }).to_string(),
+    ))
+}
+
+/// `POST /api/v1/outbox/{id}/replay`.
+pub async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide(&state, &caller, &id, true).await
+}
+
+/// `POST /api/v1/outbox/{id}/discard`.
+pub async fn discard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide(&state, &caller, &id, false).await
+}

@@ -1,0 +1,152 @@
+//! Prometheus metrics: delivery attempts and latency from the worker, queue depth and the
+//! oldest pending message's age read from the store at scrape time.
+
+use crate::store::Store;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    destination: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    destination: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+/// The gateway's metrics.
+pub struct Metrics {
+    registry: Registry,
+    attempts: Family<AttemptLabels, Counter>,
+    deliveries: Family<DestinationLabels, Counter>,
+    dead: Family<DestinationLabels, Counter>,
+    latency: Family<DestinationLabels, Histogram, fn() -> Histogram>,
+    queue: Family<StateLabels, Gauge>,
+    oldest_pending: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("motcua");
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        let deliveries = Family::<DestinationLabels, Counter>::default();
+        let dead = Family::<DestinationLabels, Counter>::default();
+        let latency =
+            Family::<DestinationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        let queue = Family::<StateLabels, Gauge>::default();
+        let oldest_pending = Gauge::default();
+        registry.register(
+            "outbox_attempts",
+            "Delivery attempts by destination and outcome",
+            attempts.clone(),
+        );
+        registry.register(
+            "outbox_deliveries",
+            "Messages delivered",
+            deliveries.clone(),
+        );
+        registry.register("outbox_dead_letters", "Messages given up on", dead.clone());
+        registry.register(
+            "outbox_delivery_seconds",
+            "Latency of one delivery attempt",
+            latency.clone(),
+        );
+        registry.register(
+            "outbox_messages",
+            "Messages in the outbox by state",
+            queue.clone(),
+        );
+        registry.register(
+            "outbox_oldest_pending_age_seconds",
+            "Age of the oldest message not yet delivered",
+            oldest_pending.clone(),
+        );
+        Self {
+            registry,
+            attempts,
+            deliveries,
+            dead,
+            latency,
+            queue,
+            oldest_pending,
+        }
+    }
+
+    /// Counts one attempt.
+    pub fn attempt(&self, destination: &str, outcome: &str, latency: Duration) {
+        self.attempts
+            .get_or_create(&AttemptLabels {
+                destination: destination.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        let d = DestinationLabels {
+            destination: destination.to_owned(),
+        };
+        self.latency
+            .get_or_create(&d)
+            .observe(latency.as_secs_f64());
+        match outcome {
+            "delivered" => {
+                self.deliveries.get_or_create(&d).inc();
+            }
+            "dead" => {
+                self.dead.get_or_create(&d).inc();
+            }
+            _ => {}
+        }
+    }
+
+    /// The Prometheus text exposition, with queue figures read now.
+    pub async fn render(&self, store: &Store) -> String {
+        if let Ok(stats) = store.queue_stats().await {
+            for state in ["pending", "delivered", "dead", "discarded"] {
+                let n = stats
+                    .by_state
+                    .iter()
+                    .find(|(s, _)| s == state)
+                    .map_or(0, |(_, n)| *n);
+                self.queue
+                    .get_or_create(&StateLabels {
+                        state: state.to_owned(),
+                    })
+                    .set(n);
+            }
+            let age = stats.oldest_pending.map_or(0, |t| {
+                (chrono::Utc::now().timestamp_millis() - t).max(0) / 1000
+            });
+            self.oldest_pending.set(age);
+        }
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics could not be encoded");
+        }
+        out
+    }
+}

@@ -1,0 +1,438 @@
+//! The delivery outbox towards a test portal (a real HTTP server that fails as told): retries,
+//! dead letters, operators' replay and discard, order per dossier, and metrics.
+
+use crate::helpers::*;
+use crate::lifecycle::{act, new_dossier};
+use motcua_gateway::outbox::Dispatched;
+use motcua_gateway::signing::{verify, SignatureHeaders};
+use serde_json::{json, Value};
+
+const OUTBOUND: &str = "whsec_dGVzdC1wb3J0YWwtb3V0Ym91bmQtc2VjcmV0LTAx";
+
+fn portal_at(address: &str, extra: &str) -> String {
+    format!("[portal]\nbase_url = \"{address}\"\n[outbox]\nworker = false\n{extra}")
+}
+
+fn step(action: &str) -> Value {
+    json!({"action": action, "officer": {"name": "Lê Thị Hoa", "title": "Chuyên viên", "unit": "Một cửa"}, "note": "x"})
+}
+
+async fn outbox(app: &TestApp, state: &str) -> Vec<Value> {
+    let (status, page) = app
+        .get_json(&format!("/api/v1/outbox?state={state}"), ADMIN)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_status_change_reaches_the_portal_signed_with_a_stable_id() {
+    let portal = TestPartner::start().await;
+    let app = spawn_app_with(&portal_at(&portal.address, "")).await;
+    let code = new_dossier(&app, "SYNC-1").await;
+    let (s, _) = act(&app, &code, step("accept")).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Delivered, Dispatched::Delivered]
+    );
+
+    let got = portal.received();
+    assert_eq!(got.len(), 2);
+    for r in &got {
+        assert_eq!(r.path, "/dossiers/sync");
+        assert_eq!(r.headers["content-type"], "application/json");
+        let headers = SignatureHeaders {
+            id: r.headers.get("webhook-id").and_then(|v| v.to_str().ok()),
+            timestamp: r
+                .headers
+                .get("webhook-timestamp")
+                .and_then(|v| v.to_str().ok()),
+            signature: r
+                .headers
+                .get("webhook-signature")
+                .and_then(|v| v.to_str().ok()),
+        };
+        let secret = motcua_gateway::signing::WebhookSecret::parse(OUTBOUND).unwrap();
+        assert_eq!(
+            verify(&[secret], headers, &r.body, now(), 300),
+            Ok(()),
+            "signed with portal.outbound_secret"
+        );
+    }
+    let accepted = got[1].json();
+    assert_eq!(accepted["service"], "CapNhatTienDoHoSoMC");
+    assert_eq!(accepted["MaHoSo"], code);
+    assert_eq!(accepted["MaHoSoQG"], "SYNC-1");
+    assert_eq!(accepted["MaTTHC"], "1.001029");
+    assert_eq!(accepted["TrangThaiHoSo"], 2);
+    assert!(accepted["NgayTiepNhan"].is_string() && accepted["NgayHenTra"].is_string());
+    assert_eq!(accepted["NgayKetThucXuLy"], Value::Null);
+    assert_eq!(accepted["TienDo"]["NguoiXuLy"], "Lê Thị Hoa");
+    assert_eq!(got[0].json()["TrangThaiHoSo"], 1);
+
+    let delivered = outbox(&app, "delivered").await;
+    let ids: Vec<String> = delivered.iter().map(|m| m["id"].to_string()).collect();
+    assert_eq!(
+        ids,
+        got.iter().map(Received::webhook_id).collect::<Vec<_>>(),
+        "webhook-id is the message id"
+    );
+    let (_, d) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(
+        (
+            d["sync"]["pending"].as_i64(),
+            d["sync"]["delivered"].as_i64()
+        ),
+        (Some(0), Some(2))
+    );
+}
+
+#[tokio::test]
+async fn a_portal_failing_twice_gets_three_attempts_of_one_message_with_one_webhook_id() {
+    let portal = TestPartner::start().await;
+    portal.script([Reply::status(500), Reply::status(503)]);
+    let app = spawn_app_with(&portal_at(&portal.address, "retry_schedule = [\"0s\"]")).await;
+    new_dossier(&app, "RETRY-1").await;
+    let steps = app.worker.dispatch_all_pending().await.unwrap();
+    assert_eq!(
+        steps,
+        [
+            Dispatched::Rescheduled,
+            Dispatched::Rescheduled,
+            Dispatched::Delivered
+        ]
+    );
+    let got = portal.received();
+    let ids: Vec<String> = got.iter().map(Received::webhook_id).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    let delivered = outbox(&app, "delivered").await;
+    let log: Vec<i64> = delivered[0]["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["http_status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(log, [500, 503, 200]);
+    assert_eq!(delivered[0]["attempts"], 3);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_later_and_logged() {
+    let app = spawn_app_with(&portal_at(&dead_address().await, "")).await;
+    new_dossier(&app, "REFUSED-1").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Rescheduled]
+    );
+    let pending = outbox(&app, "pending").await;
+    assert_eq!(pending.len(), 1);
+    let log = &pending[0]["attempt_log"][0];
+    assert_eq!(log["outcome"], "retry");
+    assert!(
+        log["error"].as_str().unwrap().contains("connection"),
+        "{log}"
+    );
+    assert!(
+        pending[0]["next_attempt_at"].as_str().unwrap()
+            > pending[0]["created_at"].as_str().unwrap(),
+        "the first delay of the schedule (5 s) applies"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let portal = TestPartner::start().await;
+    portal.script([Reply::Answer(
+        429,
+        "{}".into(),
+        vec![("retry-after".into(), "120".into())],
+    )]);
+    let app = spawn_app_with(&portal_at(&portal.address, "retry_schedule = [\"0s\"]")).await;
+    new_dossier(&app, "RA-1").await;
+    let before = chrono::Utc::now();
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Rescheduled],
+        "not due again at once"
+    );
+    let next = app.store.outbox_page("pending", 0, 10).await.unwrap()[0].next_attempt_at;
+    assert!(
+        next >= before.timestamp_millis() + 120_000,
+        "next attempt at least 120 s later"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_portal_times_out_and_is_retried() {
+    let portal = TestPartner::start().await;
+    portal.script([Reply::Slow(std::time::Duration::from_secs(3))]);
+    let app = spawn_app_with(&portal_at(
+        &portal.address,
+        "timeout = \"300ms\"\nretry_schedule = [\"0s\"]",
+    ))
+    .await;
+    new_dossier(&app, "SLOW-1").await;
+    let steps = app.worker.dispatch_all_pending().await.unwrap();
+    assert_eq!(steps, [Dispatched::Rescheduled, Dispatched::Delivered]);
+    let delivered = outbox(&app, "delivered").await;
+    let first = &delivered[0]["attempt_log"][0];
+    assert!(
+        first["error"].as_str().unwrap().contains("timeout"),
+        "{first}"
+    );
+    assert_eq!(first["http_status"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_2xx_without_error_code_zero_is_retried() {
+    let portal = TestPartner::start().await;
+    portal.script([Reply::Answer(
+        200,
+        r#"{"error_code":"-1","message":"busy"}"#.into(),
+        vec![],
+    )]);
+    let app = spawn_app_with(&portal_at(&portal.address, "retry_schedule = [\"0s\"]")).await;
+    new_dossier(&app, "EC-1").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Rescheduled, Dispatched::Delivered]
+    );
+}
+
+#[tokio::test]
+async fn a_400_is_dead_holds_the_dossier_back_and_is_delivered_once_replayed() {
+    let portal = TestPartner::start().await;
+    portal.script([Reply::status(400)]);
+    let app = spawn_app_with(&portal_at(&portal.address, "retry_schedule = [\"0s\"]")).await;
+    let a = new_dossier(&app, "DEAD-A").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Dead]
+    );
+    act(&app, &a, step("accept")).await;
+    let b = new_dossier(&app, "DEAD-B").await;
+    // A's acceptance waits behind its dead arrival; B is not held up.
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Delivered]
+    );
+    assert_eq!(portal.received().last().unwrap().json()["MaHoSo"], b);
+
+    let dead = outbox(&app, "dead").await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["dossier"], a);
+    assert_eq!(dead[0]["attempt_log"][0]["http_status"], 400);
+    let (_, d) = app.get_json(&format!("/api/v1/dossiers/{a}"), READER).await;
+    assert_eq!(d["sync"]["dead"], 1);
+
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/outbox/{}/replay", dead[0]["id"])))
+        .bearer_auth(READER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "replay needs the admin scope");
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/outbox/{}/replay", dead[0]["id"])))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Delivered, Dispatched::Delivered]
+    );
+    let a_statuses: Vec<i64> = portal
+        .received()
+        .iter()
+        .map(Received::json)
+        .filter(|m| m["MaHoSo"] == a)
+        .map(|m| m["TrangThaiHoSo"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        a_statuses,
+        [1, 1, 2],
+        "the replayed arrival, then the acceptance"
+    );
+    let again = app
+        .client
+        .post(app.url(&format!("/api/v1/outbox/{}/replay", dead[0]["id"])))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409, "only a dead message can be replayed");
+}
+
+#[tokio::test]
+async fn discarding_a_dead_message_releases_the_dossiers_later_ones() {
+    let portal = TestPartner::start().await;
+    portal.script([Reply::status(422)]);
+    let app = spawn_app_with(&portal_at(&portal.address, "")).await;
+    let a = new_dossier(&app, "DISC-A").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Dead]
+    );
+    act(&app, &a, step("accept")).await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [],
+        "held behind the dead message"
+    );
+    let id = outbox(&app, "dead").await[0]["id"].clone();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/outbox/{id}/discard")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Delivered]
+    );
+    assert_eq!(portal.received().last().unwrap().json()["TrangThaiHoSo"], 2);
+    assert_eq!(outbox(&app, "discarded").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_still_failing_after_give_up_after_is_dead() {
+    let portal = TestPartner::start().await;
+    portal.set_default(Reply::status(503));
+    let app = spawn_app_with(&portal_at(
+        &portal.address,
+        "retry_schedule = [\"0s\", \"1h\"]\ngive_up_after = \"30m\"",
+    ))
+    .await;
+    new_dossier(&app, "GIVEUP-1").await;
+    let steps = app.worker.dispatch_all_pending().await.unwrap();
+    assert_eq!(
+        steps,
+        [Dispatched::Rescheduled, Dispatched::Dead],
+        "the next delay (1 h) would pass give_up_after"
+    );
+    let dead = outbox(&app, "dead").await;
+    assert_eq!(dead[0]["attempts"], 2);
+}
+
+#[tokio::test]
+async fn the_worker_delivers_each_dossiers_changes_in_order_after_an_outage() {
+    let portal = TestPartner::start().await;
+    portal.set_default(Reply::status(503));
+    let app = spawn_app_with(&portal_at(
+        &portal.address,
+        "retry_schedule = [\"20ms\", \"50ms\"]",
+    ))
+    .await;
+    // The real dispatch loops, four at once, run by the test so it can stop them and know that
+    // every outcome was recorded.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(app.worker.clone().run(4, stop.clone()));
+    let a = new_dossier(&app, "ORDER-A").await;
+    let b = new_dossier(&app, "ORDER-B").await;
+    for action in [
+        "accept",
+        "start_processing",
+        "request_supplement",
+        "receive_supplement",
+        "complete",
+    ] {
+        let (s, body) = act(&app, &a, step(action)).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    act(&app, &b, step("accept")).await;
+    portal
+        .wait_until("a few refused attempts", |r| r.len() >= 4)
+        .await;
+    portal.set_default(Reply::ok());
+    portal
+        .wait_until("all eight messages confirmed", |r| {
+            r.iter().filter(|x| x.answered == 200).count() >= 8
+        })
+        .await;
+    stop.cancel();
+    worker.await.unwrap();
+
+    let got = portal.received();
+    let confirmed = |code: &str| -> Vec<i64> {
+        got.iter()
+            .filter(|r| r.answered == 200)
+            .map(Received::json)
+            .filter(|m| m["MaHoSo"] == code)
+            .map(|m| m["TrangThaiHoSo"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        confirmed(&a),
+        [1, 2, 4, 5, 4, 9],
+        "the first dossier's changes in order"
+    );
+    assert_eq!(confirmed(&b), [1, 2]);
+    // Never a later message of A before an earlier one was confirmed.
+    let mut last_confirmed = 0i64;
+    for r in got.iter().filter(|r| r.json()["MaHoSo"] == a) {
+        let id: i64 = r.webhook_id().parse().unwrap();
+        assert!(
+            id >= last_confirmed,
+            "message {id} sent after {last_confirmed} was confirmed"
+        );
+        if r.answered == 200 {
+            last_confirmed = id;
+        }
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("motcua_outbox_deliveries_total{destination=\"portal\"} 8"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("motcua_outbox_attempts_total{destination=\"portal\",outcome=\"retry\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("motcua_outbox_delivery_seconds_bucket"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_show_queue_depth_and_the_oldest_pending_age() {
+    let app = spawn_app_with(&portal_at(&dead_address().await, "")).await;
+    new_dossier(&app, "MET-1").await;
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("motcua_outbox_messages{state=\"pending\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("motcua_outbox_messages{state=\"dead\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("motcua_outbox_oldest_pending_age_seconds "),
+        "{text}"
+    );
+}
