@@ -244,6 +244,10 @@ pub struct OutboxConfig {
     pub concurrency: usize,
     /// Whether `serve` runs the worker.
     pub worker: bool,
+    /// Sends per second to each destination.
+    pub destination_rate: Rate,
+    /// Sends in flight to each destination.
+    pub destination_concurrency: usize,
 }
 
 /// `[payments]`.
@@ -451,6 +455,9 @@ impl Config {
         if !(1..=256).contains(&self.outbox.concurrency) {
             return Err(key_error("outbox.concurrency", "1 to 256"));
         }
+        if !(1..=256).contains(&self.outbox.destination_concurrency) {
+            return Err(key_error("outbox.destination_concurrency", "1 to 256"));
+        }
         if self.outbox.timeout.0.is_zero() {
             return Err(key_error("outbox.timeout", "must be more than zero"));
         }
@@ -458,6 +465,7 @@ impl Config {
             ("rate_limits.portal", self.rate_limits.portal),
             ("rate_limits.payment", self.rate_limits.payment),
             ("rate_limits.api", self.rate_limits.api),
+            ("outbox.destination_rate", self.outbox.destination_rate),
         ] {
             if rate.per_second == 0 || rate.burst == 0 {
                 return Err(key_error(key, "per_second and burst must be at least 1"));

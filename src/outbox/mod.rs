@@ -45,9 +45,6 @@ struct Destination {
     slots: Semaphore,
 }
 
-/// Per-destination limits.
-const DESTINATION_RATE_PER_SECOND: u32 = 50;
-const DESTINATION_CONCURRENCY: usize = 8;
 /// Longest nap between polls: other instances' messages become due without waking this one.
 const MAX_IDLE: Duration = Duration::from_secs(2);
 
@@ -86,14 +83,15 @@ impl Worker {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let quota = Quota::per_second(
-            NonZeroU32::new(DESTINATION_RATE_PER_SECOND).unwrap_or(NonZeroU32::MIN),
-        );
+        let rate = config.outbox.destination_rate;
+        let quota = Quota::per_second(NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN));
+        let slots = config.outbox.destination_concurrency;
         let destination = |base: &str, path: &str, secret: &WebhookSecret| Destination {
             url: format!("{}{path}", base.trim_end_matches('/')),
             secret: secret.clone(),
             limiter: DefaultDirectRateLimiter::direct(quota),
-            slots: Semaphore::new(DESTINATION_CONCURRENCY),
+            slots: Semaphore::new(slots),
         };
         let mut destinations = HashMap::new();
         destinations.insert(
@@ -110,7 +108,7 @@ impl Worker {
         let http = reqwest::Client::builder()
             .timeout(config.outbox.timeout.0)
             .connect_timeout(config.outbox.timeout.0)
-            .pool_max_idle_per_host(DESTINATION_CONCURRENCY)
+            .pool_max_idle_per_host(slots)
             .build()?;
         let id = format!(
             "{}-{}-{:06x}",

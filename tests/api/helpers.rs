@@ -143,6 +143,11 @@ impl TestApp {
         self.db.take().expect("database is held until stop")
     }
 
+    /// The database URL this app runs on.
+    pub fn db_url(&self) -> String {
+        self.db.as_ref().map(|d| d.url.clone()).unwrap_or_default()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

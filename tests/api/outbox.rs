@@ -436,3 +436,135 @@ async fn metrics_show_queue_depth_and_the_oldest_pending_age() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_new_dossier_is_pushed_to_the_one_stop_software_in_the_departments_model() {
+    let portal = TestPartner::start().await;
+    let onestop = TestPartner::start().await;
+    let secret = "whsec_b25lc3RvcC10ZXN0LXNlY3JldC0wMQ==";
+    let app = spawn_app_with(&format!(
+        "[portal]\nbase_url = \"{}\"\n[onestop]\nbase_url = \"{}\"\nsecret = \"{secret}\"\n",
+        portal.address, onestop.address
+    ))
+    .await;
+    let code = new_dossier(&app, "ONESTOP-1").await;
+    let steps = app.worker.dispatch_all_pending().await.unwrap();
+    assert_eq!(steps, [Dispatched::Delivered, Dispatched::Delivered]);
+    let got = onestop.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/dossiers");
+    let r = &got[0];
+    let headers = SignatureHeaders {
+        id: r.headers.get("webhook-id").and_then(|v| v.to_str().ok()),
+        timestamp: r
+            .headers
+            .get("webhook-timestamp")
+            .and_then(|v| v.to_str().ok()),
+        signature: r
+            .headers
+            .get("webhook-signature")
+            .and_then(|v| v.to_str().ok()),
+    };
+    let key = motcua_gateway::signing::WebhookSecret::parse(secret).unwrap();
+    assert_eq!(
+        verify(&[key], headers, &r.body, now(), 300),
+        Ok(()),
+        "signed with onestop.secret"
+    );
+    let body = r.json();
+    assert_eq!(body["dossier"]["code"], code);
+    assert_eq!(body["dossier"]["form"]["rooms_count"], 3);
+    assert_eq!(portal.received().len(), 1, "the portal got its own message");
+}
+
+#[tokio::test]
+async fn each_destination_gets_a_steady_stream_not_a_flood() {
+    let portal = TestPartner::start().await;
+    let app = spawn_app_with(&portal_at(
+        &portal.address,
+        "destination_rate = { per_second = 2, burst = 1 }",
+    ))
+    .await;
+    for i in 0..3 {
+        new_dossier(&app, &format!("RATE-{i}")).await;
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(app.worker.dispatch_all_pending().await.unwrap().len(), 3);
+    // Two sends per second with no burst: the third send cannot start before a second has passed.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(portal.received().len(), 3);
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_was_taken_over_cannot_record_its_outcome() {
+    use motcua_gateway::store::{AttemptOutcome, AttemptRecord};
+    let app = spawn_app_with(&portal_at(&dead_address().await, "")).await;
+    new_dossier(&app, "FENCE-1").await;
+    let t0 = chrono::Utc::now().timestamp_millis();
+    let a = app
+        .store
+        .claim_next("worker-a", t0, 1_000)
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert!(
+        app.store
+            .claim_next("worker-b", t0 + 500, 1_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "leased to A"
+    );
+    // A stalls past its lease; B takes the message over.
+    let b = app
+        .store
+        .claim_next("worker-b", t0 + 1_001, 1_000)
+        .await
+        .unwrap()
+        .expect("lease ran out");
+    assert_eq!(a.id, b.id);
+    assert!(b.fence > a.fence);
+    let record = |w: &str| AttemptRecord {
+        worker: w.into(),
+        started_at: t0,
+        latency_ms: 1,
+        http_status: Some(200),
+        error: None,
+    };
+    assert!(!app
+        .store
+        .record_attempt(
+            &a,
+            &AttemptOutcome::Delivered,
+            &record("worker-a"),
+            t0 + 1_100
+        )
+        .await
+        .unwrap());
+    assert!(app
+        .store
+        .record_attempt(
+            &b,
+            &AttemptOutcome::Delivered,
+            &record("worker-b"),
+            t0 + 1_100
+        )
+        .await
+        .unwrap());
+    let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
+    assert_eq!(delivered.len(), 1);
+    let workers: Vec<&str> = delivered[0]
+        .attempt_log
+        .iter()
+        .map(|x| x.worker.as_str())
+        .collect();
+    assert_eq!(
+        workers,
+        ["worker-b"],
+        "only the holder of the current lease recorded an attempt"
+    );
+}

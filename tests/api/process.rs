@@ -432,3 +432,80 @@ async fn two_gateways_on_one_database_deliver_a_thousand_messages_once_each() {
     }
     assert_eq!(workers.len(), 2, "both gateways delivered: {workers:?}");
 }
+
+#[tokio::test]
+async fn operators_replay_and_discard_dead_messages_from_the_command_line() {
+    let portal = TestPartner::start().await;
+    portal.set_default(Reply::status(400));
+    let app = spawn_app_with(&format!("[portal]\nbase_url = \"{}\"\n", portal.address)).await;
+    let mut codes = Vec::new();
+    for i in 0..3 {
+        let body = with_portal_id(&fixture("valid/thu-vien.json"), &format!("CLI-{i}"));
+        let res = app.submit(&body, "application/json").await;
+        codes.push(
+            res.json::<Value>().await.unwrap()["MaHoSo"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    app.worker.dispatch_all_pending().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &app.db_url());
+    let cfg = config.to_str().unwrap();
+
+    let out = run_motcua(&["--config", cfg, "outbox", "list", "--state", "dead"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 3);
+
+    let out = run_motcua(&["--config", cfg, "outbox", "replay"], &[]);
+    assert!(
+        !out.status.success(),
+        "a bulk decision must say which messages"
+    );
+    let out = run_motcua(
+        &["--config", cfg, "outbox", "replay", "--dossier", &codes[0]],
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1 message(s) replayed"
+    );
+    let out = run_motcua(
+        &[
+            "--config",
+            cfg,
+            "outbox",
+            "discard",
+            "--destination",
+            "portal",
+            "--since",
+            "20200101",
+        ],
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "2 message(s) discarded"
+    );
+    assert_eq!(
+        app.store.outbox_page("pending", 0, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        app.store
+            .outbox_page("discarded", 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
