@@ -1,7 +1,7 @@
 //! Dossier statements: the intake transaction (code sequence, dossier, raw submission,
 //! documents, first progress record and outbox messages, all or nothing) and the reads.
 
-use super::{is_unique_violation, with_pool, Store, StoreError};
+use super::{insert_outbox, insert_progress, is_unique_violation, with_pool, Store, StoreError};
 use crate::domain::codes::{AgencyCode, DossierCode};
 use crate::domain::dossier::NewDossier;
 use crate::domain::time::vn_date;
@@ -489,34 +489,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            let p = &rows.progress;
-            sqlx::query(
-                "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, officer_unit, note, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id)
-            .bind(&p.action)
-            .bind(p.status)
-            .bind(&p.officer_name)
-            .bind(&p.officer_title)
-            .bind(&p.officer_unit)
-            .bind(p.note.as_deref())
-            .bind(p.at)
-            .execute(&mut *tx)
-            .await?;
+            insert_progress!(&mut *tx, id, rows.progress).await?;
             for m in &rows.outbox {
-                sqlx::query(
-                    "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&m.destination)
-                .bind(id)
-                .bind(&m.kind)
-                .bind(&m.payload)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                insert_outbox!(&mut *tx, id, m, now).await?;
             }
             tx.commit().await?;
             Ok(InsertOutcome::Created {

@@ -3,7 +3,10 @@
 //! guarded by the dossier's version so that two concurrent changes cannot both apply.
 
 use super::dossiers::{dossier_select, load_dossier, StoredDossier};
-use super::{is_unique_violation, with_pool, NewOutboxMessage, NewProgress, Store, StoreError};
+use super::{
+    insert_outbox, insert_progress, is_unique_violation, with_pool, NewOutboxMessage, NewProgress,
+    Store, StoreError,
+};
 use sqlx::Row;
 
 /// The dossier's mutable columns after a change.
@@ -169,34 +172,9 @@ impl Store {
             if updated.rows_affected() == 0 {
                 return Ok(ApplyOutcome::Stale);
             }
-            let p = change.progress;
-            sqlx::query(
-                "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, officer_unit, note, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(d.id)
-            .bind(&p.action)
-            .bind(p.status)
-            .bind(&p.officer_name)
-            .bind(&p.officer_title)
-            .bind(&p.officer_unit)
-            .bind(p.note.as_deref())
-            .bind(p.at)
-            .execute(&mut *tx)
-            .await?;
+            insert_progress!(&mut *tx, d.id, change.progress).await?;
             for m in change.outbox {
-                sqlx::query(
-                    "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&m.destination)
-                .bind(d.id)
-                .bind(&m.kind)
-                .bind(&m.payload)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                insert_outbox!(&mut *tx, d.id, m, now).await?;
             }
             let changed = load_dossier!(&mut *tx, select, d.id).await?
                 .ok_or_else(|| StoreError::Corrupt("a changed dossier vanished".into()))?;

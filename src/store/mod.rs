@@ -157,6 +157,44 @@ impl Store {
     }
 }
 
+/// Writes a progress record of dossier `$id` through `$exec` (a transaction).
+macro_rules! insert_progress {
+    ($exec:expr, $id:expr, $p:expr) => {
+        sqlx::query(
+            "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, officer_unit, note, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($id)
+        .bind(&$p.action)
+        .bind($p.status)
+        .bind(&$p.officer_name)
+        .bind(&$p.officer_title)
+        .bind(&$p.officer_unit)
+        .bind($p.note.as_deref())
+        .bind($p.at)
+        .execute($exec)
+    };
+}
+pub(crate) use insert_progress;
+
+/// Queues an outbox message about dossier `$id` through `$exec` (a transaction), due `$now`.
+macro_rules! insert_outbox {
+    ($exec:expr, $id:expr, $m:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&$m.destination)
+        .bind($id)
+        .bind(&$m.kind)
+        .bind(&$m.payload)
+        .bind($now)
+        .bind($now)
+        .execute($exec)
+    };
+}
+pub(crate) use insert_outbox;
+
 /// Whether an error is a unique-constraint violation (a concurrent duplicate).
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()

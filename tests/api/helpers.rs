@@ -273,6 +273,42 @@ pub fn with_portal_id(body: &[u8], id: &str) -> Vec<u8> {
     format!("{}{}{}", &text[..start], id, &text[end..]).into_bytes()
 }
 
+/// A copy of the shipped mappings in a temporary folder, for tests that break one.
+pub fn mappings_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("mappings")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+/// Every item of a paged listing (`items` / `next_cursor`), following the cursors.
+pub async fn all_pages(
+    client: &reqwest::Client,
+    first_url: &str,
+    token: &str,
+) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut url = first_url.to_owned();
+    loop {
+        let page: serde_json::Value = client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("{first_url}&cursor={c}"),
+            None => return items,
+        }
+    }
+}
+
 /// Every fixture file name under `fixtures/portal/<dir>`.
 pub fn fixture_names(dir: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("fixtures/portal").join(dir))
@@ -315,6 +351,24 @@ impl Received {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("partner got JSON")
     }
+    /// Whether the request carries a valid signature by `secret` (Standard Webhooks).
+    pub fn signed_by(&self, secret: &str) -> bool {
+        let h = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok());
+        let headers = motcua_gateway::signing::SignatureHeaders {
+            id: h("webhook-id"),
+            timestamp: h("webhook-timestamp"),
+            signature: h("webhook-signature"),
+        };
+        motcua_gateway::signing::verify(
+            &[WebhookSecret::parse(secret).unwrap()],
+            headers,
+            &self.body,
+            now(),
+            300,
+        )
+        .is_ok()
+    }
+
     pub fn webhook_id(&self) -> String {
         self.headers["webhook-id"].to_str().unwrap().to_owned()
     }

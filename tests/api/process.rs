@@ -133,30 +133,15 @@ async fn every_acknowledged_dossier_survives_sigkill() {
         assert_eq!(res.status(), 200, "{id} was acknowledged but is lost");
     }
     // The stored codes run from 0001 with no gap: nothing half-written survived.
-    let mut codes = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page: Value = client
-            .get(format!("{}/api/v1/dossiers?limit=200{cursor}", gw.address))
-            .bearer_auth(READER)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        codes.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["MaHoSo"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let codes: Vec<String> = all_pages(
+        &client,
+        &format!("{}/api/v1/dossiers?limit=200", gw.address),
+        READER,
+    )
+    .await
+    .iter()
+    .map(|i| i["MaHoSo"].as_str().unwrap().to_owned())
+    .collect();
     assert!(codes.len() >= acked.len());
     let mut seqs: Vec<u32> = codes.iter().map(|c| c[22..].parse().unwrap()).collect();
     seqs.sort_unstable();
@@ -240,11 +225,7 @@ fn the_shipped_mappings_pass_their_check() {
 
 #[test]
 fn a_broken_mapping_fails_the_check_naming_file_and_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(root().join("mappings")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    let dir = mappings_copy();
     let karaoke = dir.path().join("1.001029-karaoke.toml");
     let text = std::fs::read_to_string(&karaoke).unwrap();
     std::fs::write(
@@ -278,11 +259,7 @@ fn a_broken_mapping_fails_the_check_naming_file_and_problem() {
 
 #[test]
 fn a_mapping_that_rejects_its_own_fixture_fails_the_check() {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(root().join("mappings")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    let dir = mappings_copy();
     let file = dir.path().join("9.900001-vu-truong.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("min = 80\n", "min = 500\n")).unwrap();
@@ -407,29 +384,17 @@ async fn two_gateways_on_one_database_deliver_a_thousand_messages_once_each() {
     );
 
     let client = reqwest::Client::new();
-    let mut workers = BTreeSet::new();
-    let mut cursor = String::new();
-    loop {
-        let page: Value = client
-            .get(format!(
-                "{}/api/v1/outbox?state=delivered&limit=500{cursor}",
-                one.address
-            ))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for m in page["items"].as_array().unwrap() {
-            workers.insert(m["attempt_log"][0]["worker"].as_str().unwrap().to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let delivered = all_pages(
+        &client,
+        &format!("{}/api/v1/outbox?state=delivered&limit=500", one.address),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(delivered.len(), 1000);
+    let workers: BTreeSet<String> = delivered
+        .iter()
+        .map(|m| m["attempt_log"][0]["worker"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(workers.len(), 2, "both gateways delivered: {workers:?}");
 }
 
