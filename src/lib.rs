@@ -7,6 +7,7 @@
 //! - [`mapping`] — loads `mappings/`, maps a submission's form into the department's model.
 //! - [`store`] — every SQL statement; one `Store` over SQLite and PostgreSQL.
 //! - [`outbox`] — the delivery worker (claim, sign, send, reschedule, dead-letter) and metrics.
+//! - [`payment`] — PayGov and VNPAY: signatures, requests, callbacks, reconciliation.
 //! - [`portal`] — the portal's XML/JSON formats, the intake service, sync messages.
 //! - [`dossier_view`] — the dossier as the internal API shows it.
 //! - [`lifecycle`] — the department's actions: state machine, due dates, progress, sync.
@@ -26,6 +27,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod mapping;
 pub mod outbox;
+pub mod payment;
 pub mod portal;
 pub mod signing;
 pub mod store;

@@ -1,0 +1,222 @@
+//! VNPAY 2.1.0: the payment URL, IPN verification and querydr, all signed with HMAC-SHA512.
+//!
+//! The signed string is every `vnp_` parameter but `vnp_SecureHash` and `vnp_SecureHashType`,
+//! empty values dropped, sorted by name in byte order, and form-urlencoded by one fixed rule
+//! (letters, digits and `*-._` unchanged, space as `+`, every other UTF-8 byte as `%XX` upper
+//! case). An IPN is verified by decoding its parameters and encoding them again by that rule, so
+//! the sender's encoder does not matter.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha512;
+use std::collections::BTreeMap;
+
+type HmacSha512 = Hmac<Sha512>;
+
+/// The API version.
+pub const VERSION: &str = "2.1.0";
+
+/// Form-urlencodes `text` by the contract's rule.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for &b in text.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Decodes one form-urlencoded component (`+` is a space); `None` if it is not valid UTF-8 or
+/// has a broken escape.
+pub fn decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let s = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(s, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Parses a query string into decoded parameters; `None` on a broken one or a repeated name.
+pub fn parse_query(query: &str) -> Option<BTreeMap<String, String>> {
+    let mut params = BTreeMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if params.insert(decode(k)?, decode(v)?).is_some() {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+fn hmac_hex(secret: &str, data: &str) -> String {
+    #[allow(clippy::expect_used)] // HMAC takes keys of any length: this cannot fail.
+    let mut mac =
+        <HmacSha512 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The string VNPAY signs: sorted, non-empty `vnp_` parameters, encoded, joined `k=v&k=v`.
+pub fn signing_string(params: &BTreeMap<String, String>) -> String {
+    params
+        .iter()
+        .filter(|(k, v)| {
+            k.starts_with("vnp_")
+                && !v.is_empty()
+                && *k != "vnp_SecureHash"
+                && *k != "vnp_SecureHashType"
+        })
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `vnp_SecureHash` of a parameter set.
+pub fn secure_hash(params: &BTreeMap<String, String>, secret: &str) -> String {
+    hmac_hex(secret, &signing_string(params))
+}
+
+/// Whether a parameter set's own `vnp_SecureHash` is right (constant time).
+pub fn verify(params: &BTreeMap<String, String>, secret: &str) -> bool {
+    params
+        .get("vnp_SecureHash")
+        .is_some_and(|given| super::hex_eq(&secure_hash(params, secret), given))
+}
+
+/// The payment URL: `pay_url?` + the encoded parameters + `vnp_SecureHash`.
+pub fn payment_url(pay_url: &str, params: &BTreeMap<String, String>, secret: &str) -> String {
+    let query = signing_string(params);
+    format!(
+        "{pay_url}?{query}&vnp_SecureHash={}",
+        hmac_hex(secret, &query)
+    )
+}
+
+/// Keeps only what the gateway may put in a value it chooses: letters and digits without
+/// diacritics, spaces and `.,:-_#/`. Vietnamese letters lose their marks (`đ` → `d`).
+pub fn plain_text(text: &str) -> String {
+    text.chars()
+        .map(strip_diacritic)
+        .filter(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | ',' | ':' | '-' | '_' | '#' | '/')
+        })
+        .collect()
+}
+
+fn strip_diacritic(c: char) -> char {
+    const GROUPS: [(&str, char); 14] = [
+        ("àáạảãâầấậẩẫăằắặẳẵ", 'a'),
+        ("ÀÁẠẢÃÂẦẤẬẨẪĂẰẮẶẲẴ", 'A'),
+        ("èéẹẻẽêềếệểễ", 'e'),
+        ("ÈÉẸẺẼÊỀẾỆỂỄ", 'E'),
+        ("ìíịỉĩ", 'i'),
+        ("ÌÍỊỈĨ", 'I'),
+        ("òóọỏõôồốộổỗơờớợởỡ", 'o'),
+        ("ÒÓỌỎÕÔỒỐỘỔỖƠỜỚỢỞỠ", 'O'),
+        ("ùúụủũưừứựửữ", 'u'),
+        ("ÙÚỤỦŨƯỪỨỰỬỮ", 'U'),
+        ("ỳýỵỷỹ", 'y'),
+        ("ỲÝỴỶỸ", 'Y'),
+        ("đ", 'd'),
+        ("Đ", 'D'),
+    ];
+    GROUPS
+        .iter()
+        .find(|(set, _)| set.contains(c))
+        .map_or(c, |(_, plain)| *plain)
+}
+
+/// `vnp_SecureHash` of a querydr request: its values in the contract's order joined by `|`.
+pub fn querydr_hash(values: &[&str; 9], secret: &str) -> String {
+    hmac_hex(secret, &values.join("|"))
+}
+
+/// The fields of a querydr answer that VNPAY signs, in its documented order.
+pub const QUERYDR_ANSWER_FIELDS: [&str; 15] = [
+    "vnp_ResponseId",
+    "vnp_Command",
+    "vnp_ResponseCode",
+    "vnp_Message",
+    "vnp_TmnCode",
+    "vnp_TxnRef",
+    "vnp_Amount",
+    "vnp_BankCode",
+    "vnp_PayDate",
+    "vnp_TransactionNo",
+    "vnp_TransactionType",
+    "vnp_TransactionStatus",
+    "vnp_OrderInfo",
+    "vnp_PromotionCode",
+    "vnp_PromotionAmount",
+];
+
+/// Whether a querydr answer's `vnp_SecureHash` is right (constant time).
+pub fn verify_querydr_answer(answer: &serde_json::Value, secret: &str) -> bool {
+    let text = |k: &str| match answer.get(k) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let data = QUERYDR_ANSWER_FIELDS
+        .iter()
+        .map(|k| text(k))
+        .collect::<Vec<_>>()
+        .join("|");
+    answer
+        .get("vnp_SecureHash")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|given| super::hex_eq(&hmac_hex(secret, &data), given))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_follows_the_form_rule() {
+        assert_eq!(
+            encode("Thanh toan phi #12/2026"),
+            "Thanh+toan+phi+%2312%2F2026"
+        );
+        assert_eq!(encode("a*b-c.d_e~f"), "a*b-c.d_e%7Ef");
+        assert_eq!(encode("đ"), "%C4%91");
+        assert_eq!(
+            decode("Thanh+toan%20phi").as_deref(),
+            Some("Thanh toan phi")
+        );
+        assert!(decode("%zz").is_none());
+        assert!(decode("%C4").is_none(), "not UTF-8");
+    }
+
+    #[test]
+    fn repeated_or_broken_parameters_are_refused() {
+        assert!(parse_query("vnp_A=1&vnp_A=2").is_none());
+        assert!(parse_query("vnp_A=%G1").is_none());
+        assert_eq!(parse_query("vnp_A=1&&vnp_B=").map(|p| p.len()), Some(2));
+    }
+
+    #[test]
+    fn plain_text_drops_diacritics_and_unsafe_characters() {
+        assert_eq!(
+            plain_text("Thanh toán phí hồ sơ 000.00.12.H29-261127-0001 (karaoke)!"),
+            "Thanh toan phi ho so 000.00.12.H29-261127-0001 karaoke"
+        );
+        assert_eq!(plain_text("Đường Lê Lợi"), "Duong Le Loi");
+    }
+}
