@@ -66,7 +66,7 @@ impl Application {
             agency = %config.agency.code,
             "gateway ready"
         );
-        let state = AppState::new(config, store, Arc::new(mappings), Arc::new(calendar));
+        let state = AppState::new(config, store, Arc::new(mappings), Arc::new(calendar))?;
         Ok(Self { listener, state })
     }
 
@@ -103,6 +103,16 @@ impl Application {
         } else {
             None
         };
+        let payments = &self.state.config.payments;
+        let reconciler = tokio::spawn(self.state.payments.clone().run_reconciler(
+            payments.reconcile_after.0,
+            payments.expire_after.0,
+            (payments.reconcile_after.0 / 2).clamp(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(60),
+            ),
+            shutdown.clone(),
+        ));
         let store = self.state.store.clone();
         let app = router(self.state);
         let stop = shutdown.clone();
@@ -121,6 +131,9 @@ impl Application {
                 }
             },
         };
+        if reconciler.await.is_err() {
+            tracing::error!("the payment reconciler panicked");
+        }
         if let Some(w) = worker {
             if w.await.is_err() {
                 tracing::error!("the outbox worker panicked");

@@ -256,6 +256,8 @@ pub struct OutboxConfig {
 pub struct PaymentsConfig {
     /// Age at which a pending payment is asked about.
     pub reconcile_after: Dur,
+    /// Age at which an unpaid request expires.
+    pub expire_after: Dur,
 }
 
 /// A rate: sustained requests per second and burst size.

@@ -58,7 +58,16 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
         "documents": d.documents,
         "fees": d.fees,
         "fee_total": fee_total,
-        "payments": [],
+        "payments": d.payments.iter().map(|p| json!({
+            "payment_ref": p.reference,
+            "provider": p.provider,
+            "amount": p.amount,
+            "state": p.state,
+            "pay_url": p.pay_url,
+            "transaction": p.provider_txn.as_deref().and_then(|t| t.split_once(':')).map(|(_, t)| t),
+            "requested_at": wire(Some(p.created_at)),
+            "settled_at": wire(p.settled_at),
+        })).collect::<Vec<_>>(),
         "progress": d.progress.iter().map(|p| json!({
             "action": p.action,
             "TrangThaiHoSo": p.status,

@@ -12,6 +12,7 @@ use crate::domain::validation::FieldError;
 use crate::dossier_view::dossier_view;
 use crate::mapping::Mappings;
 use crate::portal::sync::{status_sync, SyncDates, PORTAL};
+use crate::store::PaymentOp;
 use crate::store::{
     ApplyOutcome, Change, DossierUpdate, IdempotencyKey, NewOutboxMessage, NewProgress, Store,
     StoreError, StoredDossier,
@@ -60,6 +61,9 @@ pub enum LifecycleError {
     /// The idempotency key was used with another request.
     #[error("the Idempotency-Key was used for a different request")]
     KeyReused,
+    /// The payment to settle was settled by a concurrent confirmation.
+    #[error("the payment is no longer pending")]
+    PaymentNotPending,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -134,6 +138,19 @@ impl Lifecycle {
         key: Option<&IdempotencyKey>,
         now: DateTime<Utc>,
     ) -> Result<String, LifecycleError> {
+        self.act_with_payment(code, input, key, None, now).await
+    }
+
+    /// [`Lifecycle::act`], writing a payment operation in the same transaction (a payment
+    /// request with `request_payment`, a settlement with the confirmation of payment).
+    pub async fn act_with_payment(
+        &self,
+        code: &str,
+        input: &ActionInput,
+        key: Option<&IdempotencyKey>,
+        payment: Option<&PaymentOp>,
+        now: DateTime<Utc>,
+    ) -> Result<String, LifecycleError> {
         if let Some(k) = key {
             if let Some(answer) = self.store.idempotent_answer(&k.client, &k.key).await? {
                 return if answer.request_hash == k.request_hash {
@@ -174,6 +191,7 @@ impl Lifecycle {
                 progress: &progress,
                 outbox: &outbox,
                 idempotency: key,
+                payment,
             };
             let render = |d: &StoredDossier| dossier_view(&self.mappings, d).to_string();
             match self
@@ -187,6 +205,7 @@ impl Lifecycle {
                     return Ok(body);
                 }
                 ApplyOutcome::Stale => continue,
+                ApplyOutcome::PaymentNotPending => return Err(LifecycleError::PaymentNotPending),
                 ApplyOutcome::KeyTaken(answer) => {
                     let same = key.is_some_and(|k| k.request_hash == answer.request_hash);
                     return if same {

@@ -207,6 +207,11 @@ pub async fn act(
             "IDEMPOTENCY_KEY_REUSED",
             "this Idempotency-Key was used for a different request",
         )),
+        Err(LifecycleError::PaymentNotPending) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "INVALID_TRANSITION",
+            "payment settled",
+        )),
         Err(LifecycleError::Store(e)) => Err(ApiError::internal(&e)),
     }
 }

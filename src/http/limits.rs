@@ -48,6 +48,13 @@ impl Limiters {
             .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
     }
 
+    /// Takes one request of the payment callbacks' budget.
+    pub fn check_payment(&self) -> Result<(), ApiError> {
+        self.payment
+            .check()
+            .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
+    }
+
     /// Takes one request of an internal client's budget.
     pub fn check_api(&self, client: &str) -> Result<(), ApiError> {
         self.api

@@ -9,6 +9,7 @@ pub mod error;
 pub mod limits;
 pub mod ops;
 pub mod outbox;
+pub mod payment;
 pub mod portal;
 
 use crate::config::Config;
@@ -53,6 +54,8 @@ pub struct Inner {
     pub limiters: Limiters,
     /// Metrics.
     pub metrics: Arc<crate::outbox::metrics::Metrics>,
+    /// Payment service.
+    pub payments: crate::payment::service::Payments,
 }
 
 impl Deref for AppState {
@@ -69,7 +72,7 @@ impl AppState {
         store: Store,
         mappings: Arc<Mappings>,
         calendar: Arc<Calendar>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let intake = Intake::new(
             store.clone(),
@@ -101,7 +104,17 @@ impl AppState {
             Arc::new(hours),
             outbox_wake.clone(),
         );
-        Self(Arc::new(Inner {
+        let payments = crate::payment::service::Payments::new(
+            store.clone(),
+            lifecycle.clone(),
+            mappings.clone(),
+            config.paygov.clone(),
+            config.vnpay.clone(),
+            config.outbox.timeout.0,
+            config.agency.name.clone(),
+        )?;
+        Ok(Self(Arc::new(Inner {
+            payments,
             metrics: Arc::new(crate::outbox::metrics::Metrics::new()),
             lifecycle,
             outbox_wake,
@@ -111,7 +124,7 @@ impl AppState {
             store,
             mappings,
             config,
-        }))
+        })))
     }
 }
 
@@ -131,10 +144,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/dossiers/{code}", get(api::get_by_code))
         .route("/api/v1/dossiers/{code}/actions", post(actions::act))
+        .route("/api/v1/dossiers/{code}/payments", post(payment::request))
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/{id}/replay", post(outbox::replay))
         .route("/api/v1/outbox/{id}/discard", post(outbox::discard))
         .layer(DefaultBodyLimit::max(64 * 1024));
+    let callbacks = Router::new()
+        .route("/payment/paygov/confirm", post(payment::paygov_confirm))
+        .route("/payment/vnpay/ipn", get(payment::vnpay_ipn));
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -142,6 +159,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(portal)
         .merge(api)
+        .merge(callbacks)
         .merge(ops)
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(

@@ -3,7 +3,10 @@
 //! Signing and verification are pure functions over the exact strings the contract names,
 //! checked against vectors computed independently (`fixtures/payment/vectors.py`).
 
+pub mod callbacks;
 pub mod paygov;
+pub mod reconcile;
+pub mod service;
 pub mod vnpay;
 
 use sha2::{Digest, Sha256};

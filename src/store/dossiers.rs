@@ -192,6 +192,8 @@ pub struct StoredDossier {
     pub supplement_requested_at: Option<i64>,
     /// Optimistic-concurrency version, bumped by every change.
     pub version: i64,
+    /// Payment requests, oldest first.
+    pub payments: Vec<super::PaymentRow>,
 }
 
 /// One item of the paged list.
@@ -270,6 +272,7 @@ macro_rules! stored_dossier_from_row {
             extended: row.try_get::<i64, _>("extended")? != 0,
             supplement_requested_at: row.try_get("supplement_requested_at")?,
             version: row.try_get("version")?,
+            payments: Vec::new(),
         }
     }};
 }
@@ -340,6 +343,27 @@ macro_rules! load_dossier {
                     "dead" => d.sync.dead = n,
                     _ => {}
                 }
+            }
+            for row in sqlx::query(
+                "SELECT reference, provider, amount, state, pay_url, provider_txn, created_at, settled_at \
+                 FROM payments WHERE dossier_id = $1 ORDER BY id",
+            )
+            .bind(d.id)
+            .fetch_all($exec)
+            .await?
+            {
+                d.payments.push($crate::store::PaymentRow {
+                    reference: row.try_get("reference")?,
+                    dossier_id: d.id,
+                    dossier: d.code.clone(),
+                    provider: row.try_get("provider")?,
+                    amount: row.try_get("amount")?,
+                    state: row.try_get("state")?,
+                    pay_url: row.try_get("pay_url")?,
+                    provider_txn: row.try_get("provider_txn")?,
+                    created_at: row.try_get("created_at")?,
+                    settled_at: row.try_get("settled_at")?,
+                });
             }
             Ok(Some(d))
         })

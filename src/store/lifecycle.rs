@@ -3,6 +3,8 @@
 //! guarded by the dossier's version so that two concurrent changes cannot both apply.
 
 use super::dossiers::{dossier_select, load_dossier, StoredDossier};
+use super::payments::apply_payment_op;
+use super::PaymentOp;
 use super::{
     insert_outbox, insert_progress, is_unique_violation, with_pool, NewOutboxMessage, NewProgress,
     Store, StoreError,
@@ -80,6 +82,8 @@ pub enum ApplyOutcome {
     Stale,
     /// The idempotency key was recorded by a concurrent request first.
     KeyTaken(StoredAnswer),
+    /// The payment to settle is no longer pending (settled concurrently): nothing was written.
+    PaymentNotPending,
 }
 
 /// Everything one change writes.
@@ -94,6 +98,8 @@ pub struct Change<'a> {
     pub outbox: &'a [NewOutboxMessage],
     /// The caller's idempotency key.
     pub idempotency: Option<&'a IdempotencyKey>,
+    /// A payment written with the change (a request, or the settlement that causes it).
+    pub payment: Option<&'a PaymentOp>,
 }
 
 impl Store {
@@ -151,6 +157,11 @@ impl Store {
         let select = dossier_select("id");
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            if let Some(op) = change.payment {
+                if !apply_payment_op!(&mut *tx, d.id, op, now).await? {
+                    return Ok(ApplyOutcome::PaymentNotPending);
+                }
+            }
             let updated = sqlx::query(
                 "UPDATE dossiers SET status = $1, accepted_at = $2, due_at = $3, finished_at = $4, returned_at = $5, \
                  timeliness = $6, status_before_payment = $7, extended = $8, supplement_requested_at = $9, \

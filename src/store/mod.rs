@@ -9,6 +9,7 @@
 mod dossiers;
 mod lifecycle;
 mod outbox;
+mod payments;
 
 pub use dossiers::{
     DocumentRow, DossierFilter, DossierSummary, InsertOutcome, NewOutboxMessage, NewProgress,
@@ -19,6 +20,7 @@ pub use outbox::{
     AttemptItem, AttemptOutcome, AttemptRecord, Claimed, OutboxItem, OutboxRow, OutboxSelector,
     QueueStats,
 };
+pub use payments::{NewPayment, PaymentEvent, PaymentOp, PaymentRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -196,7 +198,7 @@ macro_rules! insert_outbox {
 pub(crate) use insert_outbox;
 
 /// Whether an error is a unique-constraint violation (a concurrent duplicate).
-pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
 }

@@ -101,6 +101,7 @@ pub struct TestApp {
     db: Option<TestDb>,
     /// A delivery worker to drive by hand (`outbox.worker` is off in tests unless turned on).
     pub worker: std::sync::Arc<motcua_gateway::outbox::Worker>,
+    payments: motcua_gateway::payment::service::Payments,
     shutdown: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -120,6 +121,7 @@ pub async fn spawn_on(db: TestDb, extra: &str) -> TestApp {
     let address = format!("http://{}", app.local_addr().expect("bound"));
     let store = app.state().store.clone();
     let worker = app.outbox_worker().expect("worker builds");
+    let payments = app.state().payments.clone();
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.run(shutdown.clone()));
     TestApp {
@@ -128,6 +130,7 @@ pub async fn spawn_on(db: TestDb, extra: &str) -> TestApp {
         store,
         db: Some(db),
         worker,
+        payments,
         shutdown,
         handle: Some(handle),
     }
@@ -141,6 +144,11 @@ impl TestApp {
             h.await.expect("server task").expect("server stops cleanly");
         }
         self.db.take().expect("database is held until stop")
+    }
+
+    /// The payment service of this app (to drive reconciliation by hand).
+    pub fn worker_payments(&self) -> motcua_gateway::payment::service::Payments {
+        self.payments.clone()
     }
 
     /// The database URL this app runs on.

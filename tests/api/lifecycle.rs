@@ -51,7 +51,7 @@ fn step(action: &str) -> Value {
 }
 
 /// Drives a new dossier to `status` through allowed actions.
-async fn dossier_in(app: &TestApp, status: i64, id: &str) -> String {
+pub async fn dossier_in(app: &TestApp, status: i64, id: &str) -> String {
     let path: &[&str] = match status {
         1 => &[],
         2 => &["accept"],

@@ -8,5 +8,6 @@ mod helpers;
 mod intake;
 mod lifecycle;
 mod outbox;
+mod payments;
 mod process;
 mod read_api;

@@ -1,0 +1,101 @@
+//! Payments at the edge: the department's payment requests, and the providers' callbacks
+//! (always answered 200 with the provider's own codes, as they expect).
+
+use super::auth::Caller;
+use super::body::read_body;
+use super::error::{json_response, ApiError};
+use super::AppState;
+use crate::config::Scope;
+use crate::payment::service::{PaymentError, Provider};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+/// `POST /api/v1/dossiers/{MaHoSo}/payments` with `{"provider":"paygov"|"vnpay"}` (and an
+/// optional `client_ip`, the applicant's address, which VNPAY and PayGov record).
+pub async fn request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::PaymentsWrite)?;
+    let bytes = read_body(&headers, body, 16 * 1024).await?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::malformed(format!("JSON is not well-formed: {e}")))?;
+    let provider = v["provider"]
+        .as_str()
+        .and_then(Provider::parse)
+        .ok_or_else(|| {
+            ApiError::validation(&[crate::domain::validation::FieldError::new(
+                "provider",
+                "not_allowed",
+                "\"paygov\" or \"vnpay\"",
+            )])
+        })?;
+    let ip = v["client_ip"]
+        .as_str()
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+        .unwrap_or("127.0.0.1");
+    match state.payments.request(&code, provider, ip, chrono::Utc::now()).await {
+        Ok(c) => Ok(json_response(
+            StatusCode::CREATED,
+            json!({"payment_ref": c.reference, "amount": c.amount, "pay_url": c.pay_url, "provider": c.provider.name()}).to_string(),
+        )),
+        Err(PaymentError::NotFound) => Err(ApiError::not_found("dossier")),
+        Err(PaymentError::NoFees) => Err(ApiError::new(StatusCode::CONFLICT, "NO_FEES", "this dossier has no fees to pay")),
+        Err(PaymentError::CannotPay(m)) => Err(ApiError::new(StatusCode::CONFLICT, "INVALID_TRANSITION", m)),
+        Err(PaymentError::Provider(m)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_UNAVAILABLE", m)),
+        Err(PaymentError::Store(e)) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// `POST /payment/paygov/confirm`.
+pub async fn paygov_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if let Err(refused) = state.limiters.check_payment() {
+        tracing::warn!(
+            provider = "paygov",
+            "payment callback refused by the rate limit"
+        );
+        return Err(refused);
+    }
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let answer = state
+        .payments
+        .paygov_confirm(&bytes, chrono::Utc::now())
+        .await;
+    Ok(json_response(StatusCode::OK, answer.to_string()))
+}
+
+/// `GET /payment/vnpay/ipn?…`.
+pub async fn vnpay_ipn(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    if let Err(refused) = state.limiters.check_payment() {
+        tracing::warn!(
+            provider = "vnpay",
+            "payment callback refused by the rate limit"
+        );
+        return Err(refused);
+    }
+    let query = query.unwrap_or_default();
+    if query.len() > 8 * 1024 {
+        return Ok(json_response(
+            StatusCode::OK,
+            json!({"RspCode": "99", "Message": "Request too large"}).to_string(),
+        ));
+    }
+    let (code, message) = state.payments.vnpay_ipn(&query, chrono::Utc::now()).await;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"RspCode": code, "Message": message}).to_string(),
+    ))
+}

@@ -1,0 +1,187 @@
+//! The providers' server-to-server confirmations, checked in the contract's order:
+//! signature → reference → amount → still pending → record once → answer with the provider's
+//! own codes. Every message is audited as received, with its verdict. A rejected confirmation
+//! changes nothing.
+
+use super::paygov::{self, ConfirmFields};
+use super::service::{Payments, Settled, Settlement};
+use super::vnpay;
+use crate::domain::time::format_wire;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+fn text(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl Payments {
+    /// A PayGov CONFIRM: the signed answer body.
+    pub async fn paygov_confirm(&self, raw: &[u8], now: DateTime<Utc>) -> Value {
+        let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+        let f = ConfirmFields {
+            kind: text(&v, "LoaiBanTin"),
+            code: text(&v, "MaLoi"),
+            partner: text(&v, "MaDoiTac"),
+            reference: text(&v, "MaThamChieu"),
+            amount: text(&v, "SoTien"),
+            currency: text(&v, "MaTienTe"),
+            transaction: text(&v, "MaGiaoDich"),
+            bank: text(&v, "MaNganHang"),
+            time: text(&v, "ThoiGianGD"),
+            info: text(&v, "ThongTinGiaoDich"),
+        };
+        let secret = self.paygov.secret.expose();
+        let verified = v.is_object() && paygov::verify_confirm(&f, &text(&v, "MaXacThuc"), secret);
+        let (code, description) = self.paygov_decide(&f, verified, now).await;
+        self.audit(
+            Some(&f.reference)
+                .filter(|r| !r.is_empty())
+                .map(String::as_str),
+            "paygov",
+            "confirm",
+            raw,
+            verified,
+            description,
+            now,
+        )
+        .await;
+        tracing::info!(payment.reference = %f.reference, verified, result = code, "PayGov confirmation");
+        let time = format_wire(now);
+        json!({
+            "MaLoi": code,
+            "MoTaLoi": description,
+            "MaDoiTac": self.paygov.partner_code,
+            "MaThamChieu": f.reference,
+            "ThoiGianGD": time,
+            "MaXacThuc": paygov::answer_checksum(code, &self.paygov.partner_code, &f.reference, &time, secret),
+        })
+    }
+
+    async fn paygov_decide(
+        &self,
+        f: &ConfirmFields,
+        verified: bool,
+        now: DateTime<Utc>,
+    ) -> (&'static str, &'static str) {
+        if !verified {
+            return ("99", "Invalid signature");
+        }
+        if f.kind != "CONFIRM" || f.partner != self.paygov.partner_code {
+            return ("99", "Not a confirmation for this partner");
+        }
+        let p = match self.payment(&f.reference).await {
+            Ok(Some(p)) if p.provider == "paygov" => p,
+            Ok(_) => return ("99", "Unknown reference"),
+            Err(_) => return ("99", "Temporarily unable to record"),
+        };
+        if f.amount.parse::<i64>().ok() != Some(p.amount) {
+            return ("99", "Amount differs from the request");
+        }
+        let txn = format!("paygov:{}", f.transaction);
+        let repeat = |p: &crate::store::PaymentRow| {
+            p.state == "paid" && p.provider_txn.as_deref() == Some(txn.as_str())
+        };
+        if p.state != "pending" {
+            return if repeat(&p) {
+                ("00", "Already recorded")
+            } else if p.state == "paid" {
+                ("99", "Reference already paid by another transaction")
+            } else {
+                ("99", "Reference is no longer pending")
+            };
+        }
+        if f.transaction.is_empty() {
+            return ("99", "No transaction id");
+        }
+        let outcome = Settlement {
+            paid: f.code == "00",
+            transaction: Some(f.transaction.clone()),
+        };
+        match self.settle(&p, &outcome, now).await {
+            Ok(Settled::Recorded) => (
+                "00",
+                if outcome.paid {
+                    "Confirmed"
+                } else {
+                    "Failure recorded"
+                },
+            ),
+            Ok(Settled::TransactionReused) => {
+                ("99", "Transaction id already used for another reference")
+            }
+            Ok(Settled::NotPending) => match self.payment(&f.reference).await {
+                Ok(Some(now_p)) if repeat(&now_p) => ("00", "Already recorded"),
+                _ => ("99", "Reference already paid by another transaction"),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "PayGov confirmation not recorded");
+                ("99", "Temporarily unable to record")
+            }
+        }
+    }
+
+    /// A VNPAY IPN: `(RspCode, Message)`.
+    pub async fn vnpay_ipn(&self, query: &str, now: DateTime<Utc>) -> (&'static str, &'static str) {
+        let params = vnpay::parse_query(query);
+        let verified = params
+            .as_ref()
+            .is_some_and(|p| vnpay::verify(p, self.vnpay.hash_secret.expose()));
+        let reference = params.as_ref().and_then(|p| p.get("vnp_TxnRef").cloned());
+        let answer = match &params {
+            Some(p) if verified => self.vnpay_decide(p, now).await,
+            _ => ("97", "Invalid signature"),
+        };
+        self.audit(
+            reference.as_deref(),
+            "vnpay",
+            "ipn",
+            query.as_bytes(),
+            verified,
+            answer.1,
+            now,
+        )
+        .await;
+        tracing::info!(
+            payment.reference = reference.as_deref().unwrap_or("-"),
+            verified,
+            result = answer.0,
+            "VNPAY IPN"
+        );
+        answer
+    }
+
+    async fn vnpay_decide(
+        &self,
+        params: &std::collections::BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> (&'static str, &'static str) {
+        let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+        if get("vnp_TmnCode") != self.vnpay.tmn_code {
+            return ("01", "Order not found");
+        }
+        let p = match self.payment(get("vnp_TxnRef")).await {
+            Ok(Some(p)) if p.provider == "vnpay" => p,
+            Ok(_) => return ("01", "Order not found"),
+            Err(_) => return ("99", "Unknown error"),
+        };
+        if get("vnp_Amount").parse::<i64>().ok() != p.amount.checked_mul(100) {
+            return ("04", "Invalid amount");
+        }
+        if p.state != "pending" {
+            return ("02", "Order already confirmed");
+        }
+        let outcome = Settlement {
+            paid: get("vnp_ResponseCode") == "00" && get("vnp_TransactionStatus") == "00",
+            transaction: Some(get("vnp_TransactionNo").to_owned()).filter(|t| !t.is_empty()),
+        };
+        match self.settle(&p, &outcome, now).await {
+            Ok(Settled::Recorded) => ("00", "Confirm Success"),
+            Ok(Settled::NotPending) => ("02", "Order already confirmed"),
+            Ok(Settled::TransactionReused) | Err(_) => ("99", "Unknown error"),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Payment statements: payment requests, their settlement (once: guarded by `state = 'pending'`
+//! and by the unique provider transaction id), and the audit of provider messages.
+
+use super::{with_pool, Store, StoreError};
+use serde::Serialize;
+use sqlx::Row;
+
+/// A payment request to store.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    /// The gateway's reference.
+    pub reference: String,
+    /// `paygov` or `vnpay`.
+    pub provider: String,
+    /// Whole VND.
+    pub amount: i64,
+    /// The fee lines it covers (JSON).
+    pub fees: String,
+    /// Where the applicant pays.
+    pub pay_url: String,
+}
+
+/// What to do to a payment inside a dossier change's transaction.
+#[derive(Debug, Clone)]
+pub enum PaymentOp {
+    /// Store a new request.
+    Insert(NewPayment),
+    /// Settle a pending request as `paid` or `failed`, with the provider's transaction id.
+    Settle {
+        /// The reference.
+        reference: String,
+        /// `paid` or `failed`.
+        state: &'static str,
+        /// The provider's transaction id (prefixed by the provider), if any.
+        provider_txn: Option<String>,
+    },
+}
+
+/// A stored payment.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentRow {
+    /// The gateway's reference.
+    pub reference: String,
+    /// The dossier's row id.
+    #[serde(skip)]
+    pub dossier_id: i64,
+    /// The dossier's code.
+    pub dossier: String,
+    /// Provider.
+    pub provider: String,
+    /// Whole VND.
+    pub amount: i64,
+    /// `pending`, `paid`, `failed`, `expired`.
+    pub state: String,
+    /// Where the applicant pays.
+    pub pay_url: Option<String>,
+    /// The provider's transaction id.
+    pub provider_txn: Option<String>,
+    /// Requested at (ms).
+    pub created_at: i64,
+    /// Settled at (ms).
+    pub settled_at: Option<i64>,
+}
+
+/// One provider message as received, for the audit.
+#[derive(Debug, Clone)]
+pub struct PaymentEvent<'a> {
+    /// The payment reference it names, if any.
+    pub reference: Option<&'a str>,
+    /// Provider.
+    pub provider: &'a str,
+    /// `confirm`, `ipn`, `init_answer`, `query_answer`, `querydr_answer`.
+    pub kind: &'a str,
+    /// The bytes as received.
+    pub raw: &'a [u8],
+    /// Whether its signature verified.
+    pub verified: bool,
+    /// What the gateway decided.
+    pub verdict: &'a str,
+}
+
+const PAYMENT_COLUMNS: &str =
+    "p.reference, p.dossier_id, d.code, p.provider, p.amount, p.state, p.pay_url, \
+    p.provider_txn, p.created_at, p.settled_at";
+
+macro_rules! payment_from_row {
+    ($r:expr) => {
+        PaymentRow {
+            reference: $r.try_get("reference")?,
+            dossier_id: $r.try_get("dossier_id")?,
+            dossier: $r.try_get("code")?,
+            provider: $r.try_get("provider")?,
+            amount: $r.try_get("amount")?,
+            state: $r.try_get("state")?,
+            pay_url: $r.try_get("pay_url")?,
+            provider_txn: $r.try_get("provider_txn")?,
+            created_at: $r.try_get("created_at")?,
+            settled_at: $r.try_get("settled_at")?,
+        }
+    };
+}
+
+/// Runs a payment operation inside a transaction; evaluates to whether it applied (a
+/// settlement of a payment no longer pending does not).
+macro_rules! apply_payment_op {
+    ($exec:expr, $dossier_id:expr, $op:expr, $now:expr) => {
+        async {
+            let applied = match $op {
+                $crate::store::PaymentOp::Insert(p) => {
+                    sqlx::query(
+                        "INSERT INTO payments (reference, dossier_id, provider, amount, fees, pay_url, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&p.reference)
+                    .bind($dossier_id)
+                    .bind(&p.provider)
+                    .bind(p.amount)
+                    .bind(&p.fees)
+                    .bind(&p.pay_url)
+                    .bind($now)
+                    .execute($exec)
+                    .await?
+                    .rows_affected()
+                }
+                $crate::store::PaymentOp::Settle { reference, state, provider_txn } => {
+                    sqlx::query(
+                        "UPDATE payments SET state = $1, provider_txn = $2, settled_at = $3 \
+                         WHERE reference = $4 AND state = 'pending'",
+                    )
+                    .bind(*state)
+                    .bind(provider_txn.as_deref())
+                    .bind($now)
+                    .bind(reference)
+                    .execute($exec)
+                    .await?
+                    .rows_affected()
+                }
+            };
+            Ok::<bool, $crate::store::StoreError>(applied == 1)
+        }
+    };
+}
+pub(crate) use apply_payment_op;
+
+impl Store {
+    /// The payment with this reference.
+    pub async fn payment(&self, reference: &str) -> Result<Option<PaymentRow>, StoreError> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN dossiers d ON d.id = p.dossier_id WHERE p.reference = $1");
+        with_pool!(read self, pool => {
+            match sqlx::query(&sql).bind(reference).fetch_optional(pool).await? {
+                Some(r) => Ok(Some(payment_from_row!(r))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// A dossier's payments, oldest first.
+    pub async fn payments_of(&self, dossier_id: i64) -> Result<Vec<PaymentRow>, StoreError> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN dossiers d ON d.id = p.dossier_id WHERE p.dossier_id = $1 ORDER BY p.id");
+        with_pool!(read self, pool => {
+            let rows = sqlx::query(&sql).bind(dossier_id).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(payment_from_row!(r))).collect()
+        })
+    }
+
+    /// Pending payments requested before `before` (ms) and not checked since `checked_before`.
+    pub async fn payments_to_reconcile(
+        &self,
+        before: i64,
+        checked_before: i64,
+        limit: i64,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments p JOIN dossiers d ON d.id = p.dossier_id \
+             WHERE p.state = 'pending' AND p.created_at < $1 AND (p.checked_at IS NULL OR p.checked_at < $2) \
+             ORDER BY p.created_at LIMIT $3"
+        );
+        with_pool!(read self, pool => {
+            let rows = sqlx::query(&sql).bind(before).bind(checked_before).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(payment_from_row!(r))).collect()
+        })
+    }
+
+    /// Marks a payment as asked about now.
+    pub async fn payment_checked(&self, reference: &str, now: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE payments SET checked_at = $1 WHERE reference = $2")
+                .bind(now)
+                .bind(reference)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// A payment operation without a dossier change (a settlement that fails, or of a dossier no
+    /// longer in 6; a new request of a dossier already in 6); returns whether it applied.
+    pub async fn payment_op_only(
+        &self,
+        dossier_id: i64,
+        op: &PaymentOp,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let applied = apply_payment_op!(&mut *tx, dossier_id, op, now).await?;
+            tx.commit().await?;
+            Ok(applied)
+        })
+    }
+
+    /// Expires payments still pending that were requested before `before` (ms).
+    pub async fn expire_payments(&self, before: i64, now: i64) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query("UPDATE payments SET state = 'expired', settled_at = $1 WHERE state = 'pending' AND created_at < $2")
+                .bind(now)
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
+    }
+
+    /// Records a provider message as received.
+    pub async fn record_payment_event(
+        &self,
+        e: &PaymentEvent<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO payment_events (reference, provider, kind, raw, verified, verdict, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(e.reference)
+            .bind(e.provider)
+            .bind(e.kind)
+            .bind(e.raw)
+            .bind(i64::from(e.verified))
+            .bind(e.verdict)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// The audit of one payment reference: `(kind, verified, verdict, raw)`, oldest first.
+    pub async fn payment_events(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<(String, bool, String, Vec<u8>)>, StoreError> {
+        with_pool!(read self, pool => {
+            let rows = sqlx::query("SELECT kind, verified, verdict, raw FROM payment_events WHERE reference = $1 ORDER BY id")
+                .bind(reference)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("kind")?, r.try_get::<i64, _>("verified")? != 0, r.try_get("verdict")?, r.try_get("raw")?)))
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,547 @@
+//! Fee payment through PayGov and VNPAY: requests, callbacks with every answer code, repeats and
+//! races, reconciliation, and the audit of what the providers sent.
+
+use crate::helpers::*;
+use crate::lifecycle::{dossier_in, new_dossier};
+use motcua_gateway::payment::{paygov, vnpay};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const PAYGOV_SECRET: &str = "test-paygov-secret-0001";
+const VNPAY_SECRET: &str = "TESTVNPAYHASHSECRET0001";
+
+async fn request(app: &TestApp, code: &str, provider: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{code}/payments")))
+        .bearer_auth(PAYER)
+        .json(&json!({"provider": provider}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn dossier(app: &TestApp, code: &str) -> Value {
+    app.get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await
+        .1
+}
+
+/// An IPN as VNPAY would send it for `reference`, signed with `secret`.
+fn ipn(reference: &str, amount_x100: &str, response: &str, secret: &str) -> String {
+    let mut p = BTreeMap::new();
+    for (k, v) in [
+        ("vnp_TmnCode", "SVHTTEST"),
+        ("vnp_Amount", amount_x100),
+        ("vnp_TxnRef", reference),
+        ("vnp_OrderInfo", "Thanh toan phi ho so"),
+        ("vnp_ResponseCode", response),
+        ("vnp_TransactionStatus", response),
+        ("vnp_TransactionNo", "14123456"),
+        ("vnp_BankCode", "NCB"),
+        ("vnp_PayDate", "20261127103512"),
+    ] {
+        p.insert(k.to_owned(), v.to_owned());
+    }
+    let hash = vnpay::secure_hash(&p, secret);
+    format!(
+        "{}&vnp_SecureHashType=HmacSHA512&vnp_SecureHash={hash}",
+        vnpay::signing_string(&p)
+    )
+}
+
+async fn send_ipn(app: &TestApp, query: &str) -> Value {
+    let res = app
+        .client
+        .get(app.url(&format!("/payment/vnpay/ipn?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_vnpay_payment_moves_the_dossier_to_6_and_its_ipn_brings_it_back() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "VNP-1").await;
+    let (s, created) = request(&app, &code, "vnpay").await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["amount"], 3_000_000);
+    assert_eq!(created["provider"], "vnpay");
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+    let url = created["pay_url"].as_str().unwrap();
+    let (base, query) = url.split_once('?').unwrap();
+    assert_eq!(base, "http://127.0.0.1:9105/paymentv2/vpcpay.html");
+    let params = vnpay::parse_query(query).unwrap();
+    assert!(
+        vnpay::verify(&params, VNPAY_SECRET),
+        "the payment URL is signed"
+    );
+    assert_eq!(
+        params["vnp_Amount"], "300000000",
+        "VND x 100 on VNPAY's wire only"
+    );
+    assert_eq!(params["vnp_TxnRef"], reference);
+    assert!(
+        params["vnp_OrderInfo"].is_ascii(),
+        "{}",
+        params["vnp_OrderInfo"]
+    );
+
+    let d = dossier(&app, &code).await;
+    assert_eq!(d["TrangThaiHoSo"], 6);
+    assert_eq!(d["payments"][0]["state"], "pending");
+
+    let answer = send_ipn(&app, &ipn(&reference, "300000000", "00", VNPAY_SECRET)).await;
+    assert_eq!(
+        answer,
+        json!({"RspCode": "00", "Message": "Confirm Success"})
+    );
+    let d = dossier(&app, &code).await;
+    assert_eq!(d["TrangThaiHoSo"], 4, "back to the status before 6");
+    assert_eq!(d["payments"][0]["state"], "paid");
+    assert_eq!(d["payments"][0]["transaction"], "14123456");
+    assert_eq!(
+        d["sync"]["pending"].as_i64(),
+        Some(d["progress"].as_array().unwrap().len() as i64),
+        "each change queued for the portal"
+    );
+
+    let again = send_ipn(&app, &ipn(&reference, "300000000", "00", VNPAY_SECRET)).await;
+    assert_eq!(
+        again,
+        json!({"RspCode": "02", "Message": "Order already confirmed"})
+    );
+    let events = app.store.payment_events(&reference).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events
+        .iter()
+        .all(|(kind, verified, _, raw)| kind == "ipn" && *verified && !raw.is_empty()));
+}
+
+#[tokio::test]
+async fn every_vnpay_answer_code_and_rejections_change_nothing() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 2, "VNP-2").await;
+    let (_, created) = request(&app, &code, "vnpay").await;
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+    let cases = [
+        (
+            ipn(&reference, "300000000", "00", "WRONGSECRET"),
+            "97",
+            "Invalid signature",
+        ),
+        (
+            ipn(&reference, "300000000", "00", VNPAY_SECRET)
+                .replace("vnp_Amount=300000000", "vnp_Amount=300000001"),
+            "97",
+            "Invalid signature",
+        ),
+        (
+            ipn("TT0000000000NONE", "300000000", "00", VNPAY_SECRET),
+            "01",
+            "Order not found",
+        ),
+        (
+            ipn(&reference, "200000000", "00", VNPAY_SECRET),
+            "04",
+            "Invalid amount",
+        ),
+        ("not a query %%".to_owned(), "97", "Invalid signature"),
+    ];
+    for (query, code_expected, message) in &cases {
+        let answer = send_ipn(&app, query).await;
+        assert_eq!(
+            answer,
+            json!({"RspCode": code_expected, "Message": message}),
+            "{query}"
+        );
+    }
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"][0]["state"].as_str()
+        ),
+        (Some(6), Some("pending"))
+    );
+
+    // A failed payment is recorded; the dossier stays in 6 and may ask again.
+    let answer = send_ipn(&app, &ipn(&reference, "300000000", "24", VNPAY_SECRET)).await;
+    assert_eq!(answer["RspCode"], "00");
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"][0]["state"].as_str()
+        ),
+        (Some(6), Some("failed"))
+    );
+    let (s, second) = request(&app, &code, "vnpay").await;
+    assert_eq!(s, 201);
+    assert_ne!(second["payment_ref"], created["payment_ref"]);
+    let (s, e) = request(&app, &code, "vnpay").await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (409, Some("INVALID_TRANSITION")),
+        "one pending payment at a time"
+    );
+}
+
+#[tokio::test]
+async fn payments_need_fees_a_payable_status_and_the_scope() {
+    let app = spawn_app().await;
+    let free = {
+        let res = app
+            .submit(
+                &with_portal_id(&fixture("valid/thu-vien.json"), "FREE-1"),
+                "application/json",
+            )
+            .await;
+        res.json::<Value>().await.unwrap()["MaHoSo"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    crate::lifecycle::act(
+        &app,
+        &free,
+        json!({"action": "accept", "officer": {"name": "A", "title": "B", "unit": "C"}}),
+    )
+    .await;
+    let (s, e) = request(&app, &free, "vnpay").await;
+    assert_eq!((s, e["error_code"].as_str()), (409, Some("NO_FEES")));
+    let new = new_dossier(&app, "NEW-1").await;
+    let (s, e) = request(&app, &new, "paygov").await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (409, Some("INVALID_TRANSITION")),
+        "status 1 cannot pay"
+    );
+    let (s, _) = request(&app, &new, "cash").await;
+    assert_eq!(s, 422);
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{new}/payments")))
+        .bearer_auth(READER)
+        .json(&json!({"provider": "vnpay"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+fn paygov_init_answer(url: &str) -> Reply {
+    let message = json!({"UrlThanhToan": url}).to_string();
+    Reply::Answer(
+        200,
+        json!({"error_code": "0", "message": message}).to_string(),
+        vec![],
+    )
+}
+
+async fn paygov_app(paygov: &TestPartner) -> TestApp {
+    spawn_app_with(&format!("[paygov]\nbase_url = \"{}\"\n", paygov.address)).await
+}
+
+fn confirm(reference: &str, amount: &str, txn: &str, code: &str, secret: &str) -> Value {
+    let f = paygov::ConfirmFields {
+        kind: "CONFIRM".into(),
+        code: code.into(),
+        partner: "SVHTT_HCM_TEST".into(),
+        reference: reference.into(),
+        amount: amount.into(),
+        currency: "VND".into(),
+        transaction: txn.into(),
+        bank: "VCB".into(),
+        time: "20261127103512".into(),
+        info: "Thanh toan phi".into(),
+    };
+    json!({
+        "LoaiBanTin": f.kind, "MaLoi": f.code, "MaDoiTac": f.partner, "MaThamChieu": f.reference, "SoTien": f.amount,
+        "MaTienTe": f.currency, "MaGiaoDich": f.transaction, "MaNganHang": f.bank, "ThoiGianGD": f.time,
+        "ThongTinGiaoDich": f.info, "MaXacThuc": paygov::confirm_checksum(&f, secret),
+    })
+}
+
+async fn send_confirm(app: &TestApp, body: &Value) -> Value {
+    let res = app
+        .client
+        .post(app.url("/payment/paygov/confirm"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    let s = |k: &str| answer[k].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        s("MaXacThuc"),
+        paygov::answer_checksum(
+            &s("MaLoi"),
+            &s("MaDoiTac"),
+            &s("MaThamChieu"),
+            &s("ThoiGianGD"),
+            PAYGOV_SECRET
+        ),
+        "the answer is signed"
+    );
+    answer
+}
+
+#[tokio::test]
+async fn a_paygov_payment_is_initialised_signed_and_confirmed() {
+    let paygov = TestPartner::start().await;
+    paygov.script([paygov_init_answer("https://paygov.example/pay/abc")]);
+    let app = paygov_app(&paygov).await;
+    let code = dossier_in(&app, 4, "PG-1").await;
+    let (s, created) = request(&app, &code, "paygov").await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["pay_url"], "https://paygov.example/pay/abc");
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+
+    let init = paygov.received()[0].json();
+    assert_eq!(paygov.received()[0].path, "/init");
+    assert_eq!(
+        (init["LoaiBanTin"].as_str(), init["PhienBan"].as_str()),
+        (Some("INIT"), Some("1.0.6"))
+    );
+    assert_eq!(init["SoTien"], "3000000");
+    assert_eq!(init["ThongTinBienLai"]["MaHoSo"], code);
+    assert_eq!(init["ThongTinBienLai"]["PhiLePhi"][0]["SoTien"], 3_000_000);
+    let s = |k: &str| init[k].as_str().unwrap().to_owned();
+    let fields = paygov::InitFields {
+        partner: &s("MaDoiTac"),
+        reference: &s("MaThamChieu"),
+        amount: &s("SoTien"),
+        info: &s("ThongTinGiaoDich"),
+        time: &s("ThoiGianGD"),
+        ip: &s("Ip"),
+    };
+    assert_eq!(
+        s("MaXacThuc"),
+        paygov::init_checksum(&fields, PAYGOV_SECRET)
+    );
+
+    let answer = send_confirm(
+        &app,
+        &confirm(&reference, "3000000", "PG000123", "00", PAYGOV_SECRET),
+    )
+    .await;
+    assert_eq!(
+        (answer["MaLoi"].as_str(), answer["MaThamChieu"].as_str()),
+        (Some("00"), Some(reference.as_str()))
+    );
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"][0]["state"].as_str()
+        ),
+        (Some(4), Some("paid"))
+    );
+    let repeat = send_confirm(
+        &app,
+        &confirm(&reference, "3000000", "PG000123", "00", PAYGOV_SECRET),
+    )
+    .await;
+    assert_eq!(
+        repeat["MaLoi"], "00",
+        "a repeat of the recorded confirmation is accepted"
+    );
+    let other = send_confirm(
+        &app,
+        &confirm(&reference, "3000000", "PG999999", "00", PAYGOV_SECRET),
+    )
+    .await;
+    assert_eq!(other["MaLoi"], "99", "already paid by another transaction");
+}
+
+#[tokio::test]
+async fn rejected_paygov_confirmations_change_nothing() {
+    let paygov = TestPartner::start().await;
+    paygov.script([paygov_init_answer("https://paygov.example/pay/x")]);
+    let app = paygov_app(&paygov).await;
+    let code = dossier_in(&app, 2, "PG-2").await;
+    let (_, created) = request(&app, &code, "paygov").await;
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+    let mut tampered = confirm(&reference, "3000000", "T1", "00", PAYGOV_SECRET);
+    tampered["SoTien"] = json!("300000");
+    for (body, why) in [
+        (
+            confirm(&reference, "3000000", "T1", "00", "wrong-secret"),
+            "Invalid signature",
+        ),
+        (tampered, "Invalid signature"),
+        (
+            confirm("TT0000000000NONE", "3000000", "T1", "00", PAYGOV_SECRET),
+            "Unknown reference",
+        ),
+        (
+            confirm(&reference, "2000000", "T1", "00", PAYGOV_SECRET),
+            "Amount differs from the request",
+        ),
+        (json!("not an object"), "Invalid signature"),
+    ] {
+        let answer = send_confirm(&app, &body).await;
+        assert_eq!(
+            (answer["MaLoi"].as_str(), answer["MoTaLoi"].as_str()),
+            (Some("99"), Some(why)),
+            "{body}"
+        );
+    }
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"][0]["state"].as_str()
+        ),
+        (Some(6), Some("pending"))
+    );
+    let events = app.store.payment_events(&reference).await.unwrap();
+    assert!(events
+        .iter()
+        .any(|(kind, verified, verdict, _)| kind == "confirm"
+            && !verified
+            && verdict == "Invalid signature"));
+}
+
+#[tokio::test]
+async fn twenty_identical_confirmations_at_once_record_one_payment() {
+    let paygov = TestPartner::start().await;
+    paygov.script([paygov_init_answer("https://paygov.example/pay/y")]);
+    let app = std::sync::Arc::new(paygov_app(&paygov).await);
+    let code = dossier_in(&app, 4, "PG-RACE").await;
+    let (_, created) = request(&app, &code, "paygov").await;
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+    let body = confirm(&reference, "3000000", "PGRACE1", "00", PAYGOV_SECRET);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, body) = (app.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            send_confirm(&app, &body).await["MaLoi"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), "00");
+    }
+    let d = dossier(&app, &code).await;
+    let confirmations = d["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["action"] == "payment_confirmed")
+        .count();
+    assert_eq!(confirmations, 1, "one status change");
+    let back_to_4 = app
+        .store
+        .list_outbox(None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.payload.contains("\"TrangThaiHoSo\":4"))
+        .count();
+    assert_eq!(
+        back_to_4, 2,
+        "start_processing and the one payment confirmation"
+    );
+    assert_eq!(d["payments"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn reconciliation_settles_a_lost_callback_and_ignores_an_unsigned_answer() {
+    let vnp = TestPartner::start().await;
+    let app = spawn_app_with(&format!(
+        "[vnpay]\napi_url = \"{}/merchant_webapi/api/transaction\"\n",
+        vnp.address
+    ))
+    .await;
+    let code = dossier_in(&app, 4, "REC-1").await;
+    let (_, created) = request(&app, &code, "vnpay").await;
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+    let answer = |secret: &str| {
+        let mut a = json!({
+            "vnp_ResponseId": "R1", "vnp_Command": "querydr", "vnp_ResponseCode": "00", "vnp_Message": "QueryDR Success",
+            "vnp_TmnCode": "SVHTTEST", "vnp_TxnRef": reference, "vnp_Amount": "300000000", "vnp_BankCode": "NCB",
+            "vnp_PayDate": "20261127103512", "vnp_TransactionNo": "777", "vnp_TransactionType": "01",
+            "vnp_TransactionStatus": "00", "vnp_OrderInfo": "x", "vnp_PromotionCode": "", "vnp_PromotionAmount": ""
+        });
+        let fields: Vec<String> = vnpay::QUERYDR_ANSWER_FIELDS
+            .iter()
+            .map(|k| a[*k].as_str().unwrap().to_owned())
+            .collect();
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(fields.join("|").as_bytes());
+        a["vnp_SecureHash"] = json!(hex::encode(mac.finalize().into_bytes()));
+        Reply::Answer(200, a.to_string(), vec![])
+    };
+    vnp.script([answer("forged-secret"), answer(VNPAY_SECRET)]);
+    let payments = &app.worker_payments();
+    let settled = payments
+        .reconcile_once(
+            Duration::ZERO,
+            Duration::from_secs(86_400),
+            chrono::Utc::now() + chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(settled, 0, "a forged answer is not believed");
+    assert_eq!(
+        dossier(&app, &code).await["payments"][0]["state"],
+        "pending"
+    );
+    let query = vnp.received()[0].json();
+    assert_eq!(query["vnp_Command"], "querydr");
+    assert_eq!(query["vnp_TxnRef"], reference);
+    let settled = payments
+        .reconcile_once(
+            Duration::ZERO,
+            Duration::from_secs(86_400),
+            chrono::Utc::now() + chrono::Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(settled, 1);
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"][0]["state"].as_str()
+        ),
+        (Some(4), Some("paid"))
+    );
+}
+
+#[tokio::test]
+async fn unpaid_requests_expire_and_the_dossier_may_ask_again() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "EXP-1").await;
+    request(&app, &code, "vnpay").await;
+    let n = app
+        .worker_payments()
+        .reconcile_once(
+            Duration::from_secs(86_400 * 7),
+            Duration::ZERO,
+            chrono::Utc::now() + chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"][0]["state"].as_str()
+        ),
+        (Some(6), Some("expired"))
+    );
+    assert_eq!(request(&app, &code, "vnpay").await.0, 201);
+}
