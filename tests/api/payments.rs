@@ -545,3 +545,72 @@ async fn unpaid_requests_expire_and_the_dossier_may_ask_again() {
     );
     assert_eq!(request(&app, &code, "vnpay").await.0, 201);
 }
+
+#[tokio::test]
+async fn a_vnpay_transaction_cannot_pay_two_requests() {
+    let app = spawn_app().await;
+    let a = dossier_in(&app, 4, "TXN-A").await;
+    let b = dossier_in(&app, 4, "TXN-B").await;
+    let ra = request(&app, &a, "vnpay").await.1["payment_ref"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rb = request(&app, &b, "vnpay").await.1["payment_ref"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        send_ipn(&app, &ipn(&ra, "300000000", "00", VNPAY_SECRET)).await["RspCode"],
+        "00"
+    );
+    let answer = send_ipn(&app, &ipn(&rb, "300000000", "00", VNPAY_SECRET)).await;
+    assert_eq!(
+        answer,
+        json!({"RspCode": "99", "Message": "Unknown error"}),
+        "the same vnp_TransactionNo"
+    );
+    assert_eq!(dossier(&app, &b).await["payments"][0]["state"], "pending");
+}
+
+#[tokio::test]
+async fn paygov_reconciliation_settles_a_paid_reference() {
+    let paygov = TestPartner::start().await;
+    paygov.script([paygov_init_answer("https://paygov.example/pay/q")]);
+    let app = paygov_app(&paygov).await;
+    let code = dossier_in(&app, 2, "PGQ-1").await;
+    let (_, created) = request(&app, &code, "paygov").await;
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+    paygov.script([
+        Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "3", "MaGiaoDich": "", "SoTien": "3000000"}).to_string(), vec![]),
+        Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "1", "MaGiaoDich": "PGQ777", "SoTien": "2000000"}).to_string(), vec![]),
+        Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "1", "MaGiaoDich": "PGQ777", "SoTien": "3000000"}).to_string(), vec![]),
+    ]);
+    let payments = app.worker_payments();
+    let day = Duration::from_secs(86_400);
+    for (later, settled) in [(1, 0), (60, 0), (120, 1)] {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(later);
+        assert_eq!(
+            payments
+                .reconcile_once(Duration::ZERO, day, at)
+                .await
+                .unwrap(),
+            settled,
+            "after {later}s"
+        );
+    }
+    let query = paygov.received()[1].json();
+    assert_eq!(query["LoaiBanTin"], "QUERY");
+    let s = |k: &str| query[k].as_str().unwrap().to_owned();
+    assert_eq!(
+        s("MaXacThuc"),
+        paygov::query_checksum(&s("MaDoiTac"), &reference, &s("ThoiGianGD"), PAYGOV_SECRET)
+    );
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"][0]["transaction"].as_str()
+        ),
+        (Some(2), Some("PGQ777"))
+    );
+}
