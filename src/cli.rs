@@ -107,12 +107,7 @@ fn selector(sel: &Selection) -> anyhow::Result<crate::store::OutboxSelector> {
     let since = match sel.since.as_deref() {
         None => None,
         Some(t) => {
-            let full = if t.len() == 8 {
-                format!("{t}000000")
-            } else {
-                t.to_owned()
-            };
-            let at = crate::domain::time::parse_wire(&full)
+            let at = crate::domain::time::parse_day_or_moment(t)
                 .ok_or_else(|| anyhow::anyhow!("--since: yyyyMMddHHmmss or yyyyMMdd"))?;
             Some(at.timestamp_millis())
         }

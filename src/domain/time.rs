@@ -43,6 +43,15 @@ pub fn parse_wire(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Parses `yyyyMMddHHmmss`, or `yyyyMMdd` as the start of that Vietnam day.
+pub fn parse_day_or_moment(text: &str) -> Option<DateTime<Utc>> {
+    if text.len() == 8 {
+        parse_wire(&format!("{text}000000"))
+    } else {
+        parse_wire(text)
+    }
+}
+
 /// Parses `dd/MM/yyyy` (the form fields' date format); `None` if it is not a real date.
 pub fn parse_form_date(text: &str) -> Option<NaiveDate> {
     let bytes = text.as_bytes();

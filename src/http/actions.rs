@@ -174,6 +174,15 @@ pub fn idempotency_key(
     }))
 }
 
+/// 422: the key was used with another request.
+pub fn key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+        "this Idempotency-Key was used for a different request",
+    )
+}
+
 /// The handler.
 pub async fn act(
     State(state): State<AppState>,
@@ -202,11 +211,7 @@ pub async fn act(
             Err(ApiError::new(StatusCode::CONFLICT, "INVALID_TRANSITION", m))
         }
         Err(LifecycleError::Validation(errors)) => Err(ApiError::validation(&errors)),
-        Err(LifecycleError::KeyReused) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was used for a different request",
-        )),
+        Err(LifecycleError::KeyReused) => Err(key_reused()),
         Err(LifecycleError::PaymentNotPending) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "INVALID_TRANSITION",

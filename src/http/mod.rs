@@ -146,6 +146,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dossiers/{code}/actions", post(actions::act))
         .route("/api/v1/dossiers/{code}/payments", post(payment::request))
         .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/replay", post(outbox::replay_many))
+        .route("/api/v1/outbox/discard", post(outbox::discard_many))
         .route("/api/v1/outbox/{id}/replay", post(outbox::replay))
         .route("/api/v1/outbox/{id}/discard", post(outbox::discard))
         .layer(DefaultBodyLimit::max(64 * 1024));

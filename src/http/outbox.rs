@@ -140,3 +140,78 @@ pub async fn discard(
 ) -> Result<Response, ApiError> {
     decide(&state, &caller, &id, false).await
 }
+
+/// Body of a bulk decision: every condition given applies; `all: true` is needed when none is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    destination: Option<String>,
+    dossier: Option<String>,
+    since: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+async fn bulk(
+    state: &AppState,
+    caller: &Caller,
+    body: &[u8],
+    replay: bool,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let b: BulkBody =
+        serde_json::from_slice(body).map_err(|e| ApiError::malformed(format!("{e}")))?;
+    let since = b
+        .since
+        .as_deref()
+        .map(|t| {
+            crate::domain::time::parse_day_or_moment(t)
+                .map(|at| at.timestamp_millis())
+                .ok_or_else(|| bad_query("since: yyyyMMddHHmmss or yyyyMMdd"))
+        })
+        .transpose()?;
+    if b.destination.is_none() && b.dossier.is_none() && since.is_none() && !b.all {
+        return Err(bad_query(
+            "say which dead messages: destination, dossier, since, or all",
+        ));
+    }
+    let sel = OutboxSelector {
+        id: None,
+        destination: b.destination,
+        dossier_code: b.dossier,
+        since,
+    };
+    let n = if replay {
+        state
+            .store
+            .replay_outbox(&sel, chrono::Utc::now().timestamp_millis())
+            .await
+    } else {
+        state.store.discard_outbox(&sel).await
+    }
+    .map_err(|e| ApiError::internal(&e))?;
+    tracing::info!(count = n, operator = %caller.0.name, decision = if replay { "replay" } else { "discard" }, "operator decision");
+    state.outbox_wake.notify_one();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ if replay { "replayed" } else { "discarded" }: n }).to_string(),
+    ))
+}
+
+/// `POST /api/v1/outbox/replay` with a selection: many dead messages at once.
+pub async fn replay_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    bulk(&state, &caller, &body, true).await
+}
+
+/// `POST /api/v1/outbox/discard` with a selection: many dead messages at once.
+pub async fn discard_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    bulk(&state, &caller, &body, false).await
+}

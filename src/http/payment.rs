@@ -1,6 +1,7 @@
 //! Payments at the edge: the department's payment requests, and the providers' callbacks
 //! (always answered 200 with the provider's own codes, as they expect).
 
+use super::actions::{idempotency_key, key_reused};
 use super::auth::Caller;
 use super::body::read_body;
 use super::error::{json_response, ApiError};
@@ -24,6 +25,26 @@ pub async fn request(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::PaymentsWrite)?;
     let bytes = read_body(&headers, body, 16 * 1024).await?;
+    let key = idempotency_key(
+        &headers,
+        &caller.0.name,
+        &format!("POST /api/v1/dossiers/{code}/payments"),
+        &bytes,
+    )?;
+    if let Some(k) = &key {
+        if let Some(answer) = state
+            .store
+            .idempotent_answer(&k.client, &k.key)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+        {
+            if answer.request_hash != k.request_hash {
+                return Err(key_reused());
+            }
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED);
+            return Ok(json_response(status, answer.body));
+        }
+    }
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::malformed(format!("JSON is not well-formed: {e}")))?;
     let provider = v["provider"]
@@ -40,15 +61,41 @@ pub async fn request(
         .as_str()
         .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
         .unwrap_or("127.0.0.1");
-    match state.payments.request(&code, provider, ip, chrono::Utc::now()).await {
-        Ok(c) => Ok(json_response(
-            StatusCode::CREATED,
-            json!({"payment_ref": c.reference, "amount": c.amount, "pay_url": c.pay_url, "provider": c.provider.name()}).to_string(),
-        )),
+    match state
+        .payments
+        .request(&code, provider, ip, chrono::Utc::now())
+        .await
+    {
+        Ok(c) => {
+            let body = json!({"payment_ref": c.reference, "amount": c.amount, "pay_url": c.pay_url, "provider": c.provider.name()})
+                .to_string();
+            // Stored after the payment's commit: a crash in between leaves the key unset, and the
+            // retry is then refused (a payment is pending), never paid twice.
+            if let Some(k) = &key {
+                if let Err(e) = state
+                    .store
+                    .save_idempotent_answer(k, 201, &body, chrono::Utc::now().timestamp_millis())
+                    .await
+                {
+                    tracing::error!(error = %e, "idempotency key not stored");
+                }
+            }
+            Ok(json_response(StatusCode::CREATED, body))
+        }
         Err(PaymentError::NotFound) => Err(ApiError::not_found("dossier")),
-        Err(PaymentError::NoFees) => Err(ApiError::new(StatusCode::CONFLICT, "NO_FEES", "this dossier has no fees to pay")),
-        Err(PaymentError::CannotPay(m)) => Err(ApiError::new(StatusCode::CONFLICT, "INVALID_TRANSITION", m)),
-        Err(PaymentError::Provider(m)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_UNAVAILABLE", m)),
+        Err(PaymentError::NoFees) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "NO_FEES",
+            "this dossier has no fees to pay",
+        )),
+        Err(PaymentError::CannotPay(m)) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "INVALID_TRANSITION", m))
+        }
+        Err(PaymentError::Provider(m)) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "PROVIDER_UNAVAILABLE",
+            m,
+        )),
         Err(PaymentError::Store(e)) => Err(ApiError::internal(&e)),
     }
 }

@@ -126,6 +126,32 @@ impl Store {
         })
     }
 
+    /// Stores the answer of an idempotent request made outside a change (a payment request);
+    /// a key already stored keeps its first answer.
+    pub async fn save_idempotent_answer(
+        &self,
+        key: &IdempotencyKey,
+        status: u16,
+        body: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (client, key, request_hash, status, body, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client, key) DO NOTHING",
+            )
+            .bind(&key.client)
+            .bind(&key.key)
+            .bind(&key.request_hash)
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
     /// Applies one change; `render` turns the changed dossier (read inside the transaction)
     /// into the answer, which is also what the idempotency key stores.
     pub async fn apply_change(

@@ -536,3 +536,33 @@ async fn a_worker_whose_lease_was_taken_over_cannot_record_its_outcome() {
         "only the holder of the current lease recorded an attempt"
     );
 }
+
+#[tokio::test]
+async fn operators_replay_every_dead_message_of_a_destination_at_once() {
+    let portal = TestPartner::start().await;
+    portal.script([Reply::status(404), Reply::status(404)]);
+    let app = spawn_app_with(&portal_at(&portal.address, "")).await;
+    new_dossier(&app, "BULK-1").await;
+    new_dossier(&app, "BULK-2").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Dead, Dispatched::Dead]
+    );
+    let post = |path: &str, body: Value| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+    };
+    let res = post("/api/v1/outbox/replay", json!({})).await.unwrap();
+    assert_eq!(res.status(), 400, "a bulk decision must say which messages");
+    let res = post("/api/v1/outbox/replay", json!({"destination": "portal"}))
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"replayed": 2}));
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Delivered, Dispatched::Delivered]
+    );
+}

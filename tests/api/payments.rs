@@ -614,3 +614,36 @@ async fn paygov_reconciliation_settles_a_paid_reference() {
         (Some(2), Some("PGQ777"))
     );
 }
+
+#[tokio::test]
+async fn a_payment_request_with_an_idempotency_key_is_made_once() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "PIDEM-1").await;
+    let send = |key: &'static str, provider: &'static str| {
+        app.client
+            .post(app.url(&format!("/api/v1/dossiers/{code}/payments")))
+            .bearer_auth(PAYER)
+            .header("idempotency-key", key)
+            .json(&json!({"provider": provider}))
+            .send()
+    };
+    let first = send("pay-1", "vnpay").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send("pay-1", "vnpay").await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(
+        again.json::<Value>().await.unwrap(),
+        first,
+        "the first answer"
+    );
+    assert_eq!(
+        dossier(&app, &code).await["payments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = send("pay-1", "paygov").await.unwrap();
+    assert_eq!(other.status(), 422);
+}
