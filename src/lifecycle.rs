@@ -151,6 +151,9 @@ impl Lifecycle {
         payment: Option<&PaymentOp>,
         now: DateTime<Utc>,
     ) -> Result<String, LifecycleError> {
+        // Whole seconds: the wire shows seconds, and due dates computed from the shown
+        // acceptance time must be the ones stored.
+        let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
         if let Some(k) = key {
             if let Some(answer) = self.store.idempotent_answer(&k.client, &k.key).await? {
                 return if answer.request_hash == k.request_hash {
