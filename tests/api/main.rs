@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod codes;
+mod fuzz;
 mod helpers;
 mod intake;
 mod lifecycle;
