@@ -474,3 +474,143 @@ async fn operators_replay_and_discard_dead_messages_from_the_command_line() {
         2
     );
 }
+
+#[tokio::test]
+async fn no_secret_token_or_identity_number_reaches_the_logs() {
+    let portal = TestPartner::start().await;
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db.url);
+    let log_path = dir.path().join("gateway.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("RUST_LOG", "debug")
+        .env("MOTCUA__PORTAL__BASE_URL", &portal.address)
+        .env("MOTCUA__OUTBOX__WORKER", "true")
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next_line().await.unwrap().expect("listening line");
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    // Intake (good, replayed, badly signed), actions, a payment and its IPN, reads, deliveries.
+    let body = fixture("valid/du-thi-nuoc-ngoai.json");
+    for secrets in [
+        &[PORTAL_SECRET][..],
+        &[PORTAL_SECRET],
+        &["whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="],
+    ] {
+        post_signed(
+            &client,
+            &address,
+            &body,
+            "application/json",
+            "msg_log",
+            now(),
+            secrets,
+        )
+        .await
+        .unwrap();
+    }
+    let karaoke = post_signed(
+        &client,
+        &address,
+        &fixture("valid/karaoke.xml"),
+        "application/xml",
+        "msg_k",
+        now(),
+        &[PORTAL_SECRET],
+    )
+    .await
+    .unwrap()
+    .json::<Value>()
+    .await
+    .unwrap();
+    let code = karaoke["MaHoSo"].as_str().unwrap();
+    for action in ["accept", "start_processing"] {
+        let res = client
+            .post(format!("{address}/api/v1/dossiers/{code}/actions"))
+            .bearer_auth(WRITER)
+            .json(&serde_json::json!({"action": action, "officer": {"name": "A", "title": "B", "unit": "C"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let pay: Value = client
+        .post(format!("{address}/api/v1/dossiers/{code}/payments"))
+        .bearer_auth(PAYER)
+        .json(&serde_json::json!({"provider": "vnpay"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ipn_query = pay["pay_url"]
+        .as_str()
+        .unwrap()
+        .split_once('?')
+        .unwrap()
+        .1
+        .to_owned();
+    client
+        .get(format!("{address}/payment/vnpay/ipn?{ipn_query}"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{address}/api/v1/dossiers/{code}"))
+        .bearer_auth(READER)
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{address}/api/v1/dossiers/{code}"))
+        .bearer_auth("not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    portal.wait_until("syncs delivered", |r| r.len() >= 4).await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    child.wait().await.unwrap();
+
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logged.contains("dossier received"),
+        "the log was written: {} bytes",
+        logged.len()
+    );
+    for secret in [
+        "dGVzdC1wb3J0YWwtaW5ib3VuZC1zZWNyZXQtMDE",
+        "test-portal-inbound-secret-01",
+        "dGVzdC1wb3J0YWwtb3V0Ym91bmQtc2VjcmV0LTAx",
+        "test-portal-outbound-secret-01",
+        "test-paygov-secret-0001",
+        "TESTVNPAYHASHSECRET0001",
+        READER,
+        WRITER,
+        PAYER,
+        "not-a-real-token",
+        "079203001234",
+        "079085004321",
+        "0901234567",
+    ] {
+        assert!(!logged.contains(secret), "{secret:?} appears in the log");
+    }
+}
