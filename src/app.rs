@@ -116,6 +116,7 @@ impl Application {
         let store = self.state.store.clone();
         let app = router(self.state);
         let stop = shutdown.clone();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await });
         let server = tokio::spawn(async move { server.await });

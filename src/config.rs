@@ -123,6 +123,8 @@ pub struct ServerConfig {
     pub request_timeout: Dur,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Dur,
+    /// Requests handled at once.
+    pub max_in_flight: usize,
 }
 
 /// `[database]`.
@@ -280,6 +282,8 @@ pub struct RateLimitsConfig {
     pub payment: Rate,
     /// Each internal client.
     pub api: Rate,
+    /// Each client address, before authentication.
+    pub address: Rate,
 }
 
 /// `[storage]`.
@@ -400,6 +404,9 @@ impl Config {
                 format!("{:?} is not host:port", self.server.listen),
             ));
         }
+        if self.server.max_in_flight == 0 {
+            return Err(key_error("server.max_in_flight", "must be at least 1"));
+        }
         if self.server.request_timeout.0.is_zero() {
             return Err(key_error(
                 "server.request_timeout",
@@ -467,6 +474,7 @@ impl Config {
             ("rate_limits.portal", self.rate_limits.portal),
             ("rate_limits.payment", self.rate_limits.payment),
             ("rate_limits.api", self.rate_limits.api),
+            ("rate_limits.address", self.rate_limits.address),
             ("outbox.destination_rate", self.outbox.destination_rate),
         ] {
             if rate.per_second == 0 || rate.burst == 0 {

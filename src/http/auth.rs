@@ -89,7 +89,10 @@ impl FromRequestParts<AppState> for Caller {
             .get(&token_hash(token))
             .cloned()
             .ok_or_else(unauthorized)?;
-        state.limiters.check_api(&client.name)?;
+        if let Err(refused) = state.limiters.check_api(&client.name) {
+            state.metrics.rate_limited("api");
+            return Err(refused);
+        }
         Ok(Caller(client))
     }
 }

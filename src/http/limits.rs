@@ -21,6 +21,9 @@ pub struct Limiters {
     pub payment: DefaultDirectRateLimiter,
     /// Internal clients, keyed by client name.
     pub api: DefaultKeyedRateLimiter<String>,
+    /// Client addresses, before authentication.
+    pub address: DefaultKeyedRateLimiter<std::net::IpAddr>,
+    seen: std::sync::atomic::AtomicU64,
     clock: DefaultClock,
 }
 
@@ -31,6 +34,8 @@ impl Limiters {
             portal: DefaultDirectRateLimiter::direct(quota(config.portal)),
             payment: DefaultDirectRateLimiter::direct(quota(config.payment)),
             api: DefaultKeyedRateLimiter::keyed(quota(config.api)),
+            address: DefaultKeyedRateLimiter::keyed(quota(config.address)),
+            seen: std::sync::atomic::AtomicU64::new(0),
             clock: DefaultClock::default(),
         }
     }
@@ -52,6 +57,17 @@ impl Limiters {
     pub fn check_payment(&self) -> Result<(), ApiError> {
         self.payment
             .check()
+            .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
+    }
+
+    /// Takes one request of a client address's budget; now and then forgets addresses whose
+    /// buckets are full again, so the table does not grow without bound.
+    pub fn check_address(&self, ip: std::net::IpAddr) -> Result<(), ApiError> {
+        if self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
+            self.address.retain_recent();
+        }
+        self.address
+            .check_key(&ip)
             .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
     }
 

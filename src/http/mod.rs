@@ -19,7 +19,7 @@ use crate::mapping::Mappings;
 use crate::portal::intake::Intake;
 use crate::store::Store;
 use auth::Clients;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -128,6 +128,20 @@ impl AppState {
     }
 }
 
+/// The per-address limit, before anything else looks at the request.
+async fn address_limit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    if let Err(refused) = state.limiters.check_address(peer.ip()) {
+        state.metrics.rate_limited("address");
+        return Err(refused);
+    }
+    Ok(next.run(req).await)
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
 }
@@ -158,15 +172,26 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
+    let max_in_flight = state.config.server.max_in_flight;
+    let limited =
+        Router::new()
+            .merge(portal)
+            .merge(api)
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                address_limit,
+            ));
     Router::new()
-        .merge(portal)
-        .merge(api)
+        .merge(limited)
         .merge(callbacks)
         .merge(ops)
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
+        ))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_in_flight,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

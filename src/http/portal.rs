@@ -49,7 +49,10 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    state.limiters.check_portal()?;
+    if let Err(refused) = state.limiters.check_portal() {
+        state.metrics.rate_limited("portal");
+        return Err(refused);
+    }
     let format = body_format(&headers).ok_or_else(|| {
         ApiError::bare(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
     })?;

@@ -1,5 +1,6 @@
-//! Prometheus metrics: delivery attempts and latency from the worker, queue depth and the
-//! oldest pending message's age read from the store at scrape time.
+//! Prometheus metrics: delivery attempts and latency from the worker, requests refused by rate
+//! limits, and queue depth and the oldest pending message's age read from the store at scrape
+//! time.
 
 use crate::store::Store;
 use prometheus_client::encoding::text::encode;
@@ -23,6 +24,11 @@ struct DestinationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallerLabels {
+    caller: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: String,
 }
@@ -36,6 +42,7 @@ pub struct Metrics {
     latency: Family<DestinationLabels, Histogram, fn() -> Histogram>,
     queue: Family<StateLabels, Gauge>,
     oldest_pending: Gauge,
+    rate_limited: Family<CallerLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -61,6 +68,12 @@ impl Metrics {
             );
         let queue = Family::<StateLabels, Gauge>::default();
         let oldest_pending = Gauge::default();
+        let rate_limited = Family::<CallerLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by a rate limit, by kind of caller",
+            rate_limited.clone(),
+        );
         registry.register(
             "outbox_attempts",
             "Delivery attempts by destination and outcome",
@@ -95,6 +108,7 @@ impl Metrics {
             latency,
             queue,
             oldest_pending,
+            rate_limited,
         }
     }
 
@@ -121,6 +135,15 @@ impl Metrics {
             }
             _ => {}
         }
+    }
+
+    /// Counts a request refused by a rate limit (`portal`, `payment`, `api`, `address`).
+    pub fn rate_limited(&self, caller: &str) {
+        self.rate_limited
+            .get_or_create(&CallerLabels {
+                caller: caller.to_owned(),
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition, with queue figures read now.

@@ -80,6 +80,7 @@ worker = false
 portal = {{ per_second = 100000, burst = 100000 }}
 payment = {{ per_second = 100000, burst = 100000 }}
 api = {{ per_second = 100000, burst = 100000 }}
+address = {{ per_second = 100000, burst = 100000 }}
 "#,
         token_hash(READER),
         token_hash(WRITER),

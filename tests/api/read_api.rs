@@ -222,3 +222,52 @@ async fn each_internal_client_has_its_own_rate_limit() {
         "another client is not held up"
     );
 }
+
+#[tokio::test]
+async fn each_client_address_is_limited_before_authentication() {
+    let app = spawn_app_with("[rate_limits]\naddress = { per_second = 1, burst = 2 }\n").await;
+    assert_eq!(
+        app.get("/api/v1/dossiers", "wrong-token").await.status(),
+        401
+    );
+    assert_eq!(app.get("/api/v1/dossiers", READER).await.status(), 200);
+    let limited = app.get("/api/v1/dossiers", READER).await;
+    assert_eq!(
+        limited.status(),
+        429,
+        "the third request from this address, whatever its token"
+    );
+    assert_eq!(limited.headers()["retry-after"], "1");
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"error_code": "RATE_LIMITED"}));
+    // Probes and payment callbacks have limits of their own.
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ipn = app
+        .client
+        .get(app.url("/payment/vnpay/ipn?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ipn.status(), 200);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("motcua_rate_limited_total{caller=\"address\"} 1"),
+        "{metrics}"
+    );
+}
