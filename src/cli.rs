@@ -139,7 +139,7 @@ pub enum TokenCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config, cli.config).await,
         Command::Migrate => {
             crate::telemetry::init(&config.log);
             let store = Store::connect(&config.database.url, 1)
@@ -212,9 +212,34 @@ async fn outbox_command(store: &Store, command: OutboxCommand) -> anyhow::Result
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, file: Option<PathBuf>) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log);
     let app = Application::build(config).await?;
+    let state = app.state().clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::error!("cannot listen for SIGHUP; secrets reload only on restart");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            // The same sources as at start: defaults, the --config file, the environment.
+            match Config::load(file.as_deref()) {
+                Ok(fresh) => {
+                    let n = state.reload(&fresh);
+                    tracing::info!(
+                        secrets = n,
+                        "configuration reloaded: portal inbound secrets replaced"
+                    );
+                    // For the operator (and tests) watching stdout; a closed stdout is not an error.
+                    let _ = writeln!(std::io::stdout().lock(), "configuration reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration not reloaded; the previous one stays in force")
+                }
+            }
+        }
+    });
     let addr = app.local_addr()?;
     {
         let mut out = std::io::stdout().lock();

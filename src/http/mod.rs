@@ -56,6 +56,8 @@ pub struct Inner {
     pub metrics: Arc<crate::outbox::metrics::Metrics>,
     /// Payment service.
     pub payments: crate::payment::service::Payments,
+    /// The portal's inbound secrets, replaced on reload (SIGHUP) without a restart.
+    inbound_secrets: std::sync::RwLock<Arc<Vec<crate::signing::WebhookSecret>>>,
 }
 
 impl Deref for AppState {
@@ -114,6 +116,9 @@ impl AppState {
             config.agency.name.clone(),
         )?;
         Ok(Self(Arc::new(Inner {
+            inbound_secrets: std::sync::RwLock::new(Arc::new(
+                config.portal.inbound_secrets.clone(),
+            )),
             payments,
             metrics: Arc::new(crate::outbox::metrics::Metrics::new()),
             lifecycle,
@@ -140,6 +145,28 @@ async fn address_limit(
         return Err(refused);
     }
     Ok(next.run(req).await)
+}
+
+impl AppState {
+    /// The portal's inbound secrets in force now.
+    pub fn inbound_secrets(&self) -> Arc<Vec<crate::signing::WebhookSecret>> {
+        match self.inbound_secrets.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Applies what can change without a restart from a freshly loaded configuration: the
+    /// portal's inbound secrets (rotation). Returns how many secrets are now accepted.
+    pub fn reload(&self, config: &Config) -> usize {
+        let fresh = Arc::new(config.portal.inbound_secrets.clone());
+        let n = fresh.len();
+        match self.inbound_secrets.write() {
+            Ok(mut s) => *s = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        n
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -65,7 +65,7 @@ pub async fn submit(
     };
     let now = chrono::Utc::now();
     verify(
-        &state.config.portal.inbound_secrets,
+        &state.inbound_secrets(),
         sig,
         &bytes,
         now.timestamp(),

@@ -614,3 +614,81 @@ async fn no_secret_token_or_identity_number_reaches_the_logs() {
         assert!(!logged.contains(secret), "{secret:?} appears in the log");
     }
 }
+
+#[tokio::test]
+async fn inbound_secrets_rotate_on_sighup_without_a_restart() {
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db.url);
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next_line().await.unwrap().expect("listening line");
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    let new = "whsec_cm90YXRlZC1wb3J0YWwtc2VjcmV0LTIwMjY=";
+    let send = |id: &'static str, secret: &'static str| {
+        let (client, address) = (client.clone(), address.clone());
+        async move {
+            let body = with_portal_id(&fixture("valid/thu-vien.json"), id);
+            post_signed(
+                &client,
+                &address,
+                &body,
+                "application/json",
+                "m",
+                now(),
+                &[secret],
+            )
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+        }
+    };
+    assert_eq!(send("HUP-1", PORTAL_SECRET).await, 201);
+    assert_eq!(send("HUP-2", new).await, 401);
+
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[portal]\ninbound_secrets = [\"{new}\"]\n"));
+    std::fs::write(&config, text).unwrap();
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let reloaded = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reloaded.as_deref(), Some("configuration reloaded"));
+
+    assert_eq!(
+        send("HUP-3", PORTAL_SECRET).await,
+        401,
+        "the old secret is gone"
+    );
+    assert_eq!(
+        send("HUP-4", new).await,
+        201,
+        "the new one works, with no restart"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(child.wait().await.unwrap().success());
+}
