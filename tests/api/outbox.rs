@@ -566,3 +566,25 @@ async fn operators_replay_every_dead_message_of_a_destination_at_once() {
         [Dispatched::Delivered, Dispatched::Delivered]
     );
 }
+
+#[tokio::test]
+async fn the_outbox_listing_refuses_bad_queries_and_non_admins() {
+    let app = spawn_app().await;
+    for q in ["state=lost", "cursor=x", "limit=0", "limit=501"] {
+        let (status, body) = app.get_json(&format!("/api/v1/outbox?{q}"), ADMIN).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (400, Some("INVALID_QUERY")),
+            "{q}"
+        );
+    }
+    assert_eq!(app.get("/api/v1/outbox", READER).await.status(), 403);
+    let res = app
+        .client
+        .post(app.url("/api/v1/outbox/not-an-id/replay"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}

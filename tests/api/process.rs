@@ -14,6 +14,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_motcua");
 struct Gateway {
     child: Child,
     address: String,
+    /// The rest of its stdout, kept open so later lines can be read (and written).
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Gateway {
+    /// Sends a signal (`TERM`, `HUP`, …) with `kill`.
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
 }
 
 fn write_config(dir: &std::path::Path, db_url: &str) -> std::path::PathBuf {
@@ -36,6 +50,11 @@ async fn start(config: &std::path::Path) -> Gateway {
 
 /// Starts the binary with environment overrides (`MOTCUA__SECTION__KEY`).
 async fn start_with(config: &std::path::Path, envs: &[(&str, &str)]) -> Gateway {
+    start_full(config, envs, Stdio::inherit()).await
+}
+
+/// Starts the binary with environment overrides and its stderr sent to `stderr`.
+async fn start_full(config: &std::path::Path, envs: &[(&str, &str)], stderr: Stdio) -> Gateway {
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(config)
@@ -43,7 +62,7 @@ async fn start_with(config: &std::path::Path, envs: &[(&str, &str)]) -> Gateway 
         .envs(envs.iter().copied())
         .current_dir(root())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("motcua starts");
@@ -60,7 +79,11 @@ async fn start_with(config: &std::path::Path, envs: &[(&str, &str)]) -> Gateway 
     .await
     .expect("motcua listens within a minute");
     assert!(address.starts_with("http://127.0.0.1:"), "{address}");
-    Gateway { child, address }
+    Gateway {
+        child,
+        address,
+        lines,
+    }
 }
 
 #[tokio::test]
@@ -157,12 +180,7 @@ async fn sigterm_stops_the_gateway_cleanly() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let pid = gw.child.id().unwrap().to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    gw.signal("TERM");
     let status = tokio::time::timeout(Duration::from_secs(30), gw.child.wait())
         .await
         .unwrap()
@@ -483,26 +501,13 @@ async fn no_secret_token_or_identity_number_reaches_the_logs() {
     let config = write_config(dir.path(), &db.url);
     let log_path = dir.path().join("gateway.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env("RUST_LOG", "debug")
-        .env("MOTCUA__PORTAL__BASE_URL", &portal.address)
-        .env("MOTCUA__OUTBOX__WORKER", "true")
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next_line().await.unwrap().expect("listening line");
-        if let Some(a) = line.strip_prefix("listening on ") {
-            break a.to_owned();
-        }
-    };
+    let envs = [
+        ("RUST_LOG", "debug"),
+        ("MOTCUA__PORTAL__BASE_URL", portal.address.as_str()),
+        ("MOTCUA__OUTBOX__WORKER", "true"),
+    ];
+    let mut gw = start_full(&config, &envs, Stdio::from(log)).await;
+    let address = gw.address.clone();
     let client = reqwest::Client::new();
     // Intake (good, replayed, badly signed), actions, a payment and its IPN, reads, deliveries.
     let body = fixture("valid/du-thi-nuoc-ngoai.json");
@@ -583,12 +588,8 @@ async fn no_secret_token_or_identity_number_reaches_the_logs() {
         .await
         .unwrap();
     portal.wait_until("syncs delivered", |r| r.len() >= 4).await;
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    child.wait().await.unwrap();
+    gw.signal("TERM");
+    gw.child.wait().await.unwrap();
 
     let logged = std::fs::read_to_string(&log_path).unwrap();
     assert!(
@@ -620,23 +621,8 @@ async fn inbound_secrets_rotate_on_sighup_without_a_restart() {
     let db = fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &db.url);
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next_line().await.unwrap().expect("listening line");
-        if let Some(a) = line.strip_prefix("listening on ") {
-            break a.to_owned();
-        }
-    };
+    let mut gw = start_full(&config, &[], Stdio::null()).await;
+    let address = gw.address.clone();
     let client = reqwest::Client::new();
     let new = "whsec_cm90YXRlZC1wb3J0YWwtc2VjcmV0LTIwMjY=";
     let send = |id: &'static str, secret: &'static str| {
@@ -664,13 +650,8 @@ async fn inbound_secrets_rotate_on_sighup_without_a_restart() {
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!("[portal]\ninbound_secrets = [\"{new}\"]\n"));
     std::fs::write(&config, text).unwrap();
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let reloaded = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+    gw.signal("HUP");
+    let reloaded = tokio::time::timeout(Duration::from_secs(30), gw.lines.next_line())
         .await
         .unwrap()
         .unwrap();
@@ -686,9 +667,6 @@ async fn inbound_secrets_rotate_on_sighup_without_a_restart() {
         201,
         "the new one works, with no restart"
     );
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(child.wait().await.unwrap().success());
+    gw.signal("TERM");
+    assert!(gw.child.wait().await.unwrap().success());
 }
