@@ -88,6 +88,7 @@ impl Application {
             s.store.clone(),
             s.outbox_wake.clone(),
             s.metrics.clone(),
+            s.messages.clone(),
         )?))
     }
 
@@ -114,24 +115,21 @@ impl Application {
             shutdown.clone(),
         ));
         let store = self.state.store.clone();
+        let pruner = tokio::spawn(prune_messages(
+            store.clone(),
+            self.state.config.audit.retention.0,
+            shutdown.clone(),
+        ));
+        let limits = self.state.config.server.clone();
         let app = router(self.state);
-        let stop = shutdown.clone();
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await });
-        let server = tokio::spawn(async move { server.await });
-        tokio::pin!(server);
-        let result = tokio::select! {
-            r = &mut server => r,
-            () = shutdown.cancelled() => match tokio::time::timeout(grace, &mut server).await {
-                Ok(r) => r,
-                Err(_) => {
-                    tracing::warn!("requests still in flight after the shutdown grace; stopping anyway");
-                    server.abort();
-                    Ok(Ok(()))
-                }
-            },
-        };
+        let closed_in_time =
+            crate::http::server::serve(self.listener, app, &limits, shutdown.clone(), grace).await;
+        if !closed_in_time {
+            tracing::warn!("requests still in flight after the shutdown grace; stopping anyway");
+        }
+        if pruner.await.is_err() {
+            tracing::error!("the message-log pruner panicked");
+        }
         if reconciler.await.is_err() {
             tracing::error!("the payment reconciler panicked");
         }
@@ -141,10 +139,29 @@ impl Application {
             }
         }
         store.close().await;
-        result
-            .context("the server task failed")?
-            .context("the server stopped with an error")?;
         tracing::info!("gateway stopped");
         Ok(())
+    }
+}
+
+/// Prunes the message log of records older than `retention`, at start and hourly, until
+/// `shutdown`.
+async fn prune_messages(store: Store, retention: std::time::Duration, shutdown: CancellationToken) {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    loop {
+        let now = chrono::Utc::now();
+        let before = now.checked_sub_signed(retention).unwrap_or(now);
+        match store
+            .prune_messages(before.timestamp_millis(), now.timestamp_millis())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "message log pruned; a checkpoint was left"),
+            Err(e) => tracing::error!(error = %e, "the message log could not be pruned"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
     }
 }

@@ -43,6 +43,12 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// The tamper-evident partner message log.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Internal API client tokens.
     Token {
         /// What to do.
@@ -125,6 +131,117 @@ fn selector(sel: &Selection) -> anyhow::Result<crate::store::OutboxSelector> {
     })
 }
 
+/// `motcua audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole chain; name every record edited, removed or out of place (exit 1).
+    Verify,
+    /// Print the records of a time range as JSON lines, raw bodies in base64.
+    Export {
+        /// From this time: `yyyyMMdd` (the start of that Vietnam day), `yyyyMMddHHmmss`
+        /// (Vietnam time) or RFC 3339.
+        #[arg(long)]
+        from: String,
+        /// Up to this time: a day means through its end; a moment is excluded.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+/// Reads `--from`/`--to`: a day, a Vietnam moment or RFC 3339; `end` makes a day run through
+/// its last millisecond.
+fn audit_time(text: &str, end: bool) -> anyhow::Result<i64> {
+    let day = text.len() == 8 || (text.len() == 10 && text.as_bytes().get(4) == Some(&b'-'));
+    let at = if text.len() == 10 {
+        crate::domain::time::parse_day_or_moment(&text.replace('-', ""))
+    } else {
+        crate::domain::time::parse_day_or_moment(text).or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.to_utc())
+        })
+    }
+    .ok_or_else(|| anyhow::anyhow!("{text:?}: yyyyMMdd, yyyy-MM-dd, yyyyMMddHHmmss or RFC 3339"))?;
+    let next_day = if day && end {
+        chrono::Duration::days(1)
+    } else {
+        chrono::Duration::zero()
+    };
+    Ok((at + next_day).timestamp_millis())
+}
+
+async fn audit_command(store: &Store, command: AuditCommand) -> anyhow::Result<()> {
+    const PAGE: i64 = 1000;
+    match command {
+        AuditCommand::Verify => {
+            let anchor = store.message_log_anchor().await?;
+            let first = anchor.seq + 1;
+            let mut verifier = crate::audit::Verifier::new(anchor);
+            let mut after = 0;
+            loop {
+                let page = store.message_records(after, PAGE).await?;
+                for record in &page {
+                    verifier.check(record);
+                }
+                match page.last() {
+                    Some(last) => after = last.seq,
+                    None => break,
+                }
+            }
+            let checked = verifier.checked;
+            let head = store.message_log_head().await?;
+            let problems = verifier.finish(&head);
+            if problems.is_empty() {
+                println!(
+                    "message log intact: {checked} record(s), {first} to {}; head {}",
+                    head.seq, head.hash
+                );
+                Ok(())
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+                anyhow::bail!(
+                    "the message log was tampered with: {} problem(s)",
+                    problems.len()
+                )
+            }
+        }
+        AuditCommand::Export { from, to } => {
+            let (from, to) = (audit_time(&from, false)?, audit_time(&to, true)?);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = 0;
+            loop {
+                let page = store.message_records_between(from, to, after, PAGE).await?;
+                for r in &page {
+                    writeln!(out, "{}", export_line(r))?;
+                }
+                match page.last() {
+                    Some(last) => after = last.seq,
+                    None => break,
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// One record as a JSON line: its fields, the time in Vietnam time, the raw body in base64 and,
+/// when it is UTF-8, as text too.
+fn export_line(r: &crate::audit::Record) -> serde_json::Value {
+    use base64::Engine;
+    let mut line = serde_json::to_value(r).unwrap_or_default();
+    let at = chrono::DateTime::from_timestamp_millis(r.message.at).map(|t| {
+        crate::domain::time::to_vn(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    });
+    line["time"] = serde_json::json!(at);
+    line["body_base64"] =
+        serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&r.message.body));
+    line["body_text"] = serde_json::json!(std::str::from_utf8(&r.message.body).ok());
+    line
+}
+
 /// `motcua token …`.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -179,6 +296,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             result
         }
+        Command::Audit { command } => {
+            let store = Store::connect(&config.database.url, 2)
+                .await
+                .context("cannot open the database")?;
+            let result = audit_command(&store, command).await;
+            store.close().await;
+            result
+        }
         Command::Token {
             command: TokenCommand::New { name },
         } => {
@@ -216,6 +341,8 @@ async fn serve(config: Config, file: Option<PathBuf>) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log);
     let app = Application::build(config).await?;
     let state = app.state().clone();
+    let hup_state = state.clone();
+    let hup_file = file.clone();
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         else {
@@ -223,23 +350,23 @@ async fn serve(config: Config, file: Option<PathBuf>) -> anyhow::Result<()> {
             return;
         };
         while hup.recv().await.is_some() {
-            // The same sources as at start: defaults, the --config file, the environment.
-            match Config::load(file.as_deref()) {
-                Ok(fresh) => {
-                    let n = state.reload(&fresh);
-                    tracing::info!(
-                        secrets = n,
-                        "configuration reloaded: portal inbound secrets replaced"
-                    );
-                    // For the operator (and tests) watching stdout; a closed stdout is not an error.
-                    let _ = writeln!(std::io::stdout().lock(), "configuration reloaded");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "configuration not reloaded; the previous one stays in force")
-                }
-            }
+            reload(hup_file.as_deref(), &hup_state, "SIGHUP");
         }
     });
+    let every = state.config.server.watch_config.0;
+    if let (Some(file), false) = (file, every.is_zero()) {
+        tokio::spawn(async move {
+            let mut seen = std::fs::read(&file).ok();
+            loop {
+                tokio::time::sleep(every).await;
+                let now = std::fs::read(&file).ok();
+                if now.is_some() && now != seen {
+                    seen = now;
+                    reload(Some(&file), &state, "file changed");
+                }
+            }
+        });
+    }
     let addr = app.local_addr()?;
     {
         let mut out = std::io::stdout().lock();
@@ -254,6 +381,26 @@ async fn serve(config: Config, file: Option<PathBuf>) -> anyhow::Result<()> {
         signals.cancel();
     });
     app.run(shutdown).await
+}
+
+/// Loads the configuration again from the same sources as at start (defaults, the --config
+/// file, the environment) and applies what can change without a restart.
+fn reload(file: Option<&std::path::Path>, state: &crate::http::AppState, trigger: &str) {
+    match Config::load(file) {
+        Ok(fresh) => {
+            let n = state.reload(&fresh);
+            tracing::info!(
+                secrets = n,
+                trigger,
+                "configuration reloaded: portal inbound secrets replaced"
+            );
+            // For the operator (and tests) watching stdout; a closed stdout is not an error.
+            let _ = writeln!(std::io::stdout().lock(), "configuration reloaded");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, trigger, "configuration not reloaded; the previous one stays in force")
+        }
+    }
 }
 
 async fn wait_for_signal() -> &'static str {

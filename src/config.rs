@@ -101,6 +101,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Payments.
     pub payments: PaymentsConfig,
+    /// The partner message log.
+    pub audit: AuditConfig,
     /// Rate limits per kind of caller.
     pub rate_limits: RateLimitsConfig,
     /// Document storage.
@@ -125,6 +127,17 @@ pub struct ServerConfig {
     pub shutdown_grace: Dur,
     /// Requests handled at once.
     pub max_in_flight: usize,
+    /// Open client connections at once; past it, new ones wait in the kernel's queue.
+    pub max_connections: usize,
+    /// Longest wait for a request's headers (a slow or idle client is disconnected).
+    pub header_read_timeout: Dur,
+    /// Largest request head (request line and headers) in bytes; past it, 431.
+    pub max_header_bytes: usize,
+    /// Most headers in one request; past it, 431.
+    pub max_headers: usize,
+    /// How often the `--config` file is read for changes, which are applied like SIGHUP
+    /// (`0s`: only on SIGHUP).
+    pub watch_config: Dur,
 }
 
 /// `[database]`.
@@ -250,6 +263,15 @@ pub struct OutboxConfig {
     pub destination_rate: Rate,
     /// Sends in flight to each destination.
     pub destination_concurrency: usize,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How long partner messages are kept in the message log; older ones are pruned (hourly),
+    /// behind a checkpoint from which the rest still verifies.
+    pub retention: Dur,
 }
 
 /// `[payments]`.
@@ -407,6 +429,27 @@ impl Config {
         if self.server.max_in_flight == 0 {
             return Err(key_error("server.max_in_flight", "must be at least 1"));
         }
+        if self.server.max_connections == 0 {
+            return Err(key_error("server.max_connections", "must be at least 1"));
+        }
+        if self.server.header_read_timeout.0.is_zero() {
+            return Err(key_error(
+                "server.header_read_timeout",
+                "must be more than zero",
+            ));
+        }
+        if !(1024..=1024 * 1024).contains(&self.server.max_header_bytes) {
+            return Err(key_error(
+                "server.max_header_bytes",
+                "must be between 1024 and 1048576",
+            ));
+        }
+        if !(16..=1000).contains(&self.server.max_headers) {
+            return Err(key_error(
+                "server.max_headers",
+                "must be between 16 and 1000",
+            ));
+        }
         if self.server.request_timeout.0.is_zero() {
             return Err(key_error(
                 "server.request_timeout",
@@ -425,6 +468,12 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             return Err(key_error("database.max_connections", "must be at least 1"));
+        }
+        if self.audit.retention.0 < Duration::from_secs(24 * 3600) {
+            return Err(key_error(
+                "audit.retention",
+                "must be at least a day (partner disputes need the record)",
+            ));
         }
         if self.portal.inbound_secrets.is_empty() {
             return Err(key_error(

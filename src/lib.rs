@@ -6,6 +6,7 @@
 //! - [`domain`] — dossier model — codes, statuses, applicant, money, Vietnam time; no I/O.
 //! - [`mapping`] — loads `mappings/`, maps a submission's form into the department's model.
 //! - [`store`] — every SQL statement; one `Store` over SQLite and PostgreSQL.
+//! - [`audit`] — the tamper-evident log of every partner message, appended with group commit.
 //! - [`outbox`] — the delivery worker (claim, sign, send, reschedule, dead-letter) and metrics.
 //! - [`payment`] — PayGov and VNPAY: signatures, requests, callbacks, reconciliation.
 //! - [`portal`] — the portal's XML/JSON formats, the intake service, sync messages.
@@ -19,6 +20,7 @@
 //! - [`telemetry`] — logging.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -11,7 +11,10 @@ pub mod ops;
 pub mod outbox;
 pub mod payment;
 pub mod portal;
+pub mod record;
+pub mod server;
 
+use crate::audit::log::MessageLog;
 use crate::config::Config;
 use crate::domain::calendar::{Calendar, WorkingHours};
 use crate::lifecycle::{Lifecycle, OfficeHours};
@@ -56,6 +59,8 @@ pub struct Inner {
     pub metrics: Arc<crate::outbox::metrics::Metrics>,
     /// Payment service.
     pub payments: crate::payment::service::Payments,
+    /// The tamper-evident log of partner messages.
+    pub messages: MessageLog,
     /// The portal's inbound secrets, replaced on reload (SIGHUP) without a restart.
     inbound_secrets: std::sync::RwLock<Arc<Vec<crate::signing::WebhookSecret>>>,
 }
@@ -106,20 +111,20 @@ impl AppState {
             Arc::new(hours),
             outbox_wake.clone(),
         );
+        let messages = MessageLog::start(store.clone());
         let payments = crate::payment::service::Payments::new(
             store.clone(),
             lifecycle.clone(),
             mappings.clone(),
-            config.paygov.clone(),
-            config.vnpay.clone(),
-            config.outbox.timeout.0,
-            config.agency.name.clone(),
+            &config,
+            messages.clone(),
         )?;
         Ok(Self(Arc::new(Inner {
             inbound_secrets: std::sync::RwLock::new(Arc::new(
                 config.portal.inbound_secrets.clone(),
             )),
             payments,
+            messages,
             metrics: Arc::new(crate::outbox::metrics::Metrics::new()),
             lifecycle,
             outbox_wake,

@@ -5,14 +5,16 @@ use super::actions::{idempotency_key, key_reused};
 use super::auth::Caller;
 use super::body::read_body;
 use super::error::{json_response, ApiError};
+use super::record::{recorded, Inbound};
 use super::AppState;
 use crate::config::Scope;
 use crate::payment::service::{PaymentError, Provider};
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 
 /// `POST /api/v1/dossiers/{MaHoSo}/payments` with `{"provider":"paygov"|"vnpay"}` (and an
 /// optional `client_ip`, the applicant's address, which VNPAY and PayGov record).
@@ -100,49 +102,81 @@ pub async fn request(
     }
 }
 
-/// `POST /payment/paygov/confirm`.
+/// `POST /payment/paygov/confirm`: recorded in the message log before it is checked.
 pub async fn paygov_confirm(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
-    if let Err(refused) = state.limiters.check_payment() {
-        tracing::warn!(
-            provider = "paygov",
-            "payment callback refused by the rate limit"
-        );
-        return Err(refused);
-    }
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let answer = state
-        .payments
-        .paygov_confirm(&bytes, chrono::Utc::now())
-        .await;
-    Ok(json_response(StatusCode::OK, answer.to_string()))
+) -> Response {
+    let bytes = match callback_admitted(&state, "paygov") {
+        Ok(()) => match read_body(&headers, body, 64 * 1024).await {
+            Ok(bytes) => bytes,
+            Err(refused) => return refused.into_response(),
+        },
+        Err(refused) => return refused.into_response(),
+    };
+    let inbound = Inbound {
+        partner: "paygov",
+        peer,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &bytes,
+    };
+    recorded(&state, inbound, || async {
+        let answer = state
+            .payments
+            .paygov_confirm(&bytes, chrono::Utc::now())
+            .await;
+        Ok(json_response(StatusCode::OK, answer.to_string()))
+    })
+    .await
 }
 
-/// `GET /payment/vnpay/ipn?…`.
+/// `GET /payment/vnpay/ipn?…`: recorded in the message log (the query is the message, kept in
+/// the request line) before it is checked.
 pub async fn vnpay_ipn(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    if let Err(refused) = state.limiters.check_payment() {
-        tracing::warn!(
-            provider = "vnpay",
-            "payment callback refused by the rate limit"
-        );
-        return Err(refused);
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = callback_admitted(&state, "vnpay") {
+        return refused.into_response();
     }
-    let query = query.unwrap_or_default();
+    let query = uri.query().unwrap_or_default();
     if query.len() > 8 * 1024 {
-        return Ok(json_response(
+        return json_response(
             StatusCode::OK,
             json!({"RspCode": "99", "Message": "Request too large"}).to_string(),
-        ));
+        );
     }
-    let (code, message) = state.payments.vnpay_ipn(&query, chrono::Utc::now()).await;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({"RspCode": code, "Message": message}).to_string(),
-    ))
+    let inbound = Inbound {
+        partner: "vnpay",
+        peer,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &Bytes::new(),
+    };
+    recorded(&state, inbound, || async {
+        let (code, message) = state.payments.vnpay_ipn(query, chrono::Utc::now()).await;
+        Ok(json_response(
+            StatusCode::OK,
+            json!({"RspCode": code, "Message": message}).to_string(),
+        ))
+    })
+    .await
+}
+
+/// A provider's callback within its rate; a refusal is logged and counted, never silent.
+fn callback_admitted(state: &AppState, provider: &'static str) -> Result<(), ApiError> {
+    state.limiters.check_payment().inspect_err(|_| {
+        state.metrics.rate_limited(provider);
+        tracing::warn!(provider, "payment callback refused by the rate limit");
+    })
 }

@@ -5,14 +5,17 @@
 
 use super::body::read_body;
 use super::error::{json_response, ApiError};
+use super::record::{recorded, Inbound};
 use super::AppState;
 use crate::portal::intake::{BodyFormat, IntakeError, IntakeOutcome};
 use crate::signing::{verify, SignatureError, SignatureHeaders};
 use crate::store::SubmissionRaw;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::response::Response;
+use std::net::SocketAddr;
 
 /// Largest body the portal may send.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -43,31 +46,61 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The handler.
+/// The handler: the refusals that need no body, then the body is read, recorded in the
+/// message log, and only then checked and taken in.
 pub async fn submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
-    if let Err(refused) = state.limiters.check_portal() {
-        state.metrics.rate_limited("portal");
-        return Err(refused);
-    }
-    let format = body_format(&headers).ok_or_else(|| {
-        ApiError::bare(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
-    })?;
-    let bytes = read_body(&headers, body, MAX_BODY).await?;
+) -> Response {
+    let admitted = async {
+        if let Err(refused) = state.limiters.check_portal() {
+            state.metrics.rate_limited("portal");
+            return Err(refused);
+        }
+        let format = body_format(&headers).ok_or_else(|| {
+            ApiError::bare(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+        })?;
+        Ok((format, read_body(&headers, body, MAX_BODY).await?))
+    };
+    let (format, bytes) = match admitted.await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.into_response(),
+    };
+    let inbound = Inbound {
+        partner: "portal",
+        peer,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &bytes,
+    };
+    recorded(&state, inbound, || {
+        take_in(&state, &headers, &bytes, format)
+    })
+    .await
+}
 
+/// Checks the signature of a recorded submission and takes it in.
+async fn take_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    format: BodyFormat,
+) -> Result<Response, ApiError> {
     let sig = SignatureHeaders {
-        id: header_str(&headers, "webhook-id"),
-        timestamp: header_str(&headers, "webhook-timestamp"),
-        signature: header_str(&headers, "webhook-signature"),
+        id: header_str(headers, "webhook-id"),
+        timestamp: header_str(headers, "webhook-timestamp"),
+        signature: header_str(headers, "webhook-signature"),
     };
     let now = chrono::Utc::now();
     verify(
         &state.inbound_secrets(),
         sig,
-        &bytes,
+        bytes,
         now.timestamp(),
         TIMESTAMP_TOLERANCE_SECS,
     )
@@ -85,7 +118,7 @@ pub async fn submit(
     })?;
 
     let raw = SubmissionRaw {
-        content_type: header_str(&headers, "content-type")
+        content_type: header_str(headers, "content-type")
             .unwrap_or_default()
             .to_owned(),
         body: bytes.to_vec(),

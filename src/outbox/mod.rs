@@ -8,6 +8,7 @@
 
 pub mod metrics;
 
+use crate::audit::log::{MessageLog, SendError};
 use crate::config::{Config, OutboxConfig};
 use crate::portal::sync::{ONESTOP, PORTAL};
 use crate::signing::{sign, WebhookSecret};
@@ -57,6 +58,7 @@ pub struct Worker {
     id: String,
     wake: Arc<Notify>,
     metrics: Arc<Metrics>,
+    messages: MessageLog,
 }
 
 /// The portal's (and the one-stop software's) idea of "done": 2xx with `error_code` "0".
@@ -82,6 +84,7 @@ impl Worker {
         store: Store,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
+        messages: MessageLog,
     ) -> anyhow::Result<Self> {
         let rate = config.outbox.destination_rate;
         let quota = Quota::per_second(NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN))
@@ -124,6 +127,7 @@ impl Worker {
             id,
             wake,
             metrics,
+            messages,
         })
     }
 
@@ -232,7 +236,7 @@ impl Worker {
         let id = m.id.to_string();
         let ts = chrono::Utc::now().timestamp();
         let signature = sign(&dest.secret, &id, ts, m.payload.as_bytes());
-        let res = self
+        let request = self
             .http
             .post(&dest.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -240,31 +244,29 @@ impl Worker {
             .header("webhook-timestamp", ts.to_string())
             .header("webhook-signature", signature)
             .body(m.payload.clone())
-            .send()
-            .await;
-        let res = match res {
+            .build();
+        let sent = match request {
+            Ok(request) => {
+                self.messages
+                    .send(&self.http, &m.destination, request)
+                    .await
+            }
+            Err(e) => Err(SendError::Transport(e)),
+        };
+        let res = match sent {
             Ok(r) => r,
             Err(e) => {
-                let what = if e.is_timeout() {
-                    "timeout"
-                } else {
-                    "connection error"
+                let what = match &e {
+                    SendError::Unrecorded(_) => "not sent",
+                    _ if e.is_timeout() => "timeout",
+                    _ => "connection error",
                 };
                 return (None, Some(format!("{what}: {e}")), Verdict::Transient(None));
             }
         };
-        let status = res.status();
-        let hint = retry_after(res.headers());
-        let body = match res.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                return (
-                    Some(i64::from(status.as_u16())),
-                    Some(format!("reading the answer: {e}")),
-                    Verdict::Transient(None),
-                )
-            }
-        };
+        let status = res.status;
+        let hint = retry_after(&res.headers);
+        let body = res.body;
         let code = Some(i64::from(status.as_u16()));
         if status.is_success() {
             if confirmed(&body) {

@@ -84,7 +84,7 @@ impl Payments {
             "MaXacThuc": paygov::query_checksum(&self.paygov.partner_code, &p.reference, &time, self.paygov.secret.expose()),
         });
         let url = format!("{}/query", self.paygov.base_url.trim_end_matches('/'));
-        let Some(raw) = self.ask(&url, &body).await else {
+        let Some(raw) = self.ask("paygov", &url, &body).await else {
             return Answer::Unknown;
         };
         let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
@@ -146,7 +146,7 @@ impl Payments {
             "vnp_OrderInfo": values[8],
             "vnp_SecureHash": vnpay::querydr_hash(&values, self.vnpay.hash_secret.expose()),
         });
-        let Some(raw) = self.ask(&self.vnpay.api_url, &body).await else {
+        let Some(raw) = self.ask("vnpay", &self.vnpay.api_url, &body).await else {
             return Answer::Unknown;
         };
         let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
@@ -182,9 +182,13 @@ impl Payments {
         answer
     }
 
-    async fn ask(&self, url: &str, body: &Value) -> Option<Vec<u8>> {
-        match self.http.post(url).json(body).send().await {
-            Ok(res) => res.bytes().await.ok().map(|b| b.to_vec()),
+    async fn ask(&self, provider: &str, url: &str, body: &Value) -> Option<Vec<u8>> {
+        let sent = match self.http.post(url).json(body).build() {
+            Ok(request) => self.messages.send(&self.http, provider, request).await,
+            Err(e) => Err(crate::audit::log::SendError::Transport(e)),
+        };
+        match sent {
+            Ok(answer) => Some(answer.body.to_vec()),
             Err(e) => {
                 tracing::warn!(error = %e, "payment provider not answering reconciliation");
                 None

@@ -3,7 +3,8 @@
 //! return from status 6 and the portal's sync in the same transaction.
 
 use super::{paygov, vnpay};
-use crate::config::{PaygovConfig, VnpayConfig};
+use crate::audit::log::MessageLog;
+use crate::config::{Config, PaygovConfig, VnpayConfig};
 use crate::domain::lifecycle::Action;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire;
@@ -108,6 +109,8 @@ pub struct Payments {
     pub(crate) paygov: PaygovConfig,
     pub(crate) vnpay: VnpayConfig,
     pub(crate) http: reqwest::Client,
+    /// Where every call to a provider and its answer are recorded.
+    pub(crate) messages: MessageLog,
     agency_name: String,
 }
 
@@ -135,19 +138,20 @@ impl Payments {
         store: Store,
         lifecycle: Lifecycle,
         mappings: Arc<Mappings>,
-        paygov: PaygovConfig,
-        vnpay: VnpayConfig,
-        timeout: std::time::Duration,
-        agency_name: String,
+        config: &Config,
+        messages: MessageLog,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             store,
             lifecycle,
             mappings,
-            paygov,
-            vnpay,
-            http: reqwest::Client::builder().timeout(timeout).build()?,
-            agency_name,
+            paygov: config.paygov.clone(),
+            vnpay: config.vnpay.clone(),
+            http: reqwest::Client::builder()
+                .timeout(config.outbox.timeout.0)
+                .build()?,
+            messages,
+            agency_name: config.agency.name.clone(),
         })
     }
 
@@ -319,17 +323,18 @@ impl Payments {
             "MaXacThuc": paygov::init_checksum(&fields, self.paygov.secret.expose()),
         });
         let url = format!("{}/init", self.paygov.base_url.trim_end_matches('/'));
-        let res = self
+        let request = self
             .http
             .post(&url)
             .json(&body)
-            .send()
+            .build()
+            .map_err(|e| PaymentError::Provider(format!("INIT not built: {e}")))?;
+        let raw = self
+            .messages
+            .send(&self.http, "paygov", request)
             .await
-            .map_err(|e| PaymentError::Provider(format!("INIT not answered: {e}")))?;
-        let raw = res
-            .bytes()
-            .await
-            .map_err(|e| PaymentError::Provider(format!("INIT answer unreadable: {e}")))?;
+            .map_err(|e| PaymentError::Provider(format!("INIT not answered: {e}")))?
+            .body;
         let pay_url = serde_json::from_slice::<Value>(&raw)
             .ok()
             .filter(|v| v["error_code"] == "0")

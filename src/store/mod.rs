@@ -6,6 +6,7 @@
 //! before the caller answers; its writes go through one connection, which queues writers in
 //! the process instead of making them spin on the file lock.
 
+mod audit;
 mod dossiers;
 mod lifecycle;
 mod outbox;

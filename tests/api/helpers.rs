@@ -487,3 +487,21 @@ pub async fn dead_address() -> String {
     drop(l);
     format!("http://{addr}")
 }
+
+/// Runs one SQL statement on the test's database behind the gateway's back (to tamper with it).
+pub async fn raw_sql(db_url: &str, sql: &str) {
+    if db_url.starts_with("sqlite://") {
+        let mut conn = sqlx::SqliteConnection::connect(db_url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.ok();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.ok();
+    }
+}
+
+/// Every record of the message log, in seq order.
+pub async fn message_log(store: &Store) -> Vec<motcua_gateway::audit::Record> {
+    store.message_records(0, 100_000).await.unwrap()
+}

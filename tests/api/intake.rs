@@ -454,3 +454,57 @@ async fn the_one_stop_software_is_queued_a_push_when_configured() {
     assert_eq!(sync["service"], "CapNhatTienDoHoSoMC");
     assert_eq!(sync["TrangThaiHoSo"], 1);
 }
+
+/// Every string value in a JSON document.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn injection_and_markup_in_every_free_text_field_are_stored_and_returned_verbatim() {
+    let app = spawn_app().await;
+    // At most 50 characters: the shortest limit of these fields.
+    let hostile = |i: usize| format!("{i}');DROP TABLE dossiers;--<i>&amp;]]>{{\"$ne\":1}}\\");
+    let mut doc: Value = serde_json::from_slice(&fixture("valid/karaoke.json")).unwrap();
+    let fields = [
+        "/ChuHoSo/HoTen",
+        "/ChuHoSo/DiaChi/ChiTiet",
+        "/TrichYeuHoSo",
+        "/DuLieuBieuMau/TenDoanhNghiep",
+        "/DuLieuBieuMau/DiaChiTruSo",
+        "/DuLieuBieuMau/NguoiDaiDien/HoTen",
+        "/DuLieuBieuMau/NguoiDaiDien/ChucDanh",
+        "/DuLieuBieuMau/DiaDiemKinhDoanh",
+        "/DuLieuBieuMau/DanhSachPhong/Phong/0/TenPhong",
+        "/DuLieuBieuMau/SoGiayChungNhanANTT",
+    ];
+    for (i, pointer) in fields.iter().enumerate() {
+        *doc.pointer_mut(pointer).unwrap() = Value::String(hostile(i));
+    }
+    let res = app
+        .submit(&serde_json::to_vec(&doc).unwrap(), "application/json")
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let code = {
+        let list = app.get_json("/api/v1/dossiers", READER).await.1;
+        list["items"][0]["MaHoSo"].as_str().unwrap().to_owned()
+    };
+    let (status, stored) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(status, 200);
+    let mut found = Vec::new();
+    strings(&stored, &mut found);
+    for (i, pointer) in fields.iter().enumerate() {
+        assert!(
+            found.contains(&hostile(i)),
+            "{pointer} did not come back verbatim: {stored}"
+        );
+    }
+    assert_eq!(app.dossier_count().await, 1, "the table is still there");
+}

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod codes;
+mod connections;
 mod fuzz;
 mod helpers;
 mod intake;

@@ -647,3 +647,55 @@ async fn a_payment_request_with_an_idempotency_key_is_made_once() {
     let other = send("pay-1", "paygov").await.unwrap();
     assert_eq!(other.status(), 422);
 }
+
+#[tokio::test]
+async fn payment_callbacks_past_their_limit_get_429_with_retry_after_and_are_counted() {
+    let app = spawn_app_with("[rate_limits]\npayment = { per_second = 1, burst = 2 }\n").await;
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for i in 0..3 {
+        let res = if i < 2 {
+            app.client
+                .get(app.url("/payment/vnpay/ipn?vnp_TxnRef=X"))
+                .send()
+                .await
+                .unwrap()
+        } else {
+            app.client
+                .post(app.url("/payment/paygov/confirm"))
+                .body("{}")
+                .send()
+                .await
+                .unwrap()
+        };
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            refused = Some((
+                res.headers()["retry-after"].to_str().unwrap().to_owned(),
+                res.json::<Value>().await.unwrap(),
+            ));
+        }
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let (retry, body) = refused.unwrap();
+    assert_eq!(retry, "1");
+    assert_eq!(body, serde_json::json!({"error_code": "RATE_LIMITED"}));
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("motcua_rate_limited_total{caller=\"paygov\"} 1"),
+        "a refused callback is counted, never silent: {metrics}"
+    );
+    assert_eq!(
+        message_log(&app.store).await.len(),
+        4,
+        "the two admitted callbacks and their answers; the refused one was never read"
+    );
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_motcua");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_motcua");
 
 struct Gateway {
     child: Child,
@@ -30,7 +30,7 @@ impl Gateway {
     }
 }
 
-fn write_config(dir: &std::path::Path, db_url: &str) -> std::path::PathBuf {
+pub(crate) fn write_config(dir: &std::path::Path, db_url: &str) -> std::path::PathBuf {
     let path = dir.join("gateway.toml");
     std::fs::write(
         &path,
@@ -188,7 +188,7 @@ async fn sigterm_stops_the_gateway_cleanly() {
     assert!(status.success(), "{status:?}");
 }
 
-fn run_motcua(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+pub(crate) fn run_motcua(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     std::process::Command::new(BIN)
         .args(args)
         .envs(envs.iter().copied())
@@ -618,10 +618,27 @@ async fn no_secret_token_or_identity_number_reaches_the_logs() {
 
 #[tokio::test]
 async fn inbound_secrets_rotate_on_sighup_without_a_restart() {
+    rotate_secrets(true).await;
+}
+
+#[tokio::test]
+async fn inbound_secrets_rotate_when_the_config_file_changes() {
+    rotate_secrets(false).await;
+}
+
+/// Rotates the portal's inbound secret in the config file, then sends SIGHUP (`hup`) or lets
+/// the file watch notice (with the watch off when SIGHUP is what is tested).
+async fn rotate_secrets(hup: bool) {
     let db = fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &db.url);
-    let mut gw = start_full(&config, &[], Stdio::null()).await;
+    let watch = if hup { "0s" } else { "100ms" };
+    let mut gw = start_full(
+        &config,
+        &[("MOTCUA__SERVER__WATCH_CONFIG", watch)],
+        Stdio::null(),
+    )
+    .await;
     let address = gw.address.clone();
     let client = reqwest::Client::new();
     let new = "whsec_cm90YXRlZC1wb3J0YWwtc2VjcmV0LTIwMjY=";
@@ -649,8 +666,13 @@ async fn inbound_secrets_rotate_on_sighup_without_a_restart() {
 
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!("[portal]\ninbound_secrets = [\"{new}\"]\n"));
-    std::fs::write(&config, text).unwrap();
-    gw.signal("HUP");
+    // Replaced whole, as configuration tools do, so the watch never reads half a file.
+    let staged = dir.path().join("gateway.toml.new");
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(&staged, &config).unwrap();
+    if hup {
+        gw.signal("HUP");
+    }
     let reloaded = tokio::time::timeout(Duration::from_secs(30), gw.lines.next_line())
         .await
         .unwrap()

@@ -1,0 +1,201 @@
+//! Appending to the message log with group commit, and recording outbound calls.
+//!
+//! Callers hand a message to [`MessageLog::record`] and wait; one writer task takes every
+//! message waiting (up to [`MAX_BATCH`]), appends them in one transaction, and answers each
+//! caller with its seq only after the commit. Under load many requests share one commit; alone,
+//! a request waits for its own. A caller that gets an error must not act on the message.
+
+use super::{Direction, NewMessage};
+use crate::store::Store;
+use axum::http::HeaderMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most messages appended in one transaction.
+pub const MAX_BATCH: usize = 128;
+
+/// The message could not be recorded (the database refused or the writer stopped).
+#[derive(Debug, thiserror::Error)]
+#[error("the message log could not record the message: {0}")]
+pub struct Unrecorded(String);
+
+struct Pending {
+    message: NewMessage,
+    done: oneshot::Sender<Result<i64, Unrecorded>>,
+}
+
+/// The appender; cheap to clone. The writer task stops when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct MessageLog {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl MessageLog {
+    /// Starts the writer over `store` (inside a Tokio runtime).
+    pub fn start(store: Store) -> Self {
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(writer(store, rx));
+        MessageLog { queue }
+    }
+
+    /// Records `message`; returns its seq once it is committed.
+    pub async fn record(&self, message: NewMessage) -> Result<i64, Unrecorded> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Pending { message, done })
+            .await
+            .map_err(|_| Unrecorded("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| Unrecorded("the writer has stopped".into()))?
+    }
+
+    /// Sends `request` with `http`, recording the request before it leaves and the answer (or
+    /// why none came) when it arrives. A request that cannot be recorded is not sent.
+    pub async fn send(
+        &self,
+        http: &reqwest::Client,
+        partner: &str,
+        request: reqwest::Request,
+    ) -> Result<Answer, SendError> {
+        let url = request.url().clone();
+        let peer = format!(
+            "{}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        let body = request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        let seq = self
+            .record(NewMessage {
+                at: chrono::Utc::now().timestamp_millis(),
+                direction: Direction::Out,
+                partner: partner.to_owned(),
+                peer: peer.clone(),
+                reply_to: None,
+                target: format!("{} {url}", request.method()),
+                headers: headers_text(request.headers()),
+                body,
+                verdict: "sent".into(),
+            })
+            .await?;
+        let answer = async {
+            let res = http.execute(request).await?;
+            let status = res.status();
+            let headers = res.headers().clone();
+            let body = res.bytes().await?;
+            Ok::<_, reqwest::Error>(Answer {
+                status,
+                headers,
+                body,
+            })
+        }
+        .await;
+        let (target, headers, body, verdict) = match &answer {
+            Ok(a) => (
+                a.status.as_u16().to_string(),
+                headers_text(&a.headers),
+                a.body.to_vec(),
+                "answered".to_owned(),
+            ),
+            Err(e) => (
+                String::new(),
+                String::new(),
+                Vec::new(),
+                format!(
+                    "no answer: {}",
+                    if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "connection or protocol error"
+                    }
+                ),
+            ),
+        };
+        self.record(NewMessage {
+            at: chrono::Utc::now().timestamp_millis(),
+            direction: Direction::In,
+            partner: partner.to_owned(),
+            peer,
+            reply_to: Some(seq),
+            target,
+            headers,
+            body,
+            verdict,
+        })
+        .await?;
+        answer.map_err(SendError::Transport)
+    }
+}
+
+/// A partner's answer to a call.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: reqwest::StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: axum::body::Bytes,
+}
+
+/// Why a recorded call gave no answer to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The request or its answer could not be recorded.
+    #[error(transparent)]
+    Unrecorded(#[from] Unrecorded),
+    /// The partner did not answer (connection, timeout, unreadable body).
+    #[error("{0}")]
+    Transport(reqwest::Error),
+}
+
+impl SendError {
+    /// Whether the call timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, SendError::Transport(e) if e.is_timeout())
+    }
+}
+
+/// Headers as `name: value` lines, in order, without credentials (`authorization`, `cookie`,
+/// `proxy-authorization`, `set-cookie`).
+pub fn headers_text(headers: &HeaderMap) -> String {
+    let mut out = String::new();
+    for (name, value) in headers {
+        if matches!(
+            name.as_str(),
+            "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+        ) {
+            continue;
+        }
+        out.push_str(name.as_str());
+        out.push_str(": ");
+        out.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        out.push('\n');
+    }
+    out
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (messages, waiters): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|p| (p.message, p.done)).unzip();
+        match store.append_messages(messages).await {
+            Ok(seqs) => {
+                for (waiter, seq) in waiters.into_iter().zip(seqs) {
+                    let _ = waiter.send(Ok(seq));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the message log could not append; callers refused");
+                for waiter in waiters {
+                    let _ = waiter.send(Err(Unrecorded(e.to_string())));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! The tamper-evident message log: every partner message, inbound and outbound, kept as it
+//! crossed the wire, each record chained to the one before by SHA-256.
+//!
+//! This module holds the pure part: what a record is, how its hash is computed, and how a run
+//! of stored records is checked ([`verify`]). [`log::MessageLog`] appends records (many
+//! waiting callers in one transaction); the store keeps them.
+//!
+//! A record's `hash` is SHA-256 over the previous record's hash and every field of the record,
+//! each length-prefixed, with the body represented by its own SHA-256 (`body_sha256`, kept
+//! beside it). Editing any field, the body, removing a record or swapping two breaks the chain
+//! at that record, and [`verify`] names it. A rewrite of the whole tail from some record on,
+//! hashes recomputed, is caught only against a head hash kept elsewhere: `motcua audit verify`
+//! prints the head hash so that operators can file it (see docs/ARCHITECTURE.md).
+
+pub mod log;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The hash before the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Which way a message crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From a partner to the gateway (a request it sent, or its answer to ours).
+    In,
+    /// From the gateway to a partner (a request, or our answer to its request).
+    Out,
+}
+
+impl Direction {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "in" => Some(Direction::In),
+            "out" => Some(Direction::Out),
+            _ => None,
+        }
+    }
+}
+
+/// A message to record, before it has a place in the chain.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// When it crossed (ms since the epoch).
+    pub at: i64,
+    /// Which way.
+    pub direction: Direction,
+    /// `portal`, `paygov`, `vnpay`, or an outbox destination's name.
+    pub partner: String,
+    /// The other end: the client address of a request we received, the URL we called.
+    pub peer: String,
+    /// The record this one answers (a request's seq), if it is an answer.
+    pub reply_to: Option<i64>,
+    /// The request line (`POST /portal/v1/dossiers`, `GET /payment/vnpay/ipn?…`) or, for an
+    /// answer, its status code.
+    pub target: String,
+    /// The headers as received or sent, one `name: value` a line, credentials left out.
+    pub headers: String,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+    /// What the gateway made of it: `received` for a request not yet looked at, the status
+    /// and error code of an answer, `sent`, or why a call failed.
+    pub verdict: String,
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Its place in the chain, from 1, without gaps.
+    pub seq: i64,
+    /// The message.
+    #[serde(flatten)]
+    pub message: StoredMessage,
+    /// SHA-256 of the body (hex).
+    pub body_sha256: String,
+    /// The previous record's hash (hex; [`GENESIS`] before the first).
+    pub prev_hash: String,
+    /// This record's hash (hex).
+    pub hash: String,
+}
+
+/// The fields of a stored message (a [`NewMessage`] with its direction as text, so that a
+/// hand-edited direction is still readable and reported by [`verify`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMessage {
+    /// ms since the epoch.
+    pub at: i64,
+    /// `in` or `out`.
+    pub direction: String,
+    /// Partner.
+    pub partner: String,
+    /// The other end.
+    pub peer: String,
+    /// The request this answers.
+    pub reply_to: Option<i64>,
+    /// Request line or status.
+    pub target: String,
+    /// Headers.
+    pub headers: String,
+    /// Body.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// Verdict.
+    pub verdict: String,
+}
+
+impl From<NewMessage> for StoredMessage {
+    fn from(m: NewMessage) -> Self {
+        StoredMessage {
+            at: m.at,
+            direction: m.direction.as_str().to_owned(),
+            partner: m.partner,
+            peer: m.peer,
+            reply_to: m.reply_to,
+            target: m.target,
+            headers: m.headers,
+            body: m.body,
+            verdict: m.verdict,
+        }
+    }
+}
+
+/// SHA-256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The hash of the record at `seq` holding `m`, whose body hashes to `body_sha256`, chained
+/// after `prev_hash`.
+pub fn chain_hash(prev_hash: &str, seq: i64, m: &StoredMessage, body_sha256: &str) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(prev_hash.as_bytes());
+    field(&seq.to_be_bytes());
+    field(&m.at.to_be_bytes());
+    field(m.direction.as_bytes());
+    field(m.partner.as_bytes());
+    field(m.peer.as_bytes());
+    field(&m.reply_to.unwrap_or(0).to_be_bytes());
+    field(m.target.as_bytes());
+    field(m.headers.as_bytes());
+    field(m.verdict.as_bytes());
+    field(body_sha256.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Places `messages` in the chain after (`last_seq`, `last_hash`): their records, in order.
+pub fn seal(last_seq: i64, last_hash: &str, messages: Vec<NewMessage>) -> Vec<Record> {
+    let mut prev = last_hash.to_owned();
+    let mut seq = last_seq;
+    messages
+        .into_iter()
+        .map(|m| {
+            seq += 1;
+            let message = StoredMessage::from(m);
+            let body_sha256 = sha256_hex(&message.body);
+            let hash = chain_hash(&prev, seq, &message, &body_sha256);
+            Record {
+                seq,
+                message,
+                body_sha256,
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            }
+        })
+        .collect()
+}
+
+/// Where a verification starts: after the checkpoint left by the last pruning, or at the
+/// beginning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// The last seq before the first record to check (0 at the beginning).
+    pub seq: i64,
+    /// Its hash ([`GENESIS`] at the beginning).
+    pub hash: String,
+}
+
+impl Anchor {
+    /// The start of the chain.
+    pub fn genesis() -> Self {
+        Anchor {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+}
+
+/// One thing wrong with the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A record's body does not hash to its stored `body_sha256`: the body was edited.
+    BodyAltered {
+        /// The record.
+        seq: i64,
+    },
+    /// A record's fields do not hash to its stored hash: a field (or the hash) was edited.
+    RecordAltered {
+        /// The record.
+        seq: i64,
+    },
+    /// A record does not point at the hash of the one before it.
+    BrokenLink {
+        /// The record.
+        seq: i64,
+    },
+    /// Records between two seqs are missing (removed).
+    Missing {
+        /// The first missing seq.
+        from: i64,
+        /// The last missing seq.
+        to: i64,
+    },
+    /// A record's direction is not `in` or `out`.
+    BadField {
+        /// The record.
+        seq: i64,
+    },
+    /// The chain's stored head does not match its last record (records removed from the end,
+    /// or the head edited).
+    HeadMismatch {
+        /// The head's seq.
+        head_seq: i64,
+        /// The last record's seq.
+        last_seq: i64,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::BodyAltered { seq } => {
+                write!(f, "record {seq}: its body was altered (SHA-256 differs)")
+            }
+            Problem::RecordAltered { seq } => {
+                write!(f, "record {seq}: its fields were altered (hash differs)")
+            }
+            Problem::BrokenLink { seq } => write!(
+                f,
+                "record {seq}: does not follow the record before it (chain broken)"
+            ),
+            Problem::Missing { from, to } if from == to => {
+                write!(f, "record {from}: missing (removed)")
+            }
+            Problem::Missing { from, to } => write!(f, "records {from} to {to}: missing (removed)"),
+            Problem::BadField { seq } => write!(f, "record {seq}: direction is not in or out"),
+            Problem::HeadMismatch { head_seq, last_seq } => write!(
+                f,
+                "the chain head says record {head_seq} is the last, but the last stored is {last_seq}"
+            ),
+        }
+    }
+}
+
+/// Checks records in seq order, after `anchor`, keeping the running state between calls so
+/// that a long log is read in pages.
+#[derive(Debug)]
+pub struct Verifier {
+    expected_seq: i64,
+    prev_hash: String,
+    /// Problems found so far.
+    pub problems: Vec<Problem>,
+    /// Records checked so far.
+    pub checked: u64,
+}
+
+impl Verifier {
+    /// Starts after `anchor`.
+    pub fn new(anchor: Anchor) -> Self {
+        Verifier {
+            expected_seq: anchor.seq + 1,
+            prev_hash: anchor.hash,
+            problems: Vec::new(),
+            checked: 0,
+        }
+    }
+
+    /// Checks the next record.
+    pub fn check(&mut self, r: &Record) {
+        self.checked += 1;
+        if r.seq > self.expected_seq {
+            self.problems.push(Problem::Missing {
+                from: self.expected_seq,
+                to: r.seq - 1,
+            });
+        }
+        if Direction::parse(&r.message.direction).is_none() {
+            self.problems.push(Problem::BadField { seq: r.seq });
+        }
+        if sha256_hex(&r.message.body) != r.body_sha256 {
+            self.problems.push(Problem::BodyAltered { seq: r.seq });
+        }
+        if chain_hash(&r.prev_hash, r.seq, &r.message, &r.body_sha256) != r.hash {
+            self.problems.push(Problem::RecordAltered { seq: r.seq });
+        }
+        if r.prev_hash != self.prev_hash {
+            self.problems.push(Problem::BrokenLink { seq: r.seq });
+        }
+        self.expected_seq = r.seq + 1;
+        self.prev_hash.clone_from(&r.hash);
+    }
+
+    /// Finishes against the stored chain head; returns the problems.
+    pub fn finish(mut self, head: &Anchor) -> Vec<Problem> {
+        let last = self.expected_seq - 1;
+        if head.seq != last || head.hash != self.prev_hash {
+            self.problems.push(Problem::HeadMismatch {
+                head_seq: head.seq,
+                last_seq: last,
+            });
+        }
+        self.problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: u8) -> NewMessage {
+        NewMessage {
+            at: 1_700_000_000_000 + i64::from(n),
+            direction: Direction::In,
+            partner: "portal".into(),
+            peer: "127.0.0.1".into(),
+            reply_to: None,
+            target: "POST /portal/v1/dossiers".into(),
+            headers: "content-type: application/json\n".into(),
+            body: vec![n; 10],
+            verdict: "received".into(),
+        }
+    }
+
+    fn chain(n: u8) -> Vec<Record> {
+        seal(0, GENESIS, (1..=n).map(message).collect())
+    }
+
+    fn verify(records: &[Record]) -> Vec<Problem> {
+        let mut v = Verifier::new(Anchor::genesis());
+        for r in records {
+            v.check(r);
+        }
+        let head = records.last().map_or(Anchor::genesis(), |r| Anchor {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        });
+        v.finish(&head)
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let records = chain(5);
+        assert_eq!(records[0].prev_hash, GENESIS);
+        assert_eq!(records[4].seq, 5);
+        assert!(verify(&records).is_empty());
+    }
+
+    #[test]
+    fn sealing_in_two_batches_gives_the_same_chain_as_one() {
+        let all = chain(4);
+        let first = seal(0, GENESIS, (1..=2).map(message).collect());
+        let second = seal(2, &first[1].hash, (3..=4).map(message).collect());
+        assert_eq!(all[3].hash, second[1].hash);
+    }
+
+    #[test]
+    fn an_edited_body_is_named() {
+        let mut records = chain(5);
+        records[2].message.body[0] ^= 1;
+        assert_eq!(verify(&records), vec![Problem::BodyAltered { seq: 3 }]);
+    }
+
+    #[test]
+    fn an_edited_field_is_named() {
+        let mut records = chain(5);
+        records[1].message.verdict = "201".into();
+        assert_eq!(verify(&records), vec![Problem::RecordAltered { seq: 2 }]);
+    }
+
+    #[test]
+    fn an_edit_with_its_hash_recomputed_breaks_the_next_link() {
+        let mut records = chain(5);
+        records[1].message.verdict = "201".into();
+        let r = &records[1];
+        records[1].hash = chain_hash(&r.prev_hash, r.seq, &r.message, &r.body_sha256);
+        assert_eq!(verify(&records), vec![Problem::BrokenLink { seq: 3 }]);
+    }
+
+    #[test]
+    fn a_removed_record_is_named() {
+        let mut records = chain(5);
+        records.remove(2);
+        let problems = verify(&records);
+        assert_eq!(problems[0], Problem::Missing { from: 3, to: 3 });
+        assert!(problems.contains(&Problem::BrokenLink { seq: 4 }));
+    }
+
+    #[test]
+    fn swapped_records_are_named() {
+        let mut records = chain(5);
+        records.swap(1, 2);
+        let problems = verify(&records);
+        assert!(
+            problems.contains(&Problem::BrokenLink { seq: 3 }),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_removed_tail_is_caught_by_the_head() {
+        let records = chain(5);
+        let mut v = Verifier::new(Anchor::genesis());
+        for r in &records[..3] {
+            v.check(r);
+        }
+        let head = Anchor {
+            seq: 5,
+            hash: records[4].hash.clone(),
+        };
+        assert_eq!(
+            v.finish(&head),
+            vec![Problem::HeadMismatch {
+                head_seq: 5,
+                last_seq: 3
+            }]
+        );
+    }
+
+    #[test]
+    fn verification_resumes_from_a_checkpoint() {
+        let records = chain(5);
+        let anchor = Anchor {
+            seq: 2,
+            hash: records[1].hash.clone(),
+        };
+        let mut v = Verifier::new(anchor);
+        for r in &records[2..] {
+            v.check(r);
+        }
+        let head = Anchor {
+            seq: 5,
+            hash: records[4].hash.clone(),
+        };
+        assert!(v.finish(&head).is_empty());
+    }
+}

@@ -1,0 +1,132 @@
+//! Recording a partner's request and the gateway's answer in the message log.
+//!
+//! A partner route reads the body (after the cheap refusals that need no body: rate 429,
+//! content type 415, size 413 — counted in metrics, not recorded), then hands it to
+//! [`recorded`]: the request is committed to the log before anything looks at it (a request that
+//! cannot be recorded gets 503 and is not processed), and the answer is recorded before it is
+//! sent. If only the answer cannot be recorded, the answer is still sent — what it reports is
+//! already committed — and the failure is logged.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::audit::log::headers_text;
+use crate::audit::{Direction, NewMessage};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
+use std::net::SocketAddr;
+
+/// The request as it arrived.
+pub struct Inbound<'a> {
+    /// `portal`, `paygov` or `vnpay`.
+    pub partner: &'a str,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Method.
+    pub method: &'a Method,
+    /// Path and query, verbatim.
+    pub uri: &'a Uri,
+    /// Headers.
+    pub headers: &'a HeaderMap,
+    /// The body, as read.
+    pub body: &'a Bytes,
+}
+
+/// Largest answer body kept (answers are small JSON; anything past this is cut in the log).
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// Records `inbound`, runs `handle`, records its answer, and returns the answer.
+pub async fn recorded<Fut>(
+    state: &AppState,
+    inbound: Inbound<'_>,
+    handle: impl FnOnce() -> Fut,
+) -> Response
+where
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let request = NewMessage {
+        at: chrono::Utc::now().timestamp_millis(),
+        direction: Direction::In,
+        partner: inbound.partner.to_owned(),
+        peer: inbound.peer.ip().to_string(),
+        reply_to: None,
+        target: format!("{} {}", inbound.method, inbound.uri),
+        headers: headers_text(inbound.headers),
+        body: inbound.body.to_vec(),
+        verdict: "received".into(),
+    };
+    let seq = match state.messages.record(request).await {
+        Ok(seq) => seq,
+        Err(e) => {
+            tracing::error!(error = %e, partner = inbound.partner, "a partner request was refused: it could not be recorded");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "the gateway cannot record messages now; try again later",
+            )
+            .into_response();
+        }
+    };
+    let response = handle().await.into_response();
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, MAX_ANSWER)
+        .await
+        .unwrap_or_default();
+    let answer = NewMessage {
+        at: chrono::Utc::now().timestamp_millis(),
+        direction: Direction::Out,
+        partner: inbound.partner.to_owned(),
+        peer: inbound.peer.ip().to_string(),
+        reply_to: Some(seq),
+        target: parts.status.as_u16().to_string(),
+        headers: headers_text(&parts.headers),
+        body: body.to_vec(),
+        verdict: verdict(parts.status, &body),
+    };
+    if let Err(e) = state.messages.record(answer).await {
+        tracing::error!(error = %e, partner = inbound.partner, request = seq, "an answer could not be recorded; it is sent all the same");
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// The status with the partner-facing code of the answer: `error_code` (portal, PayGov) or
+/// `RspCode` (VNPAY).
+fn verdict(status: StatusCode, body: &[u8]) -> String {
+    let code = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("error_code")
+                .or_else(|| v.get("RspCode"))
+                .and_then(|c| c.as_str().map(str::to_owned))
+        });
+    match code {
+        Some(code) => format!("{} {code}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verdict_names_the_partner_facing_code() {
+        assert_eq!(
+            verdict(
+                StatusCode::UNAUTHORIZED,
+                br#"{"error_code":"SIGNATURE_INVALID"}"#
+            ),
+            "401 SIGNATURE_INVALID"
+        );
+        assert_eq!(
+            verdict(
+                StatusCode::OK,
+                br#"{"RspCode":"00","Message":"Confirm Success"}"#
+            ),
+            "200 00"
+        );
+        assert_eq!(verdict(StatusCode::CREATED, b"{}"), "201");
+        assert_eq!(verdict(StatusCode::OK, b"not json"), "200");
+    }
+}

@@ -1,0 +1,186 @@
+//! Message-log statements: appending a batch of messages to the chain (one transaction, the
+//! chain head locked), reading records in seq or time order, and pruning old records behind a
+//! checkpoint.
+
+use super::{with_pool, Store, StoreError};
+use crate::audit::{seal, Anchor, NewMessage, Record, StoredMessage};
+use sqlx::Row;
+
+const RECORD_COLUMNS: &str = "seq, at, direction, partner, peer, reply_to, target, headers, body, \
+     verdict, body_sha256, prev_hash, hash";
+
+macro_rules! record_from_row {
+    ($r:expr) => {
+        Record {
+            seq: $r.try_get("seq")?,
+            message: StoredMessage {
+                at: $r.try_get("at")?,
+                direction: $r.try_get("direction")?,
+                partner: $r.try_get("partner")?,
+                peer: $r.try_get("peer")?,
+                reply_to: $r.try_get("reply_to")?,
+                target: $r.try_get("target")?,
+                headers: $r.try_get("headers")?,
+                body: $r.try_get("body")?,
+                verdict: $r.try_get("verdict")?,
+            },
+            body_sha256: $r.try_get("body_sha256")?,
+            prev_hash: $r.try_get("prev_hash")?,
+            hash: $r.try_get("hash")?,
+        }
+    };
+}
+
+impl Store {
+    /// Appends `messages` to the chain in one transaction, in order; returns their seqs.
+    /// The head row is updated first, which locks it (PostgreSQL) or holds the one writer
+    /// (SQLite), so concurrent appends from several gateways extend one chain.
+    pub async fn append_messages(&self, messages: Vec<NewMessage>) -> Result<Vec<i64>, StoreError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let head = sqlx::query(
+                "UPDATE message_log_head SET last_seq = last_seq + $1 WHERE id = 1 \
+                 RETURNING last_seq, last_hash",
+            )
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await?;
+            let last_seq: i64 = head.try_get("last_seq")?;
+            let last_hash: String = head.try_get("last_hash")?;
+            let records = seal(last_seq - n, &last_hash, messages);
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, \
+                 headers, body, verdict, body_sha256, prev_hash, hash) ",
+            );
+            insert.push_values(&records, |mut row, r| {
+                row.push_bind(r.seq)
+                    .push_bind(r.message.at)
+                    .push_bind(r.message.direction.as_str())
+                    .push_bind(r.message.partner.as_str())
+                    .push_bind(r.message.peer.as_str())
+                    .push_bind(r.message.reply_to)
+                    .push_bind(r.message.target.as_str())
+                    .push_bind(r.message.headers.as_str())
+                    .push_bind(r.message.body.as_slice())
+                    .push_bind(r.message.verdict.as_str())
+                    .push_bind(r.body_sha256.as_str())
+                    .push_bind(r.prev_hash.as_str())
+                    .push_bind(r.hash.as_str());
+            });
+            insert.build().execute(&mut *tx).await?;
+            let tail = records.last().map(|r| r.hash.as_str()).unwrap_or(last_hash.as_str());
+            sqlx::query("UPDATE message_log_head SET last_hash = $1 WHERE id = 1")
+                .bind(tail)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(records.iter().map(|r| r.seq).collect())
+        })
+    }
+
+    /// Up to `limit` records after `after_seq`, in seq order.
+    pub async fn message_records(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Record>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM message_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        );
+        with_pool!(read self, pool => {
+            let rows = sqlx::query(&sql).bind(after_seq).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(record_from_row!(r))).collect()
+        })
+    }
+
+    /// Up to `limit` records after `after_seq` whose time is in `[from, to)` (ms), in seq order.
+    pub async fn message_records_between(
+        &self,
+        from: i64,
+        to: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Record>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM message_log WHERE seq > $1 AND at >= $2 AND at < $3 \
+             ORDER BY seq LIMIT $4"
+        );
+        with_pool!(read self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(after_seq)
+                .bind(from)
+                .bind(to)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| Ok(record_from_row!(r))).collect()
+        })
+    }
+
+    /// Where verification starts: the latest pruning checkpoint, or the beginning.
+    pub async fn message_log_anchor(&self) -> Result<Anchor, StoreError> {
+        with_pool!(read self, pool => {
+            let row = sqlx::query(
+                "SELECT up_to_seq, hash FROM message_log_checkpoints ORDER BY up_to_seq DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(r) => Ok(Anchor { seq: r.try_get("up_to_seq")?, hash: r.try_get("hash")? }),
+                None => Ok(Anchor::genesis()),
+            }
+        })
+    }
+
+    /// The chain's head: the last record's seq and hash as the appender left them.
+    pub async fn message_log_head(&self) -> Result<Anchor, StoreError> {
+        with_pool!(read self, pool => {
+            let r = sqlx::query("SELECT last_seq, last_hash FROM message_log_head WHERE id = 1")
+                .fetch_one(pool)
+                .await?;
+            Ok(Anchor { seq: r.try_get("last_seq")?, hash: r.try_get("last_hash")? })
+        })
+    }
+
+    /// Removes the records of the chain's prefix older than `before` (ms): every record up to
+    /// the last one whose time is before it. Leaves a checkpoint with the last removed record's
+    /// seq and hash, from which the rest still verifies. Returns how many were removed.
+    pub async fn prune_messages(&self, before: i64, now: i64) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let last = sqlx::query(
+                "SELECT seq, hash FROM message_log WHERE seq = \
+                 (SELECT MAX(seq) FROM message_log WHERE at < $1)",
+            )
+            .bind(before)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(last) = last else {
+                return Ok(0);
+            };
+            let up_to: i64 = last.try_get("seq")?;
+            let hash: String = last.try_get("hash")?;
+            let removed = sqlx::query("DELETE FROM message_log WHERE seq <= $1")
+                .bind(up_to)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(
+                "INSERT INTO message_log_checkpoints (up_to_seq, hash, pruned_before, at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(up_to)
+            .bind(&hash)
+            .bind(before)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(removed)
+        })
+    }
+}
