@@ -49,6 +49,8 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The load harness: start a gateway on a fresh database and measure it (release build).
+    Bench(crate::bench::BenchArgs),
     /// Internal API client tokens.
     Token {
         /// What to do.
@@ -296,6 +298,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             result
         }
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Audit { command } => {
             let store = Store::connect(&config.database.url, 2)
                 .await

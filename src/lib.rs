@@ -5,6 +5,7 @@
 //!
 //! - [`domain`] — dossier model — codes, statuses, applicant, money, Vietnam time; no I/O.
 //! - [`mapping`] — loads `mappings/`, maps a submission's form into the department's model.
+//! - [`group_commit`] — one writer task committing many callers' writes together.
 //! - [`store`] — every SQL statement; one `Store` over SQLite and PostgreSQL.
 //! - [`audit`] — the tamper-evident log of every partner message, appended with group commit.
 //! - [`outbox`] — the delivery worker (claim, sign, send, reschedule, dead-letter) and metrics.
@@ -17,14 +18,17 @@
 //! - [`config`] — typed, validated configuration (defaults → file → environment).
 //! - [`app`] — start-up, serving, graceful shutdown.
 //! - [`cli`] — the `motcua` command line.
+//! - [`bench`] — `motcua bench`, the load harness (its own client; the gateway as a child).
 //! - [`telemetry`] — logging.
 
 pub mod app;
 pub mod audit;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod dossier_view;
+pub mod group_commit;
 pub mod http;
 pub mod lifecycle;
 pub mod mapping;

@@ -6,9 +6,9 @@
 //! a request waits for its own. A caller that gets an error must not act on the message.
 
 use super::{Direction, NewMessage};
+use crate::group_commit::GroupCommit;
 use crate::store::Store;
 use axum::http::HeaderMap;
-use tokio::sync::{mpsc, oneshot};
 
 /// Most messages appended in one transaction.
 pub const MAX_BATCH: usize = 128;
@@ -18,35 +18,37 @@ pub const MAX_BATCH: usize = 128;
 #[error("the message log could not record the message: {0}")]
 pub struct Unrecorded(String);
 
-struct Pending {
-    message: NewMessage,
-    done: oneshot::Sender<Result<i64, Unrecorded>>,
-}
-
 /// The appender; cheap to clone. The writer task stops when the last clone is dropped.
 #[derive(Clone, Debug)]
 pub struct MessageLog {
-    queue: mpsc::Sender<Pending>,
+    writer: GroupCommit<NewMessage, Result<i64, Unrecorded>>,
 }
 
 impl MessageLog {
     /// Starts the writer over `store` (inside a Tokio runtime).
     pub fn start(store: Store) -> Self {
-        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(store, rx));
-        MessageLog { queue }
+        let writer = GroupCommit::start(MAX_BATCH, move |messages: Vec<NewMessage>| {
+            let store = store.clone();
+            async move {
+                let n = messages.len();
+                match store.append_messages(messages).await {
+                    Ok(seqs) => seqs.into_iter().map(Ok).collect(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the message log could not append; callers refused");
+                        (0..n).map(|_| Err(Unrecorded(e.to_string()))).collect()
+                    }
+                }
+            }
+        });
+        MessageLog { writer }
     }
 
     /// Records `message`; returns its seq once it is committed.
     pub async fn record(&self, message: NewMessage) -> Result<i64, Unrecorded> {
-        let (done, answer) = oneshot::channel();
-        self.queue
-            .send(Pending { message, done })
+        self.writer
+            .submit(message)
             .await
-            .map_err(|_| Unrecorded("the writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| Unrecorded("the writer has stopped".into()))?
+            .map_err(|stopped| Unrecorded(stopped.to_string()))?
     }
 
     /// Sends `request` with `http`, recording the request before it leaves and the answer (or
@@ -177,25 +179,4 @@ pub fn headers_text(headers: &HeaderMap) -> String {
         out.push('\n');
     }
     out
-}
-
-async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (messages, waiters): (Vec<_>, Vec<_>) =
-            batch.drain(..).map(|p| (p.message, p.done)).unzip();
-        match store.append_messages(messages).await {
-            Ok(seqs) => {
-                for (waiter, seq) in waiters.into_iter().zip(seqs) {
-                    let _ = waiter.send(Ok(seq));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the message log could not append; callers refused");
-                for waiter in waiters {
-                    let _ = waiter.send(Err(Unrecorded(e.to_string())));
-                }
-            }
-        }
-    }
 }

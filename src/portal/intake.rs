@@ -13,9 +13,11 @@ use crate::domain::dossier::NewDossier;
 use crate::domain::status::Status;
 use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
+use crate::group_commit::GroupCommit;
 use crate::mapping::Mappings;
 use crate::store::{
-    InsertOutcome, NewOutboxMessage, NewProgress, PreparedRows, Store, StoreError, SubmissionRaw,
+    InsertOutcome, IntakeItem, NewOutboxMessage, NewProgress, PreparedRows, Store, StoreError,
+    SubmissionRaw,
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -72,15 +74,23 @@ impl From<Malformed> for IntakeError {
     }
 }
 
+/// Dossiers stored in one transaction at most.
+pub const MAX_BATCH: usize = 64;
+
+/// What building an arrival's rows needs besides the dossier.
+#[derive(Debug)]
+struct Arrival {
+    agency_name: String,
+    onestop: bool,
+}
+
 /// The intake service.
 #[derive(Clone)]
 pub struct Intake {
-    store: Store,
     mappings: Arc<Mappings>,
-    agency: AgencyCode,
-    agency_name: String,
-    onestop: bool,
+    arrival: Arc<Arrival>,
     outbox_wake: Arc<tokio::sync::Notify>,
+    writer: GroupCommit<IntakeItem, Result<InsertOutcome, StoreError>>,
 }
 
 impl Intake {
@@ -95,13 +105,20 @@ impl Intake {
         onestop: bool,
         outbox_wake: Arc<tokio::sync::Notify>,
     ) -> Self {
+        // One writer: dossiers arriving together are stored in one transaction (group commit),
+        // and each is answered only after that commit.
+        let writer = GroupCommit::start(MAX_BATCH, move |items: Vec<IntakeItem>| {
+            let (store, agency) = (store.clone(), agency.clone());
+            async move { store.insert_dossiers(&agency, &items).await }
+        });
         Self {
-            store,
             mappings,
-            agency,
-            agency_name,
-            onestop,
+            arrival: Arc::new(Arrival {
+                agency_name,
+                onestop,
+            }),
             outbox_wake,
+            writer,
         }
     }
 
@@ -182,11 +199,19 @@ impl Intake {
             .get(&dossier.procedure)
             .map(|p| p.name.clone())
             .unwrap_or_default();
-        let prepare = |code: &DossierCode| self.prepare(code, &dossier, &procedure_name, now);
+        let content_hash = dossier.content_hash.clone();
+        let arrival = self.arrival.clone();
+        let item = IntakeItem {
+            dossier,
+            received_at: now,
+            raw,
+            prepare: Box::new(move |code, d| arrival.prepare(code, d, &procedure_name, now)),
+        };
         let outcome = self
-            .store
-            .insert_dossier(&self.agency, &dossier, now, &raw, &prepare)
-            .await?;
+            .writer
+            .submit(item)
+            .await
+            .map_err(|stopped| StoreError::Corrupt(stopped.to_string()))??;
         match outcome {
             InsertOutcome::Created { code, answer } => {
                 self.outbox_wake.notify_one();
@@ -194,10 +219,10 @@ impl Intake {
             }
             InsertOutcome::Existing {
                 code,
-                content_hash,
+                content_hash: stored_hash,
                 answer,
             } => {
-                if content_hash == dossier.content_hash {
+                if content_hash == stored_hash {
                     Ok(IntakeOutcome::Replayed { code, answer })
                 } else {
                     Err(IntakeError::Conflict(code))
@@ -205,7 +230,9 @@ impl Intake {
             }
         }
     }
+}
 
+impl Arrival {
     fn prepare(
         &self,
         code: &DossierCode,

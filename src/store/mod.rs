@@ -7,7 +7,9 @@
 //! the process instead of making them spin on the file lock.
 
 mod audit;
+mod bulk;
 mod dossiers;
+mod intake_batch;
 mod lifecycle;
 mod outbox;
 mod payments;
@@ -16,6 +18,7 @@ pub use dossiers::{
     DocumentRow, DossierFilter, DossierSummary, InsertOutcome, NewOutboxMessage, NewProgress,
     OutboxSummary, PreparedRows, ProgressRow, StoredDossier, SubmissionRaw,
 };
+pub use intake_batch::{IntakeItem, Prepare};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use outbox::{
     AttemptItem, AttemptOutcome, AttemptRecord, Claimed, OutboxItem, OutboxRow, OutboxSelector,

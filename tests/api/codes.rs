@@ -66,3 +66,93 @@ async fn concurrent_replays_of_one_dossier_store_it_once() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() {
+    use motcua_gateway::domain::codes::AgencyCode;
+    use motcua_gateway::mapping::Mappings;
+    use motcua_gateway::portal::intake::{BodyFormat, Intake};
+    use motcua_gateway::store::{
+        InsertOutcome, IntakeItem, NewProgress, PreparedRows, SubmissionRaw,
+    };
+    let app = spawn_app().await;
+    // One dossier stored the usual way first.
+    let known = with_portal_id(&fixture("valid/thu-vien.json"), "KNOWN-1");
+    assert_eq!(app.submit(&known, "application/json").await.status(), 201);
+
+    let mappings = Mappings::load_dir(&root().join("mappings")).unwrap();
+    let agency = AgencyCode::try_from("000.00.12.H29".to_owned()).unwrap();
+    let now = chrono::Utc::now();
+    let item = |id: &str, path: &str| {
+        let body = with_portal_id(&fixture(path), id);
+        let format = if path.ends_with(".xml") {
+            BodyFormat::Xml
+        } else {
+            BodyFormat::Json
+        };
+        IntakeItem {
+            dossier: Intake::build(&mappings, format, &body, now).unwrap(),
+            received_at: now,
+            raw: SubmissionRaw {
+                content_type: content_type_of(path).into(),
+                body,
+                webhook_id: "m".into(),
+                webhook_timestamp: now.timestamp().to_string(),
+                webhook_signature: "v1,x".into(),
+            },
+            prepare: Box::new(|code, _| PreparedRows {
+                first_answer: format!("answer for {code}"),
+                outbox: vec![],
+                progress: NewProgress {
+                    action: "received".into(),
+                    status: 1,
+                    officer_name: "n".into(),
+                    officer_title: "t".into(),
+                    officer_unit: "u".into(),
+                    note: None,
+                    at: 0,
+                },
+            }),
+        }
+    };
+    let items = vec![
+        item("B-1", "valid/karaoke.json"),
+        item("KNOWN-1", "valid/thu-vien.json"),
+        item("B-2", "valid/karaoke.xml"),
+        item("B-1", "valid/karaoke.json"),
+        item("B-1", "valid/vu-truong.json"),
+    ];
+    let outcomes: Vec<InsertOutcome> = app
+        .store
+        .insert_dossiers(&agency, &items)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let code = |o: &InsertOutcome| match o {
+        InsertOutcome::Created { code, .. } | InsertOutcome::Existing { code, .. } => code.clone(),
+    };
+    assert!(matches!(outcomes[0], InsertOutcome::Created { .. }));
+    assert!(code(&outcomes[0]).ends_with("-0002"), "{outcomes:?}");
+    assert!(matches!(outcomes[1], InsertOutcome::Existing { .. }));
+    assert!(code(&outcomes[1]).ends_with("-0001"));
+    assert!(code(&outcomes[2]).ends_with("-0003"), "{outcomes:?}");
+    // Repeats of B-1 are answered as B-1, with its content hash, so that intake tells a replay
+    // (same content) from a conflict (other content).
+    for repeat in &outcomes[3..] {
+        match repeat {
+            InsertOutcome::Existing {
+                code,
+                content_hash,
+                answer,
+            } => {
+                assert!(code.ends_with("-0002"));
+                assert_eq!(content_hash, &items[0].dossier.content_hash);
+                assert_eq!(answer, &format!("answer for {code}"));
+            }
+            other => panic!("a repeat was stored again: {other:?}"),
+        }
+    }
+    assert_ne!(items[4].dossier.content_hash, items[0].dossier.content_hash);
+    assert_eq!(app.dossier_count().await, 3, "one known, two new");
+}

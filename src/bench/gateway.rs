@@ -1,0 +1,148 @@
+//! The gateway under test: this same binary started as `serve` in a child process on a
+//! configuration of the harness's, so that its memory and CPU are its own and can be read
+//! from `/proc`.
+
+use anyhow::Context;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The test secret the harness signs portal pushes with.
+pub const PORTAL_SECRET: &str = "whsec_YmVuY2gtcG9ydGFsLWluYm91bmQtc2VjcmV0LTAx";
+/// The harness's read token.
+pub const TOKEN: &str = "bench-reader-token";
+
+/// The configuration of a benchmarked gateway: port 0, limits out of the way, the worker as
+/// asked, logs at warn.
+pub fn config(db_url: &str, sink: Option<&str>, outbox_concurrency: usize) -> String {
+    let worker = sink.is_some();
+    let portal = sink.unwrap_or("http://127.0.0.1:9");
+    format!(
+        r#"
+clients = [{{ name = "bench", token_sha256 = "{token}", scopes = ["dossiers:read", "admin"] }}]
+[server]
+listen = "127.0.0.1:0"
+max_in_flight = 4096
+watch_config = "0s"
+[database]
+url = "{db_url}"
+max_connections = 8
+[portal]
+inbound_secrets = ["{PORTAL_SECRET}"]
+base_url = "{portal}"
+[outbox]
+worker = {worker}
+concurrency = {outbox_concurrency}
+destination_concurrency = {outbox_concurrency}
+destination_rate = {{ per_second = 1000000, burst = 1000000 }}
+[rate_limits]
+portal = {{ per_second = 1000000, burst = 1000000 }}
+payment = {{ per_second = 1000000, burst = 1000000 }}
+api = {{ per_second = 1000000, burst = 1000000 }}
+address = {{ per_second = 1000000, burst = 1000000 }}
+[log]
+level = "error"
+"#,
+        token = crate::config::token_hash(TOKEN),
+    )
+}
+
+/// A running gateway.
+pub struct Gateway {
+    child: Child,
+    /// `host:port`.
+    pub addr: String,
+    /// From spawning the process to its first `/healthz` answer.
+    pub ready_after: Duration,
+}
+
+/// What `/proc` says of a process: CPU seconds so far and peak resident memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// User + system CPU seconds.
+    pub cpu_s: f64,
+    /// Peak resident set (VmHWM), MB.
+    pub peak_rss_mb: f64,
+}
+
+impl Gateway {
+    /// Starts `serve` with `config_file` and waits until `/healthz` answers.
+    pub async fn start(config_file: &Path) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("finding this binary")?;
+        let t0 = Instant::now();
+        let mut child = Command::new(exe)
+            .arg("--config")
+            .arg(config_file)
+            .arg("serve")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the gateway")?;
+        let stdout = child.stdout.take().context("gateway stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next_line()
+                .await?
+                .context("the gateway stopped before listening")?;
+            if let Some(rest) = line.strip_prefix("listening on http://") {
+                break rest.trim().to_owned();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut conn = loop {
+            if let Ok(c) = super::client::Conn::open(&addr).await {
+                break c;
+            }
+            tokio::task::yield_now().await;
+        };
+        let (status, _) = conn.request(&super::client::get("/healthz", None)).await?;
+        anyhow::ensure!(status == 200, "/healthz answered {status}");
+        Ok(Gateway {
+            child,
+            addr,
+            ready_after: t0.elapsed(),
+        })
+    }
+
+    /// CPU and peak memory of the gateway so far.
+    pub fn usage(&self) -> Usage {
+        let Some(pid) = self.child.id() else {
+            return Usage::default();
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name; 100 ticks/s.
+        let cpu_s = (ticks(11) + ticks(12)) / 100.0;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let peak_kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        Usage {
+            cpu_s,
+            peak_rss_mb: peak_kb / 1024.0,
+        }
+    }
+
+    /// Stops it with SIGTERM and waits.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+    }
+}

@@ -1,0 +1,84 @@
+//! The load harness's bulk path: filling a store with many dossiers in a few statements, each
+//! a copy of one real dossier under its own code and portal id, so that the harness can show
+//! how costs grow with the store's size without taking a million dossiers in one by one.
+
+use super::{with_pool, Store, StoreError};
+use sqlx::Row;
+
+/// Rows per statement (and per transaction).
+const CHUNK: i64 = 50_000;
+
+impl Store {
+    /// Adds `n` copies of dossier `template` (its row only: no documents, progress or outbox),
+    /// numbered from `first`: code `{agency}-{yyMMdd}-{NNNN}` on days from 1 January 2000, 9,999 a
+    /// day, portal id `BULK-{i}`, received in 2000 so that they sort before real dossiers.
+    /// Returns how many were added.
+    pub async fn bulk_copy_dossiers(
+        &self,
+        template: i64,
+        agency: &str,
+        first: i64,
+        n: i64,
+    ) -> Result<u64, StoreError> {
+        let columns = "code, portal_id, procedure_code, status, channel, submitted_at, \
+            received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer";
+        let copied = "t.procedure_code, t.status, t.channel, t.submitted_at, 946684800000 + i, \
+            t.applicant, t.form, t.fees, t.summary, t.mapping_version, 'bulk-' || i, t.first_answer";
+        let sql = match self {
+            Store::Sqlite { .. } => format!(
+                "WITH RECURSIVE n(i) AS (SELECT $1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
+                 INSERT INTO dossiers ({columns}) \
+                 SELECT $3 || '-' || strftime('%y%m%d', 946684800 + (i / 9999) * 86400, 'unixepoch') \
+                        || '-' || printf('%04d', i % 9999 + 1), 'BULK-' || i, {copied} \
+                 FROM n, (SELECT * FROM dossiers WHERE id = $4) t"
+            ),
+            Store::Postgres(_) => format!(
+                "INSERT INTO dossiers ({columns}) \
+                 SELECT $3::text || '-' || to_char(date '2000-01-01' + (i / 9999)::int, 'YYMMDD') \
+                        || '-' || lpad((i % 9999 + 1)::text, 4, '0'), 'BULK-' || i, {copied} \
+                 FROM generate_series($1::bigint, $2::bigint) AS i, \
+                      (SELECT * FROM dossiers WHERE id = $4) t"
+            ),
+        };
+        let mut added = 0;
+        let mut start = first;
+        while start < first + n {
+            let end = (start + CHUNK).min(first + n) - 1;
+            added += with_pool!(self, pool => {
+                sqlx::query(&sql)
+                    .bind(start)
+                    .bind(end)
+                    .bind(agency)
+                    .bind(template)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            });
+            start = end + 1;
+        }
+        Ok(added)
+    }
+
+    /// Up to `limit` dossier codes and row ids, newest first.
+    pub async fn dossier_codes(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        with_pool!(read self, pool => {
+            let rows = sqlx::query("SELECT id, code FROM dossiers ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("code")?)))
+                .collect()
+        })
+    }
+
+    /// How many outbox messages are still to deliver.
+    pub async fn outbox_pending(&self) -> Result<i64, StoreError> {
+        with_pool!(read self, pool => {
+            let r = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+                .fetch_one(pool)
+                .await?;
+            Ok(r.try_get("n")?)
+        })
+    }
+}
