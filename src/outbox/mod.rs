@@ -12,7 +12,7 @@ use crate::audit::log::{MessageLog, SendError};
 use crate::config::{Config, OutboxConfig};
 use crate::portal::sync::{ONESTOP, PORTAL};
 use crate::signing::{sign, WebhookSecret};
-use crate::store::{AttemptOutcome, AttemptRecord, Claimed, Store, StoreError};
+use crate::store::{AttemptOutcome, AttemptRecord, AttemptToRecord, Claimed, Store, StoreError};
 use governor::{DefaultDirectRateLimiter, Quota};
 use metrics::Metrics;
 use rand::Rng;
@@ -145,62 +145,94 @@ impl Worker {
 
     /// Claims, sends and records one message.
     pub async fn dispatch_next(&self) -> Result<Dispatched, StoreError> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let Some(claimed) = self
-            .store
-            .claim_next(&self.id, now, self.lease_ms())
+        Ok(self
+            .dispatch_batch(1)
             .await?
-        else {
-            return Ok(Dispatched::Idle);
-        };
+            .pop()
+            .unwrap_or(Dispatched::Idle))
+    }
+
+    /// Claims up to `limit` due messages in one statement, sends them at once (each destination's
+    /// concurrency and rate limits still apply), and records every outcome in one transaction.
+    /// Empty when nothing is due.
+    pub async fn dispatch_batch(&self, limit: usize) -> Result<Vec<Dispatched>, StoreError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let limit = i64::try_from(limit.max(1)).unwrap_or(1);
+        let claimed = self
+            .store
+            .claim_due(&self.id, now, self.lease_ms(), limit)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let attempts =
+            futures_util::future::join_all(claimed.iter().map(|c| self.attempt(c))).await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let items: Vec<AttemptToRecord<'_>> = claimed
+            .iter()
+            .zip(&attempts)
+            .map(|(claimed, (outcome, attempt, _))| AttemptToRecord {
+                claimed,
+                outcome,
+                attempt,
+            })
+            .collect();
+        let recorded = self.store.record_attempts(&items, now).await?;
+        let mut results = Vec::with_capacity(claimed.len());
+        for ((claimed, (outcome, attempt, latency)), recorded) in
+            claimed.iter().zip(&attempts).zip(recorded)
+        {
+            self.metrics
+                .attempt(&claimed.destination, outcome.as_str(), *latency);
+            let result = match (recorded, outcome) {
+                (false, _) => Dispatched::LeaseLost,
+                (true, AttemptOutcome::Delivered) => Dispatched::Delivered,
+                (true, AttemptOutcome::Retry { .. }) => Dispatched::Rescheduled,
+                (true, AttemptOutcome::Dead) => Dispatched::Dead,
+            };
+            let error = attempt.error.as_deref().unwrap_or("-");
+            match result {
+                Dispatched::Dead => tracing::warn!(
+                    outbox.id = claimed.id, outbox.attempt = claimed.attempts + 1, destination = %claimed.destination,
+                    error, "message dead; an operator must replay or discard it"),
+                Dispatched::Rescheduled => tracing::info!(
+                    outbox.id = claimed.id, outbox.attempt = claimed.attempts + 1, destination = %claimed.destination,
+                    error, "delivery failed; will retry"),
+                Dispatched::LeaseLost => tracing::warn!(
+                    outbox.id = claimed.id,
+                    "lease taken over; outcome not recorded"
+                ),
+                _ => {
+                    tracing::debug!(outbox.id = claimed.id, destination = %claimed.destination, "delivered")
+                }
+            }
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// Sends one claimed message: its outcome, log entry and latency.
+    async fn attempt(&self, claimed: &Claimed) -> (AttemptOutcome, AttemptRecord, Duration) {
         let started = chrono::Utc::now().timestamp_millis();
         let clock = Instant::now();
-        let (http_status, error, verdict) = self.send(&claimed).await;
+        let (http_status, error, verdict) = self.send(claimed).await;
         let latency = clock.elapsed();
         let now = chrono::Utc::now().timestamp_millis();
         let outcome = match verdict {
             Verdict::Delivered => AttemptOutcome::Delivered,
             Verdict::Permanent => AttemptOutcome::Dead,
-            Verdict::Transient(hint) => self.reschedule(&claimed, now, hint),
+            Verdict::Transient(hint) => self.reschedule(claimed, now, hint),
         };
         let record = AttemptRecord {
             worker: self.id.clone(),
             started_at: started,
             latency_ms: i64::try_from(latency.as_millis()).unwrap_or(i64::MAX),
             http_status,
-            error: error.clone(),
+            error,
         };
-        let recorded = self
-            .store
-            .record_attempt(&claimed, &outcome, &record, now)
-            .await?;
-        self.metrics
-            .attempt(&claimed.destination, outcome.as_str(), latency);
-        let result = match (recorded, &outcome) {
-            (false, _) => Dispatched::LeaseLost,
-            (true, AttemptOutcome::Delivered) => Dispatched::Delivered,
-            (true, AttemptOutcome::Retry { .. }) => Dispatched::Rescheduled,
-            (true, AttemptOutcome::Dead) => Dispatched::Dead,
-        };
-        match result {
-            Dispatched::Dead => tracing::warn!(
-                outbox.id = claimed.id, outbox.attempt = claimed.attempts + 1, destination = %claimed.destination,
-                error = error.as_deref().unwrap_or("-"), "message dead; an operator must replay or discard it"),
-            Dispatched::Rescheduled => tracing::info!(
-                outbox.id = claimed.id, outbox.attempt = claimed.attempts + 1, destination = %claimed.destination,
-                error = error.as_deref().unwrap_or("-"), "delivery failed; will retry"),
-            Dispatched::LeaseLost => tracing::warn!(
-                outbox.id = claimed.id,
-                "lease taken over; outcome not recorded"
-            ),
-            _ => {
-                tracing::debug!(outbox.id = claimed.id, destination = %claimed.destination, "delivered")
-            }
-        }
-        Ok(result)
+        (outcome, record, latency)
     }
 
-    /// The next attempt's time, or dead when the schedule has run out.
     fn reschedule(&self, claimed: &Claimed, now: i64, hint: Option<Duration>) -> AttemptOutcome {
         let schedule = &self.config.retry_schedule;
         let n = usize::try_from(claimed.attempts)
@@ -312,8 +344,11 @@ impl Worker {
         while !shutdown.is_cancelled() {
             // An attempt in flight is finished and recorded, not abandoned, when shutdown comes:
             // it is bounded by `outbox.timeout`.
-            match self.dispatch_next().await {
-                Ok(Dispatched::Idle) => {
+            match self
+                .dispatch_batch(self.config.destination_concurrency)
+                .await
+            {
+                Ok(batch) if batch.is_empty() => {
                     let nap = match self.store.next_outbox_due().await {
                         Ok(Some(due)) => {
                             let wait = due - chrono::Utc::now().timestamp_millis();
@@ -344,10 +379,13 @@ impl Worker {
     pub async fn dispatch_all_pending(&self) -> Result<Vec<Dispatched>, StoreError> {
         let mut done = Vec::new();
         loop {
-            match self.dispatch_next().await? {
-                Dispatched::Idle => return Ok(done),
-                d => done.push(d),
+            let batch = self
+                .dispatch_batch(self.config.destination_concurrency)
+                .await?;
+            if batch.is_empty() {
+                return Ok(done);
             }
+            done.extend(batch);
         }
     }
 }

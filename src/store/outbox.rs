@@ -119,6 +119,17 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
+/// One attempt to record: the claim it was made under, its outcome, and its log entry.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptToRecord<'a> {
+    /// The claim.
+    pub claimed: &'a Claimed,
+    /// How it ended.
+    pub outcome: &'a AttemptOutcome,
+    /// The log entry.
+    pub attempt: &'a AttemptRecord,
+}
+
 /// Which messages an operator's bulk decision covers (all given conditions apply).
 #[derive(Debug, Clone, Default)]
 pub struct OutboxSelector {
@@ -218,50 +229,67 @@ enum SelArg {
 }
 
 impl Store {
-    /// Claims one deliverable message: pending, due, not leased, and the first of its dossier
-    /// and destination still pending or dead. The claim bumps the fencing token and sets a
-    /// lease until `now + lease_ms`; a crashed worker's lease simply runs out.
+    /// Claims the next due message (see [`Store::claim_due`]).
     pub async fn claim_next(
         &self,
         worker: &str,
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<Claimed>, StoreError> {
-        with_pool!(self, pool => {
-            let candidates: Vec<i64> = sqlx::query_scalar(
-                "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
-                 AND (o.lease_until IS NULL OR o.lease_until < $1) \
+        Ok(self.claim_due(worker, now, lease_ms, 1).await?.pop())
+    }
+
+    /// Claims up to `limit` due messages, each the oldest undelivered one of its dossier for its
+    /// destination (so per-dossier order holds), in one statement: each gets a lease until
+    /// `now + lease_ms` and a new fencing token. On PostgreSQL, rows another worker is claiming
+    /// at the same moment are skipped rather than waited for.
+    pub async fn claim_due(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let lock = match self {
+            Store::Sqlite { .. } => "",
+            Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE outbox SET lease_owner = $1, lease_until = $2, fence = fence + 1 \
+             WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
+                 AND (o.lease_until IS NULL OR o.lease_until < $3) \
                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.dossier_id = o.dossier_id \
                      AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
-                 ORDER BY o.next_attempt_at, o.id LIMIT 16",
-            )
-            .bind(now)
-            .fetch_all(pool)
-            .await?;
-            for id in candidates {
-                let row = sqlx::query(
-                    "UPDATE outbox SET lease_owner = $1, lease_until = $2, fence = fence + 1 \
-                     WHERE id = $3 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $4) \
-                     RETURNING id, fence, destination, payload, attempts, created_at",
-                )
+                 ORDER BY o.next_attempt_at, o.id LIMIT $4{lock}) \
+             AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING id, fence, destination, payload, attempts, created_at, next_attempt_at"
+        );
+        with_pool!(self, pool => {
+            let rows = sqlx::query(&sql)
                 .bind(worker)
                 .bind(now + lease_ms)
-                .bind(id)
                 .bind(now)
-                .fetch_optional(pool)
+                .bind(limit)
+                .fetch_all(pool)
                 .await?;
-                if let Some(r) = row {
-                    return Ok(Some(Claimed {
-                        id: r.try_get("id")?,
-                        fence: r.try_get("fence")?,
-                        destination: r.try_get("destination")?,
-                        payload: r.try_get("payload")?,
-                        attempts: r.try_get("attempts")?,
-                        created_at: r.try_get("created_at")?,
-                    }));
-                }
-            }
-            Ok(None)
+            let mut claimed = rows
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get::<i64, _>("next_attempt_at")?,
+                        Claimed {
+                            id: r.try_get("id")?,
+                            fence: r.try_get("fence")?,
+                            destination: r.try_get("destination")?,
+                            payload: r.try_get("payload")?,
+                            attempts: r.try_get("attempts")?,
+                            created_at: r.try_get("created_at")?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            claimed.sort_by_key(|(due, c)| (*due, c.id));
+            Ok(claimed.into_iter().map(|(_, c)| c).collect())
         })
     }
 
@@ -274,45 +302,74 @@ impl Store {
         attempt: &AttemptRecord,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let (state, next, delivered_at, dead_at) = match outcome {
-            AttemptOutcome::Delivered => ("delivered", now, Some(now), None),
-            AttemptOutcome::Retry { next_attempt_at } => ("pending", *next_attempt_at, None, None),
-            AttemptOutcome::Dead => ("dead", now, None, Some(now)),
-        };
+        let done = self
+            .record_attempts(
+                &[AttemptToRecord {
+                    claimed,
+                    outcome,
+                    attempt,
+                }],
+                now,
+            )
+            .await?;
+        Ok(done.first().copied().unwrap_or(false))
+    }
+
+    /// Records many attempts' outcomes in one transaction, each only if its claim still holds;
+    /// returns, for each, whether it was recorded.
+    pub async fn record_attempts(
+        &self,
+        items: &[AttemptToRecord<'_>],
+        now: i64,
+    ) -> Result<Vec<bool>, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE outbox SET state = $1, attempts = attempts + 1, next_attempt_at = $2, delivered_at = $3, \
-                 dead_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL WHERE id = $6 AND fence = $7",
-            )
-            .bind(state)
-            .bind(next)
-            .bind(delivered_at)
-            .bind(dead_at)
-            .bind(attempt.error.as_deref())
-            .bind(claimed.id)
-            .bind(claimed.fence)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 0 {
-                return Ok(false);
+            let mut recorded = Vec::with_capacity(items.len());
+            for item in items {
+                let (state, next, delivered_at, dead_at) = match item.outcome {
+                    AttemptOutcome::Delivered => ("delivered", now, Some(now), None),
+                    AttemptOutcome::Retry { next_attempt_at } => ("pending", *next_attempt_at, None, None),
+                    AttemptOutcome::Dead => ("dead", now, None, Some(now)),
+                };
+                let updated = sqlx::query(
+                    "UPDATE outbox SET state = $1, attempts = attempts + 1, next_attempt_at = $2, delivered_at = $3, \
+                     dead_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL WHERE id = $6 AND fence = $7",
+                )
+                .bind(state)
+                .bind(next)
+                .bind(delivered_at)
+                .bind(dead_at)
+                .bind(item.attempt.error.as_deref())
+                .bind(item.claimed.id)
+                .bind(item.claimed.fence)
+                .execute(&mut *tx)
+                .await?;
+                recorded.push(updated.rows_affected() == 1);
             }
-            sqlx::query(
-                "INSERT INTO outbox_attempts (message_id, attempt, worker, started_at, latency_ms, http_status, outcome, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(claimed.id)
-            .bind(claimed.attempts + 1)
-            .bind(&attempt.worker)
-            .bind(attempt.started_at)
-            .bind(attempt.latency_ms)
-            .bind(attempt.http_status)
-            .bind(outcome.as_str())
-            .bind(attempt.error.as_deref())
-            .execute(&mut *tx)
-            .await?;
+            let kept: Vec<&AttemptToRecord<'_>> = items
+                .iter()
+                .zip(&recorded)
+                .filter_map(|(item, ok)| ok.then_some(item))
+                .collect();
+            if !kept.is_empty() {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO outbox_attempts (message_id, attempt, worker, started_at, latency_ms, \
+                     http_status, outcome, error) ",
+                );
+                q.push_values(&kept, |mut b, item| {
+                    b.push_bind(item.claimed.id)
+                        .push_bind(item.claimed.attempts + 1)
+                        .push_bind(item.attempt.worker.as_str())
+                        .push_bind(item.attempt.started_at)
+                        .push_bind(item.attempt.latency_ms)
+                        .push_bind(item.attempt.http_status)
+                        .push_bind(item.outcome.as_str())
+                        .push_bind(item.attempt.error.as_deref());
+                });
+                q.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
-            Ok(true)
+            Ok(recorded)
         })
     }
 
