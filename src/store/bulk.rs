@@ -28,7 +28,7 @@ impl Store {
             Store::Sqlite { .. } => format!(
                 "WITH RECURSIVE n(i) AS (SELECT $1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
                  INSERT INTO dossiers ({columns}) \
-                 SELECT $3 || '-' || strftime('%y%m%d', 946684800 + (i / 9999) * 86400, 'unixepoch') \
+                 SELECT $3 || '-' || substr(strftime('%Y%m%d', 946684800 + (i / 9999) * 86400, 'unixepoch'), 3) \
                         || '-' || printf('%04d', i % 9999 + 1), 'BULK-' || i, {copied} \
                  FROM n, (SELECT * FROM dossiers WHERE id = $4) t"
             ),

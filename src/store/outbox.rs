@@ -250,20 +250,27 @@ impl Store {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let lock = match self {
-            Store::Sqlite { .. } => "",
-            Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        let candidates = "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
+             AND (o.lease_until IS NULL OR o.lease_until < $3) \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.dossier_id = o.dossier_id \
+                 AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
+             ORDER BY o.next_attempt_at, o.id LIMIT $4";
+        let set = "lease_owner = $1, lease_until = $2, fence = fence + 1";
+        let returning = "RETURNING outbox.id, outbox.fence, outbox.destination, outbox.payload, \
+             outbox.attempts, outbox.created_at, outbox.next_attempt_at";
+        let sql = match self {
+            // One writer: the statement is atomic with respect to every other claim.
+            Store::Sqlite { .. } => format!(
+                "UPDATE outbox SET {set} WHERE id IN ({candidates}) \
+                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) {returning}"
+            ),
+            // The job-queue form: candidates locked in a CTE, rows other claims hold skipped.
+            // (`IN (… FOR UPDATE SKIP LOCKED)` re-evaluates the subquery on every conflict.)
+            Store::Postgres(_) => format!(
+                "WITH c AS ({candidates} FOR UPDATE SKIP LOCKED) \
+                 UPDATE outbox SET {set} FROM c WHERE outbox.id = c.id {returning}"
+            ),
         };
-        let sql = format!(
-            "UPDATE outbox SET lease_owner = $1, lease_until = $2, fence = fence + 1 \
-             WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
-                 AND (o.lease_until IS NULL OR o.lease_until < $3) \
-                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.dossier_id = o.dossier_id \
-                     AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
-                 ORDER BY o.next_attempt_at, o.id LIMIT $4{lock}) \
-             AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING id, fence, destination, payload, attempts, created_at, next_attempt_at"
-        );
         with_pool!(self, pool => {
             let rows = sqlx::query(&sql)
                 .bind(worker)

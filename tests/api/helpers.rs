@@ -207,6 +207,12 @@ impl TestApp {
     }
 
     /// How many dossiers the store holds.
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     pub async fn dossier_count(&self) -> usize {
         let (status, page) = self.get_json("/api/v1/dossiers?limit=200", READER).await;
         assert_eq!(status, 200);

@@ -373,15 +373,7 @@ async fn the_worker_delivers_each_dossiers_changes_in_order_after_an_outage() {
             last_confirmed = id;
         }
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("motcua_outbox_deliveries_total{destination=\"portal\"} 8"),
         "{metrics}"

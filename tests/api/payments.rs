@@ -680,15 +680,7 @@ async fn payment_callbacks_past_their_limit_get_429_with_retry_after_and_are_cou
     let (retry, body) = refused.unwrap();
     assert_eq!(retry, "1");
     assert_eq!(body, serde_json::json!({"error_code": "RATE_LIMITED"}));
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("motcua_rate_limited_total{caller=\"paygov\"} 1"),
         "a refused callback is counted, never silent: {metrics}"

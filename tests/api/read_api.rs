@@ -257,15 +257,7 @@ async fn each_client_address_is_limited_before_authentication() {
         .await
         .unwrap();
     assert_eq!(ipn.status(), 200);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("motcua_rate_limited_total{caller=\"address\"} 1"),
         "{metrics}"
