@@ -10,6 +10,7 @@ use crate::domain::status::Status;
 use crate::domain::time::{to_vn, vn_date, vn_offset};
 use crate::domain::validation::FieldError;
 use crate::dossier_view::dossier_view;
+use crate::group_commit::GroupCommit;
 use crate::mapping::Mappings;
 use crate::portal::sync::{status_sync, SyncDates, PORTAL};
 use crate::store::PaymentOp;
@@ -86,7 +87,12 @@ pub struct Lifecycle {
     calendar: Arc<Calendar>,
     hours: Arc<OfficeHours>,
     outbox_wake: Arc<Notify>,
+    /// Changes waiting together are committed together (group commit).
+    writer: GroupCommit<Change, Result<ApplyOutcome, StoreError>>,
 }
+
+/// Changes committed in one transaction at most.
+pub const MAX_BATCH: usize = 64;
 
 /// How many times a change is re-planned when the dossier changed under it.
 const MAX_RETRIES: usize = 8;
@@ -112,12 +118,18 @@ impl Lifecycle {
         hours: Arc<OfficeHours>,
         outbox_wake: Arc<Notify>,
     ) -> Self {
+        let batch_store = store.clone();
+        let writer = GroupCommit::start(MAX_BATCH, move |changes: Vec<Change>| {
+            let store = batch_store.clone();
+            async move { store.apply_changes(&changes).await }
+        });
         Self {
             store,
             mappings,
             calendar,
             hours,
             outbox_wake,
+            writer,
         }
     }
 
@@ -154,22 +166,23 @@ impl Lifecycle {
         // Whole seconds: the wire shows seconds, and due dates computed from the shown
         // acceptance time must be the ones stored.
         let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-        if let Some(k) = key {
-            if let Some(answer) = self.store.idempotent_answer(&k.client, &k.key).await? {
-                return if answer.request_hash == k.request_hash {
-                    Ok(answer.body)
-                } else {
-                    Err(LifecycleError::KeyReused)
-                };
-            }
-        }
         for _ in 0..MAX_RETRIES {
+            // Checked on every round: a request with the same key may have committed while
+            // this one was planned against the dossier it changed.
+            if let Some(answered) = self.keyed_answer(key).await? {
+                return answered;
+            }
             let d = self
                 .store
                 .dossier_by_code(code)
                 .await?
                 .ok_or(LifecycleError::NotFound)?;
-            let (update, progress) = self.plan(&d, input, now)?;
+            let (update, progress) = match self.plan(&d, input, now) {
+                Ok(planned) => planned,
+                // The dossier may have been changed by this very key's first request between
+                // the key check above and the read.
+                Err(refused) => return self.keyed_answer(key).await?.unwrap_or(Err(refused)),
+            };
             let sync = status_sync(
                 &d.code,
                 &d.portal_id,
@@ -183,27 +196,31 @@ impl Lifecycle {
                 },
                 &progress,
             );
-            let outbox = [NewOutboxMessage {
-                destination: PORTAL.into(),
-                kind: "status".into(),
-                payload: sync,
-            }];
+            let status = update.status;
+            let mappings = self.mappings.clone();
             let change = Change {
-                dossier: &d,
-                update: &update,
-                progress: &progress,
-                outbox: &outbox,
-                idempotency: key,
-                payment,
+                dossier_id: d.id,
+                version: d.version,
+                update,
+                progress,
+                outbox: vec![NewOutboxMessage {
+                    destination: PORTAL.into(),
+                    kind: "status".into(),
+                    payload: sync,
+                }],
+                idempotency: key.cloned(),
+                payment: payment.cloned(),
+                now: now.timestamp_millis(),
+                render: Box::new(move |d: &StoredDossier| dossier_view(&mappings, d).to_string()),
             };
-            let render = |d: &StoredDossier| dossier_view(&self.mappings, d).to_string();
-            match self
-                .store
-                .apply_change(change, now.timestamp_millis(), &render)
-                .await?
-            {
+            let outcome = self
+                .writer
+                .submit(change)
+                .await
+                .map_err(|stopped| StoreError::Corrupt(stopped.to_string()))??;
+            match outcome {
                 ApplyOutcome::Applied(body) => {
-                    tracing::info!(dossier.code = %d.code, action = input.action.name(), status = update.status, "dossier changed");
+                    tracing::info!(dossier.code = %d.code, action = input.action.name(), status, "dossier changed");
                     self.outbox_wake.notify_one();
                     return Ok(body);
                 }
@@ -222,6 +239,26 @@ impl Lifecycle {
         Err(LifecycleError::InvalidTransition(
             "the dossier is being changed by others; try again".into(),
         ))
+    }
+
+    /// The answer already stored under `key`, if any: the first answer for the same request,
+    /// or `KeyReused` for another.
+    async fn keyed_answer(
+        &self,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Option<Result<String, LifecycleError>>, LifecycleError> {
+        let Some(k) = key else { return Ok(None) };
+        Ok(self
+            .store
+            .idempotent_answer(&k.client, &k.key)
+            .await?
+            .map(|answer| {
+                if answer.request_hash == k.request_hash {
+                    Ok(answer.body)
+                } else {
+                    Err(LifecycleError::KeyReused)
+                }
+            }))
     }
 
     /// The new column values and progress record of an action, or why it is refused.

@@ -86,20 +86,97 @@ pub enum ApplyOutcome {
     PaymentNotPending,
 }
 
-/// Everything one change writes.
-pub struct Change<'a> {
-    /// The dossier as read (its id and version are checked).
-    pub dossier: &'a StoredDossier,
+/// One change of a dossier: its new column values with the progress record, messages,
+/// idempotency key and payment operation written in the same transaction. Owned, so that it can
+/// wait for the group-commit writer.
+pub struct Change {
+    /// The dossier's row id.
+    pub dossier_id: i64,
+    /// The version it was read at (the update applies only if it still holds).
+    pub version: i64,
     /// The new column values.
-    pub update: &'a DossierUpdate,
+    pub update: DossierUpdate,
     /// The progress record.
-    pub progress: &'a NewProgress,
+    pub progress: NewProgress,
     /// Messages to queue.
-    pub outbox: &'a [NewOutboxMessage],
+    pub outbox: Vec<NewOutboxMessage>,
     /// The caller's idempotency key.
-    pub idempotency: Option<&'a IdempotencyKey>,
+    pub idempotency: Option<IdempotencyKey>,
     /// A payment written with the change (a request, or the settlement that causes it).
-    pub payment: Option<&'a PaymentOp>,
+    pub payment: Option<PaymentOp>,
+    /// When (ms).
+    pub now: i64,
+    /// Turns the changed dossier (read inside the transaction) into the answer, which is also
+    /// what the idempotency key stores.
+    pub render: Box<dyn Fn(&StoredDossier) -> String + Send + Sync>,
+}
+
+impl std::fmt::Debug for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Change")
+            .field("dossier_id", &self.dossier_id)
+            .field("status", &self.update.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs one change through `$tx` (a transaction or savepoint): payment operation, guarded
+/// update, progress, messages, the changed dossier rendered, the idempotency key.
+macro_rules! apply_in {
+    ($tx:expr, $c:expr) => {
+        async {
+            let c: &Change = $c;
+            let u = &c.update;
+            if let Some(op) = &c.payment {
+                if !apply_payment_op!(&mut *$tx, c.dossier_id, op, c.now).await? {
+                    return Ok(ApplyOutcome::PaymentNotPending);
+                }
+            }
+            let updated = sqlx::query(
+                "UPDATE dossiers SET status = $1, accepted_at = $2, due_at = $3, finished_at = $4, returned_at = $5, \
+                 timeliness = $6, status_before_payment = $7, extended = $8, supplement_requested_at = $9, \
+                 version = version + 1 WHERE id = $10 AND version = $11",
+            )
+            .bind(u.status)
+            .bind(u.accepted_at)
+            .bind(u.due_at)
+            .bind(u.finished_at)
+            .bind(u.returned_at)
+            .bind(u.timeliness.as_deref())
+            .bind(u.status_before_payment)
+            .bind(i64::from(u.extended))
+            .bind(u.supplement_requested_at)
+            .bind(c.dossier_id)
+            .bind(c.version)
+            .execute(&mut *$tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(ApplyOutcome::Stale);
+            }
+            insert_progress!(&mut *$tx, c.dossier_id, c.progress).await?;
+            for m in &c.outbox {
+                insert_outbox!(&mut *$tx, c.dossier_id, m, c.now).await?;
+            }
+            let select = dossier_select("id");
+            let changed = load_dossier!(&mut *$tx, select, c.dossier_id).await?
+                .ok_or_else(|| StoreError::Corrupt("a changed dossier vanished".into()))?;
+            let body = (c.render)(&changed);
+            if let Some(k) = &c.idempotency {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (client, key, request_hash, status, body, created_at) \
+                     VALUES ($1, $2, $3, 200, $4, $5)",
+                )
+                .bind(&k.client)
+                .bind(&k.key)
+                .bind(&k.request_hash)
+                .bind(&body)
+                .bind(c.now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            Ok::<ApplyOutcome, StoreError>(ApplyOutcome::Applied(body))
+        }
+    };
 }
 
 impl Store {
@@ -152,16 +229,69 @@ impl Store {
         })
     }
 
-    /// Applies one change; `render` turns the changed dossier (read inside the transaction)
-    /// into the answer, which is also what the idempotency key stores.
-    pub async fn apply_change(
+    /// Applies one change in its own transaction.
+    pub async fn apply_change(&self, change: &Change) -> Result<ApplyOutcome, StoreError> {
+        let result = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let outcome = apply_in!(tx, change).await?;
+            if matches!(outcome, ApplyOutcome::Applied(_)) {
+                tx.commit().await?;
+            }
+            Ok::<ApplyOutcome, StoreError>(outcome)
+        });
+        self.settle_key_race(change, result).await
+    }
+
+    /// Applies many changes in one transaction (group commit), each inside a savepoint: a
+    /// change that is stale, finds its payment no longer pending, or fails, is rolled back
+    /// alone. If the transaction itself fails, each change is applied again on its own.
+    /// One outcome per change, in order.
+    pub async fn apply_changes(&self, changes: &[Change]) -> Vec<Result<ApplyOutcome, StoreError>> {
+        let batch: Result<Vec<Result<ApplyOutcome, StoreError>>, StoreError> = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let mut outcomes = Vec::with_capacity(changes.len());
+                for change in changes {
+                    let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                    let outcome = apply_in!(savepoint, change).await;
+                    if matches!(outcome, Ok(ApplyOutcome::Applied(_))) {
+                        savepoint.commit().await?;
+                    } else {
+                        savepoint.rollback().await?;
+                    }
+                    outcomes.push(outcome);
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+            .await
+        });
+        let outcomes = match batch {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                tracing::debug!(error = %e, changes = changes.len(), "batch of changes failed; applying each on its own");
+                let mut outcomes = Vec::with_capacity(changes.len());
+                for change in changes {
+                    outcomes.push(self.apply_change(change).await);
+                }
+                return outcomes;
+            }
+        };
+        let mut settled = Vec::with_capacity(outcomes.len());
+        for (change, outcome) in changes.iter().zip(outcomes) {
+            settled.push(self.settle_key_race(change, outcome).await);
+        }
+        settled
+    }
+
+    /// A unique violation on the idempotency key means another request with the same key
+    /// committed first: its answer is the answer.
+    async fn settle_key_race(
         &self,
-        change: Change<'_>,
-        now: i64,
-        render: &(dyn Fn(&StoredDossier) -> String + Sync),
+        change: &Change,
+        result: Result<ApplyOutcome, StoreError>,
     ) -> Result<ApplyOutcome, StoreError> {
-        let result = self.apply_change_tx(&change, now, render).await;
-        match (result, change.idempotency) {
+        match (result, &change.idempotency) {
             (Err(StoreError::Database(e)), Some(k)) if is_unique_violation(&e) => {
                 match self.idempotent_answer(&k.client, &k.key).await? {
                     Some(answer) => Ok(ApplyOutcome::KeyTaken(answer)),
@@ -170,67 +300,5 @@ impl Store {
             }
             (other, _) => other,
         }
-    }
-
-    async fn apply_change_tx(
-        &self,
-        change: &Change<'_>,
-        now: i64,
-        render: &(dyn Fn(&StoredDossier) -> String + Sync),
-    ) -> Result<ApplyOutcome, StoreError> {
-        let u = change.update;
-        let d = change.dossier;
-        let select = dossier_select("id");
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            if let Some(op) = change.payment {
-                if !apply_payment_op!(&mut *tx, d.id, op, now).await? {
-                    return Ok(ApplyOutcome::PaymentNotPending);
-                }
-            }
-            let updated = sqlx::query(
-                "UPDATE dossiers SET status = $1, accepted_at = $2, due_at = $3, finished_at = $4, returned_at = $5, \
-                 timeliness = $6, status_before_payment = $7, extended = $8, supplement_requested_at = $9, \
-                 version = version + 1 WHERE id = $10 AND version = $11",
-            )
-            .bind(u.status)
-            .bind(u.accepted_at)
-            .bind(u.due_at)
-            .bind(u.finished_at)
-            .bind(u.returned_at)
-            .bind(u.timeliness.as_deref())
-            .bind(u.status_before_payment)
-            .bind(i64::from(u.extended))
-            .bind(u.supplement_requested_at)
-            .bind(d.id)
-            .bind(d.version)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 0 {
-                return Ok(ApplyOutcome::Stale);
-            }
-            insert_progress!(&mut *tx, d.id, change.progress).await?;
-            for m in change.outbox {
-                insert_outbox!(&mut *tx, d.id, m, now).await?;
-            }
-            let changed = load_dossier!(&mut *tx, select, d.id).await?
-                .ok_or_else(|| StoreError::Corrupt("a changed dossier vanished".into()))?;
-            let body = render(&changed);
-            if let Some(k) = change.idempotency {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (client, key, request_hash, status, body, created_at) \
-                     VALUES ($1, $2, $3, 200, $4, $5)",
-                )
-                .bind(&k.client)
-                .bind(&k.key)
-                .bind(&k.request_hash)
-                .bind(&body)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(ApplyOutcome::Applied(body))
-        })
     }
 }

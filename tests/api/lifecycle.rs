@@ -329,3 +329,51 @@ async fn concurrent_actions_on_one_dossier_apply_once() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
 }
+
+#[tokio::test]
+async fn actions_arriving_together_each_apply_once_and_keys_hold_across_a_batch() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let mut codes = Vec::new();
+    for i in 0..30 {
+        codes.push(new_dossier(&app, &format!("GRP-{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    // Every dossier accepted at once, and the first one's request sent five times with one key.
+    for code in &codes {
+        let (app, code) = (app.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            act_with(&app, &code, step("accept"), Some(&format!("k-{code}"))).await
+        }));
+    }
+    for _ in 0..4 {
+        let (app, code) = (app.clone(), codes[0].clone());
+        tasks.push(tokio::spawn(async move {
+            act_with(&app, &code, step("accept"), Some(&format!("k-{code}"))).await
+        }));
+    }
+    let mut first_bodies = std::collections::BTreeSet::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["TrangThaiHoSo"], 2);
+        if i == 0 || i >= 30 {
+            first_bodies.insert(body.to_string());
+        }
+    }
+    assert_eq!(
+        first_bodies.len(),
+        1,
+        "a repeated key answers the first answer"
+    );
+    let d = app
+        .get_json(&format!("/api/v1/dossiers/{}", codes[0]), READER)
+        .await
+        .1;
+    let accepted = d["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["action"] == "accept")
+        .count();
+    assert_eq!(accepted, 1, "applied once: {d}");
+}
