@@ -66,7 +66,19 @@ impl Application {
             agency = %config.agency.code,
             "gateway ready"
         );
-        let state = AppState::new(config, store, Arc::new(mappings), Arc::new(calendar))?;
+        let log_store = match &store {
+            Store::Sqlite { .. } => store.clone(),
+            Store::Postgres(_) => Store::connect(&config.database.url, 2)
+                .await
+                .context("cannot open the message log's connections (database.url)")?,
+        };
+        let state = AppState::new(
+            config,
+            store,
+            log_store,
+            Arc::new(mappings),
+            Arc::new(calendar),
+        )?;
         Ok(Self { listener, state })
     }
 

@@ -73,10 +73,13 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state.
+    /// Builds the state. `log_store` is where the message log is appended: on PostgreSQL a
+    /// pool of its own, so that partner messages are recorded even while other work holds
+    /// every connection of the main pool; on SQLite the same store (one writer in any case).
     pub fn new(
         config: Config,
         store: Store,
+        log_store: Store,
         mappings: Arc<Mappings>,
         calendar: Arc<Calendar>,
     ) -> anyhow::Result<Self> {
@@ -111,7 +114,7 @@ impl AppState {
             Arc::new(hours),
             outbox_wake.clone(),
         );
-        let messages = MessageLog::start(store.clone());
+        let messages = MessageLog::start(log_store);
         let payments = crate::payment::service::Payments::new(
             store.clone(),
             lifecycle.clone(),
