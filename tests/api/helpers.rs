@@ -71,6 +71,8 @@ clients = [
 ]
 [server]
 listen = "127.0.0.1:0"
+# Tests reuse pooled connections across pauses; only the tests about idle clients shorten this.
+header_read_timeout = "60s"
 [database]
 url = "{db_url}"
 max_connections = 8
