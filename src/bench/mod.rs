@@ -243,6 +243,31 @@ async fn phase(
     Phase::of(name, &load, after.cpu_s - before.cpu_s)
 }
 
+/// Takes `count` submissions in (to fill a read pool or queue outbox messages); all must be
+/// accepted.
+async fn submit_all(
+    gw: &Gateway,
+    work: &Arc<workload::Submissions>,
+    prefix: &'static str,
+    count: u64,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let load = client::run(
+        &gw.addr,
+        concurrency,
+        Until::Count(count),
+        201,
+        work.clone().maker(prefix),
+    )
+    .await;
+    anyhow::ensure!(
+        load.errors == 0,
+        "submitting {count} dossiers failed: {:?}",
+        load.first_error
+    );
+    Ok(())
+}
+
 fn healthz() -> MakeRequest {
     let request = client::get("/healthz", None);
     Arc::new(move |_, _| request.clone())
@@ -333,20 +358,7 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             }
         }
         Mode::Read => {
-            let pool = phase(
-                &gw,
-                "intake (fill the pool)",
-                c,
-                Until::Count(args.pool),
-                201,
-                work.clone().maker("P"),
-            )
-            .await;
-            anyhow::ensure!(
-                pool.errors == 0,
-                "filling the pool failed: {:?}",
-                pool.first_error
-            );
+            submit_all(&gw, &work, "P", args.pool, c).await?;
             let gw = if args.stored > 0 {
                 usage = gw.usage();
                 gw.stop().await;
@@ -392,20 +404,7 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             gw.stop().await;
         }
         Mode::Outbox => {
-            let queued = phase(
-                &gw,
-                "intake (queue the messages)",
-                c,
-                Until::Count(args.messages),
-                201,
-                work.clone().maker("Q"),
-            )
-            .await;
-            anyhow::ensure!(
-                queued.errors == 0,
-                "queueing failed: {:?}",
-                queued.first_error
-            );
+            submit_all(&gw, &work, "Q", args.messages, c).await?;
             usage = gw.usage();
             gw.stop().await;
             let sink = workload::Sink::start().await?;
