@@ -33,9 +33,6 @@ pub struct Inbound<'a> {
     pub body: &'a Bytes,
 }
 
-/// Largest answer body kept (answers are small JSON; anything past this is cut in the log).
-const MAX_ANSWER: usize = 64 * 1024;
-
 /// Records `inbound`, runs `handle`, records its answer, and returns the answer.
 pub async fn recorded<Fut>(
     state: &AppState,
@@ -70,9 +67,15 @@ where
     };
     let response = handle().await.into_response();
     let (parts, body) = response.into_parts();
-    let body = axum::body::to_bytes(body, MAX_ANSWER)
-        .await
-        .unwrap_or_default();
+    // The answer is the gateway's own, already in memory: read whole, so that the log holds
+    // exactly what is sent. (A size limit here would have sent an empty body past it.)
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, partner = inbound.partner, request = seq, "an answer could not be read");
+            return ApiError::internal(&e).into_response();
+        }
+    };
     let answer = NewMessage {
         at: chrono::Utc::now().timestamp_millis(),
         direction: Direction::Out,

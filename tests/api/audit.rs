@@ -310,3 +310,17 @@ async fn two_exchanges_again(app: &TestApp) {
     let res = app.submit(b"{", "application/json").await;
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn a_delivery_that_cannot_be_recorded_is_not_sent() {
+    let portal = TestPartner::start().await;
+    let app = spawn_app_with(&format!("[portal]\nbase_url = \"{}\"\n", portal.address)).await;
+    let body = fixture("valid/karaoke.json");
+    assert_eq!(app.submit(&body, "application/json").await.status(), 201);
+    raw_sql(&app.db_url(), "DROP TABLE message_log").await;
+    let dispatched = app.worker.dispatch_all_pending().await.unwrap();
+    assert_eq!(dispatched.len(), 1, "{dispatched:?}");
+    assert!(portal.received().is_empty(), "nothing left unrecorded");
+    let pending = app.store.outbox_page("pending", 0, 10).await.unwrap();
+    assert_eq!(pending.len(), 1, "kept for a later attempt");
+}
