@@ -6,8 +6,8 @@ use super::AppState;
 use crate::config::Scope;
 use crate::domain::codes::{DossierCode, ProcedureCode};
 use crate::domain::status::Status;
-use crate::domain::time::{parse_wire, vn_offset};
-use crate::dossier_view::{dossier_view, status_name, wire};
+use crate::domain::time::{format_wire_millis, parse_wire, vn_offset};
+use crate::dossier_view::{dossier_view, status_name};
 use crate::store::{DossierFilter, StoredDossier};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,8 +15,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use chrono::{NaiveDate, TimeZone};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 fn found(state: &AppState, d: Option<StoredDossier>) -> Result<Response, ApiError> {
     let d = d.ok_or_else(|| ApiError::not_found("dossier"))?;
@@ -174,22 +173,47 @@ pub async fn list(
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| B64URL.encode(r.id.to_string())))
         .flatten();
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "MaHoSo": r.code,
-                "MaHoSoQG": r.portal_id,
-                "MaTTHC": r.procedure_code,
-                "TrangThaiHoSo": r.status,
-                "TenTrangThaiHoSo": status_name(r.status),
-                "NgayNhan": wire(Some(r.received_at)),
-                "NgayHenTra": wire(r.due_at),
+    let page = Page {
+        items: rows
+            .iter()
+            .map(|r| ListItem {
+                code: &r.code,
+                portal_id: &r.portal_id,
+                procedure_code: &r.procedure_code,
+                status: r.status,
+                status_name: status_name(r.status),
+                received_at: format_wire_millis(r.received_at),
+                due_at: r.due_at.map(format_wire_millis),
             })
-        })
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "items": items, "next_cursor": next_cursor }).to_string(),
-    ))
+            .collect(),
+        next_cursor,
+    };
+    let body = serde_json::to_string(&page).map_err(|e| ApiError::internal(&e))?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// One item of the paged list, serialized straight from the stored row.
+#[derive(Serialize)]
+struct ListItem<'a> {
+    #[serde(rename = "MaHoSo")]
+    code: &'a str,
+    #[serde(rename = "MaHoSoQG")]
+    portal_id: &'a str,
+    #[serde(rename = "MaTTHC")]
+    procedure_code: &'a str,
+    #[serde(rename = "TrangThaiHoSo")]
+    status: i64,
+    #[serde(rename = "TenTrangThaiHoSo")]
+    status_name: &'static str,
+    #[serde(rename = "NgayNhan")]
+    received_at: String,
+    #[serde(rename = "NgayHenTra")]
+    due_at: Option<String>,
+}
+
+/// The paged list's answer.
+#[derive(Serialize)]
+struct Page<'a> {
+    items: Vec<ListItem<'a>>,
+    next_cursor: Option<String>,
 }

@@ -278,93 +278,29 @@ macro_rules! stored_dossier_from_row {
 }
 pub(crate) use stored_dossier_from_row;
 
-/// Loads a whole dossier (documents, progress, sync state) through any executor: a pool, or a
-/// transaction so that a change's answer shows the change. Evaluates to
+/// Loads a whole dossier (documents, progress, payments, sync state) through any executor: a
+/// pool, or a transaction so that a change's answer shows the change. `$sql` is
+/// [`Store::dossier_select`]: one statement, so one trip to the database (on SQLite, one
+/// hand-off to the connection's thread) instead of five. Evaluates to
 /// `Result<Option<StoredDossier>, StoreError>`.
 macro_rules! load_dossier {
     ($exec:expr, $sql:expr, $value:expr) => {
         $crate::store::dossiers::typed_load(async {
-
-            let Some(row) = sqlx::query(&$sql).bind($value).fetch_optional($exec).await? else {
+            let Some(row) = sqlx::query(&$sql)
+                .bind($value)
+                .fetch_optional($exec)
+                .await?
+            else {
                 return Ok(None);
             };
             let mut d = $crate::store::dossiers::stored_dossier_from_row!(&row);
-            for row in sqlx::query(
-                "SELECT id, component, file_name, sha256, size, state FROM dossier_documents \
-                 WHERE dossier_id = $1 ORDER BY position",
-            )
-            .bind(d.id)
-            .fetch_all($exec)
-            .await?
-            {
-                d.documents.push($crate::store::DocumentRow {
-                    id: row.try_get("id")?,
-                    component: row.try_get("component")?,
-                    file_name: row.try_get("file_name")?,
-                    sha256: row.try_get("sha256")?,
-                    size: row.try_get("size")?,
-                    state: row.try_get("state")?,
-                });
-            }
-            for row in sqlx::query(
-                "SELECT action, status, officer_name, officer_title, officer_unit, note, at FROM progress \
-                 WHERE dossier_id = $1 ORDER BY id",
-            )
-            .bind(d.id)
-            .fetch_all($exec)
-            .await?
-            {
-                d.progress.push($crate::store::ProgressRow {
-                    action: row.try_get("action")?,
-                    status: row.try_get("status")?,
-                    officer_name: row.try_get("officer_name")?,
-                    officer_title: row.try_get("officer_title")?,
-                    officer_unit: row.try_get("officer_unit")?,
-                    note: row.try_get("note")?,
-                    at: row.try_get("at")?,
-                });
-            }
-            for row in sqlx::query(
-                "SELECT state, COUNT(*) AS n, MAX(delivered_at) AS last FROM outbox \
-                 WHERE dossier_id = $1 AND destination = 'portal' GROUP BY state",
-            )
-            .bind(d.id)
-            .fetch_all($exec)
-            .await?
-            {
-                let state: String = row.try_get("state")?;
-                let n: i64 = row.try_get("n")?;
-                match state.as_str() {
-                    "pending" => d.sync.pending = n,
-                    "delivered" => {
-                        d.sync.delivered = n;
-                        d.sync.last_delivered_at = row.try_get("last")?;
-                    }
-                    "dead" => d.sync.dead = n,
-                    _ => {}
-                }
-            }
-            for row in sqlx::query(
-                "SELECT reference, provider, amount, state, pay_url, provider_txn, created_at, settled_at \
-                 FROM payments WHERE dossier_id = $1 ORDER BY id",
-            )
-            .bind(d.id)
-            .fetch_all($exec)
-            .await?
-            {
-                d.payments.push($crate::store::PaymentRow {
-                    reference: row.try_get("reference")?,
-                    dossier_id: d.id,
-                    dossier: d.code.clone(),
-                    provider: row.try_get("provider")?,
-                    amount: row.try_get("amount")?,
-                    state: row.try_get("state")?,
-                    pay_url: row.try_get("pay_url")?,
-                    provider_txn: row.try_get("provider_txn")?,
-                    created_at: row.try_get("created_at")?,
-                    settled_at: row.try_get("settled_at")?,
-                });
-            }
+            $crate::store::dossiers::attach_children(
+                &mut d,
+                row.try_get("documents_json")?,
+                row.try_get("progress_json")?,
+                row.try_get("payments_json")?,
+                row.try_get("sync_json")?,
+            )?;
             Ok(Some(d))
         })
     };
@@ -378,12 +314,147 @@ pub(crate) async fn typed_load(
     f.await
 }
 
-/// `SELECT` of one dossier by a unique column.
-pub(crate) fn dossier_select(column: &str) -> String {
-    format!("SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE {column} = $1")
+/// Parses one of the JSON arrays [`Store::dossier_select`] aggregates.
+fn child_rows<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Fills a dossier's documents, progress, payments and sync summary from the JSON arrays of
+/// [`Store::dossier_select`] (each row an array, in the column order written there).
+pub(crate) fn attach_children(
+    d: &mut StoredDossier,
+    documents: &str,
+    progress: &str,
+    payments: &str,
+    sync: &str,
+) -> Result<(), StoreError> {
+    type Doc = (i64, String, String, String, i64, String);
+    type Step = (String, i64, String, String, String, Option<String>, i64);
+    type Pay = (
+        String,
+        String,
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<i64>,
+    );
+    d.documents = child_rows::<Vec<Doc>>(documents, "documents")?
+        .into_iter()
+        .map(
+            |(id, component, file_name, sha256, size, state)| DocumentRow {
+                id,
+                component,
+                file_name,
+                sha256,
+                size,
+                state,
+            },
+        )
+        .collect();
+    d.progress = child_rows::<Vec<Step>>(progress, "progress")?
+        .into_iter()
+        .map(
+            |(action, status, officer_name, officer_title, officer_unit, note, at)| ProgressRow {
+                action,
+                status,
+                officer_name,
+                officer_title,
+                officer_unit,
+                note,
+                at,
+            },
+        )
+        .collect();
+    d.payments = child_rows::<Vec<Pay>>(payments, "payments")?
+        .into_iter()
+        .map(
+            |(
+                reference,
+                provider,
+                amount,
+                state,
+                pay_url,
+                provider_txn,
+                created_at,
+                settled_at,
+            )| {
+                super::PaymentRow {
+                    reference,
+                    dossier_id: d.id,
+                    dossier: d.code.clone(),
+                    provider,
+                    amount,
+                    state,
+                    pay_url,
+                    provider_txn,
+                    created_at,
+                    settled_at,
+                }
+            },
+        )
+        .collect();
+    let (pending, delivered, dead, last_delivered_at): (i64, i64, i64, Option<i64>) =
+        child_rows(sync, "sync")?;
+    d.sync = OutboxSummary {
+        pending,
+        delivered,
+        dead,
+        last_delivered_at,
+    };
+    Ok(())
 }
 
 impl Store {
+    /// An aggregate that folds the rows of a query into one JSON text: an array of arrays of
+    /// `columns`, in `order` (an empty array when there are none). Rows come back from the
+    /// database as one value, not one by one: on SQLite each row is otherwise a message
+    /// between the connection's thread and the caller's, with a copy of every value.
+    pub(crate) fn json_rows(&self, columns: &str, order: &str) -> String {
+        match self {
+            Store::Sqlite { .. } => {
+                format!("json_group_array(json_array({columns}) ORDER BY {order})")
+            }
+            Store::Postgres(_) => {
+                format!(
+                    "COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text"
+                )
+            }
+        }
+    }
+
+    /// The one statement that reads a whole dossier by a unique column: its own columns, and
+    /// its documents, progress, payments and portal sync counts each aggregated into a JSON
+    /// array in the backend's own dialect (read back by [`attach_children`]).
+    pub(crate) fn dossier_select(&self, column: &str) -> String {
+        let (array, cast) = match self {
+            Store::Sqlite { .. } => ("json_array", ""),
+            Store::Postgres(_) => ("json_build_array", "::text"),
+        };
+        let agg = |columns: &str, order: &str| self.json_rows(columns, order);
+        let documents = agg("id, component, file_name, sha256, size, state", "position");
+        let progress = agg(
+            "action, status, officer_name, officer_title, officer_unit, note, at",
+            "id",
+        );
+        let payments = agg(
+            "reference, provider, amount, state, pay_url, provider_txn, created_at, settled_at",
+            "id",
+        );
+        format!(
+            "SELECT {DOSSIER_COLUMNS}, \
+             (SELECT {documents} FROM dossier_documents WHERE dossier_id = d.id) AS documents_json, \
+             (SELECT {progress} FROM progress WHERE dossier_id = d.id) AS progress_json, \
+             (SELECT {payments} FROM payments WHERE dossier_id = d.id) AS payments_json, \
+             (SELECT {array}(COUNT(*) FILTER (WHERE state = 'pending'), \
+                 COUNT(*) FILTER (WHERE state = 'delivered'), COUNT(*) FILTER (WHERE state = 'dead'), \
+                 MAX(delivered_at) FILTER (WHERE state = 'delivered')){cast} \
+              FROM outbox WHERE dossier_id = d.id AND destination = 'portal') AS sync_json \
+             FROM dossiers d WHERE d.{column} = $1"
+        )
+    }
+
     /// The code, content hash and first answer of the dossier with this portal id.
     pub async fn find_by_portal_id(
         &self,
@@ -543,7 +614,7 @@ impl Store {
         column: &'static str,
         value: &str,
     ) -> Result<Option<StoredDossier>, StoreError> {
-        let sql = dossier_select(column);
+        let sql = self.dossier_select(column);
         with_pool!(read self, pool => load_dossier!(pool, sql, value).await)
     }
 
@@ -582,34 +653,40 @@ impl Store {
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
+        let columns = "id, code, portal_id, procedure_code, status, received_at, due_at";
         let sql = format!(
-            "SELECT id, code, portal_id, procedure_code, status, received_at, due_at FROM dossiers {where_clause} \
-             ORDER BY id DESC LIMIT {}",
+            "SELECT {} AS page FROM (SELECT {columns} FROM dossiers {where_clause} \
+             ORDER BY id DESC LIMIT {}) p",
+            self.json_rows(columns, "id DESC"),
             filter.limit.clamp(1, 1000)
         );
-        with_pool!(read self, pool => {
-            let mut q = sqlx::query(&sql);
+        type Item = (i64, String, String, String, i64, i64, Option<i64>);
+        let page: String = with_pool!(read self, pool => {
+            let mut q = sqlx::query_scalar(&sql);
             for a in &args {
                 q = match a {
                     Arg::Int(i) => q.bind(*i),
                     Arg::Text(t) => q.bind(t.as_str()),
                 };
             }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(DossierSummary {
-                        id: row.try_get("id")?,
-                        code: row.try_get("code")?,
-                        portal_id: row.try_get("portal_id")?,
-                        procedure_code: row.try_get("procedure_code")?,
-                        status: row.try_get("status")?,
-                        received_at: row.try_get("received_at")?,
-                        due_at: row.try_get("due_at")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
-        })
+            q.fetch_one(pool).await?
+        });
+        Ok(child_rows::<Vec<Item>>(&page, "page")?
+            .into_iter()
+            .map(
+                |(id, code, portal_id, procedure_code, status, received_at, due_at)| {
+                    DossierSummary {
+                        id,
+                        code,
+                        portal_id,
+                        procedure_code,
+                        status,
+                        received_at,
+                        due_at,
+                    }
+                },
+            )
+            .collect())
     }
 
     /// The raw submission of a dossier: content type and body bytes as received.

@@ -2,7 +2,7 @@
 //! outbox messages and (when the caller sent one) its idempotency key — in one transaction,
 //! guarded by the dossier's version so that two concurrent changes cannot both apply.
 
-use super::dossiers::{dossier_select, load_dossier, StoredDossier};
+use super::dossiers::{load_dossier, StoredDossier};
 use super::payments::apply_payment_op;
 use super::PaymentOp;
 use super::{
@@ -123,7 +123,7 @@ impl std::fmt::Debug for Change {
 /// Runs one change through `$tx` (a transaction or savepoint): payment operation, guarded
 /// update, progress, messages, the changed dossier rendered, the idempotency key.
 macro_rules! apply_in {
-    ($tx:expr, $c:expr) => {
+    ($tx:expr, $c:expr, $select:expr) => {
         async {
             let c: &Change = $c;
             let u = &c.update;
@@ -157,8 +157,7 @@ macro_rules! apply_in {
             for m in &c.outbox {
                 insert_outbox!(&mut *$tx, c.dossier_id, m, c.now).await?;
             }
-            let select = dossier_select("id");
-            let changed = load_dossier!(&mut *$tx, select, c.dossier_id).await?
+            let changed = load_dossier!(&mut *$tx, $select, c.dossier_id).await?
                 .ok_or_else(|| StoreError::Corrupt("a changed dossier vanished".into()))?;
             let body = (c.render)(&changed);
             if let Some(k) = &c.idempotency {
@@ -231,9 +230,10 @@ impl Store {
 
     /// Applies one change in its own transaction.
     pub async fn apply_change(&self, change: &Change) -> Result<ApplyOutcome, StoreError> {
+        let select = self.dossier_select("id");
         let result = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let outcome = apply_in!(tx, change).await?;
+            let outcome = apply_in!(tx, change, &select).await?;
             if matches!(outcome, ApplyOutcome::Applied(_)) {
                 tx.commit().await?;
             }
@@ -247,13 +247,14 @@ impl Store {
     /// alone. If the transaction itself fails, each change is applied again on its own.
     /// One outcome per change, in order.
     pub async fn apply_changes(&self, changes: &[Change]) -> Vec<Result<ApplyOutcome, StoreError>> {
+        let select = self.dossier_select("id");
         let batch: Result<Vec<Result<ApplyOutcome, StoreError>>, StoreError> = with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;
                 let mut outcomes = Vec::with_capacity(changes.len());
                 for change in changes {
                     let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-                    let outcome = apply_in!(savepoint, change).await;
+                    let outcome = apply_in!(savepoint, change, &select).await;
                     if matches!(outcome, Ok(ApplyOutcome::Applied(_))) {
                         savepoint.commit().await?;
                     } else {
