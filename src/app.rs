@@ -101,6 +101,7 @@ impl Application {
             s.outbox_wake.clone(),
             s.metrics.clone(),
             s.messages.clone(),
+            s.status_cache.clone(),
         )?))
     }
 

@@ -18,6 +18,11 @@ pub fn status_name(code: i64) -> &'static str {
     Status::from_code(code).map_or("", Status::name_vi)
 }
 
+/// Whether a dossier in this status is still being handled (so it can become overdue).
+pub fn is_open(status: i64) -> bool {
+    Status::from_code(status).is_some_and(|s| !s.is_terminal() && s != Status::Completed)
+}
+
 /// The dossier as `GET /api/v1/dossiers/{MaHoSo}` shows it.
 pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
     let procedure = ProcedureCode::parse(&d.procedure_code).ok();
@@ -33,8 +38,7 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
         })
         .unwrap_or(0);
     let now = chrono::Utc::now().timestamp_millis();
-    let open =
-        Status::from_code(d.status).is_some_and(|s| !s.is_terminal() && s != Status::Completed);
+    let open = is_open(d.status);
     json!({
         "MaHoSo": d.code,
         "MaHoSoQG": d.portal_id,

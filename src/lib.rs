@@ -14,6 +14,7 @@
 //! - [`dossier_view`] — the dossier as the internal API shows it.
 //! - [`lifecycle`] — the department's actions: state machine, due dates, progress, sync.
 //! - [`signing`] — Standard Webhooks signatures, pure and constant-time.
+//! - [`status_cache`] — rendered status reads kept for a second, dropped on every change.
 //! - [`http`] — routers per caller, authentication, rate limits, the one error type.
 //! - [`config`] — typed, validated configuration (defaults → file → environment).
 //! - [`app`] — start-up, serving, graceful shutdown.
@@ -36,5 +37,6 @@ pub mod outbox;
 pub mod payment;
 pub mod portal;
 pub mod signing;
+pub mod status_cache;
 pub mod store;
 pub mod telemetry;

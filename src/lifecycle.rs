@@ -13,6 +13,7 @@ use crate::dossier_view::dossier_view;
 use crate::group_commit::GroupCommit;
 use crate::mapping::Mappings;
 use crate::portal::sync::{status_sync, SyncDates, PORTAL};
+use crate::status_cache::StatusCache;
 use crate::store::PaymentOp;
 use crate::store::{
     ApplyOutcome, Change, DossierUpdate, IdempotencyKey, NewOutboxMessage, NewProgress, Store,
@@ -87,6 +88,8 @@ pub struct Lifecycle {
     calendar: Arc<Calendar>,
     hours: Arc<OfficeHours>,
     outbox_wake: Arc<Notify>,
+    /// Status reads kept in memory; a committed change drops its dossier's.
+    status_cache: Arc<StatusCache>,
     /// Changes waiting together are committed together (group commit).
     writer: GroupCommit<Change, Result<ApplyOutcome, StoreError>>,
 }
@@ -117,11 +120,22 @@ impl Lifecycle {
         calendar: Arc<Calendar>,
         hours: Arc<OfficeHours>,
         outbox_wake: Arc<Notify>,
+        status_cache: Arc<StatusCache>,
     ) -> Self {
         let batch_store = store.clone();
+        let batch_cache = status_cache.clone();
         let writer = GroupCommit::start(MAX_BATCH, move |changes: Vec<Change>| {
-            let store = batch_store.clone();
-            async move { store.apply_changes(&changes).await }
+            let (store, cache) = (batch_store.clone(), batch_cache.clone());
+            async move {
+                let outcomes = store.apply_changes(&changes).await;
+                // Committed: drop the kept reads before anyone is answered.
+                for (change, outcome) in changes.iter().zip(&outcomes) {
+                    if matches!(outcome, Ok(ApplyOutcome::Applied(_))) {
+                        cache.forget(change.dossier_id);
+                    }
+                }
+                outcomes
+            }
         });
         Self {
             store,
@@ -129,8 +143,19 @@ impl Lifecycle {
             calendar,
             hours,
             outbox_wake,
+            status_cache,
             writer,
         }
+    }
+
+    /// Drops the kept status read of a dossier changed outside [`Lifecycle`]'s own writer.
+    pub fn forget(&self, dossier_id: i64) {
+        self.status_cache.forget(dossier_id);
+    }
+
+    /// Drops every kept status read, after a change to many dossiers.
+    pub fn forget_all(&self) {
+        self.status_cache.forget_all();
     }
 
     fn hours_for(&self, d: &StoredDossier) -> &WorkingHours {

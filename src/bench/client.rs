@@ -62,10 +62,15 @@ impl Conn {
 
 /// `GET path` with optional bearer token, as bytes.
 pub fn get(path: &str, token: Option<&str>) -> Vec<u8> {
+    get_with(path, token, "")
+}
+
+/// `GET path` with a bearer token and `extra` header lines (each ending in `\r\n`), as bytes.
+pub fn get_with(path: &str, token: Option<&str>, extra: &str) -> Vec<u8> {
     let auth = token
         .map(|t| format!("authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    format!("GET {path} HTTP/1.1\r\nhost: bench\r\n{auth}\r\n").into_bytes()
+    format!("GET {path} HTTP/1.1\r\nhost: bench\r\n{auth}{extra}\r\n").into_bytes()
 }
 
 /// `POST path` with headers and body, as bytes.

@@ -377,11 +377,22 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             store.close().await;
             anyhow::ensure!(!codes.is_empty(), "no dossier to read");
             let base = phase(&gw, "healthz (baseline)", c, d, 200, healthz()).await;
-            let by_code: MakeRequest = Arc::new(move |w, n| {
-                let code = &codes[(w * 7919 + n as usize * 104_729) % codes.len().max(1)];
-                client::get(&format!("/api/v1/dossiers/{code}"), Some(gateway::TOKEN))
-            });
-            let reads = phase(&gw, "status by code", c, d, 200, by_code)
+            // The same reads twice: as the department's systems make them (answered from the
+            // status cache once read), then with `Cache-Control: no-cache` (every one from the
+            // store).
+            let by_code = |extra: &'static str| -> MakeRequest {
+                let codes = codes.clone();
+                Arc::new(move |w, n| {
+                    let code = &codes[(w * 7919 + n as usize * 104_729) % codes.len().max(1)];
+                    let path = format!("/api/v1/dossiers/{code}");
+                    client::get_with(&path, Some(gateway::TOKEN), extra)
+                })
+            };
+            let reads = phase(&gw, "status by code", c, d, 200, by_code(""))
+                .await
+                .against(&base);
+            let fresh = by_code("cache-control: no-cache\r\n");
+            let fresh = phase(&gw, "status by code, no-cache", c, d, 200, fresh)
                 .await
                 .against(&base);
             let procedures = work.procedures();
@@ -399,7 +410,7 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             let list = phase(&gw, "paged list (50)", c, d, 200, list)
                 .await
                 .against(&base);
-            phases.extend([base, reads, list]);
+            phases.extend([base, reads, fresh, list]);
             usage = max_usage(usage, gw.usage());
             gw.stop().await;
         }

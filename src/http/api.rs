@@ -7,10 +7,11 @@ use crate::config::Scope;
 use crate::domain::codes::{DossierCode, ProcedureCode};
 use crate::domain::status::Status;
 use crate::domain::time::{format_wire_millis, parse_wire, vn_offset};
-use crate::dossier_view::{dossier_view, status_name};
+use crate::dossier_view::{dossier_view, is_open, status_name};
 use crate::store::{DossierFilter, StoredDossier};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -25,22 +26,55 @@ fn found(state: &AppState, d: Option<StoredDossier>) -> Result<Response, ApiErro
     ))
 }
 
-/// `GET /api/v1/dossiers/{MaHoSo}`.
+/// Whether the request asks for a fresh answer (`Cache-Control: no-cache` or `no-store`).
+fn wants_fresh(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| {
+            matches!(
+                d.trim().to_ascii_lowercase().as_str(),
+                "no-cache" | "no-store"
+            )
+        })
+}
+
+/// `GET /api/v1/dossiers/{MaHoSo}`: from the status cache when it holds a fresh answer and the
+/// caller did not ask for a fresh one (`Cache-Control: no-cache`).
 pub async fn get_by_code(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::DossiersRead)?;
     if DossierCode::parse(&code).is_err() {
         return Err(ApiError::not_found("dossier"));
     }
+    if !wants_fresh(&headers) {
+        if let Some(body) = state.status_cache.get(&code) {
+            return Ok(json_response(StatusCode::OK, body));
+        }
+    }
+    let ticket = state.status_cache.ticket();
     let d = state
         .store
         .dossier_by_code(&code)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
-    found(&state, d)
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| ApiError::not_found("dossier"))?;
+    let body = Bytes::from(dossier_view(&state.mappings, &d).to_string());
+    // An open dossier's `overdue` turns true at its due moment: not kept past it.
+    let until = d.due_at.filter(|_| is_open(d.status)).map(|due| {
+        let left = due - chrono::Utc::now().timestamp_millis();
+        std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0))
+    });
+    state
+        .status_cache
+        .put(ticket, &d.code, d.id, body.clone(), until);
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// `GET /api/v1/dossiers/by-portal-id/{MaHoSoQG}`.

@@ -20,6 +20,7 @@ use crate::domain::calendar::{Calendar, WorkingHours};
 use crate::lifecycle::{Lifecycle, OfficeHours};
 use crate::mapping::Mappings;
 use crate::portal::intake::Intake;
+use crate::status_cache::StatusCache;
 use crate::store::Store;
 use auth::Clients;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -49,6 +50,8 @@ pub struct Inner {
     pub intake: Intake,
     /// Lifecycle service.
     pub lifecycle: Lifecycle,
+    /// Status reads kept in memory (shared with the lifecycle service, which drops them).
+    pub status_cache: Arc<StatusCache>,
     /// Woken after every change that queues a message.
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Internal clients by token hash.
@@ -107,12 +110,14 @@ impl AppState {
                 })
                 .collect(),
         };
+        let status_cache = Arc::new(StatusCache::new(config.server.status_cache_ttl.0));
         let lifecycle = Lifecycle::new(
             store.clone(),
             mappings.clone(),
             calendar,
             Arc::new(hours),
             outbox_wake.clone(),
+            status_cache.clone(),
         );
         let messages = MessageLog::start(log_store);
         let payments = crate::payment::service::Payments::new(
@@ -130,6 +135,7 @@ impl AppState {
             messages,
             metrics: Arc::new(crate::outbox::metrics::Metrics::new()),
             lifecycle,
+            status_cache,
             outbox_wake,
             clients: Clients::new(&config.clients),
             limiters: Limiters::new(&config.rate_limits),

@@ -107,6 +107,7 @@ async fn decide(
         state.store.discard_outbox(&sel).await
     }
     .map_err(|e| ApiError::internal(&e))?;
+    state.lifecycle.forget_all();
     if n == 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -190,6 +191,7 @@ async fn bulk(
         state.store.discard_outbox(&sel).await
     }
     .map_err(|e| ApiError::internal(&e))?;
+    state.lifecycle.forget_all();
     tracing::info!(count = n, operator = %caller.0.name, decision = if replay { "replay" } else { "discard" }, "operator decision");
     state.outbox_wake.notify_one();
     Ok(json_response(

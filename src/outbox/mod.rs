@@ -12,6 +12,7 @@ use crate::audit::log::{MessageLog, SendError};
 use crate::config::{Config, OutboxConfig};
 use crate::portal::sync::{ONESTOP, PORTAL};
 use crate::signing::{sign, WebhookSecret};
+use crate::status_cache::StatusCache;
 use crate::store::{AttemptOutcome, AttemptRecord, AttemptToRecord, Claimed, Store, StoreError};
 use governor::{DefaultDirectRateLimiter, Quota};
 use metrics::Metrics;
@@ -59,6 +60,8 @@ pub struct Worker {
     wake: Arc<Notify>,
     metrics: Arc<Metrics>,
     messages: MessageLog,
+    /// Status reads kept in memory: a delivery or a dead message changes a dossier's `sync`.
+    status_cache: Arc<StatusCache>,
 }
 
 /// The portal's (and the one-stop software's) idea of "done": 2xx with `error_code` "0".
@@ -85,6 +88,7 @@ impl Worker {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
         messages: MessageLog,
+        status_cache: Arc<StatusCache>,
     ) -> anyhow::Result<Self> {
         let rate = config.outbox.destination_rate;
         let quota = Quota::per_second(NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN))
@@ -128,6 +132,7 @@ impl Worker {
             wake,
             metrics,
             messages,
+            status_cache,
         })
     }
 
@@ -184,6 +189,9 @@ impl Worker {
         {
             self.metrics
                 .attempt(&claimed.destination, outcome.as_str(), *latency);
+            if recorded && !matches!(outcome, AttemptOutcome::Retry { .. }) {
+                self.status_cache.forget(claimed.dossier_id);
+            }
             let result = match (recorded, outcome) {
                 (false, _) => Dispatched::LeaseLost,
                 (true, AttemptOutcome::Delivered) => Dispatched::Delivered,

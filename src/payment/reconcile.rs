@@ -40,6 +40,7 @@ impl Payments {
             .expire_payments(ms - age(expire_after), ms)
             .await?;
         if expired > 0 {
+            self.lifecycle.forget_all();
             tracing::info!(expired, "unpaid payment requests expired");
         }
         let due = self

@@ -104,7 +104,7 @@ pub enum Settled {
 #[derive(Clone)]
 pub struct Payments {
     pub(crate) store: Store,
-    lifecycle: Lifecycle,
+    pub(crate) lifecycle: Lifecycle,
     mappings: Arc<Mappings>,
     pub(crate) paygov: PaygovConfig,
     pub(crate) vnpay: VnpayConfig,
@@ -133,6 +133,14 @@ fn new_reference(now: DateTime<Utc>) -> String {
 }
 
 impl Payments {
+    /// A payment operation with no change of status, then the dossier's kept status read
+    /// dropped (its payments changed).
+    async fn op_only(&self, dossier_id: i64, op: &PaymentOp, ms: i64) -> Result<bool, StoreError> {
+        let applied = self.store.payment_op_only(dossier_id, op, ms).await;
+        self.lifecycle.forget(dossier_id);
+        applied
+    }
+
     /// The service.
     pub fn new(
         store: Store,
@@ -219,9 +227,7 @@ impl Payments {
             pay_url: pay_url.clone(),
         });
         if status == Some(Status::PaymentRequested) {
-            self.store
-                .payment_op_only(d.id, &op, now.timestamp_millis())
-                .await?;
+            self.op_only(d.id, &op, now.timestamp_millis()).await?;
         } else {
             let input = ActionInput {
                 action: Action::RequestPayment,
@@ -451,7 +457,7 @@ impl Payments {
             Err(e) => Err(e),
         };
         if !outcome.paid {
-            return only(self.store.payment_op_only(p.dossier_id, &op, ms).await);
+            return only(self.op_only(p.dossier_id, &op, ms).await);
         }
         let input = ActionInput {
             action: Action::ConfirmPayment,
@@ -473,7 +479,7 @@ impl Payments {
             Err(LifecycleError::PaymentNotPending) => Ok(Settled::NotPending),
             // The dossier left status 6 meanwhile (withdrawn, stopped): the money is still recorded.
             Err(LifecycleError::InvalidTransition(_)) => {
-                only(self.store.payment_op_only(p.dossier_id, &op, ms).await)
+                only(self.op_only(p.dossier_id, &op, ms).await)
             }
             Err(LifecycleError::Store(StoreError::Database(e)))
                 if crate::store::is_unique_violation(&e) =>

@@ -71,6 +71,8 @@ pub struct Claimed {
     pub fence: i64,
     /// Destination name.
     pub destination: String,
+    /// The dossier it reports on.
+    pub dossier_id: i64,
     /// Body to deliver.
     pub payload: String,
     /// Attempts before this one.
@@ -256,7 +258,7 @@ impl Store {
                  AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
              ORDER BY o.next_attempt_at, o.id LIMIT $4";
         let set = "lease_owner = $1, lease_until = $2, fence = fence + 1";
-        let returning = "RETURNING outbox.id, outbox.fence, outbox.destination, outbox.payload, \
+        let returning = "RETURNING outbox.id, outbox.fence, outbox.destination, outbox.dossier_id, outbox.payload, \
              outbox.attempts, outbox.created_at, outbox.next_attempt_at";
         let sql = match self {
             // One writer: the statement is atomic with respect to every other claim.
@@ -288,6 +290,7 @@ impl Store {
                             id: r.try_get("id")?,
                             fence: r.try_get("fence")?,
                             destination: r.try_get("destination")?,
+                            dossier_id: r.try_get("dossier_id")?,
                             payload: r.try_get("payload")?,
                             attempts: r.try_get("attempts")?,
                             created_at: r.try_get("created_at")?,

@@ -27,10 +27,19 @@ async fn outbox(app: &TestApp, state: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_status_change_reaches_the_portal_signed_with_a_stable_id() {
     let portal = TestPartner::start().await;
-    let app = spawn_app_with(&portal_at(&portal.address, "")).await;
+    // Status reads kept for an hour: the delivery itself must drop the kept read.
+    let app = spawn_app_with(&format!(
+        "{}\n[server]\nstatus_cache_ttl = \"1h\"\n",
+        portal_at(&portal.address, "")
+    ))
+    .await;
     let code = new_dossier(&app, "SYNC-1").await;
     let (s, _) = act(&app, &code, step("accept")).await;
     assert_eq!(s, 200);
+    let (_, before) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(before["sync"]["pending"], 2);
     assert_eq!(
         app.worker.dispatch_all_pending().await.unwrap(),
         [Dispatched::Delivered, Dispatched::Delivered]

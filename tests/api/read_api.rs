@@ -263,3 +263,63 @@ async fn each_client_address_is_limited_before_authentication() {
         "{metrics}"
     );
 }
+
+/// Reads the dossier, then edits it behind the gateway's back (as another instance or a shell
+/// would); returns the code, the first answer and the answer after the edit.
+async fn read_edit_read(app: &TestApp, id: &str) -> (String, Value, Value) {
+    let code = submit_fixture(app, "valid/karaoke.json", id).await;
+    let path = format!("/api/v1/dossiers/{code}");
+    let (status, first) = app.get_json(&path, READER).await;
+    assert_eq!(status, 200);
+    raw_sql(
+        &app.db_url(),
+        &format!("UPDATE dossiers SET summary = 'sửa ngoài gateway' WHERE code = '{code}'"),
+    )
+    .await;
+    let (status, second) = app.get_json(&path, READER).await;
+    assert_eq!(status, 200);
+    (code, first, second)
+}
+
+#[tokio::test]
+async fn a_kept_status_read_is_dropped_when_the_gateway_changes_the_dossier() {
+    let app = spawn_app_with("[server]\nstatus_cache_ttl = \"1h\"\n").await;
+    let (code, first, kept) = read_edit_read(&app, "CACHE-1").await;
+    // Kept: an edit made elsewhere does not show within the TTL...
+    assert_eq!(kept, first);
+    // ...unless the caller asks for a fresh answer.
+    let fresh: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/dossiers/{code}")))
+        .bearer_auth(READER)
+        .header("cache-control", "max-age=0, no-cache")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fresh["summary"], "sửa ngoài gateway");
+    // A change through the gateway shows at once, with the edit made meanwhile.
+    let (status, answer) = crate::lifecycle::act(
+        &app,
+        &code,
+        serde_json::json!({"action": "accept", "officer": {"name": "Lê Thị Hoa", "title": "Chuyên viên", "unit": "Bộ phận Một cửa"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, after) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(after["TrangThaiHoSo"], 2);
+    assert_eq!(after["summary"], "sửa ngoài gateway");
+    assert_eq!(after, answer);
+}
+
+#[tokio::test]
+async fn with_the_status_cache_off_every_read_is_fresh() {
+    let app = spawn_app_with("[server]\nstatus_cache_ttl = \"0s\"\n").await;
+    let (_, first, second) = read_edit_read(&app, "CACHE-2").await;
+    assert_ne!(first["summary"], "sửa ngoài gateway");
+    assert_eq!(second["summary"], "sửa ngoài gateway");
+}

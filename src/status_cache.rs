@@ -1,0 +1,208 @@
+//! The status-read cache: the rendered answer of `GET /api/v1/dossiers/{MaHoSo}`, kept in
+//! memory for a short time (`server.status_cache_ttl`, 1 s by default; `0s` turns it off).
+//!
+//! Why: the department's systems poll dossier status, and a read costs a trip to the database
+//! (on SQLite a hand-off to a connection's thread) that a repeated read within a second need
+//! not make. What a read may miss, and for how long:
+//!
+//! - a change made through this gateway — a lifecycle action, a payment request or callback,
+//!   anything that goes through [`crate::lifecycle::Lifecycle`] or the payment service — drops
+//!   the dossier's entry when it commits, so the next read shows it;
+//! - so does a delivery or a dead message of this gateway's outbox worker (`sync`);
+//! - a change made elsewhere — `motcua outbox` run from a shell, another instance sharing a
+//!   PostgreSQL database, an edit by hand — shows within the TTL;
+//! - a caller that must see the store as it is now sends `Cache-Control: no-cache`.
+//! - `overdue` turns true at the due moment: an open dossier's entry never outlives it.
+//!
+//! A read that began before a change committed must not put back what it read: every drop
+//! advances a generation, and an entry is stored only if no drop happened while it was read.
+
+use axum::body::Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Most entries kept; past it, expired entries are dropped, then all if still full.
+const CAPACITY: usize = 100_000;
+
+#[derive(Debug)]
+struct Entry {
+    dossier_id: i64,
+    body: Bytes,
+    expires: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_code: HashMap<String, Entry>,
+    code_of: HashMap<i64, String>,
+}
+
+/// The cache; shared by the read handler and every service that changes dossiers.
+#[derive(Debug)]
+pub struct StatusCache {
+    ttl: Duration,
+    generation: AtomicU64,
+    entries: Mutex<Entries>,
+}
+
+/// Taken before a read of the store; [`StatusCache::put`] stores what was read only if no change
+/// was dropped since.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+impl StatusCache {
+    /// A cache keeping answers for `ttl` (zero: keeps nothing).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // Every critical section leaves the maps consistent; a panic elsewhere cannot poison
+        // them in a way that matters.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The kept answer for `code`, if still fresh.
+    pub fn get(&self, code: &str) -> Option<Bytes> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries();
+        entries
+            .by_code
+            .get(code)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.body.clone())
+    }
+
+    /// To take before reading the store.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.generation.load(Ordering::Acquire))
+    }
+
+    /// Keeps `body` as the answer for `code` (dossier `dossier_id`) until the TTL passes or,
+    /// sooner, `until` (the moment its `overdue` would change) — unless a change was dropped
+    /// since `ticket` was taken.
+    pub fn put(
+        &self,
+        ticket: Ticket,
+        code: &str,
+        dossier_id: i64,
+        body: Bytes,
+        until: Option<Duration>,
+    ) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let life = until.map_or(self.ttl, |u| u.min(self.ttl));
+        let mut entries = self.entries();
+        // Checked under the lock: a drop takes the same lock, so none can slip in between.
+        if self.generation.load(Ordering::Acquire) != ticket.0 {
+            return;
+        }
+        if entries.by_code.len() >= CAPACITY {
+            entries.by_code.retain(|_, e| e.expires > now);
+            if entries.by_code.len() >= CAPACITY {
+                entries.by_code.clear();
+            }
+            let Entries { by_code, code_of } = &mut *entries;
+            code_of.retain(|_, c| by_code.contains_key(c));
+        }
+        entries.code_of.insert(dossier_id, code.to_owned());
+        entries.by_code.insert(
+            code.to_owned(),
+            Entry {
+                dossier_id,
+                body,
+                expires: now + life,
+            },
+        );
+    }
+
+    /// Drops the answer kept for dossier `dossier_id`, after a change to it committed.
+    pub fn forget(&self, dossier_id: i64) {
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(code) = entries.code_of.remove(&dossier_id) {
+            if entries
+                .by_code
+                .get(&code)
+                .is_some_and(|e| e.dossier_id == dossier_id)
+            {
+                entries.by_code.remove(&code);
+            }
+        }
+    }
+
+    /// Drops everything, after a change to many dossiers at once.
+    pub fn forget_all(&self) {
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.by_code.clear();
+        entries.code_of.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
+    }
+
+    #[test]
+    fn an_answer_is_kept_until_its_dossier_changes() {
+        let cache = StatusCache::new(Duration::from_secs(60));
+        let t = cache.ticket();
+        cache.put(t, "A", 1, body("one"), None);
+        assert_eq!(cache.get("A"), Some(body("one")));
+        cache.forget(2);
+        assert_eq!(
+            cache.get("A"),
+            Some(body("one")),
+            "another dossier's change"
+        );
+        cache.forget(1);
+        assert_eq!(cache.get("A"), None);
+    }
+
+    #[test]
+    fn a_read_that_overlapped_a_change_is_not_kept() {
+        let cache = StatusCache::new(Duration::from_secs(60));
+        let before = cache.ticket();
+        cache.forget(7);
+        cache.put(before, "A", 1, body("stale"), None);
+        assert_eq!(cache.get("A"), None);
+        let after = cache.ticket();
+        cache.put(after, "A", 1, body("fresh"), None);
+        assert_eq!(cache.get("A"), Some(body("fresh")));
+        cache.forget_all();
+        assert_eq!(cache.get("A"), None);
+    }
+
+    #[test]
+    fn nothing_is_kept_past_the_ttl_or_the_due_moment_or_when_off() {
+        let cache = StatusCache::new(Duration::from_secs(60));
+        cache.put(
+            cache.ticket(),
+            "A",
+            1,
+            body("due now"),
+            Some(Duration::ZERO),
+        );
+        assert_eq!(cache.get("A"), None);
+        let off = StatusCache::new(Duration::ZERO);
+        off.put(off.ticket(), "A", 1, body("x"), None);
+        assert_eq!(off.get("A"), None);
+    }
+}
