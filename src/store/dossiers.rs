@@ -86,8 +86,9 @@ pub enum InsertOutcome {
     },
 }
 
-/// A document row as the read API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// A document row as the read API shows it. (Deserialized only from the positional arrays of
+/// [`Store::dossier_select`], in field order.)
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DocumentRow {
     /// Row id.
     pub id: i64,
@@ -107,8 +108,9 @@ pub struct DocumentRow {
     pub state: String,
 }
 
-/// One progress record as stored.
-#[derive(Debug, Clone)]
+/// One progress record as stored. (Deserialized from the positional arrays of
+/// [`Store::dossier_select`], in field order.)
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct ProgressRow {
     /// Action or event.
     pub action: String,
@@ -320,7 +322,8 @@ fn child_rows<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<
 }
 
 /// Fills a dossier's documents, progress, payments and sync summary from the JSON arrays of
-/// [`Store::dossier_select`] (each row an array, in the column order written there).
+/// [`Store::dossier_select`] (each row an array whose columns are the row type's fields, in
+/// order).
 pub(crate) fn attach_children(
     d: &mut StoredDossier,
     documents: &str,
@@ -328,73 +331,9 @@ pub(crate) fn attach_children(
     payments: &str,
     sync: &str,
 ) -> Result<(), StoreError> {
-    type Doc = (i64, String, String, String, i64, String);
-    type Step = (String, i64, String, String, String, Option<String>, i64);
-    type Pay = (
-        String,
-        String,
-        i64,
-        String,
-        Option<String>,
-        Option<String>,
-        i64,
-        Option<i64>,
-    );
-    d.documents = child_rows::<Vec<Doc>>(documents, "documents")?
-        .into_iter()
-        .map(
-            |(id, component, file_name, sha256, size, state)| DocumentRow {
-                id,
-                component,
-                file_name,
-                sha256,
-                size,
-                state,
-            },
-        )
-        .collect();
-    d.progress = child_rows::<Vec<Step>>(progress, "progress")?
-        .into_iter()
-        .map(
-            |(action, status, officer_name, officer_title, officer_unit, note, at)| ProgressRow {
-                action,
-                status,
-                officer_name,
-                officer_title,
-                officer_unit,
-                note,
-                at,
-            },
-        )
-        .collect();
-    d.payments = child_rows::<Vec<Pay>>(payments, "payments")?
-        .into_iter()
-        .map(
-            |(
-                reference,
-                provider,
-                amount,
-                state,
-                pay_url,
-                provider_txn,
-                created_at,
-                settled_at,
-            )| {
-                super::PaymentRow {
-                    reference,
-                    dossier_id: d.id,
-                    dossier: d.code.clone(),
-                    provider,
-                    amount,
-                    state,
-                    pay_url,
-                    provider_txn,
-                    created_at,
-                    settled_at,
-                }
-            },
-        )
-        .collect();
+    d.documents = child_rows(documents, "documents")?;
+    d.progress = child_rows(progress, "progress")?;
+    d.payments = child_rows(payments, "payments")?;
     let (pending, delivered, dead, last_delivered_at): (i64, i64, i64, Option<i64>) =
         child_rows(sync, "sync")?;
     d.sync = OutboxSummary {
@@ -439,7 +378,8 @@ impl Store {
             "id",
         );
         let payments = agg(
-            "reference, provider, amount, state, pay_url, provider_txn, created_at, settled_at",
+            "reference, dossier_id, d.code, provider, amount, state, pay_url, provider_txn, \
+             created_at, settled_at",
             "id",
         );
         format!(

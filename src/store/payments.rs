@@ -36,13 +36,14 @@ pub enum PaymentOp {
     },
 }
 
-/// A stored payment.
-#[derive(Debug, Clone, Serialize)]
+/// A stored payment. (Deserialized only from the positional arrays of
+/// `Store::dossier_select`, in field order.)
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PaymentRow {
     /// The gateway's reference.
     pub reference: String,
     /// The dossier's row id.
-    #[serde(skip)]
+    #[serde(skip_serializing)]
     pub dossier_id: i64,
     /// The dossier's code.
     pub dossier: String,
