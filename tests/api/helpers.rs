@@ -194,12 +194,21 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
+        self.get_with(path, token, &[]).await
+    }
+
+    /// `GET path` with a token and extra headers.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path)).bearer_auth(token);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.expect("request sent")
     }
 
     pub async fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {

@@ -288,17 +288,15 @@ async fn a_kept_status_read_is_dropped_when_the_gateway_changes_the_dossier() {
     // Kept: an edit made elsewhere does not show within the TTL...
     assert_eq!(kept, first);
     // ...unless the caller asks for a fresh answer.
-    let fresh: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/dossiers/{code}")))
-        .bearer_auth(READER)
-        .header("cache-control", "max-age=0, no-cache")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res = app
+        .get_with(
+            &format!("/api/v1/dossiers/{code}"),
+            READER,
+            &[("cache-control", "max-age=0, no-cache")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let fresh: Value = res.json().await.unwrap();
     assert_eq!(fresh["summary"], "sửa ngoài gateway");
     // A change through the gateway shows at once, with the edit made meanwhile.
     let (status, answer) = crate::lifecycle::act(
