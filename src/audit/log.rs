@@ -1,16 +1,18 @@
 //! Appending to the message log with group commit, and recording outbound calls.
 //!
-//! Callers hand a message to [`MessageLog::record`] and wait; one writer task takes every
-//! message waiting (up to [`MAX_BATCH`]), appends them in one transaction, and answers each
-//! caller with its seq only after the commit. Under load many requests share one commit; alone,
-//! a request waits for its own. A caller that gets an error must not act on the message.
+//! Callers hand a message (or a request with its answer) to [`MessageLog::record`] or
+//! [`MessageLog::record_exchange`] and wait; one writer task takes everything waiting (up to
+//! [`MAX_BATCH`]), appends it in one transaction, and answers each caller with its seq only
+//! after the commit. Under load many requests share one commit; alone, a request waits for its
+//! own. A caller that gets an error must not act on the message. (Intake records its exchanges
+//! in its own transaction instead, beside the dossiers they brought: `store::intake_batch`.)
 
-use super::{Direction, NewMessage};
+use super::{Direction, Exchange, NewMessage};
 use crate::group_commit::GroupCommit;
 use crate::store::Store;
 use axum::http::HeaderMap;
 
-/// Most messages appended in one transaction.
+/// Most exchanges appended in one transaction.
 pub const MAX_BATCH: usize = 128;
 
 /// The message could not be recorded (the database refused or the writer stopped).
@@ -21,17 +23,17 @@ pub struct Unrecorded(String);
 /// The appender; cheap to clone. The writer task stops when the last clone is dropped.
 #[derive(Clone, Debug)]
 pub struct MessageLog {
-    writer: GroupCommit<NewMessage, Result<i64, Unrecorded>>,
+    writer: GroupCommit<Exchange, Result<i64, Unrecorded>>,
 }
 
 impl MessageLog {
     /// Starts the writer over `store` (inside a Tokio runtime).
     pub fn start(store: Store) -> Self {
-        let writer = GroupCommit::start(MAX_BATCH, move |messages: Vec<NewMessage>| {
+        let writer = GroupCommit::start(MAX_BATCH, move |exchanges: Vec<Exchange>| {
             let store = store.clone();
             async move {
-                let n = messages.len();
-                match store.append_messages(messages).await {
+                let n = exchanges.len();
+                match store.append_exchanges(exchanges).await {
                     Ok(seqs) => seqs.into_iter().map(Ok).collect(),
                     Err(e) => {
                         tracing::error!(error = %e, "the message log could not append; callers refused");
@@ -45,8 +47,22 @@ impl MessageLog {
 
     /// Records `message`; returns its seq once it is committed.
     pub async fn record(&self, message: NewMessage) -> Result<i64, Unrecorded> {
+        self.append(Exchange::one(message)).await
+    }
+
+    /// Records `request` and, right after it, its `answer`, in one commit; returns the
+    /// request's seq.
+    pub async fn record_exchange(
+        &self,
+        request: NewMessage,
+        answer: NewMessage,
+    ) -> Result<i64, Unrecorded> {
+        self.append(Exchange::pair(request, answer)).await
+    }
+
+    async fn append(&self, exchange: Exchange) -> Result<i64, Unrecorded> {
         self.writer
-            .submit(message)
+            .submit(exchange)
             .await
             .map_err(|stopped| Unrecorded(stopped.to_string()))?
     }

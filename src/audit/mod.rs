@@ -74,6 +74,61 @@ pub struct NewMessage {
     pub verdict: String,
 }
 
+/// A message and, if known at once, the answer to it: appended together, one after the other,
+/// the answer's `reply_to` set to the message's seq.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The first message (a request, or an answer whose `reply_to` is already known).
+    pub message: NewMessage,
+    /// Its answer.
+    pub answer: Option<NewMessage>,
+}
+
+impl Exchange {
+    /// A message alone.
+    pub fn one(message: NewMessage) -> Self {
+        Exchange {
+            message,
+            answer: None,
+        }
+    }
+
+    /// A request and its answer.
+    pub fn pair(request: NewMessage, answer: NewMessage) -> Self {
+        Exchange {
+            message: request,
+            answer: Some(answer),
+        }
+    }
+}
+
+/// Lays `exchanges` out in the chain from `first_seq` on: each message, then its answer
+/// pointing back to it. Returns the messages in order and each exchange's first seq.
+pub fn lay_out(first_seq: i64, exchanges: Vec<Exchange>) -> (Vec<NewMessage>, Vec<i64>) {
+    let mut messages = Vec::with_capacity(exchanges.len() * 2);
+    let mut seqs = Vec::with_capacity(exchanges.len());
+    let mut seq = first_seq;
+    for Exchange { message, answer } in exchanges {
+        seqs.push(seq);
+        messages.push(message);
+        if let Some(mut answer) = answer {
+            answer.reply_to = Some(seq);
+            messages.push(answer);
+            seq += 1;
+        }
+        seq += 1;
+    }
+    (messages, seqs)
+}
+
+/// How many records `exchanges` take.
+pub fn records_in(exchanges: &[Exchange]) -> usize {
+    exchanges
+        .iter()
+        .map(|e| 1 + usize::from(e.answer.is_some()))
+        .sum()
+}
+
 /// A record as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -359,6 +414,23 @@ mod tests {
             hash: r.hash.clone(),
         });
         v.finish(&head)
+    }
+
+    #[test]
+    fn an_exchange_is_laid_out_request_then_answer_pointing_back() {
+        let exchanges = vec![
+            Exchange::pair(message(1), message(2)),
+            Exchange::one(message(3)),
+            Exchange::pair(message(4), message(5)),
+        ];
+        assert_eq!(records_in(&exchanges), 5);
+        let (messages, seqs) = lay_out(10, exchanges);
+        assert_eq!(seqs, vec![10, 12, 13]);
+        let replies: Vec<Option<i64>> = messages.iter().map(|m| m.reply_to).collect();
+        assert_eq!(replies, vec![None, Some(10), None, None, Some(13)]);
+        let order: Vec<i64> = messages.iter().map(|m| m.at).collect();
+        let expected: Vec<i64> = (1..=5).map(|n| message(n).at).collect();
+        assert_eq!(order, expected);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The one error type at the HTTP edge: a status, a stable `error_code`, the contract's body,
 //! and (for 429) a `Retry-After`. Internal errors are logged once here and answered opaquely.
 
+use super::record::Answer;
 use crate::domain::validation::FieldError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -91,22 +92,25 @@ impl ApiError {
 }
 
 /// A JSON answer with the contract's content type.
-pub fn json_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
-    let mut res = (status, body.into()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    res
+pub fn json_response(status: StatusCode, body: impl Into<axum::body::Bytes>) -> Response {
+    Answer::json(status, body).into_response()
+}
+
+impl ApiError {
+    /// The answer in full.
+    pub fn answer(self) -> Answer {
+        let mut answer = Answer::json(self.status, self.body.to_string());
+        if let Some(secs) = self.retry_after {
+            answer
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        answer
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = json_response(self.status, self.body.to_string());
-        if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        res
+        self.answer().into_response()
     }
 }

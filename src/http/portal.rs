@@ -2,12 +2,15 @@
 //!
 //! Checks run cheapest first: rate (429), content type (415), size (413), signature over the
 //! raw bytes (401), then intake parses (400), validates (422), and stores (201 / 200 / 409).
+//! The request and its answer go into the message log in the same commit as the dossier (see
+//! `record::recorded_in_effect`).
 
 use super::body::read_body;
-use super::error::{json_response, ApiError};
-use super::record::{recorded, Inbound};
+use super::error::ApiError;
+use super::record::{recorded_in_effect, Answer, Handled, Inbound, Replier};
 use super::AppState;
-use crate::portal::intake::{BodyFormat, IntakeError, IntakeOutcome};
+use crate::audit::NewMessage;
+use crate::portal::intake::{BodyFormat, IntakeError, IntakeOutcome, Recording};
 use crate::signing::{verify, SignatureError, SignatureHeaders};
 use crate::store::SubmissionRaw;
 use axum::body::Body;
@@ -78,19 +81,38 @@ pub async fn submit(
         headers: &headers,
         body: &bytes,
     };
-    recorded(&state, inbound, || {
-        take_in(&state, &headers, &bytes, format)
+    recorded_in_effect(&state, inbound, |request, replier| async {
+        take_in(&state, &headers, &bytes, format, request, replier)
+            .await
+            .unwrap_or_else(|refused| Handled::NothingStored(refused.answer()))
     })
     .await
 }
 
-/// Checks the signature of a recorded submission and takes it in.
+/// The answer to an intake result: rendered once for the log, inside the store's transaction,
+/// and again for the wire, from the same result.
+fn intake_answer(result: &Result<IntakeOutcome, IntakeError>) -> Answer {
+    match result {
+        Ok(IntakeOutcome::Created { answer, .. }) => {
+            Answer::json(StatusCode::CREATED, answer.clone())
+        }
+        Ok(IntakeOutcome::Replayed { answer, .. }) => Answer::json(StatusCode::OK, answer.clone()),
+        Err(IntakeError::Malformed(message)) => ApiError::malformed(message.clone()).answer(),
+        Err(IntakeError::Invalid(errors)) => ApiError::validation(errors).answer(),
+        Err(IntakeError::Conflict(code)) => ApiError::conflict(code).answer(),
+        Err(IntakeError::Store(e)) => ApiError::internal(e).answer(),
+    }
+}
+
+/// Checks the signature of a submission and takes it in.
 async fn take_in(
     state: &AppState,
     headers: &HeaderMap,
     bytes: &[u8],
     format: BodyFormat,
-) -> Result<Response, ApiError> {
+    request: NewMessage,
+    replier: Replier,
+) -> Result<Handled, ApiError> {
     let sig = SignatureHeaders {
         id: header_str(headers, "webhook-id"),
         timestamp: header_str(headers, "webhook-timestamp"),
@@ -126,21 +148,30 @@ async fn take_in(
         webhook_timestamp: sig.timestamp.unwrap_or_default().to_owned(),
         webhook_signature: sig.signature.unwrap_or_default().to_owned(),
     };
-    match state.intake.submit(format, raw, now).await {
-        Ok(IntakeOutcome::Created { code, answer }) => {
-            tracing::info!(dossier.code = %code, webhook.id = sig.id.unwrap_or("-"), "dossier received");
-            Ok(json_response(StatusCode::CREATED, answer))
+    let recording = Recording {
+        request,
+        answer_of: Box::new(move |result| replier.record(&intake_answer(result))),
+    };
+    let result = state.intake.submit(format, raw, now, recording).await;
+    let webhook = sig.id.unwrap_or("-");
+    match &result {
+        Ok(IntakeOutcome::Created { code, .. }) => {
+            tracing::info!(dossier.code = %code, webhook.id = webhook, "dossier received");
         }
-        Ok(IntakeOutcome::Replayed { code, answer }) => {
-            tracing::info!(dossier.code = %code, webhook.id = sig.id.unwrap_or("-"), "dossier replayed");
-            Ok(json_response(StatusCode::OK, answer))
+        Ok(IntakeOutcome::Replayed { code, .. }) => {
+            tracing::info!(dossier.code = %code, webhook.id = webhook, "dossier replayed");
         }
-        Err(IntakeError::Malformed(message)) => Err(ApiError::malformed(message)),
-        Err(IntakeError::Invalid(errors)) => Err(ApiError::validation(&errors)),
         Err(IntakeError::Conflict(code)) => {
             tracing::warn!(dossier.code = %code, "portal id reused with different content");
-            Err(ApiError::conflict(&code))
         }
-        Err(IntakeError::Store(e)) => Err(ApiError::internal(&e)),
+        Err(_) => {}
     }
+    let answer = intake_answer(&result);
+    Ok(match result {
+        // These came out of the store's transaction, which recorded the exchange.
+        Ok(_) | Err(IntakeError::Conflict(_)) => Handled::Recorded(answer),
+        Err(IntakeError::Malformed(_) | IntakeError::Invalid(_) | IntakeError::Store(_)) => {
+            Handled::NothingStored(answer)
+        }
+    })
 }

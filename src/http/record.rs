@@ -1,21 +1,172 @@
 //! Recording a partner's request and the gateway's answer in the message log.
 //!
 //! A partner route reads the body (after the cheap refusals that need no body: rate 429,
-//! content type 415, size 413 — counted in metrics, not recorded), then hands it to
-//! [`recorded`]: the request is committed to the log before anything looks at it (a request that
-//! cannot be recorded gets 503 and is not processed), and the answer is recorded before it is
-//! sent. If only the answer cannot be recorded, the answer is still sent — what it reports is
-//! already committed — and the failure is logged.
+//! content type 415, size 413 — counted in metrics, not recorded), then hands it to one of two
+//! wrappers. Both keep the same promises: nothing a request causes is committed unless the
+//! request is in the log, and no answer is sent that is not in the log (or, if only the answer
+//! cannot be recorded, whose effect is already committed).
+//!
+//! - [`recorded`] (payment callbacks): the request is committed to the log before anything
+//!   looks at it (a request that cannot be recorded gets 503 and is not processed), and the
+//!   answer is recorded before it is sent. If only the answer cannot be recorded, the answer is
+//!   still sent — what it reports is already committed — and the failure is logged.
+//! - [`recorded_in_effect`] (portal intake): the handler puts the request and its answer in
+//!   its own transaction, beside the effect, so that one commit holds all three; an answer
+//!   given without storing anything (a refusal, a store failure) is recorded with its request in
+//!   one commit before it is sent, and if that fails the caller gets 503. A request the process
+//!   dies on before either commit is not in the log, and was not answered: the partner sends it
+//!   again.
 
 use super::error::ApiError;
 use super::AppState;
 use crate::audit::log::headers_text;
 use crate::audit::{Direction, NewMessage};
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::net::SocketAddr;
+
+/// An answer rendered in full before it is sent, so that the log's record of it and the bytes
+/// sent come from the same value.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// A JSON answer with the contract's content type.
+    pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        Answer {
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut res = Response::new(Body::from(self.body));
+        *res.status_mut() = self.status;
+        *res.headers_mut() = self.headers;
+        res
+    }
+}
+
+/// The partner and peer of a request, to make the log records of its answers.
+#[derive(Debug, Clone)]
+pub struct Replier {
+    partner: String,
+    peer: String,
+}
+
+impl Replier {
+    /// The record of `answer` (its `reply_to` is set where it is placed in the chain).
+    pub fn record(&self, answer: &Answer) -> NewMessage {
+        answer_message(
+            &self.partner,
+            &self.peer,
+            None,
+            answer.status,
+            &answer.headers,
+            &answer.body,
+        )
+    }
+}
+
+/// What a handler run by [`recorded_in_effect`] did.
+#[derive(Debug)]
+pub enum Handled {
+    /// Its effect was committed with the request and this answer in the log.
+    Recorded(Answer),
+    /// Nothing was committed: the request and this answer are yet to be recorded.
+    NothingStored(Answer),
+}
+
+fn request_message(inbound: &Inbound<'_>) -> NewMessage {
+    NewMessage {
+        at: chrono::Utc::now().timestamp_millis(),
+        direction: Direction::In,
+        partner: inbound.partner.to_owned(),
+        peer: inbound.peer.ip().to_string(),
+        reply_to: None,
+        target: format!("{} {}", inbound.method, inbound.uri),
+        headers: headers_text(inbound.headers),
+        body: inbound.body.to_vec(),
+        verdict: "received".into(),
+    }
+}
+
+fn answer_message(
+    partner: &str,
+    peer: &str,
+    reply_to: Option<i64>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> NewMessage {
+    NewMessage {
+        at: chrono::Utc::now().timestamp_millis(),
+        direction: Direction::Out,
+        partner: partner.to_owned(),
+        peer: peer.to_owned(),
+        reply_to,
+        target: status.as_u16().to_string(),
+        headers: headers_text(headers),
+        body: body.to_vec(),
+        verdict: verdict(status, body),
+    }
+}
+
+fn unavailable() -> Response {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        "the gateway cannot record messages now; try again later",
+    )
+    .into_response()
+}
+
+/// Runs `handle` with the request's record and a [`Replier`], for it to record both in the
+/// transaction of its effect; records them itself when the handler stored nothing.
+pub async fn recorded_in_effect<Fut>(
+    state: &AppState,
+    inbound: Inbound<'_>,
+    handle: impl FnOnce(NewMessage, Replier) -> Fut,
+) -> Response
+where
+    Fut: Future<Output = Handled>,
+{
+    let request = request_message(&inbound);
+    let replier = Replier {
+        partner: inbound.partner.to_owned(),
+        peer: request.peer.clone(),
+    };
+    match handle(request.clone(), replier.clone()).await {
+        Handled::Recorded(answer) => answer.into_response(),
+        Handled::NothingStored(answer) => {
+            let record = replier.record(&answer);
+            match state.messages.record_exchange(request, record).await {
+                Ok(_) => answer.into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, partner = inbound.partner, "a partner request was refused: it could not be recorded");
+                    unavailable()
+                }
+            }
+        }
+    }
+}
 
 /// The request as it arrived.
 pub struct Inbound<'a> {
@@ -42,27 +193,13 @@ pub async fn recorded<Fut>(
 where
     Fut: Future<Output = Result<Response, ApiError>>,
 {
-    let request = NewMessage {
-        at: chrono::Utc::now().timestamp_millis(),
-        direction: Direction::In,
-        partner: inbound.partner.to_owned(),
-        peer: inbound.peer.ip().to_string(),
-        reply_to: None,
-        target: format!("{} {}", inbound.method, inbound.uri),
-        headers: headers_text(inbound.headers),
-        body: inbound.body.to_vec(),
-        verdict: "received".into(),
-    };
+    let request = request_message(&inbound);
+    let peer = request.peer.clone();
     let seq = match state.messages.record(request).await {
         Ok(seq) => seq,
         Err(e) => {
             tracing::error!(error = %e, partner = inbound.partner, "a partner request was refused: it could not be recorded");
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UNAVAILABLE",
-                "the gateway cannot record messages now; try again later",
-            )
-            .into_response();
+            return unavailable();
         }
     };
     let response = handle().await.into_response();
@@ -76,17 +213,14 @@ where
             return ApiError::internal(&e).into_response();
         }
     };
-    let answer = NewMessage {
-        at: chrono::Utc::now().timestamp_millis(),
-        direction: Direction::Out,
-        partner: inbound.partner.to_owned(),
-        peer: inbound.peer.ip().to_string(),
-        reply_to: Some(seq),
-        target: parts.status.as_u16().to_string(),
-        headers: headers_text(&parts.headers),
-        body: body.to_vec(),
-        verdict: verdict(parts.status, &body),
-    };
+    let answer = answer_message(
+        inbound.partner,
+        &peer,
+        Some(seq),
+        parts.status,
+        &parts.headers,
+        &body,
+    );
     if let Err(e) = state.messages.record(answer).await {
         tracing::error!(error = %e, partner = inbound.partner, request = seq, "an answer could not be recorded; it is sent all the same");
     }

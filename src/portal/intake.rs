@@ -1,13 +1,15 @@
 //! Intake: a verified portal request becomes a stored dossier, or a precise rejection.
 //!
 //! Order of work: parse (400), read the envelope and apply the procedure's mapping, collecting
-//! every problem (422), then one store transaction that draws the code and queues the arrival's
-//! messages. A replay of the same content answers the first answer; different content under a
-//! known `MaHoSoQG` is a conflict (409). Nothing is stored for a rejected request.
+//! every problem (422), then one store transaction that draws the code, queues the arrival's
+//! messages and records the request with its answer in the message log. A replay of the same
+//! content answers the first answer; different content under a known `MaHoSoQG` is a conflict
+//! (409). Nothing is stored for a request rejected before the store.
 
 use super::submission::read_envelope;
 use super::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
 use super::tree::{parse_json, parse_xml, Limits, Malformed};
+use crate::audit::NewMessage;
 use crate::domain::codes::{AgencyCode, DossierCode};
 use crate::domain::dossier::NewDossier;
 use crate::domain::status::Status;
@@ -73,6 +75,19 @@ impl From<Malformed> for IntakeError {
         IntakeError::Malformed(m.0)
     }
 }
+
+/// What intake records in the message log in the dossier's own transaction: the request, and
+/// its answer as rendered from the result (the same rendering that is then sent).
+pub struct Recording {
+    /// The request as it crossed the wire.
+    pub request: NewMessage,
+    /// The answer's record for a result.
+    pub answer_of: RecordAnswer,
+}
+
+/// Makes the message-log record of the answer to a result.
+pub type RecordAnswer =
+    Box<dyn Fn(&Result<IntakeOutcome, IntakeError>) -> NewMessage + Send + Sync>;
 
 /// Dossiers stored in one transaction at most.
 pub const MAX_BATCH: usize = 64;
@@ -186,12 +201,15 @@ impl Intake {
         }
     }
 
-    /// Takes one verified request.
+    /// Takes one verified request. When the result comes from the store (created, replayed
+    /// or conflict), `recording` was committed with it; a request rejected before the store
+    /// (400, 422) or a store failure left nothing recorded.
     pub async fn submit(
         &self,
         format: BodyFormat,
         raw: SubmissionRaw,
         now: DateTime<Utc>,
+        recording: Recording,
     ) -> Result<IntakeOutcome, IntakeError> {
         let dossier = Self::build(&self.mappings, format, &raw.body, now)?;
         let procedure_name = self
@@ -206,27 +224,45 @@ impl Intake {
             received_at: now,
             raw,
             prepare: Box::new(move |code, d| arrival.prepare(code, d, &procedure_name, now)),
+            request: recording.request,
+            answer_of: {
+                let (answer_of, content_hash) = (recording.answer_of, content_hash.clone());
+                Box::new(move |outcome| answer_of(&judge(outcome, &content_hash)))
+            },
         };
         let outcome = self
             .writer
             .submit(item)
             .await
             .map_err(|stopped| StoreError::Corrupt(stopped.to_string()))??;
-        match outcome {
-            InsertOutcome::Created { code, answer } => {
-                self.outbox_wake.notify_one();
-                Ok(IntakeOutcome::Created { code, answer })
-            }
-            InsertOutcome::Existing {
-                code,
-                content_hash: stored_hash,
-                answer,
-            } => {
-                if content_hash == stored_hash {
-                    Ok(IntakeOutcome::Replayed { code, answer })
-                } else {
-                    Err(IntakeError::Conflict(code))
-                }
+        let result = judge(&outcome, &content_hash);
+        if matches!(result, Ok(IntakeOutcome::Created { .. })) {
+            self.outbox_wake.notify_one();
+        }
+        result
+    }
+}
+
+/// What the store's outcome means for a request whose content hashes to `content_hash`: new,
+/// a replay of the same content, or a conflict.
+fn judge(outcome: &InsertOutcome, content_hash: &str) -> Result<IntakeOutcome, IntakeError> {
+    match outcome {
+        InsertOutcome::Created { code, answer } => Ok(IntakeOutcome::Created {
+            code: code.clone(),
+            answer: answer.clone(),
+        }),
+        InsertOutcome::Existing {
+            code,
+            content_hash: stored_hash,
+            answer,
+        } => {
+            if content_hash == stored_hash {
+                Ok(IntakeOutcome::Replayed {
+                    code: code.clone(),
+                    answer: answer.clone(),
+                })
+            } else {
+                Err(IntakeError::Conflict(code.clone()))
             }
         }
     }

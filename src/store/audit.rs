@@ -2,8 +2,8 @@
 //! chain head locked), reading records in seq or time order, and pruning old records behind a
 //! checkpoint.
 
-use super::{with_pool, Store, StoreError};
-use crate::audit::{seal, Anchor, NewMessage, Record, StoredMessage};
+use super::{with_pool, BeginWrite, Store, StoreError};
+use crate::audit::{Anchor, Exchange, Record, StoredMessage};
 use sqlx::Row;
 
 const RECORD_COLUMNS: &str = "seq, at, direction, partner, peer, reply_to, target, headers, body, \
@@ -31,27 +31,31 @@ macro_rules! record_from_row {
     };
 }
 
-impl Store {
-    /// Appends `messages` to the chain in one transaction, in order; returns their seqs.
-    /// The head row is updated first, which locks it (PostgreSQL) or holds the one writer
-    /// (SQLite), so concurrent appends from several gateways extend one chain.
-    pub async fn append_messages(&self, messages: Vec<NewMessage>) -> Result<Vec<i64>, StoreError> {
-        if messages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let n = i64::try_from(messages.len()).unwrap_or(i64::MAX);
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+/// Appends `$exchanges` (a `Vec<Exchange>`) to the chain inside the open transaction `$tx`,
+/// which the caller commits; evaluates to each exchange's first seq. The head row is updated
+/// first, which locks it (PostgreSQL) or holds the one writer (SQLite), so that concurrent
+/// appends from several gateways extend one chain: callers do this last in their transaction,
+/// to hold that lock as briefly as possible.
+macro_rules! append_log {
+    ($tx:expr, $exchanges:expr) => {
+        async {
+            let exchanges: Vec<$crate::audit::Exchange> = $exchanges;
+            let n = $crate::audit::records_in(&exchanges);
+            if n == 0 {
+                return Ok::<Vec<i64>, StoreError>(Vec::new());
+            }
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
             let head = sqlx::query(
                 "UPDATE message_log_head SET last_seq = last_seq + $1 WHERE id = 1 \
                  RETURNING last_seq, last_hash",
             )
             .bind(n)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *$tx)
             .await?;
-            let last_seq: i64 = head.try_get("last_seq")?;
-            let last_hash: String = head.try_get("last_hash")?;
-            let records = seal(last_seq - n, &last_hash, messages);
+            let last_seq: i64 = sqlx::Row::try_get(&head, "last_seq")?;
+            let last_hash: String = sqlx::Row::try_get(&head, "last_hash")?;
+            let (messages, seqs) = $crate::audit::lay_out(last_seq - n + 1, exchanges);
+            let records = $crate::audit::seal(last_seq - n, &last_hash, messages);
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, \
                  headers, body, verdict, body_sha256, prev_hash, hash) ",
@@ -71,14 +75,33 @@ impl Store {
                     .push_bind(r.prev_hash.as_str())
                     .push_bind(r.hash.as_str());
             });
-            insert.build().execute(&mut *tx).await?;
-            let tail = records.last().map(|r| r.hash.as_str()).unwrap_or(last_hash.as_str());
+            insert.build().execute(&mut *$tx).await?;
+            let tail = records
+                .last()
+                .map(|r| r.hash.as_str())
+                .unwrap_or(last_hash.as_str());
             sqlx::query("UPDATE message_log_head SET last_hash = $1 WHERE id = 1")
                 .bind(tail)
-                .execute(&mut *tx)
+                .execute(&mut *$tx)
                 .await?;
+            Ok(seqs)
+        }
+    };
+}
+pub(crate) use append_log;
+
+impl Store {
+    /// Appends `exchanges` to the chain in one transaction, in order; returns each exchange's
+    /// first seq.
+    pub async fn append_exchanges(&self, exchanges: Vec<Exchange>) -> Result<Vec<i64>, StoreError> {
+        if exchanges.is_empty() {
+            return Ok(Vec::new());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let seqs = append_log!(tx, exchanges).await?;
             tx.commit().await?;
-            Ok(records.iter().map(|r| r.seq).collect())
+            Ok(seqs)
         })
     }
 
@@ -151,7 +174,7 @@ impl Store {
     /// seq and hash, from which the rest still verifies. Returns how many were removed.
     pub async fn prune_messages(&self, before: i64, now: i64) -> Result<u64, StoreError> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let last = sqlx::query(
                 "SELECT seq, hash FROM message_log WHERE seq = \
                  (SELECT MAX(seq) FROM message_log WHERE at < $1)",

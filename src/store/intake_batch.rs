@@ -1,16 +1,22 @@
 //! The intake transaction for many dossiers at once (group commit): a handful of multi-row
-//! statements per batch instead of about eight statements per dossier.
+//! statements per batch instead of about eight statements per dossier, and one commit for the
+//! dossiers and the message-log records of the requests that brought them.
 //!
 //! In one transaction: the portal ids already stored are looked up (those items are answered
 //! as existing, and a repeat inside the batch as the first of its id); each day's sequence is
 //! advanced once by the number of new dossiers of that day; then dossiers, raw submissions,
-//! documents, progress records and outbox messages are each inserted with one statement. If
-//! the transaction fails for any reason — another gateway inserting the same portal id at the
-//! same moment, say — nothing of it is kept and every item is taken again on its own by
-//! [`Store::insert_dossier`], which resolves such races one by one.
+//! documents, progress records and outbox messages are each inserted with one statement; last,
+//! each item's request and the answer it gets are appended to the message log. So a dossier
+//! is never stored without the request that brought it, and no answer is sent that is not in
+//! the log. If the transaction fails for any reason — another gateway inserting the same portal
+//! id at the same moment, say — nothing of it is kept and every item is taken again in a
+//! transaction of its own (once more after a unique-key race, when the lookup finds the other
+//! gateway's dossier).
 
+use super::audit::append_log;
 use super::dossiers::{InsertOutcome, PreparedRows, SubmissionRaw};
-use super::{with_pool, Store, StoreError};
+use super::{is_unique_violation, with_pool, BeginWrite, Store, StoreError};
+use crate::audit::{Exchange, NewMessage};
 use crate::domain::codes::{AgencyCode, DossierCode};
 use crate::domain::dossier::NewDossier;
 use crate::domain::time::vn_date;
@@ -20,6 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Builds an item's code-dependent rows once its code is drawn.
 pub type Prepare = Box<dyn Fn(&DossierCode, &NewDossier) -> PreparedRows + Send + Sync>;
+
+/// Builds the message-log record of the answer an item gets, from its outcome.
+pub type AnswerOf = Box<dyn Fn(&InsertOutcome) -> NewMessage + Send + Sync>;
 
 /// One dossier waiting to be stored.
 pub struct IntakeItem {
@@ -31,6 +40,10 @@ pub struct IntakeItem {
     pub raw: SubmissionRaw,
     /// Its answer, progress record and messages, given its code.
     pub prepare: Prepare,
+    /// The request as it crossed the wire, for the message log.
+    pub request: NewMessage,
+    /// The answer's record, given the outcome.
+    pub answer_of: AnswerOf,
 }
 
 /// What is written for one new dossier.
@@ -63,17 +76,19 @@ impl Store {
                 }
                 let mut outcomes = Vec::with_capacity(items.len());
                 for item in items {
-                    let prepare = |code: &DossierCode| (item.prepare)(code, &item.dossier);
-                    outcomes.push(
-                        self.insert_dossier(
-                            agency,
-                            &item.dossier,
-                            item.received_at,
-                            &item.raw,
-                            &prepare,
-                        )
-                        .await,
-                    );
+                    let one = std::slice::from_ref(item);
+                    let outcome = match self.insert_batch_tx(agency, one).await {
+                        // Another gateway stored the same portal id meanwhile: the lookup
+                        // now finds it.
+                        Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                            self.insert_batch_tx(agency, one).await
+                        }
+                        other => other,
+                    };
+                    outcomes.push(outcome.and_then(|mut o| {
+                        o.pop()
+                            .ok_or_else(|| StoreError::Corrupt("no outcome for an item".into()))
+                    }));
                 }
                 outcomes
             }
@@ -86,7 +101,7 @@ impl Store {
         items: &[IntakeItem],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
 
             // Portal ids already stored.
             let mut lookup = sqlx::QueryBuilder::new(
@@ -256,8 +271,6 @@ impl Store {
                     q.build().execute(&mut *tx).await?;
                 }
             }
-            tx.commit().await?;
-
             // Outcomes in the items' order.
             let created: HashMap<&str, InsertOutcome> = fresh
                 .iter()
@@ -292,6 +305,15 @@ impl Store {
                 };
                 outcomes.push(outcome);
             }
+
+            // Last, the requests and their answers: the log's head stays locked until the commit.
+            let exchanges = items
+                .iter()
+                .zip(&outcomes)
+                .map(|(item, outcome)| Exchange::pair(item.request.clone(), (item.answer_of)(outcome)))
+                .collect();
+            append_log!(tx, exchanges).await?;
+            tx.commit().await?;
             Ok(outcomes)
         })
     }

@@ -6,8 +6,8 @@ use super::dossiers::{load_dossier, StoredDossier};
 use super::payments::apply_payment_op;
 use super::PaymentOp;
 use super::{
-    insert_outbox, insert_progress, is_unique_violation, with_pool, NewOutboxMessage, NewProgress,
-    Store, StoreError,
+    insert_outbox, insert_progress, is_unique_violation, with_pool, BeginWrite, NewOutboxMessage,
+    NewProgress, Store, StoreError,
 };
 use sqlx::Row;
 
@@ -232,7 +232,7 @@ impl Store {
     pub async fn apply_change(&self, change: &Change) -> Result<ApplyOutcome, StoreError> {
         let select = self.dossier_select("id");
         let result = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let outcome = apply_in!(tx, change, &select).await?;
             if matches!(outcome, ApplyOutcome::Applied(_)) {
                 tx.commit().await?;
@@ -250,7 +250,7 @@ impl Store {
         let select = self.dossier_select("id");
         let batch: Result<Vec<Result<ApplyOutcome, StoreError>>, StoreError> = with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let mut outcomes = Vec::with_capacity(changes.len());
                 for change in changes {
                     let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;

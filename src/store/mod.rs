@@ -81,6 +81,31 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Starting a write transaction on either backend.
+pub(crate) trait BeginWrite {
+    /// The backend.
+    type Db: sqlx::Database;
+    /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes the
+    /// file's write lock at once, waiting for it under `busy_timeout`. A deferred transaction
+    /// that reads first and writes later fails at once with "database is locked" when another
+    /// process (a second gateway on the same file) committed in between, whatever the timeout.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://PATH`, the file and its folder created if missing, or
     /// `postgres://…`).

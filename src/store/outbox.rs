@@ -3,7 +3,7 @@
 //! token, their outcomes recorded (only while the claim holds), and operated on.
 //! No transaction here stays open across a delivery: claiming and recording are separate.
 
-use super::{with_pool, Store, StoreError};
+use super::{with_pool, BeginWrite, Store, StoreError};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -333,7 +333,7 @@ impl Store {
         now: i64,
     ) -> Result<Vec<bool>, StoreError> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut recorded = Vec::with_capacity(items.len());
             for item in items {
                 let (state, next, delivered_at, dead_at) = match item.outcome {

@@ -1,7 +1,7 @@
 //! Payment statements: payment requests, their settlement (once: guarded by `state = 'pending'`
 //! and by the unique provider transaction id), and the audit of provider messages.
 
-use super::{with_pool, Store, StoreError};
+use super::{with_pool, BeginWrite, Store, StoreError};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -203,7 +203,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let applied = apply_payment_op!(&mut *tx, dossier_id, op, now).await?;
             tx.commit().await?;
             Ok(applied)

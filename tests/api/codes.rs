@@ -69,6 +69,7 @@ async fn concurrent_replays_of_one_dossier_store_it_once() {
 
 #[tokio::test]
 async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() {
+    use motcua_gateway::audit::{Direction, NewMessage};
     use motcua_gateway::domain::codes::AgencyCode;
     use motcua_gateway::mapping::Mappings;
     use motcua_gateway::portal::intake::{BodyFormat, Intake};
@@ -90,8 +91,27 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
         } else {
             BodyFormat::Json
         };
+        let message = |target: String, body: Vec<u8>| NewMessage {
+            at: 0,
+            direction: Direction::In,
+            partner: "portal".into(),
+            peer: "127.0.0.1".into(),
+            reply_to: None,
+            target,
+            headers: String::new(),
+            body,
+            verdict: "received".into(),
+        };
         IntakeItem {
             dossier: Intake::build(&mappings, format, &body, now).unwrap(),
+            request: message(format!("POST {id}"), body.clone()),
+            answer_of: Box::new(move |outcome: &InsertOutcome| {
+                let answer = match outcome {
+                    InsertOutcome::Created { answer, .. } => format!("created: {answer}"),
+                    InsertOutcome::Existing { answer, .. } => format!("existing: {answer}"),
+                };
+                message("answer".into(), answer.into_bytes())
+            }),
             received_at: now,
             raw: SubmissionRaw {
                 content_type: content_type_of(path).into(),
@@ -155,4 +175,21 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
     }
     assert_ne!(items[4].dossier.content_hash, items[0].dossier.content_hash);
     assert_eq!(app.dossier_count().await, 3, "one known, two new");
+
+    // Each item's request, then the answer its outcome gave, from the same commit, after the
+    // known dossier's own exchange.
+    let log = message_log(&app.store).await;
+    assert_eq!(log.len(), 2 + 2 * items.len());
+    for (n, (item, outcome)) in items.iter().zip(&outcomes).enumerate() {
+        let (request, answer) = (&log[2 + 2 * n], &log[3 + 2 * n]);
+        assert_eq!(request.message.target, item.request.target);
+        assert_eq!(request.message.body, item.request.body);
+        assert_eq!(request.message.reply_to, None);
+        assert_eq!(answer.message.reply_to, Some(request.seq));
+        let expected = match outcome {
+            InsertOutcome::Created { answer, .. } => format!("created: {answer}"),
+            InsertOutcome::Existing { answer, .. } => format!("existing: {answer}"),
+        };
+        assert_eq!(String::from_utf8_lossy(&answer.message.body), expected);
+    }
 }
