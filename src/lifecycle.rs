@@ -124,19 +124,24 @@ impl Lifecycle {
     ) -> Self {
         let batch_store = store.clone();
         let batch_cache = status_cache.clone();
-        let writer = GroupCommit::start(MAX_BATCH, move |changes: Vec<Change>| {
-            let (store, cache) = (batch_store.clone(), batch_cache.clone());
-            async move {
-                let outcomes = store.apply_changes(&changes).await;
-                // Committed: drop the kept reads before anyone is answered.
-                for (change, outcome) in changes.iter().zip(&outcomes) {
-                    if matches!(outcome, Ok(ApplyOutcome::Applied(_))) {
-                        cache.forget(change.dossier_id);
+        let writer = GroupCommit::start(
+            "motcua-lifecycle-writer",
+            store.writer_lane(),
+            MAX_BATCH,
+            move |changes: Vec<Change>| {
+                let (store, cache) = (batch_store.clone(), batch_cache.clone());
+                async move {
+                    let outcomes = store.apply_changes(&changes).await;
+                    // Committed: drop the kept reads before anyone is answered.
+                    for (change, outcome) in changes.iter().zip(&outcomes) {
+                        if matches!(outcome, Ok(ApplyOutcome::Applied(_))) {
+                            cache.forget(change.dossier_id);
+                        }
                     }
+                    outcomes
                 }
-                outcomes
-            }
-        });
+            },
+        );
         Self {
             store,
             mappings,

@@ -29,19 +29,24 @@ pub struct MessageLog {
 impl MessageLog {
     /// Starts the writer over `store` (inside a Tokio runtime).
     pub fn start(store: Store) -> Self {
-        let writer = GroupCommit::start(MAX_BATCH, move |exchanges: Vec<Exchange>| {
-            let store = store.clone();
-            async move {
-                let n = exchanges.len();
-                match store.append_exchanges(exchanges).await {
-                    Ok(seqs) => seqs.into_iter().map(Ok).collect(),
-                    Err(e) => {
-                        tracing::error!(error = %e, "the message log could not append; callers refused");
-                        (0..n).map(|_| Err(Unrecorded(e.to_string()))).collect()
+        let writer = GroupCommit::start(
+            "motcua-log-writer",
+            store.writer_lane(),
+            MAX_BATCH,
+            move |exchanges: Vec<Exchange>| {
+                let store = store.clone();
+                async move {
+                    let n = exchanges.len();
+                    match store.append_exchanges(exchanges).await {
+                        Ok(seqs) => seqs.into_iter().map(Ok).collect(),
+                        Err(e) => {
+                            tracing::error!(error = %e, "the message log could not append; callers refused");
+                            (0..n).map(|_| Err(Unrecorded(e.to_string()))).collect()
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         MessageLog { writer }
     }
 

@@ -122,10 +122,15 @@ impl Intake {
     ) -> Self {
         // One writer: dossiers arriving together are stored in one transaction (group commit),
         // and each is answered only after that commit.
-        let writer = GroupCommit::start(MAX_BATCH, move |items: Vec<IntakeItem>| {
-            let (store, agency) = (store.clone(), agency.clone());
-            async move { store.insert_dossiers(&agency, &items).await }
-        });
+        let writer = GroupCommit::start(
+            "motcua-intake-writer",
+            store.writer_lane(),
+            MAX_BATCH,
+            move |items: Vec<IntakeItem>| {
+                let (store, agency) = (store.clone(), agency.clone());
+                async move { store.insert_dossiers(&agency, &items).await }
+            },
+        );
         Self {
             mappings,
             arrival: Arc::new(Arrival {

@@ -156,6 +156,17 @@ impl Store {
         }
     }
 
+    /// Where this backend's group-commit writers run: on SQLite, a thread of their own (the
+    /// driver's connection is a thread, and its replies should not queue behind request
+    /// handlers; see `group_commit`); on PostgreSQL, the shared runtime, whose I/O driver owns
+    /// the connections' sockets (a thread of their own measured no faster there).
+    pub fn writer_lane(&self) -> crate::group_commit::Lane {
+        match self {
+            Store::Sqlite { .. } => crate::group_commit::Lane::Dedicated,
+            Store::Postgres(_) => crate::group_commit::Lane::Shared,
+        }
+    }
+
     /// Applies every pending migration of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
