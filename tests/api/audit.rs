@@ -103,6 +103,61 @@ async fn every_partner_message_is_recorded_raw_and_chained() {
     assert_eq!(verifier.finish(&head), vec![]);
 }
 
+/// Each kind of intake answer — new (in the dossier's transaction), replay and conflict (in
+/// the same transaction, nothing new stored), refused before the store — is in the log right
+/// after its request, pointing back to it, byte for byte what the portal got.
+#[tokio::test]
+async fn every_intake_answer_is_recorded_as_sent_right_after_its_request() {
+    let app = spawn_app().await;
+    let karaoke = with_portal_id(&fixture("valid/karaoke.json"), "LOGGED-1");
+    let other = with_portal_id(&fixture("valid/thu-vien.json"), "LOGGED-1");
+    let invalid = fixture("invalid/422-missing-required-envelope-fields.json");
+    let mut sent = Vec::new();
+    for (body, status) in [
+        (&karaoke, 201),
+        (&karaoke, 200),
+        (&other, 409),
+        (&invalid, 422),
+    ] {
+        let res = app.submit(body, "application/json").await;
+        assert_eq!(res.status(), status);
+        sent.push((body.clone(), res.bytes().await.unwrap().to_vec()));
+    }
+    let log = message_log(&app.store).await;
+    assert_eq!(log.len(), 8);
+    let verdicts: Vec<&str> = log.iter().map(|r| r.message.verdict.as_str()).collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            "received",
+            "201 0",
+            "received",
+            "200 0",
+            "received",
+            "409 CONFLICT",
+            "received",
+            "422 VALIDATION"
+        ]
+    );
+    for (pair, (request_body, answer_body)) in log.chunks(2).zip(&sent) {
+        let (request, answer) = (&pair[0], &pair[1]);
+        assert_eq!(&request.message.body, request_body);
+        assert_eq!(
+            (answer.message.direction.as_str(), answer.message.reply_to),
+            ("out", Some(request.seq))
+        );
+        assert_eq!(
+            &answer.message.body, answer_body,
+            "the log holds what was sent"
+        );
+        assert!(answer
+            .message
+            .headers
+            .contains("content-type: application/json"));
+    }
+    assert_eq!(app.dossier_count().await, 1);
+}
+
 #[tokio::test]
 async fn a_request_that_cannot_be_recorded_is_not_acted_on() {
     let app = spawn_app().await;
