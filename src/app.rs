@@ -100,7 +100,6 @@ impl Application {
             s.store.clone(),
             s.outbox_wake.clone(),
             s.metrics.clone(),
-            s.messages.clone(),
             s.status_cache.clone(),
         )?))
     }

@@ -258,7 +258,9 @@ pub struct OutboxConfig {
     pub give_up_after: Dur,
     /// One attempt's limit.
     pub timeout: Dur,
-    /// Messages in flight at once.
+    /// Messages claimed at once: being sent, or waiting for their destination's slot. More
+    /// than `destination_concurrency` lets claims and outcomes be committed in larger
+    /// batches; the lease grows with the ratio (`outbox::Worker::lease_ms`).
     pub concurrency: usize,
     /// Whether `serve` runs the worker.
     pub worker: bool,
@@ -513,8 +515,8 @@ impl Config {
                 "at least one delay is needed",
             ));
         }
-        if !(1..=256).contains(&self.outbox.concurrency) {
-            return Err(key_error("outbox.concurrency", "1 to 256"));
+        if !(1..=4096).contains(&self.outbox.concurrency) {
+            return Err(key_error("outbox.concurrency", "1 to 4096"));
         }
         if !(1..=256).contains(&self.outbox.destination_concurrency) {
             return Err(key_error("outbox.destination_concurrency", "1 to 256"));

@@ -69,28 +69,9 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
                 }
             }
         };
-        if lane == Lane::Dedicated {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => {
-                    let spawned = std::thread::Builder::new()
-                        .name(name.to_owned())
-                        .spawn(move || runtime.block_on(work));
-                    if let Err(e) = spawned {
-                        // The work went with the closure: every caller will be told the
-                        // writer stopped.
-                        tracing::error!(error = %e, writer = name, "the writer's thread could not start");
-                    }
-                    return GroupCommit { queue };
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, writer = name, "no runtime for a thread of its own; the writer shares the main one");
-                }
-            }
-        }
-        tokio::spawn(work);
+        // The work holds the queue's receiver: if it cannot start, every caller is told the
+        // writer stopped.
+        drop(spawn_on(lane, name, work));
         GroupCommit { queue }
     }
 
@@ -99,6 +80,48 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         let (done, answer) = oneshot::channel();
         self.queue.send((item, done)).await.map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
+    }
+}
+
+/// Runs `work` on `lane`: on the shared runtime, or on an OS thread named `name` that drives a
+/// single-threaded runtime of its own (the shared runtime if that thread cannot be made). The
+/// returned future resolves when `work` has finished, or at once if it could not start.
+pub fn spawn_on<F>(lane: Lane, name: &str, work: F) -> impl Future<Output = ()> + Send + 'static
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (finished, done) = oneshot::channel::<()>();
+    let work = async move {
+        work.await;
+        let _ = finished.send(());
+    };
+    let shared = if lane == Lane::Dedicated {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => {
+                let spawned = std::thread::Builder::new()
+                    .name(name.to_owned())
+                    .spawn(move || runtime.block_on(work));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, task = name, "the task's thread could not start");
+                }
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, task = name, "no runtime for a thread of its own; the task shares the main one");
+                Some(work)
+            }
+        }
+    } else {
+        Some(work)
+    };
+    if let Some(work) = shared {
+        tokio::spawn(work);
+    }
+    async move {
+        let _ = done.await;
     }
 }
 

@@ -80,7 +80,25 @@ impl MessageLog {
         partner: &str,
         request: reqwest::Request,
     ) -> Result<Answer, SendError> {
-        let url = request.url().clone();
+        let call = Outbound::of(partner, &request);
+        let seq = self.record(call.request.clone()).await?;
+        let answer = call_partner(http, request).await;
+        self.record(call.answer_record(seq, &answer)).await?;
+        answer.map_err(SendError::Transport)
+    }
+}
+
+/// An outbound call as the log sees it: its request record, and what its answer record needs.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The request, to be recorded before it leaves.
+    pub request: NewMessage,
+}
+
+impl Outbound {
+    /// The record of `request` to `partner`.
+    pub fn of(partner: &str, request: &reqwest::Request) -> Self {
+        let url = request.url();
         let peer = format!(
             "{}://{}{}",
             url.scheme(),
@@ -92,32 +110,24 @@ impl MessageLog {
             .and_then(reqwest::Body::as_bytes)
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
-        let seq = self
-            .record(NewMessage {
+        Outbound {
+            request: NewMessage {
                 at: chrono::Utc::now().timestamp_millis(),
                 direction: Direction::Out,
                 partner: partner.to_owned(),
-                peer: peer.clone(),
+                peer,
                 reply_to: None,
                 target: format!("{} {url}", request.method()),
                 headers: headers_text(request.headers()),
                 body,
                 verdict: "sent".into(),
-            })
-            .await?;
-        let answer = async {
-            let res = http.execute(request).await?;
-            let status = res.status();
-            let headers = res.headers().clone();
-            let body = res.bytes().await?;
-            Ok::<_, reqwest::Error>(Answer {
-                status,
-                headers,
-                body,
-            })
+            },
         }
-        .await;
-        let (target, headers, body, verdict) = match &answer {
+    }
+
+    /// The record of the answer to the request recorded as `seq` (or of why none came).
+    pub fn answer_record(&self, seq: i64, answer: &Result<Answer, reqwest::Error>) -> NewMessage {
+        let (target, headers, body, verdict) = match answer {
             Ok(a) => (
                 a.status.as_u16().to_string(),
                 headers_text(&a.headers),
@@ -138,20 +148,34 @@ impl MessageLog {
                 ),
             ),
         };
-        self.record(NewMessage {
+        NewMessage {
             at: chrono::Utc::now().timestamp_millis(),
             direction: Direction::In,
-            partner: partner.to_owned(),
-            peer,
+            partner: self.request.partner.clone(),
+            peer: self.request.peer.clone(),
             reply_to: Some(seq),
             target,
             headers,
             body,
             verdict,
-        })
-        .await?;
-        answer.map_err(SendError::Transport)
+        }
     }
+}
+
+/// Sends `request` and reads the whole answer.
+pub async fn call_partner(
+    http: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<Answer, reqwest::Error> {
+    let res = http.execute(request).await?;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.bytes().await?;
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A partner's answer to a call.

@@ -219,3 +219,95 @@ pub async fn run(
     load.latencies_us.sort_unstable();
     load
 }
+
+/// Posts `count` signed copies of `payload` to `url` with `concurrency` loops of the same HTTP
+/// client the outbox worker uses (`reqwest`, a pool of keep-alive connections), each signed as
+/// the worker signs — the outbox's second baseline: delivery without the store.
+pub async fn run_reqwest_signed(
+    url: &str,
+    concurrency: usize,
+    count: u64,
+    payload: Vec<u8>,
+    secret: &crate::signing::WebhookSecret,
+) -> Load {
+    let http = match reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+    {
+        Ok(http) => http,
+        Err(e) => {
+            return Load {
+                ok: 0,
+                errors: 1,
+                elapsed: Duration::ZERO,
+                latencies_us: Vec::new(),
+                first_error: Some(e.to_string()),
+            }
+        }
+    };
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let payload = Arc::new(payload);
+    let started = Instant::now();
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (http, next, payload, secret, url) = (
+            http.clone(),
+            next.clone(),
+            payload.clone(),
+            secret.clone(),
+            url.to_owned(),
+        );
+        loops.spawn(async move {
+            let mut lat = Vec::new();
+            let (mut errors, mut first_error) = (0u64, None);
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                let t0 = Instant::now();
+                let id = t0.elapsed().as_nanos().to_string();
+                let ts = chrono::Utc::now().timestamp();
+                let signature = crate::signing::sign(&secret, &id, ts, &payload);
+                let sent = http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", ts.to_string())
+                    .header("webhook-signature", signature)
+                    .body(payload.as_ref().clone())
+                    .send()
+                    .await;
+                let answer = match sent {
+                    Ok(res) if res.status().is_success() => {
+                        res.bytes().await.map_err(|e| e.to_string())
+                    }
+                    Ok(res) => Err(format!("HTTP {}", res.status())),
+                    Err(e) => Err(e.to_string()),
+                };
+                match answer {
+                    Ok(_) => lat.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX)),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        });
+    }
+    let mut load = Load {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+        first_error: None,
+    };
+    while let Some(Ok((lat, errors, first_error))) = loops.join_next().await {
+        load.latencies_us.extend(lat);
+        load.errors += errors;
+        if load.first_error.is_none() {
+            load.first_error = first_error;
+        }
+    }
+    load.elapsed = started.elapsed();
+    load.ok = load.latencies_us.len() as u64;
+    load.latencies_us.sort_unstable();
+    load
+}

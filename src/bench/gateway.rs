@@ -13,6 +13,10 @@ pub const PORTAL_SECRET: &str = "whsec_YmVuY2gtcG9ydGFsLWluYm91bmQtc2VjcmV0LTAx"
 /// The harness's read token.
 pub const TOKEN: &str = "bench-reader-token";
 
+/// Messages the benchmarked worker holds claimed per delivery in flight: the sink sees the same
+/// number of connections as the baseline, while claims and outcomes are committed in batches.
+pub const CLAIMED_PER_SLOT: usize = 16;
+
 /// The configuration of a benchmarked gateway: port 0, limits out of the way, the worker as
 /// asked, logs at warn.
 pub fn config(db_url: &str, sink: Option<&str>, outbox_concurrency: usize) -> String {
@@ -33,7 +37,7 @@ inbound_secrets = ["{PORTAL_SECRET}"]
 base_url = "{portal}"
 [outbox]
 worker = {worker}
-concurrency = {outbox_concurrency}
+concurrency = {claimed}
 destination_concurrency = {outbox_concurrency}
 destination_rate = {{ per_second = 1000000, burst = 1000000 }}
 [rate_limits]
@@ -45,6 +49,7 @@ address = {{ per_second = 1000000, burst = 1000000 }}
 level = "error"
 "#,
         token = crate::config::token_hash(TOKEN),
+        claimed = CLAIMED_PER_SLOT * outbox_concurrency,
     )
 }
 

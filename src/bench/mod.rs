@@ -99,6 +99,8 @@ pub struct Phase {
     pub baseline: Option<String>,
     /// This phase's rate over the same work's on a fresh store (`--stored`).
     pub vs_fresh: Option<f64>,
+    /// Outbox drain: the rate over the signed sends of the worker's own HTTP client, no store.
+    pub vs_client: Option<f64>,
 }
 
 impl Phase {
@@ -117,6 +119,7 @@ impl Phase {
             ratio: None,
             baseline: None,
             vs_fresh: None,
+            vs_client: None,
         }
     }
 
@@ -436,6 +439,21 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             )
             .await;
             let base = Phase::of("bare client loop to the sink (baseline)", &base_load, 0.0);
+            // The same messages sent as the worker sends them, without the store: what the
+            // queue, its leases and its records cost on top of the HTTP client's own work.
+            sink.reset();
+            let secret = crate::signing::WebhookSecret::parse(gateway::PORTAL_SECRET)
+                .map_err(|e| anyhow::anyhow!("the bench secret: {e}"))?;
+            let signed = client::run_reqwest_signed(
+                &format!("http://{}/dossiers/sync", sink.addr),
+                args.outbox_concurrency,
+                args.messages,
+                work.sync_payload(),
+                &secret,
+            )
+            .await;
+            let signed = Phase::of("signed sends, the worker's client, no store", &signed, 0.0)
+                .against(&base);
             sink.reset();
             let t0 = std::time::Instant::now();
             let gw = start(db, dir.path(), Some(&format!("http://{}", sink.addr)), args).await?;
@@ -458,7 +476,12 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             };
             let drain =
                 Phase::of("outbox drain", &drained, after.cpu_s - before.cpu_s).against(&base);
-            phases.extend([base, drain]);
+            let vs_client = drain.rate / signed.rate.max(1e-9);
+            let drain = Phase {
+                vs_client: Some(vs_client),
+                ..drain
+            };
+            phases.extend([base, signed, drain]);
             usage = max_usage(usage, gw.usage());
             gw.stop().await;
         }
@@ -519,6 +542,9 @@ fn print_report(r: &Report) {
         );
         if let Some(e) = &p.first_error {
             println!("    first error: {e}");
+        }
+        if let Some(x) = p.vs_client {
+            println!("    {x:.3} × the worker's HTTP client sending alone (no store)");
         }
         if let Some(x) = p.vs_fresh {
             println!("    {x:.3} × the rate on a fresh store");

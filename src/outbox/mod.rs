@@ -8,12 +8,15 @@
 
 pub mod metrics;
 
-use crate::audit::log::{MessageLog, SendError};
+use crate::audit::log::{call_partner, Answer, Outbound};
 use crate::config::{Config, OutboxConfig};
+use crate::group_commit::spawn_on;
 use crate::portal::sync::{ONESTOP, PORTAL};
 use crate::signing::{sign, WebhookSecret};
 use crate::status_cache::StatusCache;
-use crate::store::{AttemptOutcome, AttemptRecord, AttemptToRecord, Claimed, Store, StoreError};
+use crate::store::{
+    AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, Store, StoreError,
+};
 use governor::{DefaultDirectRateLimiter, Quota};
 use metrics::Metrics;
 use rand::Rng;
@@ -59,7 +62,6 @@ pub struct Worker {
     id: String,
     wake: Arc<Notify>,
     metrics: Arc<Metrics>,
-    messages: MessageLog,
     /// Status reads kept in memory: a delivery or a dead message changes a dossier's `sync`.
     status_cache: Arc<StatusCache>,
 }
@@ -87,7 +89,6 @@ impl Worker {
         store: Store,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
-        messages: MessageLog,
         status_cache: Arc<StatusCache>,
     ) -> anyhow::Result<Self> {
         let rate = config.outbox.destination_rate;
@@ -131,7 +132,6 @@ impl Worker {
             id,
             wake,
             metrics,
-            messages,
             status_cache,
         })
     }
@@ -141,11 +141,23 @@ impl Worker {
         &self.id
     }
 
+    /// How long a claim holds. A claimed message may wait for its destination's slot behind
+    /// the others this worker holds (`concurrency` of them, `destination_concurrency` sent at
+    /// once, each up to `timeout`) and for its rate limit; the lease covers that wait, one
+    /// attempt, and the time to record it. A crashed worker's messages are sent again after it.
     fn lease_ms(&self) -> i64 {
-        // Long enough for one attempt at its timeout (waiting for a rate-limit slot included),
-        // plus the time to record it; a crashed worker's messages are sent again after this.
-        i64::try_from((self.config.timeout.0 * 2 + Duration::from_secs(2)).as_millis())
-            .unwrap_or(i64::MAX)
+        let rounds = self
+            .config
+            .concurrency
+            .div_ceil(self.config.destination_concurrency.max(1));
+        let rounds = u32::try_from(rounds).unwrap_or(u32::MAX).saturating_add(1);
+        let rate = f64::from(self.config.destination_rate.per_second.max(1));
+        let rate_wait = Duration::from_secs_f64(self.config.concurrency as f64 / rate);
+        i64::try_from(
+            (self.config.timeout.0.saturating_mul(rounds) + rate_wait + Duration::from_secs(2))
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX)
     }
 
     /// Claims, sends and records one message.
@@ -157,79 +169,132 @@ impl Worker {
             .unwrap_or(Dispatched::Idle))
     }
 
-    /// Claims up to `limit` due messages in one statement, sends them at once (each destination's
-    /// concurrency and rate limits still apply), and records every outcome in one transaction.
-    /// Empty when nothing is due.
+    /// Claims up to `limit` due messages in one transaction (their requests logged in it),
+    /// sends them at once (each destination's concurrency and rate limits still apply), and
+    /// records every outcome in one transaction. Empty when nothing is due.
     pub async fn dispatch_batch(&self, limit: usize) -> Result<Vec<Dispatched>, StoreError> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let limit = i64::try_from(limit.max(1)).unwrap_or(1);
-        let claimed = self
-            .store
-            .claim_due(&self.id, now, self.lease_ms(), limit)
-            .await?;
-        if claimed.is_empty() {
-            return Ok(Vec::new());
-        }
-        let attempts =
-            futures_util::future::join_all(claimed.iter().map(|c| self.attempt(c))).await;
-        let now = chrono::Utc::now().timestamp_millis();
-        let items: Vec<AttemptToRecord<'_>> = claimed
+        let (_, claimed) = self.cycle(&[], limit).await?;
+        let attempts = futures_util::future::join_all(
+            claimed
+                .into_iter()
+                .map(|(claimed, prepared, seq)| self.attempt(claimed, prepared, seq)),
+        )
+        .await;
+        let (recorded, _) = self.cycle(&attempts, 0).await?;
+        Ok(attempts
             .iter()
-            .zip(&attempts)
-            .map(|(claimed, (outcome, attempt, _))| AttemptToRecord {
-                claimed,
-                outcome,
-                attempt,
-            })
-            .collect();
-        let recorded = self.store.record_attempts(&items, now).await?;
-        let mut results = Vec::with_capacity(claimed.len());
-        for ((claimed, (outcome, attempt, latency)), recorded) in
-            claimed.iter().zip(&attempts).zip(recorded)
-        {
-            self.metrics
-                .attempt(&claimed.destination, outcome.as_str(), *latency);
-            if recorded && !matches!(outcome, AttemptOutcome::Retry { .. }) {
-                self.status_cache.forget(claimed.dossier_id);
-            }
-            let result = match (recorded, outcome) {
-                (false, _) => Dispatched::LeaseLost,
-                (true, AttemptOutcome::Delivered) => Dispatched::Delivered,
-                (true, AttemptOutcome::Retry { .. }) => Dispatched::Rescheduled,
-                (true, AttemptOutcome::Dead) => Dispatched::Dead,
-            };
-            let error = attempt.error.as_deref().unwrap_or("-");
-            match result {
-                Dispatched::Dead => tracing::warn!(
-                    outbox.id = claimed.id, outbox.attempt = claimed.attempts + 1, destination = %claimed.destination,
-                    error, "message dead; an operator must replay or discard it"),
-                Dispatched::Rescheduled => tracing::info!(
-                    outbox.id = claimed.id, outbox.attempt = claimed.attempts + 1, destination = %claimed.destination,
-                    error, "delivery failed; will retry"),
-                Dispatched::LeaseLost => tracing::warn!(
-                    outbox.id = claimed.id,
-                    "lease taken over; outcome not recorded"
-                ),
-                _ => {
-                    tracing::debug!(outbox.id = claimed.id, destination = %claimed.destination, "delivered")
-                }
-            }
-            results.push(result);
-        }
-        Ok(results)
+            .zip(recorded)
+            .map(|(a, recorded)| self.finish(a, recorded))
+            .collect())
     }
 
-    /// Sends one claimed message: its outcome, log entry and latency.
-    async fn attempt(&self, claimed: &Claimed) -> (AttemptOutcome, AttemptRecord, Duration) {
+    /// One delivery cycle ([`Store::outbox_cycle`]): records `done`, then claims up to `limit`
+    /// due messages, each signed and its request logged in the same transaction.
+    #[allow(clippy::type_complexity)]
+    async fn cycle(
+        &self,
+        done: &[Attempt],
+        limit: usize,
+    ) -> Result<(Vec<bool>, Vec<(Claimed, Prepared, Option<i64>)>), StoreError> {
+        let outcomes: Vec<Attempted> = done.iter().map(|a| a.attempted.clone()).collect();
+        let claim = ClaimFor {
+            worker: &self.id,
+            lease_ms: self.lease_ms(),
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        self.store
+            .outbox_cycle(&outcomes, now, claim, |c| {
+                let prepared = self.prepare(c);
+                let record = match &prepared {
+                    Prepared::Ready { call, .. } => Some(call.request.clone()),
+                    Prepared::Unsendable(_) => None,
+                };
+                (prepared, record)
+            })
+            .await
+    }
+
+    /// The signed request for `m` (`webhook-id` = message id, the same on every retry).
+    fn prepare(&self, m: &Claimed) -> Prepared {
+        let Some(dest) = self.destinations.get(m.destination.as_str()) else {
+            return Prepared::Unsendable(format!(
+                "no destination {:?} is configured",
+                m.destination
+            ));
+        };
+        let id = m.id.to_string();
+        let ts = chrono::Utc::now().timestamp();
+        let signature = sign(&dest.secret, &id, ts, m.payload.as_bytes());
+        let request = self
+            .http
+            .post(&dest.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(m.payload.clone())
+            .build();
+        match request {
+            Ok(request) => Prepared::Ready {
+                call: Outbound::of(&m.destination, &request),
+                request: Box::new(request),
+            },
+            Err(e) => Prepared::Unsendable(format!("not sent: {e}")),
+        }
+    }
+
+    /// Sends one claimed message (its request recorded as `seq`) and judges the answer.
+    async fn attempt(&self, claimed: Claimed, prepared: Prepared, seq: Option<i64>) -> Attempt {
         let started = chrono::Utc::now().timestamp_millis();
         let clock = Instant::now();
-        let (http_status, error, verdict) = self.send(claimed).await;
+        let (http_status, error, verdict, answer) = match (prepared, seq) {
+            (Prepared::Ready { request, call }, Some(seq)) => {
+                match self.destinations.get(claimed.destination.as_str()) {
+                    Some(dest) => {
+                        let answer = match dest.slots.acquire().await {
+                            Ok(_slot) => {
+                                dest.limiter.until_ready().await;
+                                Some(call_partner(&self.http, *request).await)
+                            }
+                            Err(_) => None,
+                        };
+                        match answer {
+                            Some(answer) => {
+                                let record = call.answer_record(seq, &answer);
+                                let (status, error, verdict) = judge(&answer);
+                                (status, error, verdict, Some(record))
+                            }
+                            None => (
+                                None,
+                                Some("shutting down".into()),
+                                Verdict::Transient(None),
+                                None,
+                            ),
+                        }
+                    }
+                    None => (
+                        None,
+                        Some("destination gone".into()),
+                        Verdict::Transient(None),
+                        None,
+                    ),
+                }
+            }
+            (Prepared::Ready { .. }, None) => (
+                None,
+                Some("not sent: the request was not recorded".into()),
+                Verdict::Transient(None),
+                None,
+            ),
+            (Prepared::Unsendable(why), _) => (None, Some(why), Verdict::Transient(None), None),
+        };
         let latency = clock.elapsed();
         let now = chrono::Utc::now().timestamp_millis();
         let outcome = match verdict {
             Verdict::Delivered => AttemptOutcome::Delivered,
             Verdict::Permanent => AttemptOutcome::Dead,
-            Verdict::Transient(hint) => self.reschedule(claimed, now, hint),
+            Verdict::Transient(hint) => self.reschedule(&claimed, now, hint),
         };
         let record = AttemptRecord {
             worker: self.id.clone(),
@@ -238,7 +303,53 @@ impl Worker {
             http_status,
             error,
         };
-        (outcome, record, latency)
+        let mut attempted = Attempted::of(&claimed, outcome, record);
+        attempted.answer = answer;
+        Attempt {
+            dossier_id: claimed.dossier_id,
+            destination: claimed.destination,
+            attempted,
+            latency,
+        }
+    }
+
+    /// Metrics, the status cache and the log line for one attempt whose outcome was
+    /// (`recorded`) or was not (lease lost) recorded.
+    fn finish(&self, a: &Attempt, recorded: bool) -> Dispatched {
+        let Attempt {
+            destination,
+            dossier_id,
+            attempted,
+            latency,
+        } = a;
+        let outcome = &attempted.outcome;
+        self.metrics
+            .attempt(destination, outcome.as_str(), *latency);
+        if recorded && !matches!(outcome, AttemptOutcome::Retry { .. }) {
+            // A delivery or a dead message changes its dossier's `sync`.
+            self.status_cache.forget(*dossier_id);
+        }
+        let result = match (recorded, outcome) {
+            (false, _) => Dispatched::LeaseLost,
+            (true, AttemptOutcome::Delivered) => Dispatched::Delivered,
+            (true, AttemptOutcome::Retry { .. }) => Dispatched::Rescheduled,
+            (true, AttemptOutcome::Dead) => Dispatched::Dead,
+        };
+        let error = attempted.record.error.as_deref().unwrap_or("-");
+        let (id, n) = (attempted.id, attempted.attempts + 1);
+        match result {
+            Dispatched::Dead => tracing::warn!(
+                outbox.id = id, outbox.attempt = n, destination = %destination,
+                error, "message dead; an operator must replay or discard it"),
+            Dispatched::Rescheduled => tracing::info!(
+                outbox.id = id, outbox.attempt = n, destination = %destination,
+                error, "delivery failed; will retry"),
+            Dispatched::LeaseLost => {
+                tracing::warn!(outbox.id = id, "lease taken over; outcome not recorded");
+            }
+            _ => tracing::debug!(outbox.id = id, destination = %destination, "delivered"),
+        }
+        result
     }
 
     fn reschedule(&self, claimed: &Claimed, now: i64, hint: Option<Duration>) -> AttemptOutcome {
@@ -261,125 +372,116 @@ impl Worker {
         }
     }
 
-    async fn send(&self, m: &Claimed) -> (Option<i64>, Option<String>, Verdict) {
-        let Some(dest) = self.destinations.get(m.destination.as_str()) else {
-            return (
-                None,
-                Some(format!("no destination {:?} is configured", m.destination)),
-                Verdict::Transient(None),
-            );
-        };
-        let Ok(_slot) = dest.slots.acquire().await else {
-            return (None, Some("shutting down".into()), Verdict::Transient(None));
-        };
-        dest.limiter.until_ready().await;
-        let id = m.id.to_string();
-        let ts = chrono::Utc::now().timestamp();
-        let signature = sign(&dest.secret, &id, ts, m.payload.as_bytes());
-        let request = self
-            .http
-            .post(&dest.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("webhook-id", &id)
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", signature)
-            .body(m.payload.clone())
-            .build();
-        let sent = match request {
-            Ok(request) => {
-                self.messages
-                    .send(&self.http, &m.destination, request)
-                    .await
-            }
-            Err(e) => Err(SendError::Transport(e)),
-        };
-        let res = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                let what = match &e {
-                    SendError::Unrecorded(_) => "not sent",
-                    _ if e.is_timeout() => "timeout",
-                    _ => "connection error",
-                };
-                return (None, Some(format!("{what}: {e}")), Verdict::Transient(None));
-            }
-        };
-        let status = res.status;
-        let hint = retry_after(&res.headers);
-        let body = res.body;
-        let code = Some(i64::from(status.as_u16()));
-        if status.is_success() {
-            if confirmed(&body) {
-                (code, None, Verdict::Delivered)
-            } else {
-                let excerpt = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                (
-                    code,
-                    Some(format!("2xx without error_code \"0\": {excerpt}")),
-                    Verdict::Transient(None),
-                )
-            }
-        } else if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
-            (
-                code,
-                Some(format!("HTTP {status}")),
-                Verdict::Transient(hint),
-            )
-        } else {
-            (
-                code,
-                Some(format!("HTTP {status} (permanent)")),
-                Verdict::Permanent,
-            )
-        }
-    }
-
-    /// Runs `concurrency` dispatch loops until `shutdown`; each loop sleeps only when nothing is
-    /// due, until the next due time, a wake-up, or at most two seconds. On shutdown, attempts in
-    /// flight finish and are recorded before this returns.
+    /// Delivers until `shutdown`, keeping up to `concurrency` messages claimed at once.
+    ///
+    /// One loop owns the store side: each cycle records every outcome that came back since the
+    /// last one and claims as many due messages as there are free places, in one transaction
+    /// ([`Worker::cycle`]). Each claimed message is sent by a task of its own, which hands its
+    /// outcome back to the loop. A place is freed once its outcome is committed, which is also
+    /// when the dossier's next message becomes claimable. Under load a cycle's commit covers
+    /// the outcomes and claims of many messages; alone, a message costs two commits as before.
+    /// The loop sleeps when nothing is due and nothing is in flight: until the next due time,
+    /// a wake-up, or at most two seconds. On shutdown it stops claiming, and attempts in flight
+    /// finish and are recorded before this returns.
+    ///
+    /// On SQLite the loop runs on a thread of its own (`group_commit::Lane`), as the intake and
+    /// log writers do: its statements' answers then wake it at once instead of queueing behind
+    /// request handlers. The sends stay on the shared runtime.
     pub async fn run(self: Arc<Self>, concurrency: usize, shutdown: CancellationToken) {
-        let mut loops = tokio::task::JoinSet::new();
-        for _ in 0..concurrency.max(1) {
-            let worker = self.clone();
-            let stop = shutdown.clone();
-            loops.spawn(async move { worker.dispatch_loop(stop).await });
-        }
-        while loops.join_next().await.is_some() {}
-        tracing::info!(worker = %self.id, "outbox worker stopped");
+        let shared = tokio::runtime::Handle::current();
+        let lane = self.store.writer_lane();
+        spawn_on(
+            lane,
+            "motcua-outbox",
+            self.cycles(concurrency, shutdown, shared),
+        )
+        .await;
     }
 
-    async fn dispatch_loop(&self, shutdown: CancellationToken) {
-        while !shutdown.is_cancelled() {
-            // An attempt in flight is finished and recorded, not abandoned, when shutdown comes:
-            // it is bounded by `outbox.timeout`.
-            match self
-                .dispatch_batch(self.config.destination_concurrency)
-                .await
-            {
-                Ok(batch) if batch.is_empty() => {
-                    let nap = match self.store.next_outbox_due().await {
-                        Ok(Some(due)) => {
-                            let wait = due - chrono::Utc::now().timestamp_millis();
-                            Duration::from_millis(u64::try_from(wait.max(0)).unwrap_or(0))
-                                .min(MAX_IDLE)
-                        }
-                        _ => MAX_IDLE,
-                    };
-                    tokio::select! {
-                        () = tokio::time::sleep(nap) => {}
-                        () = self.wake.notified() => {}
-                        () = shutdown.cancelled() => return,
+    async fn cycles(
+        self: Arc<Self>,
+        concurrency: usize,
+        shutdown: CancellationToken,
+        shared: tokio::runtime::Handle,
+    ) {
+        let concurrency = concurrency.max(1);
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Attempt>();
+        let mut in_flight = 0usize;
+        let mut done: Vec<Attempt> = Vec::new();
+        let mut idle = false;
+        let mut stopping = false;
+        loop {
+            while let Ok(a) = done_rx.try_recv() {
+                done.push(a);
+            }
+            let can_claim = !stopping && !idle && in_flight < concurrency;
+            if done.is_empty() && !can_claim {
+                if stopping && in_flight == 0 {
+                    break;
+                }
+                let nap = if idle && !stopping {
+                    self.nap().await
+                } else {
+                    MAX_IDLE
+                };
+                tokio::select! {
+                    Some(a) = done_rx.recv(), if in_flight > 0 => done.push(a),
+                    () = self.wake.notified(), if !stopping => idle = false,
+                    () = tokio::time::sleep(nap), if idle && !stopping => idle = false,
+                    () = shutdown.cancelled(), if !stopping => stopping = true,
+                }
+                continue;
+            }
+            let limit = if stopping {
+                0
+            } else {
+                concurrency - in_flight + done.len()
+            };
+            match self.cycle(&done, limit).await {
+                Ok((recorded, claimed)) => {
+                    in_flight -= done.len();
+                    for (a, recorded) in done.drain(..).zip(recorded) {
+                        self.finish(&a, recorded);
+                    }
+                    idle = claimed.len() < limit;
+                    in_flight += claimed.len();
+                    for (claimed, prepared, seq) in claimed {
+                        let worker = self.clone();
+                        let done_tx = done_tx.clone();
+                        shared.spawn(async move {
+                            let attempt = worker.attempt(claimed, prepared, seq).await;
+                            // The loop holds a receiver until every attempt has come back.
+                            let _ = done_tx.send(attempt);
+                        });
                     }
                 }
-                Ok(_) => {}
+                Err(e) if stopping => {
+                    tracing::error!(error = %e, outcomes = done.len(), "outbox outcomes not recorded at shutdown; the messages are sent again when their leases run out");
+                    in_flight -= done.len();
+                    done.clear();
+                }
                 Err(e) => {
+                    // The outcomes are kept and recorded by the next cycle: their claims
+                    // still hold unless this lasts longer than a lease.
                     tracing::error!(error = %e, "outbox store error; pausing");
                     tokio::select! {
                         () = tokio::time::sleep(MAX_IDLE) => {}
-                        () = shutdown.cancelled() => return,
+                        () = shutdown.cancelled(), if !stopping => stopping = true,
                     }
                 }
             }
+        }
+        tracing::info!(worker = %self.id, "outbox worker stopped");
+    }
+
+    /// How long to sleep when nothing is due: until the next due time, at most two seconds.
+    async fn nap(&self) -> Duration {
+        match self.store.next_outbox_due().await {
+            Ok(Some(due)) => {
+                let wait = due - chrono::Utc::now().timestamp_millis();
+                Duration::from_millis(u64::try_from(wait.max(0)).unwrap_or(0)).min(MAX_IDLE)
+            }
+            _ => MAX_IDLE,
         }
     }
 
@@ -395,6 +497,67 @@ impl Worker {
             }
             done.extend(batch);
         }
+    }
+}
+
+/// A claimed message made ready to send.
+enum Prepared {
+    /// Signed, with its message-log record.
+    Ready {
+        request: Box<reqwest::Request>,
+        call: Outbound,
+    },
+    /// Cannot be sent (no such destination configured, or the request could not be built).
+    Unsendable(String),
+}
+
+/// One attempt made: what to record, and what metrics and logs need.
+struct Attempt {
+    destination: String,
+    dossier_id: i64,
+    attempted: Attempted,
+    latency: Duration,
+}
+
+/// The receiver's answer judged: its status, what went wrong, and what follows.
+fn judge(answer: &Result<Answer, reqwest::Error>) -> (Option<i64>, Option<String>, Verdict) {
+    let res = match answer {
+        Ok(r) => r,
+        Err(e) => {
+            let what = if e.is_timeout() {
+                "timeout"
+            } else {
+                "connection error"
+            };
+            return (None, Some(format!("{what}: {e}")), Verdict::Transient(None));
+        }
+    };
+    let status = res.status;
+    let code = Some(i64::from(status.as_u16()));
+    if status.is_success() {
+        if confirmed(&res.body) {
+            (code, None, Verdict::Delivered)
+        } else {
+            let excerpt =
+                String::from_utf8_lossy(&res.body[..res.body.len().min(200)]).into_owned();
+            (
+                code,
+                Some(format!("2xx without error_code \"0\": {excerpt}")),
+                Verdict::Transient(None),
+            )
+        }
+    } else if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+        (
+            code,
+            Some(format!("HTTP {status}")),
+            Verdict::Transient(retry_after(&res.headers)),
+        )
+    } else {
+        (
+            code,
+            Some(format!("HTTP {status} (permanent)")),
+            Verdict::Permanent,
+        )
     }
 }
 

@@ -21,8 +21,8 @@ pub use dossiers::{
 pub use intake_batch::{IntakeItem, Prepare};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use outbox::{
-    AttemptItem, AttemptOutcome, AttemptRecord, AttemptToRecord, Claimed, OutboxItem, OutboxRow,
-    OutboxSelector, QueueStats,
+    AttemptItem, AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, OutboxItem,
+    OutboxRow, OutboxSelector, QueueStats,
 };
 pub use payments::{NewPayment, PaymentEvent, PaymentOp, PaymentRow};
 

@@ -3,7 +3,9 @@
 //! token, their outcomes recorded (only while the claim holds), and operated on.
 //! No transaction here stays open across a delivery: claiming and recording are separate.
 
+use super::audit::append_log;
 use super::{with_pool, BeginWrite, Store, StoreError};
+use crate::audit::{Exchange, NewMessage};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -121,15 +123,58 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
-/// One attempt to record: the claim it was made under, its outcome, and its log entry.
+/// What a delivery cycle claims: up to `limit` messages for `worker`, each leased for
+/// `lease_ms`.
 #[derive(Debug, Clone, Copy)]
-pub struct AttemptToRecord<'a> {
-    /// The claim.
-    pub claimed: &'a Claimed,
+pub struct ClaimFor<'a> {
+    /// The claiming worker's id.
+    pub worker: &'a str,
+    /// How long each claim holds (ms).
+    pub lease_ms: i64,
+    /// Most messages to claim; 0 claims none.
+    pub limit: i64,
+}
+
+impl ClaimFor<'_> {
+    /// Claim nothing (record only).
+    pub const NONE: ClaimFor<'static> = ClaimFor {
+        worker: "",
+        lease_ms: 0,
+        limit: 0,
+    };
+}
+
+/// One attempt to record: the claim it was made under, its outcome, its attempt-log entry, and
+/// the partner's answer as the message log keeps it.
+#[derive(Debug, Clone)]
+pub struct Attempted {
+    /// The message.
+    pub id: i64,
+    /// The fencing token of the claim it was made under.
+    pub fence: i64,
+    /// Attempts before this one.
+    pub attempts: i64,
     /// How it ended.
-    pub outcome: &'a AttemptOutcome,
-    /// The log entry.
-    pub attempt: &'a AttemptRecord,
+    pub outcome: AttemptOutcome,
+    /// The attempt-log entry.
+    pub record: AttemptRecord,
+    /// The answer's message-log record (`reply_to` set), if the request was recorded; kept
+    /// whether or not the claim still holds, since the partner did answer.
+    pub answer: Option<NewMessage>,
+}
+
+impl Attempted {
+    /// An attempt made under `claimed`, without a message-log record.
+    pub fn of(claimed: &Claimed, outcome: AttemptOutcome, record: AttemptRecord) -> Self {
+        Attempted {
+            id: claimed.id,
+            fence: claimed.fence,
+            attempts: claimed.attempts,
+            outcome,
+            record,
+            answer: None,
+        }
+    }
 }
 
 /// Which messages an operator's bulk decision covers (all given conditions apply).
@@ -241,10 +286,7 @@ impl Store {
         Ok(self.claim_due(worker, now, lease_ms, 1).await?.pop())
     }
 
-    /// Claims up to `limit` due messages, each the oldest undelivered one of its dossier for its
-    /// destination (so per-dossier order holds), in one statement: each gets a lease until
-    /// `now + lease_ms` and a new fencing token. On PostgreSQL, rows another worker is claiming
-    /// at the same moment are skipped rather than waited for.
+    /// Claims up to `limit` due messages (see [`Store::outbox_cycle`]), without logging.
     pub async fn claim_due(
         &self,
         worker: &str,
@@ -252,55 +294,13 @@ impl Store {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let candidates = "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
-             AND (o.lease_until IS NULL OR o.lease_until < $3) \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.dossier_id = o.dossier_id \
-                 AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
-             ORDER BY o.next_attempt_at, o.id LIMIT $4";
-        let set = "lease_owner = $1, lease_until = $2, fence = fence + 1";
-        let returning = "RETURNING outbox.id, outbox.fence, outbox.destination, outbox.dossier_id, outbox.payload, \
-             outbox.attempts, outbox.created_at, outbox.next_attempt_at";
-        let sql = match self {
-            // One writer: the statement is atomic with respect to every other claim.
-            Store::Sqlite { .. } => format!(
-                "UPDATE outbox SET {set} WHERE id IN ({candidates}) \
-                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) {returning}"
-            ),
-            // The job-queue form: candidates locked in a CTE, rows other claims hold skipped.
-            // (`IN (… FOR UPDATE SKIP LOCKED)` re-evaluates the subquery on every conflict.)
-            Store::Postgres(_) => format!(
-                "WITH c AS ({candidates} FOR UPDATE SKIP LOCKED) \
-                 UPDATE outbox SET {set} FROM c WHERE outbox.id = c.id {returning}"
-            ),
+        let claim = ClaimFor {
+            worker,
+            lease_ms,
+            limit,
         };
-        with_pool!(self, pool => {
-            let rows = sqlx::query(&sql)
-                .bind(worker)
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?;
-            let mut claimed = rows
-                .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get::<i64, _>("next_attempt_at")?,
-                        Claimed {
-                            id: r.try_get("id")?,
-                            fence: r.try_get("fence")?,
-                            destination: r.try_get("destination")?,
-                            dossier_id: r.try_get("dossier_id")?,
-                            payload: r.try_get("payload")?,
-                            attempts: r.try_get("attempts")?,
-                            created_at: r.try_get("created_at")?,
-                        },
-                    ))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            claimed.sort_by_key(|(due, c)| (*due, c.id));
-            Ok(claimed.into_iter().map(|(_, c)| c).collect())
-        })
+        let (_, claimed) = self.outbox_cycle(&[], now, claim, |_| ((), None)).await?;
+        Ok(claimed.into_iter().map(|(c, (), _)| c).collect())
     }
 
     /// Records an attempt's outcome, only if the claim still holds (`fence` unchanged); returns
@@ -312,74 +312,167 @@ impl Store {
         attempt: &AttemptRecord,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = self
-            .record_attempts(
-                &[AttemptToRecord {
-                    claimed,
-                    outcome,
-                    attempt,
-                }],
-                now,
-            )
+        let item = Attempted::of(claimed, outcome.clone(), attempt.clone());
+        let (done, _) = self
+            .outbox_cycle(std::slice::from_ref(&item), now, ClaimFor::NONE, |_| {
+                ((), None)
+            })
             .await?;
         Ok(done.first().copied().unwrap_or(false))
     }
 
-    /// Records many attempts' outcomes in one transaction, each only if its claim still holds;
-    /// returns, for each, whether it was recorded.
-    pub async fn record_attempts(
+    /// One delivery cycle in one transaction: records `outcomes`, then claims more.
+    ///
+    /// - **Outcomes.** Each is recorded only if its claim still holds (`fence` unchanged), all
+    ///   in one `UPDATE … FROM (VALUES …)`; those that held get their attempt-log rows. Every
+    ///   answer goes to the message log, held or not, since the partner did answer. Recording
+    ///   first releases the dossiers' next messages to the claim below.
+    /// - **Claim.** Up to `claim.limit` due messages, each the oldest undelivered one of its
+    ///   dossier for its destination (so per-dossier order holds), get a lease until
+    ///   `now + claim.lease_ms` and a new fencing token, in one statement. On PostgreSQL, rows
+    ///   another worker is claiming at the same moment are skipped rather than waited for.
+    ///   `prepare` is called on each claimed message, in due order: it returns what the caller
+    ///   will send and, optionally, the request's message-log record, appended here so that a
+    ///   request is in the log before it leaves, at no extra commit.
+    ///
+    /// Returns whether each outcome was recorded, and each claimed message with what `prepare`
+    /// made and its request's seq.
+    #[allow(clippy::type_complexity)]
+    pub async fn outbox_cycle<T>(
         &self,
-        items: &[AttemptToRecord<'_>],
+        outcomes: &[Attempted],
         now: i64,
-    ) -> Result<Vec<bool>, StoreError> {
+        claim: ClaimFor<'_>,
+        mut prepare: impl FnMut(&Claimed) -> (T, Option<NewMessage>),
+    ) -> Result<(Vec<bool>, Vec<(Claimed, T, Option<i64>)>), StoreError> {
+        let candidates = "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
+             AND (o.lease_until IS NULL OR o.lease_until < $3) \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.dossier_id = o.dossier_id \
+                 AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
+             ORDER BY o.next_attempt_at, o.id LIMIT $4";
+        let set = "lease_owner = $1, lease_until = $2, fence = fence + 1";
+        let returning = "RETURNING outbox.id, outbox.fence, outbox.destination, outbox.dossier_id, outbox.payload, \
+             outbox.attempts, outbox.created_at, outbox.next_attempt_at";
+        let claim_sql = match self {
+            // One writer: the statement is atomic with respect to every other claim. The unary
+            // `+` keeps the planner on the rowid: on `state` it walked every pending message's
+            // index entry to find the few chosen ones (6 ms a claim with 26,000 pending).
+            Store::Sqlite { .. } => format!(
+                "UPDATE outbox SET {set} WHERE id IN ({candidates}) \
+                 AND +state = 'pending' AND (lease_until IS NULL OR lease_until < $3) {returning}"
+            ),
+            // The job-queue form: candidates locked in a CTE, rows other claims hold skipped.
+            // (`IN (… FOR UPDATE SKIP LOCKED)` re-evaluates the subquery on every conflict.)
+            Store::Postgres(_) => format!(
+                "WITH c AS ({candidates} FOR UPDATE SKIP LOCKED) \
+                 UPDATE outbox SET {set} FROM c WHERE outbox.id = c.id {returning}"
+            ),
+        };
+        let mut exchanges: Vec<Exchange> = outcomes
+            .iter()
+            .filter_map(|item| item.answer.clone().map(Exchange::one))
+            .collect();
+        let answers = exchanges.len();
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let mut recorded = Vec::with_capacity(items.len());
-            for item in items {
-                let (state, next, delivered_at, dead_at) = match item.outcome {
-                    AttemptOutcome::Delivered => ("delivered", now, Some(now), None),
-                    AttemptOutcome::Retry { next_attempt_at } => ("pending", *next_attempt_at, None, None),
-                    AttemptOutcome::Dead => ("dead", now, None, Some(now)),
-                };
-                let updated = sqlx::query(
-                    "UPDATE outbox SET state = $1, attempts = attempts + 1, next_attempt_at = $2, delivered_at = $3, \
-                     dead_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL WHERE id = $6 AND fence = $7",
-                )
-                .bind(state)
-                .bind(next)
-                .bind(delivered_at)
-                .bind(dead_at)
-                .bind(item.attempt.error.as_deref())
-                .bind(item.claimed.id)
-                .bind(item.claimed.fence)
-                .execute(&mut *tx)
-                .await?;
-                recorded.push(updated.rows_affected() == 1);
-            }
-            let kept: Vec<&AttemptToRecord<'_>> = items
-                .iter()
-                .zip(&recorded)
-                .filter_map(|(item, ok)| ok.then_some(item))
-                .collect();
-            if !kept.is_empty() {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO outbox_attempts (message_id, attempt, worker, started_at, latency_ms, \
-                     http_status, outcome, error) ",
+            let mut recorded = Vec::with_capacity(outcomes.len());
+            if !outcomes.is_empty() {
+                let mut update = sqlx::QueryBuilder::new(
+                    "WITH v (id, fence, state, next_attempt_at, delivered_at, dead_at, last_error) AS (",
                 );
-                q.push_values(&kept, |mut b, item| {
-                    b.push_bind(item.claimed.id)
-                        .push_bind(item.claimed.attempts + 1)
-                        .push_bind(item.attempt.worker.as_str())
-                        .push_bind(item.attempt.started_at)
-                        .push_bind(item.attempt.latency_ms)
-                        .push_bind(item.attempt.http_status)
-                        .push_bind(item.outcome.as_str())
-                        .push_bind(item.attempt.error.as_deref());
+                update.push_values(outcomes, |mut b, item| {
+                    let (state, next, delivered_at, dead_at) = match item.outcome {
+                        AttemptOutcome::Delivered => ("delivered", now, Some(now), None),
+                        AttemptOutcome::Retry { next_attempt_at } => ("pending", next_attempt_at, None, None),
+                        AttemptOutcome::Dead => ("dead", now, None, Some(now)),
+                    };
+                    b.push_bind(item.id)
+                        .push_bind(item.fence)
+                        .push_bind(state)
+                        .push_bind(next)
+                        .push_bind(delivered_at)
+                        .push_bind(dead_at)
+                        .push_bind(item.record.error.as_deref());
                 });
-                q.build().execute(&mut *tx).await?;
+                update.push(
+                    ") UPDATE outbox SET state = v.state, attempts = outbox.attempts + 1, \
+                     next_attempt_at = v.next_attempt_at, delivered_at = v.delivered_at, dead_at = v.dead_at, \
+                     last_error = v.last_error, lease_owner = NULL, lease_until = NULL \
+                     FROM v WHERE outbox.id = v.id AND outbox.fence = v.fence RETURNING outbox.id, outbox.fence",
+                );
+                let held = update
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
+                    .collect::<Result<std::collections::HashSet<(i64, i64)>, StoreError>>()?;
+                recorded.extend(outcomes.iter().map(|item| held.contains(&(item.id, item.fence))));
+                let kept: Vec<&Attempted> = outcomes
+                    .iter()
+                    .zip(&recorded)
+                    .filter_map(|(item, ok)| ok.then_some(item))
+                    .collect();
+                if !kept.is_empty() {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO outbox_attempts (message_id, attempt, worker, started_at, latency_ms, \
+                         http_status, outcome, error) ",
+                    );
+                    q.push_values(&kept, |mut b, item| {
+                        b.push_bind(item.id)
+                            .push_bind(item.attempts + 1)
+                            .push_bind(item.record.worker.as_str())
+                            .push_bind(item.record.started_at)
+                            .push_bind(item.record.latency_ms)
+                            .push_bind(item.record.http_status)
+                            .push_bind(item.outcome.as_str())
+                            .push_bind(item.record.error.as_deref());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
             }
+            let mut claimed = Vec::new();
+            if claim.limit > 0 {
+                let rows = sqlx::query(&claim_sql)
+                    .bind(claim.worker)
+                    .bind(now + claim.lease_ms)
+                    .bind(now)
+                    .bind(claim.limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                claimed = rows
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get::<i64, _>("next_attempt_at")?,
+                            Claimed {
+                                id: r.try_get("id")?,
+                                fence: r.try_get("fence")?,
+                                destination: r.try_get("destination")?,
+                                dossier_id: r.try_get("dossier_id")?,
+                                payload: r.try_get("payload")?,
+                                attempts: r.try_get("attempts")?,
+                                created_at: r.try_get("created_at")?,
+                            },
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                claimed.sort_by_key(|(due, c): &(i64, Claimed)| (*due, c.id));
+            }
+            let mut made = Vec::with_capacity(claimed.len());
+            for (_, c) in claimed {
+                let (thing, request) = prepare(&c);
+                let logged = request.map(|r| exchanges.push(Exchange::one(r)));
+                made.push((c, thing, logged));
+            }
+            let seqs = append_log!(tx, exchanges).await?;
             tx.commit().await?;
-            Ok(recorded)
+            let mut seqs = seqs.into_iter().skip(answers);
+            let made = made
+                .into_iter()
+                .map(|(c, thing, logged)| (c, thing, logged.and_then(|()| seqs.next())))
+                .collect();
+            Ok((recorded, made))
         })
     }
 

@@ -373,9 +373,23 @@ async fn a_delivery_that_cannot_be_recorded_is_not_sent() {
     let body = fixture("valid/karaoke.json");
     assert_eq!(app.submit(&body, "application/json").await.status(), 201);
     raw_sql(&app.db_url(), "DROP TABLE message_log").await;
-    let dispatched = app.worker.dispatch_all_pending().await.unwrap();
-    assert_eq!(dispatched.len(), 1, "{dispatched:?}");
+    // The requests are logged in the claim's own transaction: no log, no claim.
+    let dispatched = app.worker.dispatch_all_pending().await;
+    assert!(dispatched.is_err(), "{dispatched:?}");
     assert!(portal.received().is_empty(), "nothing left unrecorded");
     let pending = app.store.outbox_page("pending", 0, 10).await.unwrap();
     assert_eq!(pending.len(), 1, "kept for a later attempt");
+    assert_eq!(pending[0].attempts, 0, "no attempt was made");
+    assert!(
+        app.store
+            .claim_next(
+                "another-worker",
+                chrono::Utc::now().timestamp_millis(),
+                1_000
+            )
+            .await
+            .unwrap()
+            .is_some(),
+        "the failed claim left no lease behind"
+    );
 }

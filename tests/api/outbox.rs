@@ -589,3 +589,69 @@ async fn the_outbox_listing_refuses_bad_queries_and_non_admins() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn the_worker_keeps_many_claimed_past_its_slots_and_logs_every_delivery_as_a_pair() {
+    let portal = TestPartner::start().await;
+    let app = spawn_app_with(&portal_at(
+        &portal.address,
+        "destination_concurrency = 2\nconcurrency = 16",
+    ))
+    .await;
+    let mut codes = Vec::new();
+    for i in 0..12 {
+        let code = new_dossier(&app, &format!("PIPE-{i}")).await;
+        let (s, body) = act(&app, &code, step("accept")).await;
+        assert_eq!(s, 200, "{body}");
+        codes.push(code);
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(app.worker.clone().run(16, stop.clone()));
+    portal
+        .wait_until("all 24 messages confirmed", |r| r.len() >= 24)
+        .await;
+    stop.cancel();
+    worker.await.unwrap();
+
+    let got = portal.received();
+    assert_eq!(got.len(), 24, "each message sent once");
+    for code in &codes {
+        let statuses: Vec<i64> = got
+            .iter()
+            .map(Received::json)
+            .filter(|m| m["MaHoSo"] == code.as_str())
+            .map(|m| m["TrangThaiHoSo"].as_i64().unwrap())
+            .collect();
+        assert_eq!(statuses, [1, 2], "{code} in order");
+    }
+    assert!(got.iter().all(|r| r.signed_by(OUTBOUND)));
+    assert_eq!(outbox(&app, "delivered").await.len(), 24);
+    assert!(outbox(&app, "pending").await.is_empty());
+
+    // Every delivery is in the message log: its request before it left, then the answer,
+    // pointing back to it.
+    let log = message_log(&app.store).await;
+    let requests: Vec<_> = log
+        .iter()
+        .filter(|r| r.message.partner == "portal" && r.message.verdict == "sent")
+        .collect();
+    assert_eq!(requests.len(), 24);
+    for request in &requests {
+        let answers: Vec<_> = log
+            .iter()
+            .filter(|r| r.message.reply_to == Some(request.seq))
+            .collect();
+        assert_eq!(answers.len(), 1, "one answer to request {}", request.seq);
+        assert!(answers[0].seq > request.seq);
+        assert_eq!(answers[0].message.target, "200");
+        assert_eq!(answers[0].message.verdict, "answered");
+        let sent = got
+            .iter()
+            .find(|r| r.body == request.message.body)
+            .expect("the logged body is what the portal received");
+        assert!(request
+            .message
+            .headers
+            .contains(&format!("webhook-id: {}", sent.webhook_id())));
+    }
+}
