@@ -421,6 +421,9 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             submit_all(&gw, &work, "Q", args.messages, c).await?;
             usage = gw.usage();
             gw.stop().await;
+            let store = Store::connect(&db.url, 2).await?;
+            store.refresh_statistics().await?;
+            store.close().await;
             let sink = workload::Sink::start().await?;
             let payload = work.sync_payload();
             let bare: MakeRequest = Arc::new(move |_, _| {

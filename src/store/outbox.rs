@@ -345,29 +345,34 @@ impl Store {
         claim: ClaimFor<'_>,
         mut prepare: impl FnMut(&Claimed) -> (T, Option<NewMessage>),
     ) -> Result<(Vec<bool>, Vec<(Claimed, T, Option<i64>)>), StoreError> {
-        let candidates = "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
-             AND (o.lease_until IS NULL OR o.lease_until < $3) \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.dossier_id = o.dossier_id \
-                 AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
-             ORDER BY o.next_attempt_at, o.id LIMIT $4";
+        let candidates = |now: &str, limit: &str| {
+            format!(
+                "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= {now} \
+                 AND (o.lease_until IS NULL OR o.lease_until < {now}) \
+                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.dossier_id = o.dossier_id \
+                     AND p.destination = o.destination AND p.id < o.id AND p.state IN ('pending', 'dead')) \
+                 ORDER BY o.next_attempt_at, o.id LIMIT {limit}"
+            )
+        };
+        let sqlite = matches!(self, Store::Sqlite { .. });
+        let sqlite_choose = format!(
+            "SELECT json_group_array(json_array(id, fence + 1, destination, dossier_id, payload, attempts, \
+             created_at, next_attempt_at)) FROM outbox WHERE id IN ({})",
+            candidates("$1", "$2")
+        );
+        let candidates = candidates("$3", "$4");
         let set = "lease_owner = $1, lease_until = $2, fence = fence + 1";
         let returning = "RETURNING outbox.id, outbox.fence, outbox.destination, outbox.dossier_id, outbox.payload, \
              outbox.attempts, outbox.created_at, outbox.next_attempt_at";
-        let claim_sql = match self {
-            // One writer: the statement is atomic with respect to every other claim. The unary
-            // `+` keeps the planner on the rowid: on `state` it walked every pending message's
-            // index entry to find the few chosen ones (6 ms a claim with 26,000 pending).
-            Store::Sqlite { .. } => format!(
-                "UPDATE outbox SET {set} WHERE id IN ({candidates}) \
-                 AND +state = 'pending' AND (lease_until IS NULL OR lease_until < $3) {returning}"
-            ),
-            // The job-queue form: candidates locked in a CTE, rows other claims hold skipped.
-            // (`IN (… FOR UPDATE SKIP LOCKED)` re-evaluates the subquery on every conflict.)
-            Store::Postgres(_) => format!(
-                "WITH c AS ({candidates} FOR UPDATE SKIP LOCKED) \
-                 UPDATE outbox SET {set} FROM c WHERE outbox.id = c.id {returning}"
-            ),
-        };
+        // PostgreSQL: the job-queue form, candidates locked in a CTE, rows other claims hold
+        // skipped. (`IN (… FOR UPDATE SKIP LOCKED)` re-evaluates the subquery on every
+        // conflict.) SQLite chooses and leases in two statements below, both by rowid: an outer
+        // condition on `state` once made its planner walk every pending message's index entry
+        // to find the few chosen (6 ms a claim with 26,000 pending).
+        let claim_sql = format!(
+            "WITH c AS ({candidates} FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox SET {set} FROM c WHERE outbox.id = c.id {returning}"
+        );
         let mut exchanges: Vec<Exchange> = outcomes
             .iter()
             .filter_map(|item| item.answer.clone().map(Exchange::one))
@@ -398,16 +403,30 @@ impl Store {
                     ") UPDATE outbox SET state = v.state, attempts = outbox.attempts + 1, \
                      next_attempt_at = v.next_attempt_at, delivered_at = v.delivered_at, dead_at = v.dead_at, \
                      last_error = v.last_error, lease_owner = NULL, lease_until = NULL \
-                     FROM v WHERE outbox.id = v.id AND outbox.fence = v.fence RETURNING outbox.id, outbox.fence",
+                     FROM v WHERE outbox.id = v.id AND outbox.fence = v.fence",
                 );
-                let held = update
-                    .build()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
-                    .collect::<Result<std::collections::HashSet<(i64, i64)>, StoreError>>()?;
-                recorded.extend(outcomes.iter().map(|item| held.contains(&(item.id, item.fence))));
+                // No rows come back: sqlx's SQLite driver hands every row across threads. When
+                // fewer rows changed than were sent (a lease lost), the fences tell which held:
+                // a recorded row keeps its claim's fence, a taken-over one has a newer fence.
+                let changed = update.build().execute(&mut *tx).await?.rows_affected();
+                if usize::try_from(changed).is_ok_and(|n| n == outcomes.len()) {
+                    recorded.resize(outcomes.len(), true);
+                } else {
+                    let mut q = sqlx::QueryBuilder::new("SELECT id, fence FROM outbox WHERE id IN (");
+                    let mut ids = q.separated(", ");
+                    for item in outcomes {
+                        ids.push_bind(item.id);
+                    }
+                    q.push(")");
+                    let fences = q
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
+                        .collect::<Result<std::collections::HashMap<i64, i64>, StoreError>>()?;
+                    recorded.extend(outcomes.iter().map(|item| fences.get(&item.id) == Some(&item.fence)));
+                }
                 let kept: Vec<&Attempted> = outcomes
                     .iter()
                     .zip(&recorded)
@@ -432,7 +451,44 @@ impl Store {
                 }
             }
             let mut claimed = Vec::new();
-            if claim.limit > 0 {
+            if claim.limit > 0 && sqlite {
+                // On SQLite (one writer, the transaction holds the write lock): the chosen
+                // messages come back as one row of JSON, then are leased by id. A `RETURNING`
+                // would send each row across the driver's threads.
+                let chosen: String = sqlx::query_scalar(&sqlite_choose)
+                    .bind(now)
+                    .bind(claim.limit)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let chosen: Vec<(i64, i64, String, i64, String, i64, i64, i64)> =
+                    serde_json::from_str(&chosen).map_err(|e| StoreError::Corrupt(format!("claimed messages: {e}")))?;
+                let ids = serde_json::to_string(&chosen.iter().map(|c| c.0).collect::<Vec<_>>())
+                    .map_err(|e| StoreError::Corrupt(format!("claimed ids: {e}")))?;
+                let leased = sqlx::query(
+                    "UPDATE outbox SET lease_owner = $1, lease_until = $2, fence = fence + 1 \
+                     WHERE id IN (SELECT value FROM json_each($3))",
+                )
+                .bind(claim.worker)
+                .bind(now + claim.lease_ms)
+                .bind(ids)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if usize::try_from(leased).ok() != Some(chosen.len()) {
+                    return Err(StoreError::Corrupt(format!(
+                        "{} messages chosen, {leased} leased",
+                        chosen.len()
+                    )));
+                }
+                claimed = chosen
+                    .into_iter()
+                    .map(|(id, fence, destination, dossier_id, payload, attempts, created_at, due)| {
+                        let c = Claimed { id, fence, destination, dossier_id, payload, attempts, created_at };
+                        (due, c)
+                    })
+                    .collect();
+                claimed.sort_by_key(|(due, c): &(i64, Claimed)| (*due, c.id));
+            } else if claim.limit > 0 {
                 let rows = sqlx::query(&claim_sql)
                     .bind(claim.worker)
                     .bind(now + claim.lease_ms)
