@@ -138,8 +138,8 @@ pub struct ServerConfig {
     /// How often the `--config` file is read for changes, which are applied like SIGHUP
     /// (`0s`: only on SIGHUP).
     pub watch_config: Dur,
-    /// How long a status read by code is answered from memory (`0s`: never); see
-    /// `status_cache.rs` for what a cached answer may miss.
+    /// How long a status read by code, or a list page by its query, is answered from memory
+    /// (`0s`: never); see `status_cache.rs` for what a cached answer may miss.
     pub status_cache_ttl: Dur,
 }
 

@@ -1,14 +1,17 @@
-//! The status-read cache: the rendered answer of `GET /api/v1/dossiers/{MaHoSo}`, kept in
-//! memory for a short time (`server.status_cache_ttl`, 1 s by default; `0s` turns it off).
+//! The status-read cache: the rendered answers of `GET /api/v1/dossiers/{MaHoSo}` and of the
+//! paged list `GET /api/v1/dossiers?…` (by its query), kept in memory for a short time
+//! (`server.status_cache_ttl`, 1 s by default; `0s` turns it off).
 //!
-//! Why: the department's systems poll dossier status, and a read costs a trip to the database
-//! (on SQLite a hand-off to a connection's thread) that a repeated read within a second need
-//! not make. What a read may miss, and for how long:
+//! Why: the department's systems poll dossier status and the lists of new or pending
+//! dossiers, and a read costs a trip to the database (on SQLite a hand-off to a connection's
+//! thread) that a repeated read within a second need not make. What a read may miss, and for
+//! how long:
 //!
 //! - a change made through this gateway — a lifecycle action, a payment request or callback,
 //!   anything that goes through [`crate::lifecycle::Lifecycle`] or the payment service — drops
-//!   the dossier's entry when it commits, so the next read shows it;
+//!   the dossier's entry and every kept list page when it commits, so the next read shows it;
 //! - so does a delivery or a dead message of this gateway's outbox worker (`sync`);
+//! - a new dossier taken in by this gateway drops every kept list page;
 //! - a change made elsewhere — `motcua outbox` run from a shell, another instance sharing a
 //!   PostgreSQL database, an edit by hand — shows within the TTL;
 //! - a caller that must see the store as it is now sends `Cache-Control: no-cache`.
@@ -26,6 +29,15 @@ use std::time::{Duration, Instant};
 /// Most entries kept; past it, expired entries are dropped, then all if still full.
 const CAPACITY: usize = 100_000;
 
+/// Most list pages kept (each distinct query is one), dropped the same way.
+const PAGES: usize = 1_000;
+
+#[derive(Debug)]
+struct Page {
+    body: Bytes,
+    expires: Instant,
+}
+
 #[derive(Debug)]
 struct Entry {
     dossier_id: i64,
@@ -37,6 +49,7 @@ struct Entry {
 struct Entries {
     by_code: HashMap<String, Entry>,
     code_of: HashMap<i64, String>,
+    pages: HashMap<String, Page>,
 }
 
 /// The cache; shared by the read handler and every service that changes dossiers.
@@ -114,7 +127,9 @@ impl StatusCache {
             if entries.by_code.len() >= CAPACITY {
                 entries.by_code.clear();
             }
-            let Entries { by_code, code_of } = &mut *entries;
+            let Entries {
+                by_code, code_of, ..
+            } = &mut *entries;
             code_of.retain(|_, c| by_code.contains_key(c));
         }
         entries.code_of.insert(dossier_id, code.to_owned());
@@ -128,10 +143,58 @@ impl StatusCache {
         );
     }
 
-    /// Drops the answer kept for dossier `dossier_id`, after a change to it committed.
+    /// The kept list page for the normalized query `key`, if still fresh.
+    pub fn get_page(&self, key: &str) -> Option<Bytes> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries();
+        entries
+            .pages
+            .get(key)
+            .filter(|p| p.expires > Instant::now())
+            .map(|p| p.body.clone())
+    }
+
+    /// Keeps `body` as the list page for `key` until the TTL passes, unless a change was
+    /// dropped since `ticket` was taken.
+    pub fn put_page(&self, ticket: Ticket, key: &str, body: Bytes) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let mut entries = self.entries();
+        if self.generation.load(Ordering::Acquire) != ticket.0 {
+            return;
+        }
+        if entries.pages.len() >= PAGES {
+            entries.pages.retain(|_, p| p.expires > now);
+            if entries.pages.len() >= PAGES {
+                entries.pages.clear();
+            }
+        }
+        entries.pages.insert(
+            key.to_owned(),
+            Page {
+                body,
+                expires: now + self.ttl,
+            },
+        );
+    }
+
+    /// Drops every kept list page, after a new dossier committed (it may be on any of them).
+    pub fn forget_pages(&self) {
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.pages.clear();
+    }
+
+    /// Drops the answer kept for dossier `dossier_id` and every list page, after a change to
+    /// it committed.
     pub fn forget(&self, dossier_id: i64) {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.pages.clear();
         if let Some(code) = entries.code_of.remove(&dossier_id) {
             if entries
                 .by_code
@@ -149,12 +212,36 @@ impl StatusCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.by_code.clear();
         entries.code_of.clear();
+        entries.pages.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_page_is_kept_until_any_dossier_changes_or_arrives() {
+        let cache = StatusCache::new(Duration::from_secs(60));
+        cache.put_page(cache.ticket(), "status=1", body("page"));
+        assert_eq!(cache.get_page("status=1"), Some(body("page")));
+        assert_eq!(cache.get_page("status=2"), None, "another query");
+        cache.forget(9);
+        assert_eq!(cache.get_page("status=1"), None, "any dossier's change");
+        cache.put_page(cache.ticket(), "status=1", body("page"));
+        cache.forget_pages();
+        assert_eq!(cache.get_page("status=1"), None, "a new dossier");
+        let before = cache.ticket();
+        cache.forget_pages();
+        cache.put_page(before, "status=1", body("stale"));
+        assert_eq!(cache.get_page("status=1"), None, "read across a change");
+        cache.put_page(cache.ticket(), "status=1", body("page"));
+        cache.forget_all();
+        assert_eq!(cache.get_page("status=1"), None);
+        let off = StatusCache::new(Duration::ZERO);
+        off.put_page(off.ticket(), "status=1", body("page"));
+        assert_eq!(off.get_page("status=1"), None, "ttl 0s keeps nothing");
+    }
 
     fn body(s: &'static str) -> Bytes {
         Bytes::from_static(s.as_bytes())

@@ -398,22 +398,30 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             let fresh = phase(&gw, "status by code, no-cache", c, d, 200, fresh)
                 .await
                 .against(&base);
+            // The list the same two ways.
             let procedures = work.procedures();
-            let list: MakeRequest = Arc::new(move |w, n| {
-                let path = match (w + n as usize) % 3 {
-                    0 => "/api/v1/dossiers?limit=50".to_owned(),
-                    1 => "/api/v1/dossiers?limit=50&status=1".to_owned(),
-                    _ => format!(
-                        "/api/v1/dossiers?limit=50&procedure={}",
-                        procedures[(w + n as usize) % procedures.len().max(1)]
-                    ),
-                };
-                client::get(&path, Some(gateway::TOKEN))
-            });
-            let list = phase(&gw, "paged list (50)", c, d, 200, list)
+            let list = |extra: &'static str| -> MakeRequest {
+                let procedures = procedures.clone();
+                Arc::new(move |w, n| {
+                    let path = match (w + n as usize) % 3 {
+                        0 => "/api/v1/dossiers?limit=50".to_owned(),
+                        1 => "/api/v1/dossiers?limit=50&status=1".to_owned(),
+                        _ => format!(
+                            "/api/v1/dossiers?limit=50&procedure={}",
+                            procedures[(w + n as usize) % procedures.len().max(1)]
+                        ),
+                    };
+                    client::get_with(&path, Some(gateway::TOKEN), extra)
+                })
+            };
+            let pages = phase(&gw, "paged list (50)", c, d, 200, list(""))
                 .await
                 .against(&base);
-            phases.extend([base, reads, fresh, list]);
+            let fresh_pages = list("cache-control: no-cache\r\n");
+            let fresh_pages = phase(&gw, "paged list (50), no-cache", c, d, 200, fresh_pages)
+                .await
+                .against(&base);
+            phases.extend([base, reads, fresh, pages, fresh_pages]);
             usage = max_usage(usage, gw.usage());
             gw.stop().await;
         }

@@ -134,10 +134,12 @@ fn parse_bound(text: &str, end_of_day: bool, key: &str) -> Result<i64, ApiError>
     }
 }
 
-/// `GET /api/v1/dossiers`.
+/// `GET /api/v1/dossiers`: from the status cache when it holds a fresh page for the same query
+/// and the caller did not ask for a fresh one (`Cache-Control: no-cache`).
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::DossiersRead)?;
@@ -199,6 +201,17 @@ pub async fn list(
         before_id,
         limit,
     };
+    // The query as understood, so that `?limit=50&status=1` and `?status=1&limit=50` share a page.
+    let key = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+        filter.status, filter.procedure, filter.from, filter.to, filter.before_id, filter.limit
+    );
+    if !wants_fresh(&headers) {
+        if let Some(body) = state.status_cache.get_page(&key) {
+            return Ok(json_response(StatusCode::OK, body));
+        }
+    }
+    let ticket = state.status_cache.ticket();
     let rows = state
         .store
         .list_dossiers(&filter)
@@ -222,7 +235,8 @@ pub async fn list(
             .collect(),
         next_cursor,
     };
-    let body = serde_json::to_string(&page).map_err(|e| ApiError::internal(&e))?;
+    let body = Bytes::from(serde_json::to_string(&page).map_err(|e| ApiError::internal(&e))?);
+    state.status_cache.put_page(ticket, &key, body.clone());
     Ok(json_response(StatusCode::OK, body))
 }
 

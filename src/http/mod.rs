@@ -87,6 +87,7 @@ impl AppState {
         calendar: Arc<Calendar>,
     ) -> anyhow::Result<Self> {
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let status_cache = Arc::new(StatusCache::new(config.server.status_cache_ttl.0));
         let intake = Intake::new(
             store.clone(),
             mappings.clone(),
@@ -94,6 +95,7 @@ impl AppState {
             config.agency.name.clone(),
             config.onestop.base_url.is_some(),
             outbox_wake.clone(),
+            status_cache.clone(),
         );
         // Config validation already parsed these; the fallback is never taken.
         let hours = OfficeHours {
@@ -110,7 +112,6 @@ impl AppState {
                 })
                 .collect(),
         };
-        let status_cache = Arc::new(StatusCache::new(config.server.status_cache_ttl.0));
         let lifecycle = Lifecycle::new(
             store.clone(),
             mappings.clone(),

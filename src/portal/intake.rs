@@ -17,6 +17,7 @@ use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
 use crate::group_commit::GroupCommit;
 use crate::mapping::Mappings;
+use crate::status_cache::StatusCache;
 use crate::store::{
     InsertOutcome, IntakeItem, NewOutboxMessage, NewProgress, PreparedRows, Store, StoreError,
     SubmissionRaw,
@@ -105,13 +106,15 @@ pub struct Intake {
     mappings: Arc<Mappings>,
     arrival: Arc<Arrival>,
     outbox_wake: Arc<tokio::sync::Notify>,
+    status_cache: Arc<StatusCache>,
     writer: GroupCommit<IntakeItem, Result<InsertOutcome, StoreError>>,
 }
 
 impl Intake {
     /// An intake over `store` with these mappings; `onestop` says whether new dossiers are
     /// also pushed to the department's one-stop software; `outbox_wake` is notified after each
-    /// new dossier so its messages are delivered without waiting for the worker's next poll.
+    /// new dossier so its messages are delivered without waiting for the worker's next poll,
+    /// and `status_cache` drops its kept list pages.
     pub fn new(
         store: Store,
         mappings: Arc<Mappings>,
@@ -119,6 +122,7 @@ impl Intake {
         agency_name: String,
         onestop: bool,
         outbox_wake: Arc<tokio::sync::Notify>,
+        status_cache: Arc<StatusCache>,
     ) -> Self {
         // One writer: dossiers arriving together are stored in one transaction (group commit),
         // and each is answered only after that commit.
@@ -138,6 +142,7 @@ impl Intake {
                 onestop,
             }),
             outbox_wake,
+            status_cache,
             writer,
         }
     }
@@ -242,6 +247,7 @@ impl Intake {
             .map_err(|stopped| StoreError::Corrupt(stopped.to_string()))??;
         let result = judge(&outcome, &content_hash);
         if matches!(result, Ok(IntakeOutcome::Created { .. })) {
+            self.status_cache.forget_pages();
             self.outbox_wake.notify_one();
         }
         result

@@ -321,3 +321,58 @@ async fn with_the_status_cache_off_every_read_is_fresh() {
     assert_ne!(first["summary"], "sửa ngoài gateway");
     assert_eq!(second["summary"], "sửa ngoài gateway");
 }
+
+/// The codes of a list page.
+fn codes_of(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["MaHoSo"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_kept_list_page_is_dropped_when_a_dossier_arrives_or_changes_here() {
+    let app = spawn_app_with("[server]\nstatus_cache_ttl = \"1h\"\n").await;
+    let first = submit_fixture(&app, "valid/karaoke.json", "LCACHE-1").await;
+    let path = "/api/v1/dossiers?status=1&limit=10";
+    let (status, page) = app.get_json(path, READER).await;
+    assert_eq!(status, 200);
+    assert_eq!(codes_of(&page), std::slice::from_ref(&first));
+
+    // A new dossier shows at once, in the same query written another way too.
+    let second = submit_fixture(&app, "valid/karaoke.json", "LCACHE-2").await;
+    let (_, page) = app.get_json(path, READER).await;
+    assert_eq!(codes_of(&page), [second.clone(), first.clone()]);
+    let (_, same) = app
+        .get_json("/api/v1/dossiers?limit=10&status=1", READER)
+        .await;
+    assert_eq!(same, page);
+
+    // An edit made elsewhere does not show within the TTL, unless the caller asks.
+    raw_sql(
+        &app.db_url(),
+        &format!("UPDATE dossiers SET status = 3 WHERE code = '{first}'"),
+    )
+    .await;
+    let (_, kept) = app.get_json(path, READER).await;
+    assert_eq!(kept, page, "kept");
+    let res = app
+        .get_with(path, READER, &[("cache-control", "no-cache")])
+        .await;
+    assert_eq!(res.status(), 200);
+    let fresh: Value = res.json().await.unwrap();
+    assert_eq!(codes_of(&fresh), std::slice::from_ref(&second));
+
+    // A change through the gateway shows at once.
+    let (status, answer) = crate::lifecycle::act(
+        &app,
+        &second,
+        serde_json::json!({"action": "accept", "officer": {"name": "Lê Thị Hoa", "title": "Chuyên viên", "unit": "Bộ phận Một cửa"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, after) = app.get_json(path, READER).await;
+    assert!(codes_of(&after).is_empty(), "{after}");
+}
