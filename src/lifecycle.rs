@@ -122,14 +122,12 @@ impl Lifecycle {
         outbox_wake: Arc<Notify>,
         status_cache: Arc<StatusCache>,
     ) -> Self {
-        let batch_store = store.clone();
         let batch_cache = status_cache.clone();
-        let writer = GroupCommit::start(
+        let writer = store.start_writer(
             "motcua-lifecycle-writer",
-            store.writer_lane(),
             MAX_BATCH,
-            move |changes: Vec<Change>| {
-                let (store, cache) = (batch_store.clone(), batch_cache.clone());
+            move |store, changes: Vec<Change>| {
+                let cache = batch_cache.clone();
                 async move {
                     let outcomes = store.apply_changes(&changes).await;
                     // Committed: drop the kept reads before anyone is answered.

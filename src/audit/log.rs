@@ -29,12 +29,10 @@ pub struct MessageLog {
 impl MessageLog {
     /// Starts the writer over `store` (inside a Tokio runtime).
     pub fn start(store: Store) -> Self {
-        let writer = GroupCommit::start(
+        let writer = store.start_writer(
             "motcua-log-writer",
-            store.writer_lane(),
             MAX_BATCH,
-            move |exchanges: Vec<Exchange>| {
-                let store = store.clone();
+            move |store, exchanges: Vec<Exchange>| {
                 async move {
                     let n = exchanges.len();
                     match store.append_exchanges(exchanges).await {

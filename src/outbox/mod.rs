@@ -173,14 +173,14 @@ impl Worker {
     /// sends them at once (each destination's concurrency and rate limits still apply), and
     /// records every outcome in one transaction. Empty when nothing is due.
     pub async fn dispatch_batch(&self, limit: usize) -> Result<Vec<Dispatched>, StoreError> {
-        let (_, claimed) = self.cycle(&[], limit).await?;
+        let (_, claimed) = self.cycle(&self.store, &[], limit).await?;
         let attempts = futures_util::future::join_all(
             claimed
                 .into_iter()
                 .map(|(claimed, prepared, seq)| self.attempt(claimed, prepared, seq)),
         )
         .await;
-        let (recorded, _) = self.cycle(&attempts, 0).await?;
+        let (recorded, _) = self.cycle(&self.store, &attempts, 0).await?;
         Ok(attempts
             .iter()
             .zip(recorded)
@@ -193,6 +193,7 @@ impl Worker {
     #[allow(clippy::type_complexity)]
     async fn cycle(
         &self,
+        store: &Store,
         done: &[Attempt],
         limit: usize,
     ) -> Result<(Vec<bool>, Vec<(Claimed, Prepared, Option<i64>)>), StoreError> {
@@ -203,7 +204,7 @@ impl Worker {
             limit: i64::try_from(limit).unwrap_or(i64::MAX),
         };
         let now = chrono::Utc::now().timestamp_millis();
-        self.store
+        store
             .outbox_cycle(&outcomes, now, claim, |c| {
                 let prepared = self.prepare(c);
                 let record = match &prepared {
@@ -405,6 +406,8 @@ impl Worker {
         shared: tokio::runtime::Handle,
     ) {
         let concurrency = concurrency.max(1);
+        // The cycles' own connection (on PostgreSQL), driven by this loop's thread.
+        let own = tokio::sync::OnceCell::new();
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Attempt>();
         let mut in_flight = 0usize;
         let mut done: Vec<Attempt> = Vec::new();
@@ -437,7 +440,8 @@ impl Worker {
             } else {
                 concurrency - in_flight + done.len()
             };
-            match self.cycle(&done, limit).await {
+            let store = self.store.own_writer(&own).await;
+            match self.cycle(&store, &done, limit).await {
                 Ok((recorded, claimed)) => {
                     in_flight -= done.len();
                     for (a, recorded) in done.drain(..).zip(recorded) {

@@ -126,12 +126,11 @@ impl Intake {
     ) -> Self {
         // One writer: dossiers arriving together are stored in one transaction (group commit),
         // and each is answered only after that commit.
-        let writer = GroupCommit::start(
+        let writer = store.start_writer(
             "motcua-intake-writer",
-            store.writer_lane(),
             MAX_BATCH,
-            move |items: Vec<IntakeItem>| {
-                let (store, agency) = (store.clone(), agency.clone());
+            move |store, items: Vec<IntakeItem>| {
+                let agency = agency.clone();
                 async move { store.insert_dossiers(&agency, &items).await }
             },
         );

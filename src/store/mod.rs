@@ -31,6 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Errors from the store.
@@ -156,14 +157,68 @@ impl Store {
         }
     }
 
-    /// Where this backend's group-commit writers run: on SQLite, a thread of their own (the
+    /// Where this backend's writers run: on a thread of their own, on both. On SQLite the
     /// driver's connection is a thread, and its replies should not queue behind request
-    /// handlers; see `group_commit`); on PostgreSQL, the shared runtime, whose I/O driver owns
-    /// the connections' sockets (a thread of their own measured no faster there).
+    /// handlers (see `group_commit`); on PostgreSQL each writer has a connection of its own
+    /// whose socket that thread drives ([`Store::own_writer`]).
     pub fn writer_lane(&self) -> crate::group_commit::Lane {
-        match self {
-            Store::Sqlite { .. } => crate::group_commit::Lane::Dedicated,
-            Store::Postgres(_) => crate::group_commit::Lane::Shared,
+        crate::group_commit::Lane::Dedicated
+    }
+
+    /// Starts a group-commit writer named `name` on this backend's lane
+    /// ([`Store::writer_lane`]): `commit` gets the writer's own store ([`Store::own_writer`])
+    /// and each batch.
+    pub fn start_writer<T, R, F, Fut>(
+        &self,
+        name: &str,
+        max_batch: usize,
+        commit: F,
+    ) -> crate::group_commit::GroupCommit<T, R>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: Fn(Store, Vec<T>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Vec<R>> + Send,
+    {
+        let shared = self.clone();
+        let own = Arc::new(tokio::sync::OnceCell::<Store>::new());
+        let commit = Arc::new(commit);
+        crate::group_commit::GroupCommit::start(name, self.writer_lane(), max_batch, move |items| {
+            let (shared, own, commit) = (shared.clone(), own.clone(), commit.clone());
+            async move {
+                let store = shared.own_writer(&own).await;
+                commit(store, items).await
+            }
+        })
+    }
+
+    /// The store a writer task uses, kept in `own`. On PostgreSQL, a connection of the writer's
+    /// own, made on its first use from inside the writer's runtime, so that the writer's thread
+    /// drives its socket: with the pool's connections the shared runtime's I/O driver had to
+    /// wake the writer after every statement (intake 6,255/s against 8,431–8,977/s, see
+    /// docs/PERFORMANCE.md). Until it can be made, the shared pool. On SQLite, the one write
+    /// connection, which is a thread of its own anyway.
+    pub async fn own_writer(&self, own: &tokio::sync::OnceCell<Store>) -> Store {
+        let Store::Postgres(pool) = self else {
+            return self.clone();
+        };
+        let made = own
+            .get_or_try_init(|| async {
+                let options = (*pool.connect_options()).clone();
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?;
+                Ok::<_, StoreError>(Store::Postgres(pool))
+            })
+            .await;
+        match made {
+            Ok(store) => store.clone(),
+            Err(e) => {
+                tracing::warn!(error = %e, "a writer's own connection could not be made; it shares the pool meanwhile");
+                self.clone()
+            }
         }
     }
 
