@@ -85,15 +85,18 @@ impl StatusCache {
 
     /// The kept answer for `code`, if still fresh.
     pub fn get(&self, code: &str) -> Option<Bytes> {
+        self.fresh(|e| e.by_code.get(code).map(|x| (&x.body, x.expires)))
+    }
+
+    /// What `pick` finds, if the cache is on and it has not expired.
+    fn fresh(&self, pick: impl FnOnce(&Entries) -> Option<(&Bytes, Instant)>) -> Option<Bytes> {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.entries();
-        entries
-            .by_code
-            .get(code)
-            .filter(|e| e.expires > Instant::now())
-            .map(|e| e.body.clone())
+        pick(&entries)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(body, _)| body.clone())
     }
 
     /// To take before reading the store.
@@ -112,74 +115,60 @@ impl StatusCache {
         body: Bytes,
         until: Option<Duration>,
     ) {
+        let life = until.map_or(self.ttl, |u| u.min(self.ttl));
+        self.keep(ticket, |entries, now| {
+            if make_room(&mut entries.by_code, CAPACITY, now, |e| e.expires) {
+                let Entries {
+                    by_code, code_of, ..
+                } = entries;
+                code_of.retain(|_, c| by_code.contains_key(c));
+            }
+            entries.code_of.insert(dossier_id, code.to_owned());
+            entries.by_code.insert(
+                code.to_owned(),
+                Entry {
+                    dossier_id,
+                    body,
+                    expires: now + life,
+                },
+            );
+        });
+    }
+
+    /// Runs `keep` on the entries under the lock, if the cache is on and no change was dropped
+    /// since `ticket` was taken. Checked under the lock: a drop takes the same lock, so none
+    /// can slip in between.
+    fn keep(&self, ticket: Ticket, keep: impl FnOnce(&mut Entries, Instant)) {
         if self.ttl.is_zero() {
             return;
         }
         let now = Instant::now();
-        let life = until.map_or(self.ttl, |u| u.min(self.ttl));
         let mut entries = self.entries();
-        // Checked under the lock: a drop takes the same lock, so none can slip in between.
         if self.generation.load(Ordering::Acquire) != ticket.0 {
             return;
         }
-        if entries.by_code.len() >= CAPACITY {
-            entries.by_code.retain(|_, e| e.expires > now);
-            if entries.by_code.len() >= CAPACITY {
-                entries.by_code.clear();
-            }
-            let Entries {
-                by_code, code_of, ..
-            } = &mut *entries;
-            code_of.retain(|_, c| by_code.contains_key(c));
-        }
-        entries.code_of.insert(dossier_id, code.to_owned());
-        entries.by_code.insert(
-            code.to_owned(),
-            Entry {
-                dossier_id,
-                body,
-                expires: now + life,
-            },
-        );
+        keep(&mut entries, now);
     }
 
     /// The kept list page for the normalized query `key`, if still fresh.
     pub fn get_page(&self, key: &str) -> Option<Bytes> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries();
-        entries
-            .pages
-            .get(key)
-            .filter(|p| p.expires > Instant::now())
-            .map(|p| p.body.clone())
+        self.fresh(|e| e.pages.get(key).map(|x| (&x.body, x.expires)))
     }
 
     /// Keeps `body` as the list page for `key` until the TTL passes, unless a change was
     /// dropped since `ticket` was taken.
     pub fn put_page(&self, ticket: Ticket, key: &str, body: Bytes) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let now = Instant::now();
-        let mut entries = self.entries();
-        if self.generation.load(Ordering::Acquire) != ticket.0 {
-            return;
-        }
-        if entries.pages.len() >= PAGES {
-            entries.pages.retain(|_, p| p.expires > now);
-            if entries.pages.len() >= PAGES {
-                entries.pages.clear();
-            }
-        }
-        entries.pages.insert(
-            key.to_owned(),
-            Page {
-                body,
-                expires: now + self.ttl,
-            },
-        );
+        let life = self.ttl;
+        self.keep(ticket, |entries, now| {
+            make_room(&mut entries.pages, PAGES, now, |p| p.expires);
+            entries.pages.insert(
+                key.to_owned(),
+                Page {
+                    body,
+                    expires: now + life,
+                },
+            );
+        });
     }
 
     /// Drops every kept list page, after a new dossier committed (it may be on any of them).
@@ -214,6 +203,23 @@ impl StatusCache {
         entries.code_of.clear();
         entries.pages.clear();
     }
+}
+
+/// When `map` is full: drops its expired entries, then all if still full. Whether it was full.
+fn make_room<V>(
+    map: &mut HashMap<String, V>,
+    capacity: usize,
+    now: Instant,
+    expires: impl Fn(&V) -> Instant,
+) -> bool {
+    if map.len() < capacity {
+        return false;
+    }
+    map.retain(|_, v| expires(v) > now);
+    if map.len() >= capacity {
+        map.clear();
+    }
+    true
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ pub fn post(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
 }
 
 /// What a load run measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Load {
     /// Answers with the expected status.
     pub ok: u64,
@@ -200,13 +200,7 @@ pub async fn run(
             (ok, errors, lat, first_error)
         });
     }
-    let mut load = Load {
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-        first_error: None,
-    };
+    let mut load = Load::default();
     while let Some(Ok((ok, errors, lat, first_error))) = workers.join_next().await {
         load.ok += ok;
         load.errors += errors;
@@ -237,11 +231,9 @@ pub async fn run_reqwest_signed(
         Ok(http) => http,
         Err(e) => {
             return Load {
-                ok: 0,
                 errors: 1,
-                elapsed: Duration::ZERO,
-                latencies_us: Vec::new(),
                 first_error: Some(e.to_string()),
+                ..Load::default()
             }
         }
     };
@@ -292,13 +284,7 @@ pub async fn run_reqwest_signed(
             (lat, errors, first_error)
         });
     }
-    let mut load = Load {
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-        first_error: None,
-    };
+    let mut load = Load::default();
     while let Some(Ok((lat, errors, first_error))) = loops.join_next().await {
         load.latencies_us.extend(lat);
         load.errors += errors;
