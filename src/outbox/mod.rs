@@ -141,23 +141,8 @@ impl Worker {
         &self.id
     }
 
-    /// How long a claim holds. A claimed message may wait for its destination's slot behind
-    /// the others this worker holds (`concurrency` of them, `destination_concurrency` sent at
-    /// once, each up to `timeout`) and for its rate limit; the lease covers that wait, one
-    /// attempt, and the time to record it. A crashed worker's messages are sent again after it.
     fn lease_ms(&self) -> i64 {
-        let rounds = self
-            .config
-            .concurrency
-            .div_ceil(self.config.destination_concurrency.max(1));
-        let rounds = u32::try_from(rounds).unwrap_or(u32::MAX).saturating_add(1);
-        let rate = f64::from(self.config.destination_rate.per_second.max(1));
-        let rate_wait = Duration::from_secs_f64(self.config.concurrency as f64 / rate);
-        i64::try_from(
-            (self.config.timeout.0.saturating_mul(rounds) + rate_wait + Duration::from_secs(2))
-                .as_millis(),
-        )
-        .unwrap_or(i64::MAX)
+        i64::try_from(lease(&self.config).as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Claims, sends and records one message.
@@ -571,10 +556,45 @@ enum Verdict {
     Permanent,
 }
 
+/// How long a claim holds. A claimed message may wait for its destination's slot behind the
+/// others the worker holds (`concurrency` of them, `destination_concurrency` sent at once, each
+/// up to `timeout`) and for its rate limit; the lease covers that wait, one attempt, and the
+/// time to record it. A crashed worker's messages are sent again after it.
+fn lease(config: &OutboxConfig) -> Duration {
+    let rounds = config
+        .concurrency
+        .div_ceil(config.destination_concurrency.max(1));
+    let rounds = u32::try_from(rounds).unwrap_or(u32::MAX).saturating_add(1);
+    let rate = f64::from(config.destination_rate.per_second.max(1));
+    let rate_wait = Duration::from_secs_f64(config.concurrency as f64 / rate);
+    config.timeout.0.saturating_mul(rounds) + rate_wait + Duration::from_secs(2)
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "motcua".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_covers_the_wait_behind_every_claimed_message_and_one_attempt() {
+        let config = Config::load(None).map_or_else(|e| panic!("{e}"), |c| c.outbox);
+        // The shipped settings: 64 held, 8 sent at once, 10 s each, 50 a second.
+        assert_eq!(lease(&config), Duration::from_millis(93_280));
+        let one_round = OutboxConfig {
+            concurrency: 8,
+            destination_rate: crate::config::Rate {
+                per_second: 1_000,
+                burst: 1_000,
+            },
+            ..config
+        };
+        assert_eq!(lease(&one_round), Duration::from_millis(22_008));
+    }
 }
