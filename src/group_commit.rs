@@ -4,11 +4,12 @@
 //! durable-write cost (a transaction, an fsync, the driver's per-statement hand-off) is paid per
 //! batch instead of per request.
 //!
-//! The writer runs on the shared Tokio runtime or on a thread of its own ([`Lane`]). On SQLite
-//! it runs on its own: the driver hands every statement to a thread of the connection and
-//! wakes the writer with the result, and on the shared runtime that wake-up queued behind the
-//! request handlers — about 0.3 ms a statement under load, a dozen statements a batch. On its
-//! own thread the writer resumes at once (measured in docs/PERFORMANCE.md).
+//! The writer runs on the shared Tokio runtime or on a thread of its own ([`Lane`]); the
+//! store's writers run on their own (`Store::start_writer`). On the shared runtime a writer's
+//! wake-up after each statement queued behind the request handlers — about 0.3 ms a statement
+//! under load on SQLite, whose driver answers from a thread of the connection, a dozen
+//! statements a batch. On its own thread the writer resumes at once; on PostgreSQL it also
+//! drives a connection of its own (measured in docs/PERFORMANCE.md).
 
 use std::future::Future;
 use tokio::sync::{mpsc, oneshot};

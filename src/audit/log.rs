@@ -198,13 +198,6 @@ pub enum SendError {
     Transport(reqwest::Error),
 }
 
-impl SendError {
-    /// Whether the call timed out.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, SendError::Transport(e) if e.is_timeout())
-    }
-}
-
 /// Headers as `name: value` lines, in order, without credentials (`authorization`, `cookie`,
 /// `proxy-authorization`, `set-cookie`).
 pub fn headers_text(headers: &HeaderMap) -> String {

@@ -9,6 +9,7 @@
 pub mod metrics;
 
 use crate::audit::log::{call_partner, Answer, Outbound};
+use crate::audit::NewMessage;
 use crate::config::{Config, OutboxConfig};
 use crate::group_commit::spawn_on;
 use crate::portal::sync::{ONESTOP, PORTAL};
@@ -182,7 +183,6 @@ impl Worker {
         done: &[Attempt],
         limit: usize,
     ) -> Result<(Vec<bool>, Vec<(Claimed, Prepared, Option<i64>)>), StoreError> {
-        let outcomes: Vec<Attempted> = done.iter().map(|a| a.attempted.clone()).collect();
         let claim = ClaimFor {
             worker: &self.id,
             lease_ms: self.lease_ms(),
@@ -190,7 +190,7 @@ impl Worker {
         };
         let now = chrono::Utc::now().timestamp_millis();
         store
-            .outbox_cycle(&outcomes, now, claim, |c| {
+            .outbox_cycle(done, now, claim, |c| {
                 let prepared = self.prepare(c);
                 let record = match &prepared {
                     Prepared::Ready { call, .. } => Some(call.request.clone()),
@@ -236,37 +236,9 @@ impl Worker {
         let clock = Instant::now();
         let (http_status, error, verdict, answer) = match (prepared, seq) {
             (Prepared::Ready { request, call }, Some(seq)) => {
-                match self.destinations.get(claimed.destination.as_str()) {
-                    Some(dest) => {
-                        let answer = match dest.slots.acquire().await {
-                            Ok(_slot) => {
-                                dest.limiter.until_ready().await;
-                                Some(call_partner(&self.http, *request).await)
-                            }
-                            Err(_) => None,
-                        };
-                        match answer {
-                            Some(answer) => {
-                                let record = call.answer_record(seq, &answer);
-                                let (status, error, verdict) = judge(&answer);
-                                (status, error, verdict, Some(record))
-                            }
-                            None => (
-                                None,
-                                Some("shutting down".into()),
-                                Verdict::Transient(None),
-                                None,
-                            ),
-                        }
-                    }
-                    None => (
-                        None,
-                        Some("destination gone".into()),
-                        Verdict::Transient(None),
-                        None,
-                    ),
-                }
+                self.send(&claimed.destination, *request, &call, seq).await
             }
+            // Not reached: a request made ready is logged with its claim.
             (Prepared::Ready { .. }, None) => (
                 None,
                 Some("not sent: the request was not recorded".into()),
@@ -297,6 +269,43 @@ impl Worker {
             attempted,
             latency,
         }
+    }
+
+    /// Sends `request` (recorded as `seq`) within its destination's slots and rate, and judges
+    /// the answer: status, error, verdict, and the answer's message-log record.
+    async fn send(
+        &self,
+        destination: &str,
+        request: reqwest::Request,
+        call: &Outbound,
+        seq: i64,
+    ) -> (Option<i64>, Option<String>, Verdict, Option<NewMessage>) {
+        let Some(dest) = self.destinations.get(destination) else {
+            // Not reached: `prepare` found it, and the map does not change.
+            return (
+                None,
+                Some("destination gone".into()),
+                Verdict::Transient(None),
+                None,
+            );
+        };
+        let Ok(_slot) = dest.slots.acquire().await else {
+            return (
+                None,
+                Some("shutting down".into()),
+                Verdict::Transient(None),
+                None,
+            );
+        };
+        dest.limiter.until_ready().await;
+        let answer = call_partner(&self.http, request).await;
+        let (status, error, verdict) = judge(&answer);
+        (
+            status,
+            error,
+            verdict,
+            Some(call.answer_record(seq, &answer)),
+        )
     }
 
     /// Metrics, the status cache and the log line for one attempt whose outcome was
@@ -506,6 +515,12 @@ struct Attempt {
     dossier_id: i64,
     attempted: Attempted,
     latency: Duration,
+}
+
+impl std::borrow::Borrow<Attempted> for Attempt {
+    fn borrow(&self) -> &Attempted {
+        &self.attempted
+    }
 }
 
 /// The receiver's answer judged: its status, what went wrong, and what follows.

@@ -8,6 +8,7 @@ use super::{with_pool, BeginWrite, Store, StoreError};
 use crate::audit::{Exchange, NewMessage};
 use serde::Serialize;
 use sqlx::Row;
+use std::borrow::Borrow;
 
 /// One outbox message as stored.
 #[derive(Debug, Clone)]
@@ -299,7 +300,9 @@ impl Store {
             lease_ms,
             limit,
         };
-        let (_, claimed) = self.outbox_cycle(&[], now, claim, |_| ((), None)).await?;
+        let (_, claimed) = self
+            .outbox_cycle(&[] as &[Attempted], now, claim, |_| ((), None))
+            .await?;
         Ok(claimed.into_iter().map(|(c, (), _)| c).collect())
     }
 
@@ -338,9 +341,9 @@ impl Store {
     /// Returns whether each outcome was recorded, and each claimed message with what `prepare`
     /// made and its request's seq.
     #[allow(clippy::type_complexity)]
-    pub async fn outbox_cycle<T>(
+    pub async fn outbox_cycle<T, A: Borrow<Attempted>>(
         &self,
-        outcomes: &[Attempted],
+        outcomes: &[A],
         now: i64,
         claim: ClaimFor<'_>,
         mut prepare: impl FnMut(&Claimed) -> (T, Option<NewMessage>),
@@ -375,7 +378,7 @@ impl Store {
         );
         let mut exchanges: Vec<Exchange> = outcomes
             .iter()
-            .filter_map(|item| item.answer.clone().map(Exchange::one))
+            .filter_map(|item| item.borrow().answer.clone().map(Exchange::one))
             .collect();
         let answers = exchanges.len();
         with_pool!(self, pool => {
@@ -386,6 +389,7 @@ impl Store {
                     "WITH v (id, fence, state, next_attempt_at, delivered_at, dead_at, last_error) AS (",
                 );
                 update.push_values(outcomes, |mut b, item| {
+                    let item: &Attempted = item.borrow();
                     let (state, next, delivered_at, dead_at) = match item.outcome {
                         AttemptOutcome::Delivered => ("delivered", now, Some(now), None),
                         AttemptOutcome::Retry { next_attempt_at } => ("pending", next_attempt_at, None, None),
@@ -415,7 +419,7 @@ impl Store {
                     let mut q = sqlx::QueryBuilder::new("SELECT id, fence FROM outbox WHERE id IN (");
                     let mut ids = q.separated(", ");
                     for item in outcomes {
-                        ids.push_bind(item.id);
+                        ids.push_bind(item.borrow().id);
                     }
                     q.push(")");
                     let fences = q
@@ -425,12 +429,15 @@ impl Store {
                         .iter()
                         .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
                         .collect::<Result<std::collections::HashMap<i64, i64>, StoreError>>()?;
-                    recorded.extend(outcomes.iter().map(|item| fences.get(&item.id) == Some(&item.fence)));
+                    recorded.extend(outcomes.iter().map(|item| {
+                        let item: &Attempted = item.borrow();
+                        fences.get(&item.id) == Some(&item.fence)
+                    }));
                 }
                 let kept: Vec<&Attempted> = outcomes
                     .iter()
                     .zip(&recorded)
-                    .filter_map(|(item, ok)| ok.then_some(item))
+                    .filter_map(|(item, ok)| ok.then_some(item.borrow()))
                     .collect();
                 if !kept.is_empty() {
                     let mut q = sqlx::QueryBuilder::new(

@@ -655,3 +655,63 @@ async fn the_worker_keeps_many_claimed_past_its_slots_and_logs_every_delivery_as
             .contains(&format!("webhook-id: {}", sent.webhook_id())));
     }
 }
+
+#[tokio::test]
+async fn in_one_cycle_only_the_outcomes_whose_claims_still_hold_are_recorded() {
+    use motcua_gateway::store::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor};
+    let app = spawn_app_with(&portal_at(&dead_address().await, "")).await;
+    new_dossier(&app, "FENCE-MIX-1").await;
+    new_dossier(&app, "FENCE-MIX-2").await;
+    let t0 = chrono::Utc::now().timestamp_millis();
+    let held = app
+        .store
+        .claim_due("worker-a", t0, 1_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 2);
+    // A stalls past its lease on both; B takes over the first due of them.
+    let taken = app
+        .store
+        .claim_due("worker-b", t0 + 1_001, 1_000, 1)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].id, held[0].id);
+    let record = AttemptRecord {
+        worker: "worker-a".into(),
+        started_at: t0,
+        latency_ms: 1,
+        http_status: Some(200),
+        error: None,
+    };
+    let outcomes: Vec<Attempted> = held
+        .iter()
+        .map(|c| Attempted::of(c, AttemptOutcome::Delivered, record.clone()))
+        .collect();
+    let (recorded, claimed) = app
+        .store
+        .outbox_cycle(&outcomes, t0 + 1_100, ClaimFor::NONE, |_| ((), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        [false, true],
+        "the taken-over one is not recorded"
+    );
+    assert!(claimed.is_empty(), "a cycle that claims none");
+    let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
+    assert_eq!(
+        delivered.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [held[1].id]
+    );
+    assert_eq!(delivered[0].attempt_log.len(), 1);
+    let pending = app.store.outbox_page("pending", 0, 10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [held[0].id]
+    );
+    assert!(
+        pending[0].attempt_log.is_empty(),
+        "no attempt logged for the lost lease"
+    );
+}
