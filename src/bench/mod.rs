@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod gateway;
+mod store_alone;
 mod workload;
 
 use crate::store::Store;
@@ -101,6 +102,8 @@ pub struct Phase {
     pub vs_fresh: Option<f64>,
     /// Outbox drain: the rate over the signed sends of the worker's own HTTP client, no store.
     pub vs_client: Option<f64>,
+    /// Intake: the rate over the intake transaction's alone (no HTTP).
+    pub vs_store: Option<f64>,
 }
 
 impl Phase {
@@ -120,6 +123,7 @@ impl Phase {
             baseline: None,
             vs_fresh: None,
             vs_client: None,
+            vs_store: None,
         }
     }
 
@@ -338,11 +342,25 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
             )
             .await
             .against(&base);
+            usage = gw.usage();
+            gw.stop().await;
+            // The store alone, on the same database with the gateway stopped: the bound of the
+            // phase above, whatever the request path costs.
+            let alone = store_alone::run(&db.url, work.clone(), c, args.duration).await?;
+            let alone = Phase::of(
+                &format!("intake transaction alone, batches of {c}"),
+                &alone,
+                0.0,
+            )
+            .against(&base);
+            let fresh = Phase {
+                vs_store: Some(fresh.rate / alone.rate.max(1e-9)),
+                ..fresh
+            };
             phases.push(base);
             phases.push(fresh.clone());
+            phases.push(alone);
             if args.stored > 0 {
-                usage = gw.usage();
-                gw.stop().await;
                 fill(db, args).await?;
                 let gw = start(db, dir.path(), None, args).await?;
                 let base = phase(&gw, "healthz (baseline, stored)", c, d, 200, healthz()).await;
@@ -354,9 +372,6 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
                 stored.vs_fresh = Some(stored.rate / fresh.rate.max(1e-9));
                 phases.push(stored);
                 usage = max_usage(usage, gw.usage());
-                gw.stop().await;
-            } else {
-                usage = gw.usage();
                 gw.stop().await;
             }
         }
@@ -556,6 +571,9 @@ fn print_report(r: &Report) {
         }
         if let Some(x) = p.vs_client {
             println!("    {x:.3} × the worker's HTTP client sending alone (no store)");
+        }
+        if let Some(x) = p.vs_store {
+            println!("    {x:.3} × the intake transaction alone (no HTTP, full batches)");
         }
         if let Some(x) = p.vs_fresh {
             println!("    {x:.3} × the rate on a fresh store");

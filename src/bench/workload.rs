@@ -61,20 +61,34 @@ impl Submissions {
         })
     }
 
-    /// Requests: fixture by turn, portal id `{prefix}{worker}-{n}`, signed now.
+    /// The body of request `n` of worker `w`: fixture by turn, portal id `{prefix}{w}-{n}`;
+    /// with its content type.
+    pub fn body(&self, prefix: &str, w: usize, n: u64) -> (&'static str, Vec<u8>) {
+        let t = &self.templates[(w + n as usize) % self.templates.len()];
+        let mut body = t.before.clone();
+        body.extend_from_slice(format!("{prefix}{w}-{n}").as_bytes());
+        body.extend_from_slice(&t.after);
+        (t.content_type, body)
+    }
+
+    /// The signature headers of `body` sent now as request `n` of worker `w`: `webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature`.
+    pub fn signature(&self, prefix: &str, w: usize, n: u64, body: &[u8]) -> [String; 3] {
+        let id = format!("bench_{prefix}{w}_{n}");
+        let ts = chrono::Utc::now().timestamp();
+        let signature = sign(&self.secret, &id, ts, body);
+        [id, ts.to_string(), signature]
+    }
+
+    /// Requests: [`Submissions::body`], signed now.
     pub fn maker(self: Arc<Self>, prefix: &'static str) -> MakeRequest {
         Arc::new(move |w, n| {
-            let t = &self.templates[(w + n as usize) % self.templates.len()];
-            let mut body = t.before.clone();
-            body.extend_from_slice(format!("{prefix}{w}-{n}").as_bytes());
-            body.extend_from_slice(&t.after);
-            let id = format!("bench_{prefix}{w}_{n}");
-            let ts = chrono::Utc::now().timestamp();
-            let signature = sign(&self.secret, &id, ts, &body);
+            let (content_type, body) = self.body(prefix, w, n);
+            let [id, ts, signature] = self.signature(prefix, w, n, &body);
             client::post(
                 "/portal/v1/dossiers",
                 &[
-                    ("content-type", t.content_type),
+                    ("content-type", content_type),
                     ("webhook-id", &id),
                     ("webhook-timestamp", &ts.to_string()),
                     ("webhook-signature", &signature),

@@ -210,16 +210,16 @@ impl Intake {
         }
     }
 
-    /// Takes one verified request. When the result comes from the store (created, replayed
-    /// or conflict), `recording` was committed with it; a request rejected before the store
-    /// (400, 422) or a store failure left nothing recorded.
-    pub async fn submit(
+    /// Builds the store's item for one verified request: parsed, validated and mapped, with
+    /// the rows its code will decide and the records of its exchange. Also how the harness
+    /// measures the store alone (`motcua bench intake`).
+    pub fn item(
         &self,
         format: BodyFormat,
         raw: SubmissionRaw,
         now: DateTime<Utc>,
         recording: Recording,
-    ) -> Result<IntakeOutcome, IntakeError> {
+    ) -> Result<Pending, IntakeError> {
         let dossier = Self::build(&self.mappings, format, &raw.body, now)?;
         let procedure_name = self
             .mappings
@@ -239,6 +239,20 @@ impl Intake {
                 Box::new(move |outcome| answer_of(&judge(outcome, &content_hash)))
             },
         };
+        Ok(Pending { item, content_hash })
+    }
+
+    /// Takes one verified request. When the result comes from the store (created, replayed
+    /// or conflict), `recording` was committed with it; a request rejected before the store
+    /// (400, 422) or a store failure left nothing recorded.
+    pub async fn submit(
+        &self,
+        format: BodyFormat,
+        raw: SubmissionRaw,
+        now: DateTime<Utc>,
+        recording: Recording,
+    ) -> Result<IntakeOutcome, IntakeError> {
+        let Pending { item, content_hash } = self.item(format, raw, now, recording)?;
         let outcome = self
             .writer
             .submit(item)
@@ -251,6 +265,14 @@ impl Intake {
         }
         result
     }
+}
+
+/// A request ready for the store.
+pub struct Pending {
+    /// What the store takes.
+    pub item: IntakeItem,
+    /// Its content's hash, which tells a replay from a conflict.
+    pub content_hash: String,
 }
 
 /// What the store's outcome means for a request whose content hashes to `content_hash`: new,
