@@ -8,6 +8,7 @@
 
 mod audit;
 mod bulk;
+mod checkpoint;
 mod dossiers;
 mod intake_batch;
 mod lifecycle;
@@ -60,6 +61,8 @@ pub enum Store {
         read: SqlitePool,
         /// The one writer.
         write: SqlitePool,
+        /// Its WAL checkpoints, on a connection of their own.
+        checkpointer: Arc<checkpoint::Checkpointer>,
     },
     /// PostgreSQL, for several instances sharing the load.
     Postgres(PgPool),
@@ -130,7 +133,21 @@ impl Store {
             // No ping before each acquire (`test_before_acquire`): a connection to a local file
             // cannot drop, and on SQLite the ping is one more hand-off to the connection's
             // worker thread, which doubled the cost of every statement.
+            // Checkpoints are the checkpointer's, not the committing writer's (see
+            // `checkpoint`).
             let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(
+                    options
+                        .clone()
+                        .pragma("wal_autocheckpoint", "0")
+                        .pragma("journal_size_limit", checkpoint::WAL_KEPT_BYTES),
+                )
+                .await?;
+            let checkpointer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .test_before_acquire(false)
@@ -143,7 +160,11 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.read_only(true))
                 .await?;
-            Ok(Store::Sqlite { read, write })
+            Ok(Store::Sqlite {
+                read,
+                write,
+                checkpointer: Arc::new(checkpoint::Checkpointer::start(checkpointer)),
+            })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -250,7 +271,12 @@ impl Store {
     /// Closes every connection (at shutdown, and before a test reopens the same file).
     pub async fn close(&self) {
         match self {
-            Store::Sqlite { read, write } => {
+            Store::Sqlite {
+                read,
+                write,
+                checkpointer,
+            } => {
+                checkpointer.close().await;
                 read.close().await;
                 write.close().await;
             }
