@@ -1,0 +1,96 @@
+"""What SQLite itself takes to store the rows of one dossier, without the gateway.
+
+Run from the repository's root: `B=30 python3 docs/sqlite_floor.py` (B: dossiers per commit).
+It applies the SQLite migrations to a new file in a temporary folder, in WAL mode with
+`synchronous=FULL` as the gateway runs, and commits 6,000 dossiers in batches of B with
+Python's own `sqlite3` module, one prepared statement per row and no thread hand-off: a
+dossier, its raw submission (a 2.4 KB fixture body), three documents, a progress record, an
+outbox message, and a request and its answer in the message log. It prints the time per batch,
+the commit's part of it, and the time per dossier: a floor for `Store::insert_dossiers` on the
+same machine (see docs/PERFORMANCE.md). Environment: CK sets `wal_autocheckpoint` (default
+1000, SQLite's), NOBODY=1 stores empty submission bodies.
+"""
+
+import glob
+import os
+import sqlite3
+import tempfile
+import time
+
+BATCH = int(os.environ.get("B", "30"))
+TOTAL = 6000
+
+folder = tempfile.mkdtemp()
+path = os.path.join(folder, "floor.db")
+db = sqlite3.connect(path, isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("PRAGMA synchronous=FULL")
+db.execute("PRAGMA foreign_keys=ON")
+db.execute("PRAGMA wal_autocheckpoint=%d" % int(os.environ.get("CK", "1000")))
+for migration in sorted(glob.glob("migrations/sqlite/*.sql")):
+    with open(migration) as f:
+        db.executescript(f.read())
+
+with open("fixtures/portal/valid/karaoke.xml", "rb") as f:
+    body = f.read()
+raw = b"" if os.environ.get("NOBODY") else body
+applicant = (
+    '{"name":"Nguyễn Văn A","id_number":"079123456789","address":"12 Lê Lợi, Quận 1, '
+    'TP. Hồ Chí Minh","phone":"0901234567","email":"a@example.vn"}'
+)
+form = '{"x":"' + "y" * 600 + '"}'
+
+seq = 0
+committing = 0.0
+started = time.time()
+for _ in range(TOTAL // BATCH):
+    db.execute("BEGIN IMMEDIATE")
+    for _ in range(BATCH):
+        seq += 1
+        (dossier,) = db.execute(
+            "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, "
+            "submitted_at, received_at, applicant, form, fees, summary, mapping_version, "
+            "content_hash, first_answer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            ("000.00.00.H29-261128-%06d" % seq, "G-%d" % (seq * 7919 % 1000003), "1.0000%d" % (seq % 5),
+             1, 2, seq, seq, applicant, form, "[]", "summary", "v1", "h" * 64, '{"error_code":"0"}'),
+        ).fetchone()
+        db.execute(
+            "INSERT INTO dossier_submissions VALUES (?,?,?,?,?,?,?)",
+            (dossier, "application/xml", raw, "msg_%d" % seq, "1764300000", "v1," + "a" * 44, seq),
+        )
+        for position in range(3):
+            db.execute(
+                "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, "
+                "sha256, size, next_attempt_at) VALUES (?,?,?,?,?,?,?,?)",
+                (dossier, position, "component", "file.pdf", "https://portal.example/f/%d" % seq,
+                 "a" * 64, 1000, seq),
+            )
+        db.execute(
+            "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, "
+            "officer_unit, note, at) VALUES (?,?,?,?,?,?,?,?)",
+            (dossier, "received", 1, "Cổng dịch vụ công", "title", "unit", None, seq),
+        )
+        db.execute(
+            "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, "
+            "next_attempt_at) VALUES (?,?,?,?,?,?)",
+            ("portal", dossier, "status", '{"p":"' + "z" * 500 + '"}', seq, seq),
+        )
+        for answer in (False, True):
+            db.execute(
+                "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, "
+                "headers, body, verdict, body_sha256, prev_hash, hash) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (2 * seq + answer, seq, "in", "portal", "127.0.0.1", None, "POST /portal/v1/dossiers",
+                 "content-type: application/xml", b'{"error_code":"0"}' if answer else body,
+                 "received", "a" * 64, "b" * 64, "c" * 64),
+            )
+    t = time.time()
+    db.execute("COMMIT")
+    committing += time.time() - t
+elapsed = time.time() - started
+batches = TOTAL // BATCH
+print(
+    "batches of %d: %.2f ms a batch, of which the commit %.2f ms; %.0f µs a dossier (%.0f/s)"
+    % (BATCH, elapsed / batches * 1000, committing / batches * 1000,
+       elapsed / TOTAL * 1e6, TOTAL / elapsed)
+)
