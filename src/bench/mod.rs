@@ -6,7 +6,9 @@
 //!
 //! Modes:
 //! - `intake`: signed submissions, unique, across every mapped procedure, XML and JSON mixed;
-//!   with `--stored N`, again after the store holds N dossiers, and the ratio of the two;
+//!   then the same kind of dossiers stored by the intake transaction alone, with no HTTP, the
+//!   bound of the first phase (`store_alone`); with `--stored N`, again after the store holds
+//!   N dossiers, and the ratio of the two;
 //! - `read`: status reads by code over a pool of stored dossiers, and the paged list;
 //! - `outbox`: N queued messages drained into a local sink.
 
@@ -102,7 +104,7 @@ pub struct Phase {
     pub vs_fresh: Option<f64>,
     /// Outbox drain: the rate over the signed sends of the worker's own HTTP client, no store.
     pub vs_client: Option<f64>,
-    /// Intake: the rate over the intake transaction's alone (no HTTP).
+    /// Intake: the rate over that of the intake transaction alone (no HTTP).
     pub vs_store: Option<f64>,
 }
 
