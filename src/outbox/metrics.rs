@@ -43,6 +43,7 @@ pub struct Metrics {
     queue: Family<StateLabels, Gauge>,
     oldest_pending: Gauge,
     rate_limited: Family<CallerLabels, Counter>,
+    store_errors: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -69,6 +70,12 @@ impl Metrics {
         let queue = Family::<StateLabels, Gauge>::default();
         let oldest_pending = Gauge::default();
         let rate_limited = Family::<CallerLabels, Counter>::default();
+        let store_errors = Counter::default();
+        registry.register(
+            "outbox_store_errors",
+            "Delivery cycles whose store transaction failed (outcomes kept for the next one)",
+            store_errors.clone(),
+        );
         registry.register(
             "rate_limited",
             "Requests refused by a rate limit, by kind of caller",
@@ -109,7 +116,13 @@ impl Metrics {
             queue,
             oldest_pending,
             rate_limited,
+            store_errors,
         }
+    }
+
+    /// Counts a delivery cycle whose store transaction failed.
+    pub fn store_error(&self) {
+        self.store_errors.inc();
     }
 
     /// Counts one attempt.

@@ -461,7 +461,8 @@ impl Worker {
                 Err(e) => {
                     // The outcomes are kept and recorded by the next cycle: their claims
                     // still hold unless this lasts longer than a lease.
-                    tracing::error!(error = %e, "outbox store error; pausing");
+                    tracing::error!(error = %e, outcomes = done.len(), "outbox store error; pausing");
+                    self.metrics.store_error();
                     tokio::select! {
                         () = tokio::time::sleep(MAX_IDLE) => {}
                         () = shutdown.cancelled(), if !stopping => stopping = true,

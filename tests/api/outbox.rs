@@ -715,3 +715,93 @@ async fn in_one_cycle_only_the_outcomes_whose_claims_still_hold_are_recorded() {
         "no attempt logged for the lost lease"
     );
 }
+
+#[tokio::test]
+async fn an_outcome_the_store_cannot_record_is_kept_and_recorded_later_without_sending_again() {
+    let portal = TestPartner::start().await;
+    let app = spawn_app_with(&portal_at(&portal.address, "")).await;
+    new_dossier(&app, "STORE-DOWN-1").await;
+    // Every attempt row is refused: the cycle recording the outcome fails as a whole.
+    let url = app.db_url();
+    if url.starts_with("sqlite://") {
+        raw_sql(
+            &url,
+            "CREATE TRIGGER refuse_attempts BEFORE INSERT ON outbox_attempts \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+        )
+        .await;
+    } else {
+        raw_sql(
+            &url,
+            "CREATE FUNCTION refuse_attempts() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$",
+        )
+        .await;
+        raw_sql(
+            &url,
+            "CREATE TRIGGER refuse_attempts BEFORE INSERT ON outbox_attempts \
+             FOR EACH ROW EXECUTE FUNCTION refuse_attempts()",
+        )
+        .await;
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(app.worker.clone().run(4, stop.clone()));
+    portal
+        .wait_until("the message sent", |r| r.len() == 1)
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !app
+        .metrics()
+        .await
+        .contains("motcua_outbox_store_errors_total 1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed cycle counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let pending = app.store.outbox_page("pending", 0, 10).await.unwrap();
+    assert_eq!(pending.len(), 1, "not recorded while the store refuses");
+    assert!(pending[0].attempt_log.is_empty());
+
+    // The store works again: the kept outcome is recorded by a later cycle.
+    let drop_trigger = if url.starts_with("sqlite://") {
+        "DROP TRIGGER refuse_attempts"
+    } else {
+        "DROP TRIGGER refuse_attempts ON outbox_attempts"
+    };
+    raw_sql(&url, drop_trigger).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let delivered = loop {
+        let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
+        if !delivered.is_empty() {
+            break delivered;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kept outcome was never recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    stop.cancel();
+    worker.await.unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].attempt_log.len(),
+        1,
+        "one attempt, logged once"
+    );
+    assert_eq!(portal.received().len(), 1, "not sent again");
+    let log = message_log(&app.store).await;
+    let requests: Vec<_> = log
+        .iter()
+        .filter(|r| r.message.partner == "portal" && r.message.verdict == "sent")
+        .collect();
+    assert_eq!(requests.len(), 1);
+    let answers = log
+        .iter()
+        .filter(|r| r.message.reply_to == Some(requests[0].seq))
+        .count();
+    assert_eq!(answers, 1, "its answer recorded once");
+}
