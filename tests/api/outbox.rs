@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use crate::lifecycle::{act, new_dossier};
+use motcua_gateway::audit::Record;
 use motcua_gateway::outbox::Dispatched;
 use serde_json::{json, Value};
 
@@ -22,6 +23,23 @@ async fn outbox(app: &TestApp, state: &str) -> Vec<Value> {
         .await;
     assert_eq!(status, 200, "{page}");
     page["items"].as_array().unwrap().clone()
+}
+
+/// The requests the message log holds as sent to the portal, each with the answers that point
+/// back to it.
+async fn portal_deliveries(app: &TestApp) -> Vec<(Record, Vec<Record>)> {
+    let log = message_log(&app.store).await;
+    log.iter()
+        .filter(|r| r.message.partner == "portal" && r.message.verdict == "sent")
+        .map(|request| {
+            let answers = log
+                .iter()
+                .filter(|r| r.message.reply_to == Some(request.seq))
+                .cloned()
+                .collect();
+            (request.clone(), answers)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -630,17 +648,9 @@ async fn the_worker_keeps_many_claimed_past_its_slots_and_logs_every_delivery_as
 
     // Every delivery is in the message log: its request before it left, then the answer,
     // pointing back to it.
-    let log = message_log(&app.store).await;
-    let requests: Vec<_> = log
-        .iter()
-        .filter(|r| r.message.partner == "portal" && r.message.verdict == "sent")
-        .collect();
-    assert_eq!(requests.len(), 24);
-    for request in &requests {
-        let answers: Vec<_> = log
-            .iter()
-            .filter(|r| r.message.reply_to == Some(request.seq))
-            .collect();
+    let deliveries = portal_deliveries(&app).await;
+    assert_eq!(deliveries.len(), 24);
+    for (request, answers) in &deliveries {
         assert_eq!(answers.len(), 1, "one answer to request {}", request.seq);
         assert!(answers[0].seq > request.seq);
         assert_eq!(answers[0].message.target, "200");
@@ -793,15 +803,7 @@ async fn an_outcome_the_store_cannot_record_is_kept_and_recorded_later_without_s
         "one attempt, logged once"
     );
     assert_eq!(portal.received().len(), 1, "not sent again");
-    let log = message_log(&app.store).await;
-    let requests: Vec<_> = log
-        .iter()
-        .filter(|r| r.message.partner == "portal" && r.message.verdict == "sent")
-        .collect();
-    assert_eq!(requests.len(), 1);
-    let answers = log
-        .iter()
-        .filter(|r| r.message.reply_to == Some(requests[0].seq))
-        .count();
-    assert_eq!(answers, 1, "its answer recorded once");
+    let deliveries = portal_deliveries(&app).await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].1.len(), 1, "its answer recorded once");
 }
