@@ -90,7 +90,7 @@ impl Submissions {
                 &[
                     ("content-type", content_type),
                     ("webhook-id", &id),
-                    ("webhook-timestamp", &ts.to_string()),
+                    ("webhook-timestamp", &ts),
                     ("webhook-signature", &signature),
                 ],
                 &body,

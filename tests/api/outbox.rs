@@ -760,11 +760,15 @@ async fn an_outcome_the_store_cannot_record_is_kept_and_recorded_later_without_s
         .wait_until("the message sent", |r| r.len() == 1)
         .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !app
-        .metrics()
-        .await
-        .contains("motcua_outbox_store_errors_total 1")
-    {
+    // At least one failed cycle (the loop retries every two seconds, so it may be more).
+    let failed_cycles = |metrics: String| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("motcua_outbox_store_errors_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    while failed_cycles(app.metrics().await) == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "no failed cycle counted"
