@@ -133,13 +133,16 @@ impl Store {
             // No ping before each acquire (`test_before_acquire`): a connection to a local file
             // cannot drop, and on SQLite the ping is one more hand-off to the connection's
             // worker thread, which doubled the cost of every statement.
+            let pool = |size: u32| {
+                SqlitePoolOptions::new()
+                    .max_connections(size)
+                    .test_before_acquire(false)
+                    .acquire_timeout(Duration::from_secs(30))
+            };
             // Checkpoints are the checkpointer's, not the committing writer's (see
             // `checkpoint`).
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
+            let write = pool(1)
                 .min_connections(1)
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
                 .connect_with(
                     options
                         .clone()
@@ -147,17 +150,11 @@ impl Store {
                         .pragma("journal_size_limit", checkpoint::WAL_KEPT_BYTES),
                 )
                 .await?;
-            let checkpointer = SqlitePoolOptions::new()
-                .max_connections(1)
+            let checkpointer = pool(1)
                 .min_connections(1)
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone())
                 .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(max_connections.max(2))
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
+            let read = pool(max_connections.max(2))
                 .connect_with(options.read_only(true))
                 .await?;
             Ok(Store::Sqlite {
