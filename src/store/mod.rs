@@ -139,14 +139,14 @@ impl Store {
                     .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
             };
-            // Checkpoints are the checkpointer's, not the committing writer's (see
-            // `checkpoint`).
+            // Checkpoints are mostly the checkpointer's; the writer only finishes one when the
+            // WAL has grown to `WRITER_PAGES`, so that it starts over (see `checkpoint`).
             let write = pool(1)
                 .min_connections(1)
                 .connect_with(
                     options
                         .clone()
-                        .pragma("wal_autocheckpoint", "0")
+                        .pragma("wal_autocheckpoint", checkpoint::WRITER_PAGES)
                         .pragma("journal_size_limit", checkpoint::WAL_KEPT_BYTES),
                 )
                 .await?;
