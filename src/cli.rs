@@ -344,18 +344,27 @@ async fn serve(config: Config, file: Option<PathBuf>) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log);
     let app = Application::build(config).await?;
     let state = app.state().clone();
+    // Every handler is installed before the gateway says it listens: a signal that arrives
+    // before its handler meets the default action, which for these three ends the process.
+    use tokio::signal::unix::{signal, SignalKind};
+    let stop = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
     let hup_state = state.clone();
     let hup_file = file.clone();
-    tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::error!("cannot listen for SIGHUP; secrets reload only on restart");
-            return;
-        };
-        while hup.recv().await.is_some() {
-            reload(hup_file.as_deref(), &hup_state, "SIGHUP");
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    reload(hup_file.as_deref(), &hup_state, "SIGHUP");
+                }
+            });
         }
-    });
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; secrets reload only on restart");
+        }
+    }
     let every = state.config.server.watch_config.0;
     if let (Some(file), false) = (file, every.is_zero()) {
         tokio::spawn(async move {
@@ -379,7 +388,16 @@ async fn serve(config: Config, file: Option<PathBuf>) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let signals = shutdown.clone();
     tokio::spawn(async move {
-        let reason = wait_for_signal().await;
+        let reason = match stop {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot install signal handlers; stop with SIGKILL");
+                std::future::pending().await
+            }
+        };
         tracing::info!(signal = reason, "shutting down");
         signals.cancel();
     });
@@ -403,20 +421,5 @@ fn reload(file: Option<&std::path::Path>, state: &crate::http::AppState, trigger
         Err(e) => {
             tracing::error!(error = %e, trigger, "configuration not reloaded; the previous one stays in force")
         }
-    }
-}
-
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
     }
 }
