@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use rand::Rng;
 use std::io::Write;
 use std::path::PathBuf;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 /// motcua-gateway: the Department of Culture and Sports' integration gateway.
@@ -346,7 +347,6 @@ async fn serve(config: Config, file: Option<PathBuf>) -> anyhow::Result<()> {
     let state = app.state().clone();
     // Every handler is installed before the gateway says it listens: a signal that arrives
     // before its handler meets the default action, which for these three ends the process.
-    use tokio::signal::unix::{signal, SignalKind};
     let stop = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
