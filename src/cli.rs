@@ -3,7 +3,7 @@
 
 use crate::app::Application;
 use crate::config::{token_hash, Config};
-use crate::portal::check;
+use crate::dossiers::check;
 use crate::store::Store;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -179,7 +179,7 @@ async fn audit_command(store: &Store, command: AuditCommand) -> anyhow::Result<(
         AuditCommand::Verify => {
             let anchor = store.message_log_anchor().await?;
             let first = anchor.seq + 1;
-            let mut verifier = crate::audit::Verifier::new(anchor);
+            let mut verifier = crate::audit::verify::Verifier::new(anchor);
             let mut after = 0;
             loop {
                 let page = store.message_records(after, PAGE).await?;
@@ -232,7 +232,7 @@ async fn audit_command(store: &Store, command: AuditCommand) -> anyhow::Result<(
 
 /// One record as a JSON line: its fields, the time in Vietnam time, the raw body in base64 and,
 /// when it is UTF-8, as text too.
-fn export_line(r: &crate::audit::Record) -> serde_json::Value {
+fn export_line(r: &crate::chain::Record) -> serde_json::Value {
     use base64::Engine;
     let mut line = serde_json::to_value(r).unwrap_or_default();
     let at = chrono::DateTime::from_timestamp_millis(r.message.at).map(|t| {

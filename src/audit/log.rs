@@ -7,8 +7,8 @@
 //! own. A caller that gets an error must not act on the message. (Intake records its exchanges
 //! in its own transaction instead, beside the dossiers they brought: `store::intake_batch`.)
 
-use super::{Direction, Exchange, NewMessage};
-use crate::group_commit::GroupCommit;
+use crate::chain::{Direction, Exchange, NewMessage};
+use crate::store::group_commit::GroupCommit;
 use crate::store::Store;
 use axum::http::HeaderMap;
 

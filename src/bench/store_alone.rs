@@ -6,12 +6,12 @@
 
 use super::client::Load;
 use super::workload::Submissions;
-use crate::audit::{Direction, NewMessage};
+use crate::chain::{Direction, NewMessage};
 use crate::config::Config;
-use crate::group_commit::{spawn_on, Lane};
+use crate::dossiers::intake::{BodyFormat, Intake, IntakeOutcome, Recording};
+use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
-use crate::portal::intake::{BodyFormat, Intake, IntakeOutcome, Recording};
-use crate::status_cache::StatusCache;
+use crate::store::lane::{spawn_on, Lane};
 use crate::store::{InsertOutcome, Store, SubmissionRaw};
 use anyhow::Context;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use crate::config::Scope;
 use crate::domain::lifecycle::Action;
 use crate::domain::time::parse_wire;
 use crate::domain::validation::FieldError;
-use crate::lifecycle::{ActionInput, LifecycleError, Officer};
+use crate::dossiers::lifecycle::{ActionInput, LifecycleError, Officer};
 use crate::store::IdempotencyKey;
 use axum::body::Body;
 use axum::extract::{Path, State};

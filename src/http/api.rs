@@ -7,7 +7,7 @@ use crate::config::Scope;
 use crate::domain::codes::{DossierCode, ProcedureCode};
 use crate::domain::status::Status;
 use crate::domain::time::{format_wire_millis, parse_wire, vn_offset};
-use crate::dossier_view::{dossier_view, is_open, status_name};
+use crate::dossiers::view::{dossier_view, is_open, status_name};
 use crate::store::{DossierFilter, StoredDossier};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -1,7 +1,7 @@
 //! The one error type at the HTTP edge: a status, a stable `error_code`, the contract's body,
 //! and (for 429) a `Retry-After`. Internal errors are logged once here and answered opaquely.
 
-use super::record::Answer;
+use super::answer::Answer;
 use crate::domain::validation::FieldError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

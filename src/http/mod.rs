@@ -1,7 +1,9 @@
 //! The HTTP edge: one router per kind of caller (portal, api, ops), the shared state, the one
-//! error type, authentication and rate limits. Nothing else in the crate imports this module.
+//! error type, authentication and rate limits. Only `app` (serving) and `cli` (operator commands
+//! that print what the API shows) use it; no service imports it.
 
 pub mod actions;
+pub mod answer;
 pub mod api;
 pub mod auth;
 pub mod body;
@@ -17,10 +19,10 @@ pub mod server;
 use crate::audit::log::MessageLog;
 use crate::config::Config;
 use crate::domain::calendar::{Calendar, WorkingHours};
-use crate::lifecycle::{Lifecycle, OfficeHours};
+use crate::dossiers::intake::Intake;
+use crate::dossiers::lifecycle::{Lifecycle, OfficeHours};
+use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
-use crate::portal::intake::Intake;
-use crate::status_cache::StatusCache;
 use crate::store::Store;
 use auth::Clients;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -59,7 +61,7 @@ pub struct Inner {
     /// Rate limiters.
     pub limiters: Limiters,
     /// Metrics.
-    pub metrics: Arc<crate::outbox::metrics::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Payment service.
     pub payments: crate::payment::service::Payments,
     /// The tamper-evident log of partner messages.
@@ -134,7 +136,7 @@ impl AppState {
             )),
             payments,
             messages,
-            metrics: Arc::new(crate::outbox::metrics::Metrics::new()),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             lifecycle,
             status_cache,
             outbox_wake,

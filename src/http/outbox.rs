@@ -5,7 +5,7 @@ use super::auth::Caller;
 use super::error::{json_response, ApiError};
 use super::AppState;
 use crate::config::Scope;
-use crate::dossier_view::wire;
+use crate::dossiers::view::wire;
 use crate::store::{OutboxItem, OutboxSelector};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

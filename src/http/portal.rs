@@ -5,12 +5,13 @@
 //! The request and its answer go into the message log in the same commit as the dossier (see
 //! `record::recorded_in_effect`).
 
+use super::answer::Answer;
 use super::body::read_body;
 use super::error::ApiError;
-use super::record::{recorded_in_effect, Answer, Handled, Inbound, Replier};
+use super::record::{recorded_in_effect, Handled, Inbound, Replier};
 use super::AppState;
-use crate::audit::NewMessage;
-use crate::portal::intake::{BodyFormat, IntakeError, IntakeOutcome, Recording};
+use crate::chain::NewMessage;
+use crate::dossiers::intake::{BodyFormat, IntakeError, IntakeOutcome, Recording};
 use crate::signing::{verify, SignatureError, SignatureHeaders};
 use crate::store::SubmissionRaw;
 use axum::body::Body;

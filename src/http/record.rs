@@ -17,52 +17,16 @@
 //!   dies on before either commit is not in the log, and was not answered: the partner sends it
 //!   again.
 
+use super::answer::Answer;
 use super::error::ApiError;
 use super::AppState;
 use crate::audit::log::headers_text;
-use crate::audit::{Direction, NewMessage};
+use crate::chain::{Direction, NewMessage};
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::net::SocketAddr;
-
-/// An answer rendered in full before it is sent, so that the log's record of it and the bytes
-/// sent come from the same value.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// Status.
-    pub status: StatusCode,
-    /// Headers.
-    pub headers: HeaderMap,
-    /// Body.
-    pub body: Bytes,
-}
-
-impl Answer {
-    /// A JSON answer with the contract's content type.
-    pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Self {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        Answer {
-            status,
-            headers,
-            body: body.into(),
-        }
-    }
-}
-
-impl IntoResponse for Answer {
-    fn into_response(self) -> Response {
-        let mut res = Response::new(Body::from(self.body));
-        *res.status_mut() = self.status;
-        *res.headers_mut() = self.headers;
-        res
-    }
-}
 
 /// The partner and peer of a request, to make the log records of its answers.
 #[derive(Debug, Clone)]

@@ -6,20 +6,18 @@
 //! `concurrency` at once, and each destination has its own rate limit and concurrency cap so a
 //! receiver back from an outage gets a steady stream.
 
-pub mod metrics;
-
 use crate::audit::log::{call_partner, Answer, Outbound};
-use crate::audit::NewMessage;
+use crate::chain::NewMessage;
 use crate::config::{Config, OutboxConfig};
-use crate::group_commit::spawn_on;
+use crate::dossiers::status_cache::StatusCache;
+use crate::metrics::Metrics;
 use crate::portal::sync::{ONESTOP, PORTAL};
 use crate::signing::{sign, WebhookSecret};
-use crate::status_cache::StatusCache;
+use crate::store::lane::{spawn_on, Lane};
 use crate::store::{
     AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, Store, StoreError,
 };
 use governor::{DefaultDirectRateLimiter, Quota};
-use metrics::Metrics;
 use rand::Rng;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -379,14 +377,13 @@ impl Worker {
     /// a wake-up, or at most two seconds. On shutdown it stops claiming, and attempts in flight
     /// finish and are recorded before this returns.
     ///
-    /// On SQLite the loop runs on a thread of its own (`group_commit::Lane`), as the intake and
-    /// log writers do: its statements' answers then wake it at once instead of queueing behind
-    /// request handlers. The sends stay on the shared runtime.
+    /// The loop runs on a thread of its own (`store::lane`), as the intake and log writers do:
+    /// its statements' answers then wake it at once instead of queueing behind request
+    /// handlers. The sends stay on the shared runtime.
     pub async fn run(self: Arc<Self>, concurrency: usize, shutdown: CancellationToken) {
         let shared = tokio::runtime::Handle::current();
-        let lane = self.store.writer_lane();
         spawn_on(
-            lane,
+            Lane::Dedicated,
             "motcua-outbox",
             self.cycles(concurrency, shutdown, shared),
         )

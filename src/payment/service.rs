@@ -8,7 +8,7 @@ use crate::config::{Config, PaygovConfig, VnpayConfig};
 use crate::domain::lifecycle::Action;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire;
-use crate::lifecycle::{ActionInput, Lifecycle, LifecycleError, Officer};
+use crate::dossiers::lifecycle::{ActionInput, Lifecycle, LifecycleError, Officer};
 use crate::mapping::Mappings;
 use crate::store::{
     NewPayment, PaymentEvent, PaymentOp, PaymentRow, Store, StoreError, StoredDossier,

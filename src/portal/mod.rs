@@ -1,8 +1,6 @@
-//! The city portal's wire formats: XML and JSON submissions in, status-sync messages out, and
-//! the intake service that turns a verified request into a stored dossier.
+//! The city portal's wire formats only: XML and JSON submissions in (`tree` reads either into
+//! one bounded tree, `submission` reads its envelope), status-sync messages out (`sync`).
 
-pub mod check;
-pub mod intake;
 pub mod submission;
 pub mod sync;
 pub mod tree;

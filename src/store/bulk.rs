@@ -74,8 +74,8 @@ impl Store {
 
     /// Brings the planner's statistics up to date after a fill, as PostgreSQL's autovacuum
     /// would within its next minute: a backlog queued faster than that is otherwise planned
-    /// from a new table's defaults (the outbox claim then sorted every pending message,
-    /// 80 ms a claim with 60,000 queued).
+    /// from a new table's defaults (the outbox claim then sorted every pending message at
+    /// every claim).
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
         // SQLite's plans here come from the shape of the indexes (no `ANALYZE` is ever run
         // on it), so only PostgreSQL has statistics to bring up to date.

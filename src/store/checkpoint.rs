@@ -1,14 +1,14 @@
 //! SQLite's WAL checkpoints, mostly off the writer's path. By default SQLite checkpoints inside
 //! the commit that takes the WAL past 1,000 pages: that commit copies every page of the WAL
-//! into the database file and syncs it before its callers are answered — a sixth of the write
-//! connection's time under intake, and the slowest batches' whole delay (docs/PERFORMANCE.md).
+//! into the database file and syncs it before its callers are answered — a large share of the
+//! write connection's time under intake, and the slowest batches' whole delay
+//! (docs/PERFORMANCE.md).
 //!
 //! Here a connection of this module's, on a thread of its own, runs a `PASSIVE` checkpoint
 //! every [`EVERY`]: it copies what it can without blocking the writer or readers. That alone
 //! does not bound the WAL: SQLite starts the WAL file over only when a write transaction
 //! begins with every frame already copied, and under a steady stream of commits the
-//! checkpointer is always a few frames behind — the WAL grew to 2 GB in a 20-second intake
-//! run. So the write connection keeps an automatic checkpoint, at [`WRITER_PAGES`] pages
+//! checkpointer is always a few frames behind, and the WAL grows without bound. So the write connection keeps an automatic checkpoint, at [`WRITER_PAGES`] pages
 //! instead of 1,000: by then the checkpointer has copied all but the last few milliseconds'
 //! frames, the writer copies the rest, and its next transaction starts the WAL over. The WAL
 //! stays about [`WRITER_PAGES`] pages long, and its pages stay in the OS's cache instead of
@@ -16,7 +16,7 @@
 //! commit is on disk when its WAL frames are synced, which the writer still does at every
 //! commit.
 
-use crate::group_commit::{spawn_on, Lane};
+use crate::store::lane::{spawn_on, Lane};
 use sqlx::SqlitePool;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -92,7 +92,7 @@ async fn run(pool: SqlitePool, stop: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
-    use crate::audit::{Direction, Exchange, NewMessage};
+    use crate::chain::{Direction, Exchange, NewMessage};
     use crate::store::Store;
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};

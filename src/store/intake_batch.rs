@@ -13,10 +13,10 @@
 //! transaction of its own (once more after a unique-key race, when the lookup finds the other
 //! gateway's dossier).
 
-use super::audit::append_log;
 use super::dossiers::{InsertOutcome, PreparedRows, SubmissionRaw};
+use super::message_log::append_log;
 use super::{is_unique_violation, with_pool, BeginWrite, Store, StoreError};
-use crate::audit::{Exchange, NewMessage};
+use crate::chain::{Exchange, NewMessage};
 use crate::domain::codes::{AgencyCode, DossierCode};
 use crate::domain::dossier::NewDossier;
 use crate::domain::time::vn_date;

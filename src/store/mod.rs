@@ -6,12 +6,14 @@
 //! before the caller answers; its writes go through one connection, which queues writers in
 //! the process instead of making them spin on the file lock.
 
-mod audit;
 mod bulk;
 mod checkpoint;
 mod dossiers;
+pub mod group_commit;
 mod intake_batch;
+pub mod lane;
 mod lifecycle;
+mod message_log;
 mod outbox;
 mod payments;
 
@@ -175,23 +177,15 @@ impl Store {
         }
     }
 
-    /// Where this backend's writers run: on a thread of their own, on both. On SQLite the
-    /// driver's connection is a thread, and its replies should not queue behind request
-    /// handlers (see `group_commit`); on PostgreSQL each writer has a connection of its own
-    /// whose socket that thread drives ([`Store::own_writer`]).
-    pub fn writer_lane(&self) -> crate::group_commit::Lane {
-        crate::group_commit::Lane::Dedicated
-    }
-
-    /// Starts a group-commit writer named `name` on this backend's lane
-    /// ([`Store::writer_lane`]): `commit` gets the writer's own store ([`Store::own_writer`])
-    /// and each batch.
+    /// Starts a group-commit writer named `name` on a thread of its own, on both backends
+    /// (see `lane`): `commit` gets the writer's own store ([`Store::own_writer`]) and each
+    /// batch.
     pub fn start_writer<T, R, F, Fut>(
         &self,
         name: &str,
         max_batch: usize,
         commit: F,
-    ) -> crate::group_commit::GroupCommit<T, R>
+    ) -> group_commit::GroupCommit<T, R>
     where
         T: Send + 'static,
         R: Send + 'static,
@@ -201,7 +195,7 @@ impl Store {
         let shared = self.clone();
         let own = Arc::new(tokio::sync::OnceCell::<Store>::new());
         let commit = Arc::new(commit);
-        crate::group_commit::GroupCommit::start(name, self.writer_lane(), max_batch, move |items| {
+        group_commit::GroupCommit::start(name, lane::Lane::Dedicated, max_batch, move |items| {
             let (shared, own, commit) = (shared.clone(), own.clone(), commit.clone());
             async move {
                 let store = shared.own_writer(&own).await;
@@ -213,8 +207,8 @@ impl Store {
     /// The store a writer task uses, kept in `own`. On PostgreSQL, a connection of the writer's
     /// own, made on its first use from inside the writer's runtime, so that the writer's thread
     /// drives its socket: with the pool's connections the shared runtime's I/O driver had to
-    /// wake the writer after every statement (intake 6,255/s against 8,431–8,977/s, see
-    /// docs/PERFORMANCE.md). Until it can be made, the shared pool. On SQLite, the one write
+    /// wake the writer after every statement, which cost intake a quarter of its rate
+    /// (docs/PERFORMANCE.md). Until it can be made, the shared pool. On SQLite, the one write
     /// connection, which is a thread of its own anyway.
     pub async fn own_writer(&self, own: &tokio::sync::OnceCell<Store>) -> Store {
         let Store::Postgres(pool) = self else {

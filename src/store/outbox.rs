@@ -3,9 +3,9 @@
 //! token, their outcomes recorded (only while the claim holds), and operated on.
 //! No transaction here stays open across a delivery: claiming and recording are separate.
 
-use super::audit::append_log;
+use super::message_log::append_log;
 use super::{with_pool, BeginWrite, Store, StoreError};
-use crate::audit::{Exchange, NewMessage};
+use crate::chain::{Exchange, NewMessage};
 use serde::Serialize;
 use sqlx::Row;
 use std::borrow::Borrow;
@@ -371,7 +371,7 @@ impl Store {
         // skipped. (`IN (… FOR UPDATE SKIP LOCKED)` re-evaluates the subquery on every
         // conflict.) SQLite chooses and leases in two statements below, both by rowid: an outer
         // condition on `state` once made its planner walk every pending message's index entry
-        // to find the few chosen (6 ms a claim with 26,000 pending).
+        // to find the few chosen (docs/PERFORMANCE.md has the figures).
         let claim_sql = format!(
             "WITH c AS ({candidates} FOR UPDATE SKIP LOCKED) \
              UPDATE outbox SET {set} FROM c WHERE outbox.id = c.id {returning}"

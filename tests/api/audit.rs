@@ -3,7 +3,8 @@
 
 use crate::helpers::*;
 use crate::process::{run_motcua, write_config};
-use motcua_gateway::audit::{sha256_hex, Verifier};
+use motcua_gateway::audit::verify::Verifier;
+use motcua_gateway::chain::sha256_hex;
 use serde_json::Value;
 
 /// Two submissions: one accepted (seq 1 and 2), one with a bad signature (seq 3 and 4).

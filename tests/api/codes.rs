@@ -69,10 +69,10 @@ async fn concurrent_replays_of_one_dossier_store_it_once() {
 
 #[tokio::test]
 async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() {
-    use motcua_gateway::audit::{Direction, NewMessage};
+    use motcua_gateway::chain::{Direction, NewMessage};
     use motcua_gateway::domain::codes::AgencyCode;
+    use motcua_gateway::dossiers::intake::{BodyFormat, Intake};
     use motcua_gateway::mapping::Mappings;
-    use motcua_gateway::portal::intake::{BodyFormat, Intake};
     use motcua_gateway::store::{
         InsertOutcome, IntakeItem, NewProgress, PreparedRows, SubmissionRaw,
     };

@@ -5,9 +5,9 @@
 //! a longer run is `FUZZ_CASES=100000 cargo test --test api fuzz`).
 
 use crate::helpers::*;
+use motcua_gateway::dossiers::intake::{BodyFormat, Intake, IntakeError};
 use motcua_gateway::mapping::Mappings;
 use motcua_gateway::payment::{paygov, vnpay};
-use motcua_gateway::portal::intake::{BodyFormat, Intake, IntakeError};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 

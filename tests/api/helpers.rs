@@ -519,6 +519,6 @@ pub async fn raw_sql(db_url: &str, sql: &str) {
 }
 
 /// Every record of the message log, in seq order.
-pub async fn message_log(store: &Store) -> Vec<motcua_gateway::audit::Record> {
+pub async fn message_log(store: &Store) -> Vec<motcua_gateway::chain::Record> {
     store.message_records(0, 100_000).await.unwrap()
 }

@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use crate::lifecycle::{act, new_dossier};
-use motcua_gateway::audit::Record;
+use motcua_gateway::chain::Record;
 use motcua_gateway::outbox::Dispatched;
 use serde_json::{json, Value};
 

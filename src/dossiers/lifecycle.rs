@@ -9,11 +9,11 @@ use crate::domain::lifecycle::{transition, Action, Timeliness};
 use crate::domain::status::Status;
 use crate::domain::time::{to_vn, vn_date, vn_offset};
 use crate::domain::validation::FieldError;
-use crate::dossier_view::dossier_view;
-use crate::group_commit::GroupCommit;
+use crate::dossiers::status_cache::StatusCache;
+use crate::dossiers::view::dossier_view;
 use crate::mapping::Mappings;
 use crate::portal::sync::{status_sync, SyncDates, PORTAL};
-use crate::status_cache::StatusCache;
+use crate::store::group_commit::GroupCommit;
 use crate::store::PaymentOp;
 use crate::store::{
     ApplyOutcome, Change, DossierUpdate, IdempotencyKey, NewOutboxMessage, NewProgress, Store,

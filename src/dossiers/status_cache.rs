@@ -8,7 +8,7 @@
 //! how long:
 //!
 //! - a change made through this gateway — a lifecycle action, a payment request or callback,
-//!   anything that goes through [`crate::lifecycle::Lifecycle`] or the payment service — drops
+//!   anything that goes through [`crate::dossiers::lifecycle::Lifecycle`] or the payment service — drops
 //!   the dossier's entry and every kept list page when it commits, so the next read shows it;
 //! - so does a delivery or a dead message of this gateway's outbox worker (`sync`);
 //! - a new dossier taken in by this gateway drops every kept list page;

@@ -4,13 +4,10 @@
 //! durable-write cost (a transaction, an fsync, the driver's per-statement hand-off) is paid per
 //! batch instead of per request.
 //!
-//! The writer runs on the shared Tokio runtime or on a thread of its own ([`Lane`]); the
-//! store's writers run on their own (`Store::start_writer`). On the shared runtime a writer's
-//! wake-up after each statement queued behind the request handlers — about 0.3 ms a statement
-//! under load on SQLite, whose driver answers from a thread of the connection, a dozen
-//! statements a batch. On its own thread the writer resumes at once; on PostgreSQL it also
-//! drives a connection of its own (measured in docs/PERFORMANCE.md).
+//! Where the writer runs is [`Lane`]'s job (`lane.rs`): the store's writers run on threads of
+//! their own (`Store::start_writer`).
 
+use super::lane::{spawn_on, Lane};
 use std::future::Future;
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,15 +29,6 @@ impl<T, R> std::fmt::Debug for GroupCommit<T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupCommit").finish_non_exhaustive()
     }
-}
-
-/// Where a writer task runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lane {
-    /// On the shared Tokio runtime, beside the request handlers.
-    Shared,
-    /// On an OS thread of its own, driving a single-threaded runtime.
-    Dedicated,
 }
 
 /// The writer stopped (the process is shutting down): nothing was committed.
@@ -81,48 +69,6 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         let (done, answer) = oneshot::channel();
         self.queue.send((item, done)).await.map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
-    }
-}
-
-/// Runs `work` on `lane`: on the shared runtime, or on an OS thread named `name` that drives a
-/// single-threaded runtime of its own (the shared runtime if that thread cannot be made). The
-/// returned future resolves when `work` has finished, or at once if it could not start.
-pub fn spawn_on<F>(lane: Lane, name: &str, work: F) -> impl Future<Output = ()> + Send + 'static
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let (finished, done) = oneshot::channel::<()>();
-    let work = async move {
-        work.await;
-        let _ = finished.send(());
-    };
-    let shared = if lane == Lane::Dedicated {
-        match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => {
-                let spawned = std::thread::Builder::new()
-                    .name(name.to_owned())
-                    .spawn(move || runtime.block_on(work));
-                if let Err(e) = spawned {
-                    tracing::error!(error = %e, task = name, "the task's thread could not start");
-                }
-                None
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, task = name, "no runtime for a thread of its own; the task shares the main one");
-                Some(work)
-            }
-        }
-    } else {
-        Some(work)
-    };
-    if let Some(work) = shared {
-        tokio::spawn(work);
-    }
-    async move {
-        let _ = done.await;
     }
 }
 

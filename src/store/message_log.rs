@@ -3,7 +3,7 @@
 //! checkpoint.
 
 use super::{with_pool, BeginWrite, Store, StoreError};
-use crate::audit::{Anchor, Exchange, Record, StoredMessage};
+use crate::chain::{Anchor, Exchange, Record, StoredMessage};
 use sqlx::Row;
 
 const RECORD_COLUMNS: &str = "seq, at, direction, partner, peer, reply_to, target, headers, body, \
@@ -39,8 +39,8 @@ macro_rules! record_from_row {
 macro_rules! append_log {
     ($tx:expr, $exchanges:expr) => {
         async {
-            let exchanges: Vec<$crate::audit::Exchange> = $exchanges;
-            let n = $crate::audit::records_in(&exchanges);
+            let exchanges: Vec<$crate::chain::Exchange> = $exchanges;
+            let n = $crate::chain::records_in(&exchanges);
             if n == 0 {
                 return Ok::<Vec<i64>, StoreError>(Vec::new());
             }
@@ -54,8 +54,8 @@ macro_rules! append_log {
             .await?;
             let last_seq: i64 = sqlx::Row::try_get(&head, "last_seq")?;
             let last_hash: String = sqlx::Row::try_get(&head, "last_hash")?;
-            let (messages, seqs) = $crate::audit::lay_out(last_seq - n + 1, exchanges);
-            let records = $crate::audit::seal(last_seq - n, &last_hash, messages);
+            let (messages, seqs) = $crate::chain::lay_out(last_seq - n + 1, exchanges);
+            let records = $crate::chain::seal(last_seq - n, &last_hash, messages);
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, \
                  headers, body, verdict, body_sha256, prev_hash, hash) ",

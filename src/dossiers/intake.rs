@@ -6,18 +6,18 @@
 //! content answers the first answer; different content under a known `MaHoSoQG` is a conflict
 //! (409). Nothing is stored for a request rejected before the store.
 
-use super::submission::read_envelope;
-use super::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
-use super::tree::{parse_json, parse_xml, Limits, Malformed};
-use crate::audit::NewMessage;
+use crate::chain::NewMessage;
 use crate::domain::codes::{AgencyCode, DossierCode};
 use crate::domain::dossier::NewDossier;
 use crate::domain::status::Status;
 use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
-use crate::group_commit::GroupCommit;
+use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
-use crate::status_cache::StatusCache;
+use crate::portal::submission::read_envelope;
+use crate::portal::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
+use crate::portal::tree::{parse_json, parse_xml, Limits, Malformed};
+use crate::store::group_commit::GroupCommit;
 use crate::store::{
     InsertOutcome, IntakeItem, NewOutboxMessage, NewProgress, PreparedRows, Store, StoreError,
     SubmissionRaw,

@@ -1,0 +1,126 @@
+//! Text that names a dossier's code before the code exists.
+//!
+//! A new dossier's answer and the messages its arrival queues name its code, which the store
+//! draws inside the transaction that keeps them. Rather than calling back into the code that
+//! renders them, the store is handed each text as a [`CodeTemplate`] and completes it with the
+//! code it draws ([`CodeTemplate::fill`]).
+//!
+//! A template is made by rendering the text twice, with two placeholder codes of one length
+//! that differ in every byte ([`CodeTemplate::render`]): the holes are exactly the runs where
+//! both renderings hold their placeholders at the same offset. Whatever else the text holds — a
+//! citizen's form that happens to contain a placeholder's characters — is the same in both
+//! renderings and so is never taken for a hole.
+
+use super::codes::DossierCode;
+
+/// Two placeholder codes of one length that differ in every byte and need no escaping in JSON.
+const FIRST: &str = "@@@@@@@@@@@@@@@@@@@@@@@@";
+const SECOND: &str = "########################";
+
+/// Text with holes where the dossier's code goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeTemplate {
+    /// The text between the holes: one more piece than there are holes.
+    pieces: Vec<String>,
+}
+
+/// The renderer did not give the same text around the code both times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the text renders differently each time: no template can be made of it")]
+pub struct Unstable;
+
+impl CodeTemplate {
+    /// The template of what `render` makes of a code.
+    pub fn render(render: impl Fn(&str) -> String) -> Result<Self, Unstable> {
+        let (a, b) = (render(FIRST), render(SECOND));
+        if a.len() != b.len() {
+            return Err(Unstable);
+        }
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        let n = FIRST.len();
+        let mut pieces = Vec::new();
+        let (mut start, mut i) = (0, 0);
+        while i < a.len() {
+            if a[i] == b[i] {
+                i += 1;
+            } else if a[i..].starts_with(FIRST.as_bytes()) && b[i..].starts_with(SECOND.as_bytes())
+            {
+                pieces.push(&a[start..i]);
+                i += n;
+                start = i;
+            } else {
+                return Err(Unstable);
+            }
+        }
+        pieces.push(&a[start..]);
+        pieces
+            .into_iter()
+            .map(|p| String::from_utf8(p.to_vec()).map_err(|_| Unstable))
+            .collect::<Result<_, _>>()
+            .map(|pieces| CodeTemplate { pieces })
+    }
+
+    /// A text that names no code.
+    pub fn fixed(text: impl Into<String>) -> Self {
+        CodeTemplate {
+            pieces: vec![text.into()],
+        }
+    }
+
+    /// The text with `code` in every hole.
+    pub fn fill(&self, code: &DossierCode) -> String {
+        self.pieces.join(code.as_str())
+    }
+
+    /// How many holes the text has.
+    pub fn holes(&self) -> usize {
+        self.pieces.len() - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::codes::AgencyCode;
+    use chrono::NaiveDate;
+    use serde_json::json;
+
+    fn code() -> DossierCode {
+        let agency = AgencyCode::parse("000.00.12.H29").unwrap_or_else(|e| panic!("{e}"));
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap_or_else(|| panic!("a date"));
+        DossierCode::new(&agency, day, 7)
+    }
+
+    #[test]
+    fn a_filled_template_is_what_rendering_the_code_gives() {
+        let render = |c: &str| json!({ "MaHoSo": c, "n": 1, "again": [c] }).to_string();
+        let t = CodeTemplate::render(render).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.holes(), 2);
+        assert_eq!(t.fill(&code()), render(code().as_str()));
+    }
+
+    #[test]
+    fn placeholder_characters_in_the_rest_of_the_text_are_not_holes() {
+        let hostile = format!("{FIRST}{SECOND}@#{FIRST}");
+        let render = |c: &str| json!({ "form": hostile, "MaHoSo": c, "tail": SECOND }).to_string();
+        let t = CodeTemplate::render(render).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.holes(), 1);
+        assert_eq!(t.fill(&code()), render(code().as_str()));
+    }
+
+    #[test]
+    fn a_text_that_changes_between_renderings_is_refused() {
+        let calls = std::cell::Cell::new(0);
+        let render = |c: &str| {
+            calls.set(calls.get() + 1);
+            format!("{c}{}", calls.get())
+        };
+        assert_eq!(CodeTemplate::render(render), Err(Unstable));
+    }
+
+    #[test]
+    fn a_fixed_text_has_no_hole() {
+        let t = CodeTemplate::fixed("{}");
+        assert_eq!((t.holes(), t.fill(&code())), (0, "{}".to_owned()));
+    }
+}
