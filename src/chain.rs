@@ -69,6 +69,32 @@ pub struct NewMessage {
     pub verdict: String,
 }
 
+impl NewMessage {
+    /// This record as the answer with `status` and `body`: its target is the status, its
+    /// verdict the status with the partner-facing code the body carries (`error_code` for the
+    /// portal and PayGov, `RspCode` for VNPAY).
+    pub fn answered(mut self, status: u16, body: Vec<u8>) -> Self {
+        self.target = status.to_string();
+        self.verdict = verdict(status, &body);
+        self.body = body;
+        self
+    }
+}
+
+fn verdict(status: u16, body: &[u8]) -> String {
+    let code = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("error_code")
+                .or_else(|| v.get("RspCode"))
+                .and_then(|c| c.as_str().map(str::to_owned))
+        });
+    match code {
+        Some(code) => format!("{status} {code}"),
+        None => status.to_string(),
+    }
+}
+
 /// A message and, if known at once, the answer to it: appended together, one after the other,
 /// the answer's `reply_to` set to the message's seq.
 #[derive(Debug, Clone)]
@@ -272,6 +298,25 @@ pub(crate) mod tests {
     /// A sealed chain of `n` test messages.
     pub(crate) fn chain(n: u8) -> Vec<Record> {
         seal(0, GENESIS, (1..=n).map(message).collect())
+    }
+
+    #[test]
+    fn the_verdict_names_the_partner_facing_code() {
+        assert_eq!(
+            verdict(401, br#"{"error_code":"SIGNATURE_INVALID"}"#),
+            "401 SIGNATURE_INVALID"
+        );
+        assert_eq!(
+            verdict(200, br#"{"RspCode":"00","Message":"Confirm Success"}"#),
+            "200 00"
+        );
+        assert_eq!(verdict(201, b"{}"), "201");
+        assert_eq!(verdict(200, b"not json"), "200");
+        let answer = message(1).answered(409, br#"{"error_code":"CONFLICT"}"#.to_vec());
+        assert_eq!(
+            (answer.target.as_str(), answer.verdict.as_str()),
+            ("409", "409 CONFLICT")
+        );
     }
 
     #[test]

@@ -8,11 +8,12 @@ use super::client::Load;
 use super::workload::Submissions;
 use crate::chain::{Direction, NewMessage};
 use crate::config::Config;
-use crate::dossiers::intake::{BodyFormat, Intake, IntakeOutcome, Recording};
+use crate::domain::code_template::CodeTemplate;
+use crate::dossiers::intake::{BodyFormat, Intake, Recording};
 use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
 use crate::store::lane::{spawn_on, Lane};
-use crate::store::{InsertOutcome, Store, SubmissionRaw};
+use crate::store::{InsertOutcome, IntakeReplies, Store, SubmissionRaw};
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -115,19 +116,18 @@ fn item(intake: &Intake, work: &Submissions, n: u64) -> anyhow::Result<crate::st
     );
     let recording = Recording {
         request,
-        answer_of: Box::new(move |result| {
-            let (status, body) = match result {
-                Ok(IntakeOutcome::Created { answer, .. }) => ("201", answer.clone()),
-                Ok(IntakeOutcome::Replayed { answer, .. }) => ("200", answer.clone()),
-                Err(e) => ("409", e.to_string()),
-            };
-            message(
+        replies: IntakeReplies {
+            record: message(
                 Direction::Out,
-                status.into(),
+                String::new(),
                 "content-type: application/json".into(),
-                body.into_bytes(),
-            )
-        }),
+                Vec::new(),
+            ),
+            created: 201,
+            replayed: 200,
+            conflict: 409,
+            conflict_body: CodeTemplate::render(|code| format!(r#"{{"MaHoSo":"{code}"}}"#))?,
+        },
     };
     let raw = SubmissionRaw {
         content_type: content_type.into(),
@@ -136,5 +136,5 @@ fn item(intake: &Intake, work: &Submissions, n: u64) -> anyhow::Result<crate::st
         webhook_timestamp,
         webhook_signature,
     };
-    Ok(intake.item(format, raw, now, recording)?.item)
+    Ok(intake.item(format, raw, now, recording)?)
 }

@@ -72,6 +72,11 @@ impl CodeTemplate {
         self.pieces.join(code.as_str())
     }
 
+    /// The text with a stored code in every hole (stored codes were drawn as [`DossierCode`]s).
+    pub fn fill_stored(&self, code: &str) -> String {
+        self.pieces.join(code)
+    }
+
     /// How many holes the text has.
     pub fn holes(&self) -> usize {
         self.pieces.len() - 1

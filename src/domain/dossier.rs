@@ -103,3 +103,22 @@ pub struct NewDossier {
     /// SHA-256 of the submission's canonical content: equal for the same fields and values.
     pub content_hash: String,
 }
+
+/// A progress record (one hand-off on the control slip).
+#[derive(Debug, Clone)]
+pub struct NewProgress {
+    /// The action or event, e.g. `received`.
+    pub action: String,
+    /// Status after it.
+    pub status: i64,
+    /// Who.
+    pub officer_name: String,
+    /// Their title.
+    pub officer_title: String,
+    /// Their unit.
+    pub officer_unit: String,
+    /// What was done or why.
+    pub note: Option<String>,
+    /// When (ms since epoch).
+    pub at: i64,
+}

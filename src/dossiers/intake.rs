@@ -7,8 +7,9 @@
 //! (409). Nothing is stored for a request rejected before the store.
 
 use crate::chain::NewMessage;
-use crate::domain::codes::{AgencyCode, DossierCode};
-use crate::domain::dossier::NewDossier;
+use crate::domain::code_template::{CodeTemplate, Unstable};
+use crate::domain::codes::AgencyCode;
+use crate::domain::dossier::{NewDossier, NewProgress};
 use crate::domain::status::Status;
 use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
@@ -19,7 +20,7 @@ use crate::portal::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
 use crate::portal::tree::{parse_json, parse_xml, Limits, Malformed};
 use crate::store::group_commit::GroupCommit;
 use crate::store::{
-    InsertOutcome, IntakeItem, NewOutboxMessage, NewProgress, PreparedRows, Store, StoreError,
+    ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, NewOutboxMessage, Store, StoreError,
     SubmissionRaw,
 };
 use chrono::{DateTime, Utc};
@@ -64,11 +65,19 @@ pub enum IntakeError {
     #[error("{} invalid field(s)", .0.len())]
     Invalid(Vec<FieldError>),
     /// The portal id is known with different content (409).
-    #[error("conflict with {0}")]
-    Conflict(String),
+    #[error("conflict with {code}")]
+    Conflict {
+        /// The stored dossier's code.
+        code: String,
+        /// The answer, as the message log recorded it.
+        answer: String,
+    },
     /// The store failed (500).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An arrival's texts could not be made into templates (500; a bug).
+    #[error(transparent)]
+    Render(#[from] Unstable),
 }
 
 impl From<Malformed> for IntakeError {
@@ -78,17 +87,13 @@ impl From<Malformed> for IntakeError {
 }
 
 /// What intake records in the message log in the dossier's own transaction: the request, and
-/// its answer as rendered from the result (the same rendering that is then sent).
+/// how its answer is recorded whatever the store finds (the answer sent is the one recorded).
 pub struct Recording {
     /// The request as it crossed the wire.
     pub request: NewMessage,
-    /// The answer's record for a result.
-    pub answer_of: RecordAnswer,
+    /// How the answer is recorded.
+    pub replies: IntakeReplies,
 }
-
-/// Makes the message-log record of the answer to a result.
-pub type RecordAnswer =
-    Box<dyn Fn(&Result<IntakeOutcome, IntakeError>) -> NewMessage + Send + Sync>;
 
 /// Dossiers stored in one transaction at most.
 pub const MAX_BATCH: usize = 64;
@@ -211,7 +216,7 @@ impl Intake {
     }
 
     /// Builds the store's item for one verified request: parsed, validated and mapped, with
-    /// the rows its code will decide and the records of its exchange. Also how the harness
+    /// the rows its arrival writes and the records of its exchange. Also how the harness
     /// measures the store alone (`motcua bench intake`).
     pub fn item(
         &self,
@@ -219,27 +224,22 @@ impl Intake {
         raw: SubmissionRaw,
         now: DateTime<Utc>,
         recording: Recording,
-    ) -> Result<Pending, IntakeError> {
+    ) -> Result<IntakeItem, IntakeError> {
         let dossier = Self::build(&self.mappings, format, &raw.body, now)?;
         let procedure_name = self
             .mappings
             .get(&dossier.procedure)
-            .map(|p| p.name.clone())
+            .map(|p| p.name.as_str())
             .unwrap_or_default();
-        let content_hash = dossier.content_hash.clone();
-        let arrival = self.arrival.clone();
-        let item = IntakeItem {
+        let rows = self.arrival.rows(&dossier, procedure_name, now)?;
+        Ok(IntakeItem {
             dossier,
             received_at: now,
             raw,
-            prepare: Box::new(move |code, d| arrival.prepare(code, d, &procedure_name, now)),
+            rows,
             request: recording.request,
-            answer_of: {
-                let (answer_of, content_hash) = (recording.answer_of, content_hash.clone());
-                Box::new(move |outcome| answer_of(&judge(outcome, &content_hash)))
-            },
-        };
-        Ok(Pending { item, content_hash })
+            replies: recording.replies,
+        })
     }
 
     /// Takes one verified request. When the result comes from the store (created, replayed
@@ -252,71 +252,42 @@ impl Intake {
         now: DateTime<Utc>,
         recording: Recording,
     ) -> Result<IntakeOutcome, IntakeError> {
-        let Pending { item, content_hash } = self.item(format, raw, now, recording)?;
-        let outcome = self
-            .writer
-            .submit(item)
-            .await
-            .map_err(|stopped| StoreError::Corrupt(stopped.to_string()))??;
-        let result = judge(&outcome, &content_hash);
-        if matches!(result, Ok(IntakeOutcome::Created { .. })) {
+        let item = self.item(format, raw, now, recording)?;
+        let outcome = self.writer.submit(item).await.map_err(StoreError::from)??;
+        if matches!(outcome, InsertOutcome::Created { .. }) {
             self.status_cache.forget_pages();
             self.outbox_wake.notify_one();
         }
-        result
-    }
-}
-
-/// A request ready for the store.
-pub struct Pending {
-    /// What the store takes.
-    pub item: IntakeItem,
-    /// Its content's hash, which tells a replay from a conflict.
-    pub content_hash: String,
-}
-
-/// What the store's outcome means for a request whose content hashes to `content_hash`: new,
-/// a replay of the same content, or a conflict.
-fn judge(outcome: &InsertOutcome, content_hash: &str) -> Result<IntakeOutcome, IntakeError> {
-    match outcome {
-        InsertOutcome::Created { code, answer } => Ok(IntakeOutcome::Created {
-            code: code.clone(),
-            answer: answer.clone(),
-        }),
-        InsertOutcome::Existing {
-            code,
-            content_hash: stored_hash,
-            answer,
-        } => {
-            if content_hash == stored_hash {
-                Ok(IntakeOutcome::Replayed {
-                    code: code.clone(),
-                    answer: answer.clone(),
-                })
-            } else {
-                Err(IntakeError::Conflict(code.clone()))
+        match outcome {
+            InsertOutcome::Created { code, answer } => Ok(IntakeOutcome::Created { code, answer }),
+            InsertOutcome::Replayed { code, answer } => {
+                Ok(IntakeOutcome::Replayed { code, answer })
             }
+            InsertOutcome::Conflict { code, answer } => Err(IntakeError::Conflict { code, answer }),
         }
     }
 }
 
 impl Arrival {
-    fn prepare(
+    /// What a new dossier's arrival writes: its first answer, its progress record and its
+    /// messages, each naming the code the store will draw.
+    fn rows(
         &self,
-        code: &DossierCode,
         d: &NewDossier,
         procedure_name: &str,
         now: DateTime<Utc>,
-    ) -> PreparedRows {
+    ) -> Result<ArrivalRows, Unstable> {
         let status = Status::New.code();
-        let first_answer = json!({
-            "error_code": "0",
-            "MaHoSo": code.as_str(),
-            "MaHoSoQG": d.portal_id.as_str(),
-            "TrangThaiHoSo": status,
-            "NgayNhan": format_wire(now),
-        })
-        .to_string();
+        let first_answer = CodeTemplate::render(|code| {
+            json!({
+                "error_code": "0",
+                "MaHoSo": code,
+                "MaHoSoQG": d.portal_id.as_str(),
+                "TrangThaiHoSo": status,
+                "NgayNhan": format_wire(now),
+            })
+            .to_string()
+        })?;
         let progress = NewProgress {
             action: "received".into(),
             status,
@@ -329,23 +300,26 @@ impl Arrival {
         let mut outbox = vec![NewOutboxMessage {
             destination: PORTAL.into(),
             kind: "status".into(),
-            payload: status_sync(
-                code.as_str(),
-                d.portal_id.as_str(),
-                d.procedure.as_str(),
-                status,
-                SyncDates::default(),
-                &progress,
-            ),
+            payload: CodeTemplate::render(|code| {
+                status_sync(
+                    code,
+                    d.portal_id.as_str(),
+                    d.procedure.as_str(),
+                    status,
+                    SyncDates::default(),
+                    &progress,
+                )
+            })?,
         }];
         if self.onestop {
             outbox.push(NewOutboxMessage {
                 destination: ONESTOP.into(),
                 kind: "dossier".into(),
-                payload: json!({
+                payload: CodeTemplate::render(|code| {
+                    json!({
                     "event": "dossier.received",
                     "dossier": {
-                        "code": code.as_str(),
+                        "code": code,
                         "portal_id": d.portal_id.as_str(),
                         "procedure": { "code": d.procedure.as_str(), "name": procedure_name },
                         "status": status,
@@ -358,14 +332,15 @@ impl Arrival {
                         "documents": d.documents,
                         "fees": d.fees,
                     }
-                })
-                .to_string(),
+                    })
+                    .to_string()
+                })?,
             });
         }
-        PreparedRows {
+        Ok(ArrivalRows {
             first_answer,
             outbox,
             progress,
-        }
+        })
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::domain::calendar::{Calendar, WorkingHours};
 use crate::domain::codes::ProcedureCode;
+use crate::domain::dossier::NewProgress;
 use crate::domain::lifecycle::{transition, Action, Timeliness};
 use crate::domain::status::Status;
 use crate::domain::time::{to_vn, vn_date, vn_offset};
@@ -14,9 +15,8 @@ use crate::dossiers::view::dossier_view;
 use crate::mapping::Mappings;
 use crate::portal::sync::{status_sync, SyncDates, PORTAL};
 use crate::store::group_commit::GroupCommit;
-use crate::store::PaymentOp;
 use crate::store::{
-    ApplyOutcome, Change, DossierUpdate, IdempotencyKey, NewOutboxMessage, NewProgress, Store,
+    ApplyOutcome, Change, DossierUpdate, IdempotencyKey, NewOutboxMessage, PaymentOp, Store,
     StoreError, StoredDossier,
 };
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -245,7 +245,7 @@ impl Lifecycle {
                 .writer
                 .submit(change)
                 .await
-                .map_err(|stopped| StoreError::Corrupt(stopped.to_string()))??;
+                .map_err(StoreError::from)??;
             match outcome {
                 ApplyOutcome::Applied(body) => {
                     tracing::info!(dossier.code = %d.code, action = input.action.name(), status, "dossier changed");

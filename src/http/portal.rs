@@ -11,9 +11,10 @@ use super::error::ApiError;
 use super::record::{recorded_in_effect, Handled, Inbound, Replier};
 use super::AppState;
 use crate::chain::NewMessage;
+use crate::domain::code_template::{CodeTemplate, Unstable};
 use crate::dossiers::intake::{BodyFormat, IntakeError, IntakeOutcome, Recording};
 use crate::signing::{verify, SignatureError, SignatureHeaders};
-use crate::store::SubmissionRaw;
+use crate::store::{IntakeReplies, SubmissionRaw};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -90,19 +91,32 @@ pub async fn submit(
     .await
 }
 
-/// The answer to an intake result: rendered once for the log, inside the store's transaction,
-/// and again for the wire, from the same result.
-fn intake_answer(result: &Result<IntakeOutcome, IntakeError>) -> Answer {
+/// The answer to an intake result. What came out of the store carries its body as the store
+/// completed and recorded it; the rest is rendered here.
+fn intake_answer(result: Result<IntakeOutcome, IntakeError>) -> Answer {
     match result {
-        Ok(IntakeOutcome::Created { answer, .. }) => {
-            Answer::json(StatusCode::CREATED, answer.clone())
-        }
-        Ok(IntakeOutcome::Replayed { answer, .. }) => Answer::json(StatusCode::OK, answer.clone()),
-        Err(IntakeError::Malformed(message)) => ApiError::malformed(message.clone()).answer(),
-        Err(IntakeError::Invalid(errors)) => ApiError::validation(errors).answer(),
-        Err(IntakeError::Conflict(code)) => ApiError::conflict(code).answer(),
-        Err(IntakeError::Store(e)) => ApiError::internal(e).answer(),
+        Ok(IntakeOutcome::Created { answer, .. }) => Answer::json(StatusCode::CREATED, answer),
+        Ok(IntakeOutcome::Replayed { answer, .. }) => Answer::json(StatusCode::OK, answer),
+        Err(IntakeError::Conflict { answer, .. }) => Answer::json(StatusCode::CONFLICT, answer),
+        Err(IntakeError::Malformed(message)) => ApiError::malformed(message).answer(),
+        Err(IntakeError::Invalid(errors)) => ApiError::validation(&errors).answer(),
+        Err(IntakeError::Store(e)) => ApiError::internal(&e).answer(),
+        Err(IntakeError::Render(e)) => ApiError::internal(&e).answer(),
     }
+}
+
+/// How the store records the answer to a submission, whatever it finds: the record of a JSON
+/// answer to this request, the statuses of 201, 200 and 409, and the 409's body.
+fn intake_replies(replier: &Replier) -> Result<IntakeReplies, Unstable> {
+    Ok(IntakeReplies {
+        record: replier.record(&Answer::json(StatusCode::OK, "")),
+        created: StatusCode::CREATED.as_u16(),
+        replayed: StatusCode::OK.as_u16(),
+        conflict: StatusCode::CONFLICT.as_u16(),
+        conflict_body: CodeTemplate::render(|code| {
+            String::from_utf8_lossy(&ApiError::conflict(code).answer().body).into_owned()
+        })?,
+    })
 }
 
 /// Checks the signature of a submission and takes it in.
@@ -151,7 +165,7 @@ async fn take_in(
     };
     let recording = Recording {
         request,
-        answer_of: Box::new(move |result| replier.record(&intake_answer(result))),
+        replies: intake_replies(&replier).map_err(|e| ApiError::internal(&e))?,
     };
     let result = state.intake.submit(format, raw, now, recording).await;
     let webhook = sig.id.unwrap_or("-");
@@ -162,17 +176,17 @@ async fn take_in(
         Ok(IntakeOutcome::Replayed { code, .. }) => {
             tracing::info!(dossier.code = %code, webhook.id = webhook, "dossier replayed");
         }
-        Err(IntakeError::Conflict(code)) => {
+        Err(IntakeError::Conflict { code, .. }) => {
             tracing::warn!(dossier.code = %code, "portal id reused with different content");
         }
         Err(_) => {}
     }
-    let answer = intake_answer(&result);
-    Ok(match result {
-        // These came out of the store's transaction, which recorded the exchange.
-        Ok(_) | Err(IntakeError::Conflict(_)) => Handled::Recorded(answer),
-        Err(IntakeError::Malformed(_) | IntakeError::Invalid(_) | IntakeError::Store(_)) => {
-            Handled::NothingStored(answer)
-        }
+    // What came out of the store's transaction was recorded there with its exchange.
+    let recorded = matches!(result, Ok(_) | Err(IntakeError::Conflict { .. }));
+    let answer = intake_answer(result);
+    Ok(if recorded {
+        Handled::Recorded(answer)
+    } else {
+        Handled::NothingStored(answer)
     })
 }

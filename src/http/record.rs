@@ -86,11 +86,12 @@ fn answer_message(
         partner: partner.to_owned(),
         peer: peer.to_owned(),
         reply_to,
-        target: status.as_u16().to_string(),
+        target: String::new(),
         headers: headers_text(headers),
-        body: body.to_vec(),
-        verdict: verdict(status, body),
+        body: Vec::new(),
+        verdict: String::new(),
     }
+    .answered(status.as_u16(), body.to_vec())
 }
 
 fn unavailable() -> Response {
@@ -189,45 +190,4 @@ where
         tracing::error!(error = %e, partner = inbound.partner, request = seq, "an answer could not be recorded; it is sent all the same");
     }
     Response::from_parts(parts, Body::from(body))
-}
-
-/// The status with the partner-facing code of the answer: `error_code` (portal, PayGov) or
-/// `RspCode` (VNPAY).
-fn verdict(status: StatusCode, body: &[u8]) -> String {
-    let code = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("error_code")
-                .or_else(|| v.get("RspCode"))
-                .and_then(|c| c.as_str().map(str::to_owned))
-        });
-    match code {
-        Some(code) => format!("{} {code}", status.as_u16()),
-        None => status.as_u16().to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_verdict_names_the_partner_facing_code() {
-        assert_eq!(
-            verdict(
-                StatusCode::UNAUTHORIZED,
-                br#"{"error_code":"SIGNATURE_INVALID"}"#
-            ),
-            "401 SIGNATURE_INVALID"
-        );
-        assert_eq!(
-            verdict(
-                StatusCode::OK,
-                br#"{"RspCode":"00","Message":"Confirm Success"}"#
-            ),
-            "200 00"
-        );
-        assert_eq!(verdict(StatusCode::CREATED, b"{}"), "201");
-        assert_eq!(verdict(StatusCode::OK, b"not json"), "200");
-    }
 }

@@ -451,9 +451,7 @@ impl Payments {
         let only = |r: Result<bool, StoreError>| match r {
             Ok(true) => Ok(Settled::Recorded),
             Ok(false) => Ok(Settled::NotPending),
-            Err(StoreError::Database(e)) if crate::store::is_unique_violation(&e) => {
-                Ok(Settled::TransactionReused)
-            }
+            Err(StoreError::Duplicate(_)) => Ok(Settled::TransactionReused),
             Err(e) => Err(e),
         };
         if !outcome.paid {
@@ -481,11 +479,7 @@ impl Payments {
             Err(LifecycleError::InvalidTransition(_)) => {
                 only(self.op_only(p.dossier_id, &op, ms).await)
             }
-            Err(LifecycleError::Store(StoreError::Database(e)))
-                if crate::store::is_unique_violation(&e) =>
-            {
-                Ok(Settled::TransactionReused)
-            }
+            Err(LifecycleError::Store(StoreError::Duplicate(_))) => Ok(Settled::TransactionReused),
             Err(LifecycleError::Store(e)) => Err(e),
             Err(e) => Err(StoreError::Corrupt(e.to_string())),
         }

@@ -1,8 +1,8 @@
 //! Outbound messages about a dossier: the portal's status sync (`CapNhatTienDoHoSoMC`) and the
 //! push of a new dossier to the department's one-stop software.
 
+use crate::domain::dossier::NewProgress;
 use crate::domain::time::format_wire_millis;
-use crate::store::NewProgress;
 use serde_json::{json, Value};
 
 /// Destination name of the city portal in the outbox.

@@ -1,86 +1,9 @@
 //! Dossier rows and their reads: one dossier whole (by code or portal id), the paged list.
-//! The intake transaction that writes them is `intake_batch`.
+//! The intake transaction that writes them is `intake_batch`, handed what `intake` defines.
 
 use super::{with_pool, Store, StoreError};
 use serde::Serialize;
 use sqlx::Row;
-
-/// The request exactly as the portal sent it, kept beside the dossier for disputes.
-#[derive(Debug, Clone)]
-pub struct SubmissionRaw {
-    /// `Content-Type` header.
-    pub content_type: String,
-    /// Body bytes, untouched.
-    pub body: Vec<u8>,
-    /// `webhook-id`.
-    pub webhook_id: String,
-    /// `webhook-timestamp`.
-    pub webhook_timestamp: String,
-    /// `webhook-signature`.
-    pub webhook_signature: String,
-}
-
-/// An outbox message to write in the same transaction as the change it reports.
-#[derive(Debug, Clone)]
-pub struct NewOutboxMessage {
-    /// `portal` or `onestop`.
-    pub destination: String,
-    /// What it reports, e.g. `status`.
-    pub kind: String,
-    /// The JSON body to deliver.
-    pub payload: String,
-}
-
-/// A progress record (one hand-off on the control slip).
-#[derive(Debug, Clone)]
-pub struct NewProgress {
-    /// The action or event, e.g. `received`.
-    pub action: String,
-    /// Status after it.
-    pub status: i64,
-    /// Who.
-    pub officer_name: String,
-    /// Their title.
-    pub officer_title: String,
-    /// Their unit.
-    pub officer_unit: String,
-    /// What was done or why.
-    pub note: Option<String>,
-    /// When (ms since epoch).
-    pub at: i64,
-}
-
-/// Rows that depend on the dossier code, built once the code is drawn.
-#[derive(Debug, Clone)]
-pub struct PreparedRows {
-    /// The 201 body, kept to answer replays with the same bytes.
-    pub first_answer: String,
-    /// Messages to queue.
-    pub outbox: Vec<NewOutboxMessage>,
-    /// The arrival's progress record.
-    pub progress: NewProgress,
-}
-
-/// What an intake insert did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InsertOutcome {
-    /// A new dossier was stored.
-    Created {
-        /// Its code.
-        code: String,
-        /// The answer body.
-        answer: String,
-    },
-    /// A dossier with this portal id already exists.
-    Existing {
-        /// Its code.
-        code: String,
-        /// Its content hash, to tell a replay from a conflict.
-        content_hash: String,
-        /// The first answer.
-        answer: String,
-    },
-}
 
 /// A document row as the read API shows it. (Deserialized only from the positional arrays of
 /// [`Store::dossier_select`], in field order.)

@@ -6,9 +6,9 @@ use super::dossiers::{load_dossier, StoredDossier};
 use super::payments::apply_payment_op;
 use super::PaymentOp;
 use super::{
-    insert_outbox, insert_progress, is_unique_violation, with_pool, BeginWrite, NewOutboxMessage,
-    NewProgress, Store, StoreError,
+    insert_outbox, insert_progress, with_pool, BeginWrite, NewOutboxMessage, Store, StoreError,
 };
+use crate::domain::dossier::NewProgress;
 use sqlx::Row;
 
 /// The dossier's mutable columns after a change.
@@ -293,10 +293,10 @@ impl Store {
         result: Result<ApplyOutcome, StoreError>,
     ) -> Result<ApplyOutcome, StoreError> {
         match (result, &change.idempotency) {
-            (Err(StoreError::Database(e)), Some(k)) if is_unique_violation(&e) => {
+            (Err(StoreError::Duplicate(what)), Some(k)) => {
                 match self.idempotent_answer(&k.client, &k.key).await? {
                     Some(answer) => Ok(ApplyOutcome::KeyTaken(answer)),
-                    None => Err(StoreError::Database(e)),
+                    None => Err(StoreError::Duplicate(what)),
                 }
             }
             (other, _) => other,

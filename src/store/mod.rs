@@ -10,6 +10,7 @@ mod bulk;
 mod checkpoint;
 mod dossiers;
 pub mod group_commit;
+mod intake;
 mod intake_batch;
 pub mod lane;
 mod lifecycle;
@@ -18,14 +19,13 @@ mod outbox;
 mod payments;
 
 pub use dossiers::{
-    DocumentRow, DossierFilter, DossierSummary, InsertOutcome, NewOutboxMessage, NewProgress,
-    OutboxSummary, PreparedRows, ProgressRow, StoredDossier, SubmissionRaw,
+    DocumentRow, DossierFilter, DossierSummary, OutboxSummary, ProgressRow, StoredDossier,
 };
-pub use intake_batch::{IntakeItem, Prepare};
+pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use outbox::{
-    AttemptItem, AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, OutboxItem,
-    OutboxRow, OutboxSelector, QueueStats,
+    AttemptItem, AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, NewOutboxMessage,
+    OutboxItem, OutboxRow, OutboxSelector, QueueStats,
 };
 pub use payments::{NewPayment, PaymentEvent, PaymentOp, PaymentRow};
 
@@ -42,7 +42,12 @@ use std::time::Duration;
 pub enum StoreError {
     /// The database said no.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// A unique key already holds the value written: another request (or gateway) wrote the
+    /// same thing first. Classified here, at the store's edge, so services match this variant
+    /// instead of reading the driver's errors.
+    #[error("duplicate: {0}")]
+    Duplicate(String),
     /// A migration failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -52,6 +57,29 @@ pub enum StoreError {
     /// A stored value does not decode (a bug or a hand-edited row).
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
+    /// A value could not be encoded for storage.
+    #[error("a value could not be encoded: {0}")]
+    Encode(String),
+    /// The writer has stopped (the process is shutting down): nothing was committed.
+    #[error("the store's writer has stopped")]
+    Stopped,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err.as_database_error() {
+            Some(db) if db.is_unique_violation() => {
+                StoreError::Duplicate(db.constraint().unwrap_or(db.message()).to_owned())
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+impl From<group_commit::Stopped> for StoreError {
+    fn from(_: group_commit::Stopped) -> Self {
+        StoreError::Stopped
+    }
 }
 
 /// The gateway's database.
@@ -313,9 +341,3 @@ macro_rules! insert_outbox {
     };
 }
 pub(crate) use insert_outbox;
-
-/// Whether an error is a unique-constraint violation (a concurrent duplicate).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}

@@ -10,6 +10,18 @@ use serde::Serialize;
 use sqlx::Row;
 use std::borrow::Borrow;
 
+/// An outbox message to write in the same transaction as the change it reports. Its payload
+/// is text, or (intake, before the dossier's code is drawn) a `CodeTemplate` the store completes.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage<P = String> {
+    /// `portal` or `onestop`.
+    pub destination: String,
+    /// What it reports, e.g. `status`.
+    pub kind: String,
+    /// The JSON body to deliver.
+    pub payload: P,
+}
+
 /// One outbox message as stored.
 #[derive(Debug, Clone)]
 pub struct OutboxRow {

@@ -70,20 +70,26 @@ async fn concurrent_replays_of_one_dossier_store_it_once() {
 #[tokio::test]
 async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() {
     use motcua_gateway::chain::{Direction, NewMessage};
+    use motcua_gateway::domain::code_template::CodeTemplate;
     use motcua_gateway::domain::codes::AgencyCode;
+    use motcua_gateway::domain::dossier::NewProgress;
     use motcua_gateway::dossiers::intake::{BodyFormat, Intake};
     use motcua_gateway::mapping::Mappings;
     use motcua_gateway::store::{
-        InsertOutcome, IntakeItem, NewProgress, PreparedRows, SubmissionRaw,
+        ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw,
     };
     let app = spawn_app().await;
     // One dossier stored the usual way first.
     let known = with_portal_id(&fixture("valid/thu-vien.json"), "KNOWN-1");
     assert_eq!(app.submit(&known, "application/json").await.status(), 201);
+    let known_answer =
+        String::from_utf8(message_log(&app.store).await[1].message.body.clone()).unwrap();
 
     let mappings = Mappings::load_dir(&root().join("mappings")).unwrap();
     let agency = AgencyCode::try_from("000.00.12.H29".to_owned()).unwrap();
     let now = chrono::Utc::now();
+    let template =
+        |text: &'static str| CodeTemplate::render(|code| format!("{text} {code}")).unwrap();
     let item = |id: &str, path: &str| {
         let body = with_portal_id(&fixture(path), id);
         let format = if path.ends_with(".xml") {
@@ -105,13 +111,13 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
         IntakeItem {
             dossier: Intake::build(&mappings, format, &body, now).unwrap(),
             request: message(format!("POST {id}"), body.clone()),
-            answer_of: Box::new(move |outcome: &InsertOutcome| {
-                let answer = match outcome {
-                    InsertOutcome::Created { answer, .. } => format!("created: {answer}"),
-                    InsertOutcome::Existing { answer, .. } => format!("existing: {answer}"),
-                };
-                message("answer".into(), answer.into_bytes())
-            }),
+            replies: IntakeReplies {
+                record: message(String::new(), Vec::new()),
+                created: 201,
+                replayed: 200,
+                conflict: 409,
+                conflict_body: template("conflict with"),
+            },
             received_at: now,
             raw: SubmissionRaw {
                 content_type: content_type_of(path).into(),
@@ -120,8 +126,8 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
                 webhook_timestamp: now.timestamp().to_string(),
                 webhook_signature: "v1,x".into(),
             },
-            prepare: Box::new(|code, _| PreparedRows {
-                first_answer: format!("answer for {code}"),
+            rows: ArrivalRows {
+                first_answer: template("answer for"),
                 outbox: vec![],
                 progress: NewProgress {
                     action: "received".into(),
@@ -132,7 +138,7 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
                     note: None,
                     at: 0,
                 },
-            }),
+            },
         }
     };
     let items = vec![
@@ -149,30 +155,35 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    let code = |o: &InsertOutcome| match o {
-        InsertOutcome::Created { code, .. } | InsertOutcome::Existing { code, .. } => code.clone(),
-    };
-    assert!(matches!(outcomes[0], InsertOutcome::Created { .. }));
-    assert!(code(&outcomes[0]).ends_with("-0002"), "{outcomes:?}");
-    assert!(matches!(outcomes[1], InsertOutcome::Existing { .. }));
-    assert!(code(&outcomes[1]).ends_with("-0001"));
-    assert!(code(&outcomes[2]).ends_with("-0003"), "{outcomes:?}");
-    // Repeats of B-1 are answered as B-1, with its content hash, so that intake tells a replay
-    // (same content) from a conflict (other content).
-    for repeat in &outcomes[3..] {
-        match repeat {
-            InsertOutcome::Existing {
-                code,
-                content_hash,
-                answer,
-            } => {
-                assert!(code.ends_with("-0002"));
-                assert_eq!(content_hash, &items[0].dossier.content_hash);
-                assert_eq!(answer, &format!("answer for {code}"));
-            }
-            other => panic!("a repeat was stored again: {other:?}"),
-        }
-    }
+    let code_of = |n: &str| format!("000.00.12.H29-{}-{n}", vn_day(now));
+    // New dossiers get the next codes of the day in the batch's order; the known id is
+    // replayed with its stored answer; a repeat of B-1 inside the batch is answered as B-1:
+    // a replay for the same content, a conflict naming B-1's code for other content.
+    assert_eq!(
+        outcomes,
+        vec![
+            InsertOutcome::Created {
+                code: code_of("0002"),
+                answer: format!("answer for {}", code_of("0002")),
+            },
+            InsertOutcome::Replayed {
+                code: code_of("0001"),
+                answer: known_answer,
+            },
+            InsertOutcome::Created {
+                code: code_of("0003"),
+                answer: format!("answer for {}", code_of("0003")),
+            },
+            InsertOutcome::Replayed {
+                code: code_of("0002"),
+                answer: format!("answer for {}", code_of("0002")),
+            },
+            InsertOutcome::Conflict {
+                code: code_of("0002"),
+                answer: format!("conflict with {}", code_of("0002")),
+            },
+        ]
+    );
     assert_ne!(items[4].dossier.content_hash, items[0].dossier.content_hash);
     assert_eq!(app.dossier_count().await, 3, "one known, two new");
 
@@ -186,10 +197,15 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
         assert_eq!(request.message.body, item.request.body);
         assert_eq!(request.message.reply_to, None);
         assert_eq!(answer.message.reply_to, Some(request.seq));
-        let expected = match outcome {
-            InsertOutcome::Created { answer, .. } => format!("created: {answer}"),
-            InsertOutcome::Existing { answer, .. } => format!("existing: {answer}"),
+        let status = match outcome {
+            InsertOutcome::Created { .. } => "201",
+            InsertOutcome::Replayed { .. } => "200",
+            InsertOutcome::Conflict { .. } => "409",
         };
-        assert_eq!(String::from_utf8_lossy(&answer.message.body), expected);
+        assert_eq!(answer.message.target, status);
+        assert_eq!(
+            String::from_utf8_lossy(&answer.message.body),
+            outcome.answer()
+        );
     }
 }

@@ -522,3 +522,9 @@ pub async fn raw_sql(db_url: &str, sql: &str) {
 pub async fn message_log(store: &Store) -> Vec<motcua_gateway::chain::Record> {
     store.message_records(0, 100_000).await.unwrap()
 }
+
+/// The `yyMMdd` of `t` in Vietnam time (UTC+7), computed apart from the gateway's own code.
+pub fn vn_day(t: chrono::DateTime<chrono::Utc>) -> String {
+    let vietnam = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    t.with_timezone(&vietnam).format("%y%m%d").to_string()
+}
