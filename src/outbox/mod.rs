@@ -1,5 +1,6 @@
-//! The delivery worker: claims one message at a time under a lease, signs and sends it, and
-//! records the outcome — delivered, rescheduled with growing delays and jitter, or dead.
+//! The delivery worker: claims due messages under a lease, many per cycle, signs and sends
+//! each, and records every outcome — delivered, rescheduled with growing delays and jitter, or
+//! dead.
 //!
 //! Order per dossier and destination is kept by the claim itself (only the first pending or
 //! dead message of a dossier is claimable); different dossiers proceed in parallel, up to
@@ -144,15 +145,6 @@ impl Worker {
         i64::try_from(lease(&self.config).as_millis()).unwrap_or(i64::MAX)
     }
 
-    /// Claims, sends and records one message.
-    pub async fn dispatch_next(&self) -> Result<Dispatched, StoreError> {
-        Ok(self
-            .dispatch_batch(1)
-            .await?
-            .pop()
-            .unwrap_or(Dispatched::Idle))
-    }
-
     /// Claims up to `limit` due messages in one transaction (their requests logged in it),
     /// sends them at once (each destination's concurrency and rate limits still apply), and
     /// records every outcome in one transaction. Empty when nothing is due.
@@ -172,31 +164,36 @@ impl Worker {
             .collect())
     }
 
-    /// One delivery cycle ([`Store::outbox_cycle`]): records `done`, then claims up to `limit`
-    /// due messages, each signed and its request logged in the same transaction.
-    #[allow(clippy::type_complexity)]
+    /// One delivery cycle (`store::DeliveryCycle`): records `done`, then claims up to `limit`
+    /// due messages, each signed and its request logged in the same transaction. Returns
+    /// whether each outcome was recorded, and each claimed message ready to send with its
+    /// request's seq.
     async fn cycle(
         &self,
         store: &Store,
         done: &[Attempt],
         limit: usize,
-    ) -> Result<(Vec<bool>, Vec<(Claimed, Prepared, Option<i64>)>), StoreError> {
+    ) -> Result<(Vec<bool>, Vec<Ready>), StoreError> {
         let claim = ClaimFor {
             worker: &self.id,
             lease_ms: self.lease_ms(),
             limit: i64::try_from(limit).unwrap_or(i64::MAX),
         };
         let now = chrono::Utc::now().timestamp_millis();
-        store
-            .outbox_cycle(done, now, claim, |c| {
-                let prepared = self.prepare(c);
-                let record = match &prepared {
-                    Prepared::Ready { call, .. } => Some(call.request.clone()),
-                    Prepared::Unsendable(_) => None,
-                };
-                (prepared, record)
-            })
-            .await
+        let mut cycle = store.begin_delivery_cycle().await?;
+        let recorded = cycle.record(done, now).await?;
+        let claimed = cycle.claim(now, claim).await?;
+        let prepared: Vec<Prepared> = claimed.iter().map(|c| self.prepare(c)).collect();
+        let seqs = cycle
+            .commit(prepared.iter().map(Prepared::request_record).collect())
+            .await?;
+        let ready = claimed
+            .into_iter()
+            .zip(prepared)
+            .zip(seqs)
+            .map(|((claimed, prepared), seq)| (claimed, prepared, seq))
+            .collect();
+        Ok((recorded, ready))
     }
 
     /// The signed request for `m` (`webhook-id` = message id, the same on every retry).
@@ -496,6 +493,9 @@ impl Worker {
     }
 }
 
+/// A claimed message, made ready to send, with its request's seq in the message log.
+type Ready = (Claimed, Prepared, Option<i64>);
+
 /// A claimed message made ready to send.
 enum Prepared {
     /// Signed, with its message-log record.
@@ -505,6 +505,16 @@ enum Prepared {
     },
     /// Cannot be sent (no such destination configured, or the request could not be built).
     Unsendable(String),
+}
+
+impl Prepared {
+    /// The message-log record of the request, if one will be sent.
+    fn request_record(&self) -> Option<NewMessage> {
+        match self {
+            Prepared::Ready { call, .. } => Some(call.request.clone()),
+            Prepared::Unsendable(_) => None,
+        }
+    }
 }
 
 /// One attempt made: what to record, and what metrics and logs need.

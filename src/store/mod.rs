@@ -8,6 +8,7 @@
 
 mod bulk;
 mod checkpoint;
+mod delivery_cycle;
 mod dossiers;
 pub mod group_commit;
 mod intake;
@@ -16,17 +17,17 @@ pub mod lane;
 mod lifecycle;
 mod message_log;
 mod outbox;
+mod outbox_ops;
 mod payments;
 
+pub use delivery_cycle::DeliveryCycle;
 pub use dossiers::{
     DocumentRow, DossierFilter, DossierSummary, OutboxSummary, ProgressRow, StoredDossier,
 };
 pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
-pub use outbox::{
-    AttemptItem, AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, NewOutboxMessage,
-    OutboxItem, OutboxRow, OutboxSelector, QueueStats,
-};
+pub use outbox::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, NewOutboxMessage};
+pub use outbox_ops::{AttemptItem, OutboxItem, OutboxSelector, QueueStats};
 pub use payments::{NewPayment, PaymentEvent, PaymentOp, PaymentRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -140,7 +141,46 @@ impl BeginWrite for PgPool {
     }
 }
 
+/// A write transaction held open across a caller's steps (the delivery cycle), on either
+/// backend; dropped without [`WriteTx::commit`], it rolls back.
+pub(crate) enum WriteTx {
+    /// SQLite.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Expands `$body` once per backend with `$tx` bound to the open transaction.
+macro_rules! with_tx {
+    ($wtx:expr, $tx:ident => $body:expr) => {
+        match $wtx {
+            $crate::store::WriteTx::Sqlite($tx) => $body,
+            $crate::store::WriteTx::Postgres($tx) => $body,
+        }
+    };
+}
+pub(crate) use with_tx;
+
+impl WriteTx {
+    /// Commits.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.commit().await?,
+            WriteTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 impl Store {
+    /// Begins a write transaction that a caller drives step by step.
+    pub(crate) async fn begin_tx(&self) -> Result<WriteTx, StoreError> {
+        Ok(match self {
+            Store::Sqlite { write, .. } => WriteTx::Sqlite(write.begin_write().await?),
+            Store::Postgres(pool) => WriteTx::Postgres(pool.begin_write().await?),
+        })
+    }
+
     /// Connects to `url` (`sqlite://PATH`, the file and its folder created if missing, or
     /// `postgres://…`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {

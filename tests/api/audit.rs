@@ -381,16 +381,17 @@ async fn a_delivery_that_cannot_be_recorded_is_not_sent() {
     let pending = app.store.outbox_page("pending", 0, 10).await.unwrap();
     assert_eq!(pending.len(), 1, "kept for a later attempt");
     assert_eq!(pending[0].attempts, 0, "no attempt was made");
-    assert!(
-        app.store
-            .claim_next(
-                "another-worker",
-                chrono::Utc::now().timestamp_millis(),
-                1_000
-            )
-            .await
-            .unwrap()
-            .is_some(),
+    assert_eq!(
+        claim(
+            &app.store,
+            "another-worker",
+            chrono::Utc::now().timestamp_millis(),
+            1_000,
+            1
+        )
+        .await
+        .len(),
+        1,
         "the failed claim left no lease behind"
     );
 }

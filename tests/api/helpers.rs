@@ -518,6 +518,51 @@ pub async fn raw_sql(db_url: &str, sql: &str) {
     }
 }
 
+/// Every outbox message as `(destination, payload)`, in the order queued, read behind the
+/// gateway's back.
+pub async fn outbox_messages(db_url: &str) -> Vec<(String, String)> {
+    const SQL: &str = "SELECT destination, payload FROM outbox ORDER BY id";
+    if db_url.starts_with("sqlite://") {
+        let mut conn = sqlx::SqliteConnection::connect(db_url).await.unwrap();
+        sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
+        sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
+    }
+}
+
+/// Claims up to `limit` due messages for `worker` at `now`, each leased for `lease_ms`, in a
+/// delivery cycle of its own that logs no request.
+pub async fn claim(
+    store: &Store,
+    worker: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Vec<motcua_gateway::store::Claimed> {
+    let mut cycle = store.begin_delivery_cycle().await.unwrap();
+    let claim = motcua_gateway::store::ClaimFor {
+        worker,
+        lease_ms,
+        limit,
+    };
+    let claimed = cycle.claim(now, claim).await.unwrap();
+    cycle.commit(vec![None; claimed.len()]).await.unwrap();
+    claimed
+}
+
+/// Records `outcomes` at `now` in a delivery cycle of its own; whether each was recorded.
+pub async fn record(
+    store: &Store,
+    outcomes: &[motcua_gateway::store::Attempted],
+    now: i64,
+) -> Vec<bool> {
+    let mut cycle = store.begin_delivery_cycle().await.unwrap();
+    let recorded = cycle.record(outcomes, now).await.unwrap();
+    cycle.commit(Vec::new()).await.unwrap();
+    recorded
+}
+
 /// Every record of the message log, in seq order.
 pub async fn message_log(store: &Store) -> Vec<motcua_gateway::chain::Record> {
     store.message_records(0, 100_000).await.unwrap()

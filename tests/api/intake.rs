@@ -438,10 +438,10 @@ async fn the_one_stop_software_is_queued_a_push_when_configured() {
     )
     .await;
     assert_eq!(status, 201);
-    let messages = app.store.list_outbox(None, 10).await.unwrap();
-    let destinations: Vec<&str> = messages.iter().map(|m| m.destination.as_str()).collect();
+    let messages = outbox_messages(&app.db_url()).await;
+    let destinations: Vec<&str> = messages.iter().map(|m| m.0.as_str()).collect();
     assert_eq!(destinations, ["portal", "onestop"]);
-    let push: Value = serde_json::from_str(&messages[1].payload).unwrap();
+    let push: Value = serde_json::from_str(&messages[1].1).unwrap();
     assert_eq!(
         push["dossier"]["form"]["business"]["name"],
         "Công ty TNHH Giải trí Sao Việt"
@@ -450,7 +450,7 @@ async fn the_one_stop_software_is_queued_a_push_when_configured() {
         push["dossier"]["form"].get("TenDoanhNghiep").is_none(),
         "the department's model, not the portal's names"
     );
-    let sync: Value = serde_json::from_str(&messages[0].payload).unwrap();
+    let sync: Value = serde_json::from_str(&messages[0].1).unwrap();
     assert_eq!(sync["service"], "CapNhatTienDoHoSoMC");
     assert_eq!(sync["TrangThaiHoSo"], 1);
 }

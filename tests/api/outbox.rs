@@ -488,60 +488,41 @@ async fn each_destination_gets_a_steady_stream_not_a_flood() {
 
 #[tokio::test]
 async fn a_worker_whose_lease_was_taken_over_cannot_record_its_outcome() {
-    use motcua_gateway::store::{AttemptOutcome, AttemptRecord};
+    use motcua_gateway::store::{AttemptOutcome, AttemptRecord, Attempted, Claimed};
     let app = spawn_app_with(&portal_at(&dead_address().await, "")).await;
     new_dossier(&app, "FENCE-1").await;
     let t0 = chrono::Utc::now().timestamp_millis();
-    let a = app
-        .store
-        .claim_next("worker-a", t0, 1_000)
-        .await
-        .unwrap()
-        .expect("claimable");
+    let a = claim(&app.store, "worker-a", t0, 1_000, 1).await;
+    assert_eq!(a.len(), 1, "claimable");
     assert!(
-        app.store
-            .claim_next("worker-b", t0 + 500, 1_000)
+        claim(&app.store, "worker-b", t0 + 500, 1_000, 1)
             .await
-            .unwrap()
-            .is_none(),
+            .is_empty(),
         "leased to A"
     );
     // A stalls past its lease; B takes the message over.
-    let b = app
-        .store
-        .claim_next("worker-b", t0 + 1_001, 1_000)
-        .await
-        .unwrap()
-        .expect("lease ran out");
-    assert_eq!(a.id, b.id);
-    assert!(b.fence > a.fence);
-    let record = |w: &str| AttemptRecord {
-        worker: w.into(),
-        started_at: t0,
-        latency_ms: 1,
-        http_status: Some(200),
-        error: None,
+    let b = claim(&app.store, "worker-b", t0 + 1_001, 1_000, 1).await;
+    assert_eq!(b.len(), 1, "the lease ran out");
+    assert_eq!(a[0].id, b[0].id);
+    assert!(b[0].fence > a[0].fence);
+    let record_of = |c: &Claimed, w: &str| {
+        let r = AttemptRecord {
+            worker: w.into(),
+            started_at: t0,
+            latency_ms: 1,
+            http_status: Some(200),
+            error: None,
+        };
+        Attempted::of(c, AttemptOutcome::Delivered, r)
     };
-    assert!(!app
-        .store
-        .record_attempt(
-            &a,
-            &AttemptOutcome::Delivered,
-            &record("worker-a"),
-            t0 + 1_100
-        )
-        .await
-        .unwrap());
-    assert!(app
-        .store
-        .record_attempt(
-            &b,
-            &AttemptOutcome::Delivered,
-            &record("worker-b"),
-            t0 + 1_100
-        )
-        .await
-        .unwrap());
+    assert_eq!(
+        record(&app.store, &[record_of(&a[0], "worker-a")], t0 + 1_100).await,
+        [false]
+    );
+    assert_eq!(
+        record(&app.store, &[record_of(&b[0], "worker-b")], t0 + 1_100).await,
+        [true]
+    );
     let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
     assert_eq!(delivered.len(), 1);
     let workers: Vec<&str> = delivered[0]
@@ -668,26 +649,18 @@ async fn the_worker_keeps_many_claimed_past_its_slots_and_logs_every_delivery_as
 
 #[tokio::test]
 async fn in_one_cycle_only_the_outcomes_whose_claims_still_hold_are_recorded() {
-    use motcua_gateway::store::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor};
+    use motcua_gateway::store::{AttemptOutcome, AttemptRecord, Attempted};
     let app = spawn_app_with(&portal_at(&dead_address().await, "")).await;
     new_dossier(&app, "FENCE-MIX-1").await;
     new_dossier(&app, "FENCE-MIX-2").await;
     let t0 = chrono::Utc::now().timestamp_millis();
-    let held = app
-        .store
-        .claim_due("worker-a", t0, 1_000, 10)
-        .await
-        .unwrap();
+    let held = claim(&app.store, "worker-a", t0, 1_000, 10).await;
     assert_eq!(held.len(), 2);
     // A stalls past its lease on both; B takes over the first due of them.
-    let taken = app
-        .store
-        .claim_due("worker-b", t0 + 1_001, 1_000, 1)
-        .await
-        .unwrap();
+    let taken = claim(&app.store, "worker-b", t0 + 1_001, 1_000, 1).await;
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].id, held[0].id);
-    let record = AttemptRecord {
+    let attempt = AttemptRecord {
         worker: "worker-a".into(),
         started_at: t0,
         latency_ms: 1,
@@ -696,19 +669,13 @@ async fn in_one_cycle_only_the_outcomes_whose_claims_still_hold_are_recorded() {
     };
     let outcomes: Vec<Attempted> = held
         .iter()
-        .map(|c| Attempted::of(c, AttemptOutcome::Delivered, record.clone()))
+        .map(|c| Attempted::of(c, AttemptOutcome::Delivered, attempt.clone()))
         .collect();
-    let (recorded, claimed) = app
-        .store
-        .outbox_cycle(&outcomes, t0 + 1_100, ClaimFor::NONE, |_| ((), None))
-        .await
-        .unwrap();
     assert_eq!(
-        recorded,
+        record(&app.store, &outcomes, t0 + 1_100).await,
         [false, true],
         "the taken-over one is not recorded"
     );
-    assert!(claimed.is_empty(), "a cycle that claims none");
     let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
     assert_eq!(
         delivered.iter().map(|m| m.id).collect::<Vec<_>>(),

@@ -440,13 +440,10 @@ async fn twenty_identical_confirmations_at_once_record_one_payment() {
         .filter(|p| p["action"] == "payment_confirmed")
         .count();
     assert_eq!(confirmations, 1, "one status change");
-    let back_to_4 = app
-        .store
-        .list_outbox(None, 100)
+    let back_to_4 = outbox_messages(&app.db_url())
         .await
-        .unwrap()
         .iter()
-        .filter(|m| m.payload.contains("\"TrangThaiHoSo\":4"))
+        .filter(|(_, payload)| payload.contains("\"TrangThaiHoSo\":4"))
         .count();
     assert_eq!(
         back_to_4, 2,
