@@ -2,7 +2,6 @@
 //! (port 0 picks a free one), then serve until the cancellation token fires.
 
 use crate::config::Config;
-use crate::domain::calendar::Calendar;
 use crate::http::{router, AppState};
 use crate::mapping::Mappings;
 use crate::outbox::Worker;
@@ -29,9 +28,10 @@ impl Application {
                 list.join("\n  ")
             )
         })?;
-        let calendar = Calendar::load_dir(&config.calendar.dir).map_err(|e| {
-            anyhow::anyhow!("the working calendar does not load (calendar.dir): {e}")
-        })?;
+        let calendar = config
+            .calendar
+            .load_years()
+            .context("the working calendar does not load")?;
         for (year, rules) in calendar.years() {
             if !rules.confirmed {
                 tracing::warn!(

@@ -11,7 +11,7 @@ pub fn init(config: &LogConfig) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if config.format == "json" {
+    let _ = if config.format == crate::config::LogFormat::Json {
         builder.with_ansi(false).without_time().try_init()
     } else {
         builder.try_init()

@@ -1,13 +1,12 @@
 //! The department's working-time calendar: working days (weekdays, less days off, plus swapped
 //! working days), working hours per office, and arithmetic in working time.
 //!
-//! Years are data (`config/calendar/<year>.toml`), parsed here; a year with no file counts
-//! weekdays only. All times are Vietnam wall-clock times (`NaiveDateTime` at UTC+7).
+//! Years are data (`config/calendar/<year>.toml`, read by `config`, parsed by
+//! `calendar_year`); a year with no file counts weekdays only. All times are Vietnam
+//! wall-clock times (`NaiveDateTime` at UTC+7).
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
-use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 /// One working day is eight working hours.
 pub const SECONDS_PER_WORKING_DAY: i64 = 8 * 3600;
@@ -22,28 +21,43 @@ pub struct WorkingHours {
     periods: Vec<(NaiveTime, NaiveTime)>,
 }
 
+/// Why a list of working periods was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoursError {
+    /// A period is not `HH:MM-HH:MM`.
+    #[error("{0:?}: a period is HH:MM-HH:MM")]
+    Shape(String),
+    /// A period ends before it starts.
+    #[error("{0:?}: ends before it starts")]
+    Backwards(String),
+    /// A period starts before the one before it ends.
+    #[error("{0:?}: periods must be in order and not overlap")]
+    Overlap(String),
+    /// No period at all.
+    #[error("at least one working period is needed")]
+    Empty,
+}
+
 impl WorkingHours {
     /// Parses periods written `HH:MM-HH:MM`; they must be ordered and must not overlap.
-    pub fn parse(periods: &[String]) -> Result<Self, String> {
+    pub fn parse(periods: &[String]) -> Result<Self, HoursError> {
         let mut out = Vec::new();
         for p in periods {
-            let (a, b) = p
-                .split_once('-')
-                .ok_or_else(|| format!("{p:?}: a period is HH:MM-HH:MM"))?;
-            let start = NaiveTime::parse_from_str(a.trim(), "%H:%M")
-                .map_err(|_| format!("{p:?}: bad start"))?;
-            let end = NaiveTime::parse_from_str(b.trim(), "%H:%M")
-                .map_err(|_| format!("{p:?}: bad end"))?;
+            let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M");
+            let (start, end) = match p.split_once('-').map(|(a, b)| (time(a), time(b))) {
+                Some((Ok(start), Ok(end))) => (start, end),
+                _ => return Err(HoursError::Shape(p.clone())),
+            };
             if end <= start {
-                return Err(format!("{p:?}: ends before it starts"));
+                return Err(HoursError::Backwards(p.clone()));
             }
             if out.last().is_some_and(|(_, prev_end)| start < *prev_end) {
-                return Err(format!("{p:?}: periods must be in order and not overlap"));
+                return Err(HoursError::Overlap(p.clone()));
             }
             out.push((start, end));
         }
         if out.is_empty() {
-            return Err("at least one working period is needed".into());
+            return Err(HoursError::Empty);
         }
         Ok(Self { periods: out })
     }
@@ -73,113 +87,19 @@ pub struct YearRules {
     pub confirmed: bool,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct YearFile {
-    year: i32,
-    status: String,
-    #[serde(default)]
-    off: Vec<DayEntry>,
-    #[serde(default)]
-    worked: Vec<DayEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DayEntry {
-    date: NaiveDate,
-    name: String,
-    source: String,
-    certainty: String,
-}
-
 /// The working calendar.
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {
     years: BTreeMap<i32, YearRules>,
 }
 
-fn is_weekend(d: NaiveDate) -> bool {
+/// Saturday or Sunday.
+pub fn is_weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
 impl Calendar {
-    /// Parses one year file.
-    pub fn parse_year(text: &str) -> Result<(i32, YearRules), String> {
-        let file: YearFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        let confirmed = match file.status.as_str() {
-            "announced" => true,
-            "provisional" => false,
-            other => {
-                return Err(format!(
-                    "status {other:?}: \"announced\" or \"provisional\""
-                ))
-            }
-        };
-        let mut rules = YearRules {
-            confirmed,
-            ..YearRules::default()
-        };
-        for (list, worked) in [(&file.off, false), (&file.worked, true)] {
-            for e in list {
-                if e.date.year() != file.year {
-                    return Err(format!("{} is not in {}", e.date, file.year));
-                }
-                if e.name.trim().is_empty() || e.source.trim().is_empty() {
-                    return Err(format!("{}: name and source are required", e.date));
-                }
-                if !matches!(
-                    e.certainty.as_str(),
-                    "confirmed" | "secondary" | "provisional"
-                ) {
-                    return Err(format!(
-                        "{}: certainty is confirmed, secondary or provisional",
-                        e.date
-                    ));
-                }
-                let fresh = if worked {
-                    if !is_weekend(e.date) {
-                        return Err(format!(
-                            "{}: only a weekend day can be a swapped working day",
-                            e.date
-                        ));
-                    }
-                    rules.worked.insert(e.date)
-                } else {
-                    rules.off.insert(e.date)
-                };
-                if !fresh {
-                    return Err(format!("{} is listed twice", e.date));
-                }
-            }
-        }
-        if let Some(d) = rules.off.intersection(&rules.worked).next() {
-            return Err(format!("{d} is both off and worked"));
-        }
-        Ok((file.year, rules))
-    }
-
-    /// Loads every `<year>.toml` of a folder.
-    pub fn load_dir(dir: &Path) -> Result<Self, String> {
-        let mut years = BTreeMap::new();
-        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            if path.extension().is_none_or(|x| x != "toml") {
-                continue;
-            }
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let (year, rules) =
-                Self::parse_year(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            if years.insert(year, rules).is_some() {
-                return Err(format!("{}: year {year} is defined twice", path.display()));
-            }
-        }
-        Ok(Self { years })
-    }
-
-    /// A calendar from parsed years (tests).
+    /// A calendar from parsed years.
     pub fn from_years(years: impl IntoIterator<Item = (i32, YearRules)>) -> Self {
         Self {
             years: years.into_iter().collect(),
@@ -273,11 +193,20 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::calendar_year::parse_year;
     use proptest::prelude::*;
 
+    /// The shipped years, parsed as the gateway parses them.
     fn calendar() -> Calendar {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar");
-        Calendar::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
+        let files = [
+            include_str!("../../config/calendar/2026.toml"),
+            include_str!("../../config/calendar/2027.toml"),
+        ];
+        Calendar::from_years(
+            files
+                .iter()
+                .map(|text| parse_year(text).unwrap_or_else(|e| panic!("{e}"))),
+        )
     }
 
     fn at(s: &str) -> NaiveDateTime {
@@ -366,24 +295,6 @@ mod tests {
             c.working_time_between(&h, at("2026-11-28 08:00"), at("2026-11-29 16:00")),
             0
         );
-    }
-
-    #[test]
-    fn bad_year_files_are_refused() {
-        let head = "year = 2026\nstatus = \"announced\"\n";
-        let entry = |kind: &str, date: &str| {
-            format!("[[{kind}]]\ndate = \"{date}\"\nname = \"x\"\nsource = \"y\"\ncertainty = \"confirmed\"\n")
-        };
-        assert!(Calendar::parse_year(&format!("{head}{}", entry("off", "2027-01-01"))).is_err());
-        assert!(Calendar::parse_year(&format!("{head}{}", entry("worked", "2026-01-05"))).is_err());
-        assert!(Calendar::parse_year(&format!(
-            "{head}{}{}",
-            entry("off", "2026-01-05"),
-            entry("off", "2026-01-05")
-        ))
-        .is_err());
-        assert!(Calendar::parse_year("year = 2026\nstatus = \"maybe\"\n").is_err());
-        assert!(Calendar::parse_year(&format!("{head}{}", entry("off", "2026-01-05"))).is_ok());
     }
 
     fn any_moment() -> impl Strategy<Value = NaiveDateTime> {

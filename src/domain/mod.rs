@@ -6,6 +6,7 @@
 
 pub mod applicant;
 pub mod calendar;
+pub mod calendar_year;
 pub mod code_template;
 pub mod codes;
 pub mod dossier;

@@ -18,7 +18,7 @@ pub mod server;
 
 use crate::audit::log::MessageLog;
 use crate::config::Config;
-use crate::domain::calendar::{Calendar, WorkingHours};
+use crate::domain::calendar::Calendar;
 use crate::dossiers::intake::Intake;
 use crate::dossiers::lifecycle::{Lifecycle, OfficeHours};
 use crate::dossiers::status_cache::StatusCache;
@@ -99,20 +99,9 @@ impl AppState {
             outbox_wake.clone(),
             status_cache.clone(),
         );
-        // Config validation already parsed these; the fallback is never taken.
         let hours = OfficeHours {
-            default: WorkingHours::parse(&config.calendar.working_hours)
-                .unwrap_or_else(|_| WorkingHours::department()),
-            offices: config
-                .calendar
-                .offices
-                .iter()
-                .filter_map(|(office, periods)| {
-                    WorkingHours::parse(periods)
-                        .ok()
-                        .map(|h| (office.clone(), h))
-                })
-                .collect(),
+            default: config.calendar.working_hours.clone(),
+            offices: config.calendar.offices.clone(),
         };
         let lifecycle = Lifecycle::new(
             store.clone(),

@@ -9,7 +9,7 @@
 
 use crate::audit::log::{call_partner, Answer, Outbound};
 use crate::chain::NewMessage;
-use crate::config::{Config, OutboxConfig};
+use crate::config::{Config, HttpUrl, OutboxConfig};
 use crate::dossiers::status_cache::StatusCache;
 use crate::metrics::Metrics;
 use crate::portal::sync::{ONESTOP, PORTAL};
@@ -95,8 +95,8 @@ impl Worker {
         let quota = Quota::per_second(NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN));
         let slots = config.outbox.destination_concurrency;
-        let destination = |base: &str, path: &str, secret: &WebhookSecret| Destination {
-            url: format!("{}{path}", base.trim_end_matches('/')),
+        let destination = |base: &HttpUrl, path: &str, secret: &WebhookSecret| Destination {
+            url: base.with_path(path),
             secret: secret.clone(),
             limiter: DefaultDirectRateLimiter::direct(quota),
             slots: Semaphore::new(slots),

@@ -84,7 +84,7 @@ impl Payments {
             "ThoiGianGD": time,
             "MaXacThuc": paygov::query_checksum(&self.paygov.partner_code, &p.reference, &time, self.paygov.secret.expose()),
         });
-        let url = format!("{}/query", self.paygov.base_url.trim_end_matches('/'));
+        let url = self.paygov.base_url.with_path("/query");
         let Some(raw) = self.ask("paygov", &url, &body).await else {
             return Answer::Unknown;
         };
@@ -147,7 +147,7 @@ impl Payments {
             "vnp_OrderInfo": values[8],
             "vnp_SecureHash": vnpay::querydr_hash(&values, self.vnpay.hash_secret.expose()),
         });
-        let Some(raw) = self.ask("vnpay", &self.vnpay.api_url, &body).await else {
+        let Some(raw) = self.ask("vnpay", self.vnpay.api_url.as_str(), &body).await else {
             return Answer::Unknown;
         };
         let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);

@@ -328,7 +328,7 @@ impl Payments {
             },
             "MaXacThuc": paygov::init_checksum(&fields, self.paygov.secret.expose()),
         });
-        let url = format!("{}/init", self.paygov.base_url.trim_end_matches('/'));
+        let url = self.paygov.base_url.with_path("/init");
         let request = self
             .http
             .post(&url)
@@ -390,11 +390,15 @@ impl Payments {
         put("vnp_OrderInfo", info.into());
         put("vnp_OrderType", "other".into());
         put("vnp_Locale", "vn".into());
-        put("vnp_ReturnUrl", self.vnpay.return_url.clone());
+        put("vnp_ReturnUrl", self.vnpay.return_url.to_string());
         put("vnp_IpAddr", ip.into());
         put("vnp_CreateDate", format_wire(now));
         put("vnp_ExpireDate", format_wire(now + Duration::minutes(15)));
-        vnpay::payment_url(&self.vnpay.pay_url, &p, self.vnpay.hash_secret.expose())
+        vnpay::payment_url(
+            self.vnpay.pay_url.as_str(),
+            &p,
+            self.vnpay.hash_secret.expose(),
+        )
     }
 
     /// Keeps a provider message as received; an audit failure is logged, never hidden.

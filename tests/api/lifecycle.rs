@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use chrono::NaiveDateTime;
-use motcua_gateway::domain::calendar::{Calendar, WorkingHours};
+use motcua_gateway::domain::calendar::WorkingHours;
 use serde_json::{json, Value};
 
 pub async fn new_dossier(app: &TestApp, id: &str) -> String {
@@ -141,7 +141,11 @@ async fn accept_sets_the_due_date_in_working_days() {
     )
     .await;
     assert_eq!(s, 200, "{d}");
-    let calendar = Calendar::load_dir(&root().join("config/calendar")).unwrap();
+    let calendar = motcua_gateway::config::Config::from_toml("")
+        .unwrap()
+        .calendar
+        .load_years()
+        .unwrap();
     let expected = calendar.due(&WorkingHours::department(), local(&d["NgayTiepNhan"]), 5);
     assert_eq!(
         local(&d["NgayHenTra"]),

@@ -1,0 +1,181 @@
+//! Typed configuration, read once at start: the shipped defaults (compiled in from
+//! `config/default.toml`), then an optional `--config` file, then `MOTCUA__SECTION__KEY`
+//! environment variables. Every value is parsed into its type here (`values`), each section
+//! is a struct (`sections`), and what no single value can say is checked once (`validate`);
+//! a bad value stops the start with a message that names its key. Secrets print as
+//! `[redacted]`.
+
+mod sections;
+mod validate;
+mod values;
+
+pub use sections::*;
+pub use values::{token_hash, Dur, HttpUrl, LogFormat, PlainSecret};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The shipped defaults, byte for byte `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The layered sources do not produce a valid configuration (figment names the key).
+    #[error("configuration: {0}")]
+    Invalid(Box<figment::Error>),
+    /// A value parsed but does not make sense.
+    #[error("configuration key `{key}`: {message}")]
+    Key {
+        /// The dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The `--config` file does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+}
+
+pub(crate) fn key_error(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Internal API clients.
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// The agency.
+    pub agency: AgencyConfig,
+    /// The city portal.
+    pub portal: PortalConfig,
+    /// The department's one-stop software (optional pushes).
+    #[serde(default)]
+    pub onestop: OnestopConfig,
+    /// PayGov.
+    pub paygov: PaygovConfig,
+    /// VNPAY.
+    pub vnpay: VnpayConfig,
+    /// Delivery outbox.
+    pub outbox: OutboxConfig,
+    /// Payments.
+    pub payments: PaymentsConfig,
+    /// The partner message log.
+    pub audit: AuditConfig,
+    /// Rate limits per kind of caller.
+    pub rate_limits: RateLimitsConfig,
+    /// Document storage.
+    pub storage: StorageConfig,
+    /// Procedure mappings.
+    pub mappings: MappingsConfig,
+    /// Working-time calendar.
+    pub calendar: CalendarConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        Self::extract(figment.merge(Env::prefixed("MOTCUA__").split("__")))
+    }
+
+    /// Defaults with TOML text layered over them, no environment (tests and tools).
+    pub fn from_toml(overrides: &str) -> Result<Self, ConfigError> {
+        Self::from_toml_layers(&[overrides])
+    }
+
+    /// Defaults with several TOML texts layered over them in order, no environment.
+    pub fn from_toml_layers(layers: &[&str]) -> Result<Self, ConfigError> {
+        let figment = layers.iter().fold(
+            Figment::new().merge(Toml::string(DEFAULT_TOML)),
+            |f, layer| f.merge(Toml::string(layer)),
+        );
+        Self::extract(figment)
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_defaults_are_valid() {
+        let c = Config::from_toml("");
+        assert!(c.is_ok(), "{c:?}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let cases = [
+            ("[database]\nurl = \"mysql://x\"", "database.url"),
+            ("[portal]\ninbound_secrets = [\"nope\"]", "inbound_secrets"),
+            ("[outbox]\ntimeout = \"soon\"", "timeout"),
+            ("[agency]\ncode = \"H29\"", "agency.code"),
+            ("[server]\nlisten = \"8080\"", "server.listen"),
+            ("[server]\nunknown = 1", "unknown"),
+            ("[portal]\nbase_url = \"ftp://portal\"", "portal.base_url"),
+            ("[vnpay]\nreturn_url = \"/relative\"", "vnpay.return_url"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+            (
+                "[calendar]\nworking_hours = [\"13:00-11:00\"]",
+                "calendar.working_hours",
+            ),
+            (
+                "[calendar.offices]\nnight = [\"25:00-26:00\"]",
+                "calendar.offices",
+            ),
+            (
+                "[[clients]]\nname = \"a\"\ntoken_sha256 = \"xyz\"\nscopes = []",
+                "clients[0].token_sha256",
+            ),
+        ];
+        for (toml, key) in cases {
+            let err = Config::from_toml(toml)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert!(
+                err.as_ref().is_err_and(|e| e.contains(key)),
+                "{toml}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let Ok(c) = Config::from_toml("") else {
+            panic!("defaults")
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("test-paygov-secret"), "{shown}");
+        assert!(!shown.contains("TESTVNPAYHASHSECRET"), "{shown}");
+        assert!(!shown.contains("dGVzdC1wb3J0YWw"), "{shown}");
+    }
+}
