@@ -45,15 +45,20 @@ impl fmt::Debug for PlainSecret {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl(String);
 
+/// A text that is not an absolute http(s) URL with a host.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an http(s) URL")]
+pub struct NotHttpUrl(String);
+
 impl HttpUrl {
     /// Checks `text`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, NotHttpUrl> {
         let ok = url::Url::parse(text)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
         if ok {
             Ok(HttpUrl(text.to_owned()))
         } else {
-            Err(format!("{text:?} is not an http(s) URL"))
+            Err(NotHttpUrl(text.to_owned()))
         }
     }
 

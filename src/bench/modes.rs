@@ -1,0 +1,238 @@
+//! The harness's three modes, each a sequence of phases against its baseline: intake (fresh,
+//! the intake transaction alone, and with `--stored`), reads by code and the paged list (with
+//! and without the status cache), and the outbox drain against a bare client loop and the
+//! worker's own client alone.
+
+use super::client::{self, Load, MakeRequest, Until};
+use super::db::BenchDb;
+use super::gateway::{self, Gateway, Usage};
+use super::report::{max_usage, Phase};
+use super::{fill, healthz, phase, start, store_alone, submit_all, workload, BenchArgs};
+use crate::store::Store;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a mode measured, and the gateway's resources over it.
+pub(super) type Measured = anyhow::Result<(Vec<Phase>, Usage)>;
+
+/// Intake: signed submissions against `/healthz`, then the store alone, then (`--stored`)
+/// again on a filled store.
+pub(super) async fn intake(
+    args: &BenchArgs,
+    db: &BenchDb,
+    dir: &Path,
+    work: Arc<workload::Submissions>,
+    gw: Gateway,
+) -> Measured {
+    let (c, d) = (args.concurrency, Until::Time(args.duration));
+    let mut phases = Vec::new();
+    let mut usage;
+
+    let base = phase(&gw, "healthz (baseline)", c, d, 200, healthz()).await;
+    let fresh = phase(
+        &gw,
+        "intake, fresh store",
+        c,
+        d,
+        201,
+        work.clone().maker("F"),
+    )
+    .await
+    .against(&base);
+    usage = gw.usage();
+    gw.stop().await;
+    // The store alone, on the same database with the gateway stopped: the bound of the
+    // phase above, whatever the request path costs.
+    let alone = store_alone::run(&db.url, work.clone(), c, args.duration).await?;
+    let alone = Phase::of(
+        &format!("intake transaction alone, batches of {c}"),
+        &alone,
+        0.0,
+    )
+    .against(&base);
+    let fresh = Phase {
+        vs_store: Some(fresh.rate / alone.rate.max(1e-9)),
+        ..fresh
+    };
+    phases.push(base);
+    phases.push(fresh.clone());
+    phases.push(alone);
+    if args.stored > 0 {
+        fill(db, args).await?;
+        let gw = start(db, dir, None, args).await?;
+        let base = phase(&gw, "healthz (baseline, stored)", c, d, 200, healthz()).await;
+        let name = format!("intake, {} stored", args.stored);
+        let mut stored = phase(&gw, &name, c, d, 201, work.clone().maker("S"))
+            .await
+            .against(&base);
+        phases.push(base);
+        stored.vs_fresh = Some(stored.rate / fresh.rate.max(1e-9));
+        phases.push(stored);
+        usage = max_usage(usage, gw.usage());
+        gw.stop().await;
+    }
+    Ok((phases, usage))
+}
+
+/// Reads: status by code and the paged list, each through the status cache and around it.
+pub(super) async fn read(
+    args: &BenchArgs,
+    db: &BenchDb,
+    dir: &Path,
+    work: Arc<workload::Submissions>,
+    gw: Gateway,
+) -> Measured {
+    let (c, d) = (args.concurrency, Until::Time(args.duration));
+    let mut phases = Vec::new();
+    let mut usage = Usage::default();
+
+    submit_all(&gw, &work, "P", args.pool, c).await?;
+    let gw = if args.stored > 0 {
+        usage = gw.usage();
+        gw.stop().await;
+        fill(db, args).await?;
+        start(db, dir, None, args).await?
+    } else {
+        gw
+    };
+    let store = Store::connect(&db.url, 2).await?;
+    let codes: Vec<String> = store
+        .dossier_codes(i64::try_from(args.pool).unwrap_or(i64::MAX))
+        .await?
+        .into_iter()
+        .map(|(_, code)| code)
+        .collect();
+    store.close().await;
+    anyhow::ensure!(!codes.is_empty(), "no dossier to read");
+    let base = phase(&gw, "healthz (baseline)", c, d, 200, healthz()).await;
+    // The same reads twice: as the department's systems make them (answered from the
+    // status cache once read), then with `Cache-Control: no-cache` (every one from the
+    // store).
+    let by_code = |extra: &'static str| -> MakeRequest {
+        let codes = codes.clone();
+        Arc::new(move |w, n| {
+            let code = &codes[(w * 7919 + n as usize * 104_729) % codes.len().max(1)];
+            let path = format!("/api/v1/dossiers/{code}");
+            client::get_with(&path, Some(gateway::TOKEN), extra)
+        })
+    };
+    let reads = phase(&gw, "status by code", c, d, 200, by_code(""))
+        .await
+        .against(&base);
+    let fresh = by_code("cache-control: no-cache\r\n");
+    let fresh = phase(&gw, "status by code, no-cache", c, d, 200, fresh)
+        .await
+        .against(&base);
+    // The list the same two ways.
+    let procedures = work.procedures();
+    let list = |extra: &'static str| -> MakeRequest {
+        let procedures = procedures.clone();
+        Arc::new(move |w, n| {
+            let path = match (w + n as usize) % 3 {
+                0 => "/api/v1/dossiers?limit=50".to_owned(),
+                1 => "/api/v1/dossiers?limit=50&status=1".to_owned(),
+                _ => format!(
+                    "/api/v1/dossiers?limit=50&procedure={}",
+                    procedures[(w + n as usize) % procedures.len().max(1)]
+                ),
+            };
+            client::get_with(&path, Some(gateway::TOKEN), extra)
+        })
+    };
+    let pages = phase(&gw, "paged list (50)", c, d, 200, list(""))
+        .await
+        .against(&base);
+    let fresh_pages = list("cache-control: no-cache\r\n");
+    let fresh_pages = phase(&gw, "paged list (50), no-cache", c, d, 200, fresh_pages)
+        .await
+        .against(&base);
+    phases.extend([base, reads, fresh, pages, fresh_pages]);
+    usage = max_usage(usage, gw.usage());
+    gw.stop().await;
+    Ok((phases, usage))
+}
+
+/// The outbox: queued messages drained into a local sink, against a bare client loop and
+/// the worker's own client sending alone.
+pub(super) async fn outbox(
+    args: &BenchArgs,
+    db: &BenchDb,
+    dir: &Path,
+    work: Arc<workload::Submissions>,
+    gw: Gateway,
+) -> Measured {
+    let c = args.concurrency;
+    let mut phases = Vec::new();
+    let mut usage;
+
+    submit_all(&gw, &work, "Q", args.messages, c).await?;
+    usage = gw.usage();
+    gw.stop().await;
+    let store = Store::connect(&db.url, 2).await?;
+    store.refresh_statistics().await?;
+    store.close().await;
+    let sink = workload::Sink::start().await?;
+    let payload = work.sync_payload();
+    let bare: MakeRequest = Arc::new(move |_, _| {
+        client::post(
+            "/dossiers/sync",
+            &[("content-type", "application/json")],
+            &payload,
+        )
+    });
+    let base_load = client::run(
+        &sink.addr,
+        args.outbox_concurrency,
+        Until::Count(args.messages),
+        200,
+        bare,
+    )
+    .await;
+    let base = Phase::of("bare client loop to the sink (baseline)", &base_load, 0.0);
+    // The same messages sent as the worker sends them, without the store: what the
+    // queue, its leases and its records cost on top of the HTTP client's own work.
+    sink.reset();
+    let secret = crate::signing::WebhookSecret::parse(gateway::PORTAL_SECRET)
+        .map_err(|e| anyhow::anyhow!("the bench secret: {e}"))?;
+    let signed = client::run_reqwest_signed(
+        &format!("http://{}/dossiers/sync", sink.addr),
+        args.outbox_concurrency,
+        args.messages,
+        work.sync_payload(),
+        &secret,
+    )
+    .await;
+    let signed =
+        Phase::of("signed sends, the worker's client, no store", &signed, 0.0).against(&base);
+    sink.reset();
+    let t0 = std::time::Instant::now();
+    let gw = start(db, dir, Some(&format!("http://{}", sink.addr)), args).await?;
+    let before = gw.usage();
+    sink.wait_for(args.messages).await;
+    // Drained means recorded as delivered, not only received by the sink.
+    let store = Store::connect(&db.url, 2).await?;
+    while store.outbox_pending().await? > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    store.close().await;
+    let elapsed = t0.elapsed();
+    let after = gw.usage();
+    let drained = Load {
+        ok: args.messages,
+        errors: 0,
+        elapsed,
+        latencies_us: Vec::new(),
+        first_error: None,
+    };
+    let drain = Phase::of("outbox drain", &drained, after.cpu_s - before.cpu_s).against(&base);
+    let vs_client = drain.rate / signed.rate.max(1e-9);
+    let drain = Phase {
+        vs_client: Some(vs_client),
+        ..drain
+    };
+    phases.extend([base, signed, drain]);
+    usage = max_usage(usage, gw.usage());
+    gw.stop().await;
+    Ok((phases, usage))
+}

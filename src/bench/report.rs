@@ -1,0 +1,148 @@
+//! What the harness reports: each phase's rate, latency quantiles and ratio to its baseline,
+//! printed as a table and written as JSON.
+
+use super::client::Load;
+use super::gateway::Usage;
+use serde::Serialize;
+
+/// One measured phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// What was measured.
+    pub name: String,
+    /// Done per second.
+    pub rate: f64,
+    /// Latency quantiles, ms.
+    pub p50_ms: f64,
+    /// p90.
+    pub p90_ms: f64,
+    /// p99.
+    pub p99_ms: f64,
+    /// Max.
+    pub max_ms: f64,
+    /// Done.
+    pub ok: u64,
+    /// Failed.
+    pub errors: u64,
+    /// The first failure, if any.
+    pub first_error: Option<String>,
+    /// The gateway's CPU seconds during the phase.
+    pub gateway_cpu_s: f64,
+    /// This phase's rate over its baseline's.
+    pub ratio: Option<f64>,
+    /// Which phase is its baseline.
+    pub baseline: Option<String>,
+    /// This phase's rate over the same work's on a fresh store (`--stored`).
+    pub vs_fresh: Option<f64>,
+    /// Outbox drain: the rate over the signed sends of the worker's own HTTP client, no store.
+    pub vs_client: Option<f64>,
+    /// Intake: the rate over that of the intake transaction alone (no HTTP).
+    pub vs_store: Option<f64>,
+}
+
+impl Phase {
+    pub(super) fn of(name: &str, load: &Load, cpu: f64) -> Self {
+        Phase {
+            name: name.to_owned(),
+            rate: load.rate(),
+            p50_ms: load.quantile_ms(0.5),
+            p90_ms: load.quantile_ms(0.9),
+            p99_ms: load.quantile_ms(0.99),
+            max_ms: load.quantile_ms(1.0),
+            ok: load.ok,
+            errors: load.errors,
+            first_error: load.first_error.clone(),
+            gateway_cpu_s: cpu,
+            ratio: None,
+            baseline: None,
+            vs_fresh: None,
+            vs_client: None,
+            vs_store: None,
+        }
+    }
+
+    pub(super) fn against(mut self, base: &Phase) -> Self {
+        self.ratio = Some(self.rate / base.rate.max(1e-9));
+        self.baseline = Some(base.name.clone());
+        self
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Mode.
+    pub mode: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// Connections.
+    pub concurrency: usize,
+    /// Dossiers stored before the "stored" phases.
+    pub stored: i64,
+    /// Phases in order.
+    pub phases: Vec<Phase>,
+    /// The gateway's peak resident memory over the run, MB.
+    pub gateway_peak_rss_mb: f64,
+    /// From starting the gateway process to its first `/healthz` answer, ms.
+    pub ready_ms: f64,
+    /// The machine: CPUs as the OS counts them.
+    pub cpus: usize,
+}
+
+/// Two runs' usage together: CPU added, the higher peak.
+pub(super) fn max_usage(a: Usage, b: Usage) -> Usage {
+    Usage {
+        cpu_s: a.cpu_s + b.cpu_s,
+        peak_rss_mb: a.peak_rss_mb.max(b.peak_rss_mb),
+    }
+}
+
+/// Prints the report as a table.
+pub(super) fn print_report(r: &Report) {
+    println!(
+        "\nmotcua bench {} — {} database, concurrency {}, {} CPUs{}",
+        r.mode,
+        r.database,
+        r.concurrency,
+        r.cpus,
+        if r.stored > 0 {
+            format!(", {} dossiers stored", r.stored)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "{:<42} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}",
+        "phase", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "cpu s", "ratio"
+    );
+    for p in &r.phases {
+        println!(
+            "{:<42} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7.2} {:>7}",
+            p.name,
+            p.rate,
+            p.p50_ms,
+            p.p90_ms,
+            p.p99_ms,
+            p.max_ms,
+            p.errors,
+            p.gateway_cpu_s,
+            p.ratio.map_or("-".into(), |x| format!("{x:.3}"))
+        );
+        if let Some(e) = &p.first_error {
+            println!("    first error: {e}");
+        }
+        if let Some(x) = p.vs_client {
+            println!("    {x:.3} × the worker's HTTP client sending alone (no store)");
+        }
+        if let Some(x) = p.vs_store {
+            println!("    {x:.3} × the intake transaction alone (no HTTP, full batches)");
+        }
+        if let Some(x) = p.vs_fresh {
+            println!("    {x:.3} × the rate on a fresh store");
+        }
+    }
+    println!(
+        "gateway: peak RSS {:.1} MB, ready {:.0} ms after start",
+        r.gateway_peak_rss_mb, r.ready_ms
+    );
+}
