@@ -60,8 +60,9 @@ pub struct DocumentRef {
     pub size: i64,
 }
 
-/// One fee line due for a dossier, frozen at arrival with its legal basis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One fee line due for a dossier, frozen at arrival with its legal basis. (Read back from
+/// the store as it was written.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FeeLine {
     /// `phi` (fee) or `le_phi` (charge).
     pub kind: String,
@@ -75,6 +76,13 @@ pub struct FeeLine {
     pub legal_basis: String,
     /// The day the rate took effect.
     pub effective_from: NaiveDate,
+}
+
+impl FeeLine {
+    /// What a dossier's lines add up to; `None` past the largest amount.
+    pub fn total(lines: &[FeeLine]) -> Option<Vnd> {
+        Vnd::total(lines.iter().map(|l| l.amount))
+    }
 }
 
 /// A dossier built from a verified, mapped portal submission, ready to be stored.

@@ -1,12 +1,30 @@
 //! Money in whole Vietnamese đồng.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An amount in whole VND, never negative. VNPAY's ×100 exists only on its own wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(into = "i64", try_from = "i64")]
 pub struct Vnd(i64);
+
+impl From<Vnd> for i64 {
+    fn from(v: Vnd) -> i64 {
+        v.0
+    }
+}
+
+/// An integer that is not an amount: negative, or past [`MAX_VND`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not an amount in VND (0 to 1,000,000,000,000)")]
+pub struct NotVnd(pub i64);
+
+impl TryFrom<i64> for Vnd {
+    type Error = NotVnd;
+    fn try_from(amount: i64) -> Result<Self, NotVnd> {
+        Vnd::new(amount).ok_or(NotVnd(amount))
+    }
+}
 
 /// The largest amount the gateway accepts: a trillion đồng, far above any fee.
 pub const MAX_VND: i64 = 1_000_000_000_000;
@@ -42,6 +60,13 @@ impl Vnd {
     pub fn checked_mul(self, count: i64) -> Option<Vnd> {
         self.0.checked_mul(count).and_then(Self::new)
     }
+
+    /// The sum of `amounts`, `None` past the maximum.
+    pub fn total(amounts: impl IntoIterator<Item = Vnd>) -> Option<Vnd> {
+        amounts
+            .into_iter()
+            .try_fold(Vnd::ZERO, |sum, a| sum.checked_add(a))
+    }
 }
 
 impl fmt::Display for Vnd {
@@ -53,6 +78,20 @@ impl fmt::Display for Vnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_add_up_to_the_maximum_and_no_further() {
+        let big = Vnd::new(MAX_VND - 1).unwrap_or_default();
+        let one = Vnd::new(1).unwrap_or_default();
+        assert_eq!(Vnd::total([big, one]).map(Vnd::get), Some(MAX_VND));
+        assert_eq!(Vnd::total([big, one, one]), None);
+        assert_eq!(Vnd::total([]), Some(Vnd::ZERO));
+        assert_eq!(Vnd::try_from(-1), Err(NotVnd(-1)));
+        assert_eq!(
+            serde_json::from_str::<Vnd>("-5").map_err(|e| e.to_string()),
+            Err("-5 is not an amount in VND (0 to 1,000,000,000,000)".into())
+        );
+    }
 
     #[test]
     fn only_plain_whole_dong_parse() {

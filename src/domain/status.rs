@@ -85,6 +85,12 @@ impl Status {
             Status::Refused | Status::Withdrawn | Status::Stopped | Status::Returned
         )
     }
+
+    /// Whether a dossier in this status is still being handled (so it can become overdue):
+    /// neither ended nor completed.
+    pub fn is_open(self) -> bool {
+        !self.is_terminal() && self != Status::Completed
+    }
 }
 
 impl From<Status> for i64 {

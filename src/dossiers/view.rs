@@ -2,6 +2,7 @@
 //! of every lifecycle action (which renders it inside the action's transaction).
 
 use crate::domain::codes::ProcedureCode;
+use crate::domain::dossier::FeeLine;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire_millis;
 use crate::mapping::Mappings;
@@ -18,25 +19,16 @@ pub fn status_name(code: i64) -> &'static str {
     Status::from_code(code).map_or("", Status::name_vi)
 }
 
-/// Whether a dossier in this status is still being handled (so it can become overdue).
+/// Whether a dossier with this stored status is still being handled (`Status::is_open`).
 pub fn is_open(status: i64) -> bool {
-    Status::from_code(status).is_some_and(|s| !s.is_terminal() && s != Status::Completed)
+    Status::from_code(status).is_some_and(Status::is_open)
 }
 
 /// The dossier as `GET /api/v1/dossiers/{MaHoSo}` shows it.
 pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
     let procedure = ProcedureCode::parse(&d.procedure_code).ok();
     let mapping = procedure.as_ref().and_then(|c| mappings.get(c));
-    let fee_total: i64 = d
-        .fees
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .filter_map(|l| l.get("amount").and_then(Value::as_i64))
-                .sum()
-        })
-        .unwrap_or(0);
+    let fee_total = FeeLine::total(&d.fees);
     let now = chrono::Utc::now().timestamp_millis();
     let open = is_open(d.status);
     json!({

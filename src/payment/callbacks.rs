@@ -6,6 +6,7 @@
 use super::paygov::{self, ConfirmFields};
 use super::service::{Payments, Settled, Settlement};
 use super::vnpay;
+use crate::domain::money::Vnd;
 use crate::domain::time::format_wire;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -78,7 +79,7 @@ impl Payments {
             Ok(_) => return ("99", "Unknown reference"),
             Err(_) => return ("99", "Temporarily unable to record"),
         };
-        if f.amount.parse::<i64>().ok() != Some(p.amount) {
+        if Vnd::parse(&f.amount) != Some(p.amount) {
             return ("99", "Amount differs from the request");
         }
         let txn = format!("paygov:{}", f.transaction);
@@ -168,7 +169,7 @@ impl Payments {
             Ok(_) => return ("01", "Order not found"),
             Err(_) => return ("99", "Unknown error"),
         };
-        if get("vnp_Amount").parse::<i64>().ok() != p.amount.checked_mul(100) {
+        if super::vnpay::amount_from_wire(get("vnp_Amount")) != Some(p.amount) {
             return ("04", "Invalid amount");
         }
         if p.state != "pending" {

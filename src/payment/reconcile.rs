@@ -6,6 +6,7 @@
 
 use super::service::{Payments, Settlement};
 use super::{paygov, vnpay};
+use crate::domain::money::Vnd;
 use crate::domain::time::format_wire;
 use crate::store::{PaymentRow, StoreError};
 use chrono::{DateTime, Utc};
@@ -96,7 +97,7 @@ impl Payments {
         };
         let consistent = s("error_code") == "0"
             && (v.get("MaThamChieu").is_none() || s("MaThamChieu") == p.reference)
-            && (s("SoTien").is_empty() || s("SoTien").parse::<i64>().ok() == Some(p.amount));
+            && (s("SoTien").is_empty() || Vnd::parse(&s("SoTien")) == Some(p.amount));
         let answer = match (consistent, s("TrangThaiGD").as_str()) {
             (true, "1") if !s("MaGiaoDich").is_empty() => Answer::Paid(s("MaGiaoDich")),
             (true, "4") => Answer::Failed,
@@ -160,7 +161,7 @@ impl Payments {
         let believable = verified
             && s("vnp_TxnRef") == p.reference
             && s("vnp_ResponseCode") == "00"
-            && s("vnp_Amount").parse::<i64>().ok() == p.amount.checked_mul(100);
+            && super::vnpay::amount_from_wire(&s("vnp_Amount")) == Some(p.amount);
         let answer = if !believable {
             Answer::Unknown
         } else {

@@ -5,7 +5,9 @@
 use super::{paygov, vnpay};
 use crate::audit::log::MessageLog;
 use crate::config::{Config, PaygovConfig, VnpayConfig};
+use crate::domain::dossier::FeeLine;
 use crate::domain::lifecycle::Action;
+use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire;
 use crate::dossiers::lifecycle::{ActionInput, Lifecycle, LifecycleError, Officer};
@@ -52,8 +54,8 @@ impl Provider {
 pub struct Created {
     /// The reference.
     pub reference: String,
-    /// Whole VND.
-    pub amount: i64,
+    /// What is paid.
+    pub amount: Vnd,
     /// Where the applicant pays.
     pub pay_url: String,
     /// The provider.
@@ -163,13 +165,6 @@ impl Payments {
         })
     }
 
-    fn fee_total(d: &StoredDossier) -> i64 {
-        d.fees
-            .as_array()
-            .map(|l| l.iter().filter_map(|f| f["amount"].as_i64()).sum())
-            .unwrap_or(0)
-    }
-
     /// Requests a payment of the dossier's fees.
     pub async fn request(
         &self,
@@ -206,10 +201,15 @@ impl Payments {
                 )))
             }
         }
-        let amount = Self::fee_total(&d);
-        if amount <= 0 {
-            return Err(PaymentError::NoFees);
-        }
+        let amount = match FeeLine::total(&d.fees) {
+            Some(amount) if amount > Vnd::ZERO => amount,
+            Some(_) => return Err(PaymentError::NoFees),
+            None => {
+                return Err(PaymentError::CannotPay(
+                    "the fees add up past the largest amount".into(),
+                ))
+            }
+        };
         let reference = new_reference(now);
         let info = vnpay::plain_text(&format!("Thanh toan phi ho so {code}"));
         let pay_url = match provider {
@@ -223,7 +223,7 @@ impl Payments {
             reference: reference.clone(),
             provider: provider.name().into(),
             amount,
-            fees: d.fees.to_string(),
+            fees: d.fees.clone(),
             pay_url: pay_url.clone(),
         });
         if status == Some(Status::PaymentRequested) {
@@ -252,7 +252,7 @@ impl Payments {
                 Err(e) => return Err(PaymentError::CannotPay(e.to_string())),
             }
         }
-        tracing::info!(dossier.code = %code, payment.reference = %reference, provider = provider.name(), amount, "payment requested");
+        tracing::info!(dossier.code = %code, payment.reference = %reference, provider = provider.name(), amount = amount.get(), "payment requested");
         Ok(Created {
             reference,
             amount,
@@ -265,7 +265,7 @@ impl Payments {
         &self,
         d: &StoredDossier,
         reference: &str,
-        amount: i64,
+        amount: Vnd,
         info: &str,
         ip: &str,
         now: DateTime<Utc>,
@@ -287,21 +287,16 @@ impl Payments {
             .unwrap_or_default();
         let fee_lines: Vec<Value> = d
             .fees
-            .as_array()
-            .map(|lines| {
-                lines
-                    .iter()
-                    .map(|l| {
-                        json!({
-                            "LoaiPhiLePhi": if l["kind"] == "le_phi" { "2" } else { "1" },
-                            "MaPhiLePhi": l["code"],
-                            "TenPhiLePhi": l["name"],
-                            "SoTien": l["amount"],
-                        })
-                    })
-                    .collect()
+            .iter()
+            .map(|l| {
+                json!({
+                    "LoaiPhiLePhi": if l.kind == "le_phi" { "2" } else { "1" },
+                    "MaPhiLePhi": l.code,
+                    "TenPhiLePhi": l.name,
+                    "SoTien": l.amount,
+                })
             })
-            .unwrap_or_default();
+            .collect();
         let body = json!({
             "LoaiBanTin": "INIT",
             "PhienBan": paygov::VERSION,
@@ -372,7 +367,7 @@ impl Payments {
     fn vnpay_url(
         &self,
         reference: &str,
-        amount: i64,
+        amount: Vnd,
         info: &str,
         ip: &str,
         now: DateTime<Utc>,
@@ -384,7 +379,7 @@ impl Payments {
         put("vnp_Version", vnpay::VERSION.into());
         put("vnp_Command", "pay".into());
         put("vnp_TmnCode", self.vnpay.tmn_code.clone());
-        put("vnp_Amount", (amount * 100).to_string());
+        put("vnp_Amount", vnpay::wire_amount(amount));
         put("vnp_CurrCode", "VND".into());
         put("vnp_TxnRef", reference.into());
         put("vnp_OrderInfo", info.into());

@@ -6,6 +6,7 @@
 //! case). An IPN is verified by decoding its parameters and encoding them again by that rule, so
 //! the sender's encoder does not matter.
 
+use crate::domain::money::Vnd;
 use hmac::{Hmac, Mac};
 use sha2::Sha512;
 use std::collections::BTreeMap;
@@ -99,6 +100,20 @@ pub fn verify(params: &BTreeMap<String, String>, secret: &str) -> bool {
         .is_some_and(|given| super::hex_eq(&secure_hash(params, secret), given))
 }
 
+/// `vnp_Amount` for an amount: whole đồng times 100.
+pub fn wire_amount(amount: Vnd) -> String {
+    format!("{}00", amount.get())
+}
+
+/// The amount a `vnp_Amount` states: digits only, a whole number of đồng times 100.
+pub fn amount_from_wire(text: &str) -> Option<Vnd> {
+    let hundreds = text.strip_suffix("00")?;
+    if hundreds.is_empty() {
+        return Some(Vnd::ZERO);
+    }
+    Vnd::parse(hundreds)
+}
+
 /// The payment URL: `pay_url?` + the encoded parameters + `vnp_SecureHash`.
 pub fn payment_url(pay_url: &str, params: &BTreeMap<String, String>, secret: &str) -> String {
     let query = signing_string(params);
@@ -187,6 +202,18 @@ pub fn verify_querydr_answer(answer: &serde_json::Value, secret: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vnp_amount_is_whole_dong_times_a_hundred_both_ways() {
+        let amount = Vnd::new(1_500_000).unwrap_or_default();
+        assert_eq!(wire_amount(amount), "150000000");
+        assert_eq!(amount_from_wire("150000000"), Some(amount));
+        assert_eq!(amount_from_wire("00"), Some(Vnd::ZERO));
+        assert_eq!(amount_from_wire("1500000").map(Vnd::get), Some(15_000));
+        for bad in ["150000050", "", "0", "-150000000", "1.5e8", "15000000 0"] {
+            assert_eq!(amount_from_wire(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn encoding_follows_the_form_rule() {

@@ -93,8 +93,8 @@ pub struct StoredDossier {
     pub applicant: serde_json::Value,
     /// Mapped form (JSON).
     pub form: serde_json::Value,
-    /// Fee lines (JSON).
-    pub fees: serde_json::Value,
+    /// Fee lines, frozen at arrival.
+    pub fees: Vec<crate::domain::dossier::FeeLine>,
     /// `TrichYeuHoSo`.
     pub summary: Option<String>,
     /// Mapping version used.
@@ -154,6 +154,14 @@ pub struct DossierFilter {
 }
 
 pub(crate) fn decode_json(text: &str, what: &str) -> Result<serde_json::Value, StoreError> {
+    decode_typed(text, what)
+}
+
+/// A stored JSON column read into its type.
+pub(crate) fn decode_typed<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
@@ -183,7 +191,7 @@ macro_rules! stored_dossier_from_row {
             timeliness: row.try_get("timeliness")?,
             applicant: $crate::store::dossiers::decode_json(&applicant, "applicant")?,
             form: $crate::store::dossiers::decode_json(&form, "form")?,
-            fees: $crate::store::dossiers::decode_json(&fees, "fees")?,
+            fees: $crate::store::dossiers::decode_typed(&fees, "fees")?,
             summary: row.try_get("summary")?,
             mapping_version: row.try_get("mapping_version")?,
             documents: Vec::new(),

@@ -2,6 +2,8 @@
 //! and by the unique provider transaction id), and the audit of provider messages.
 
 use super::{with_pool, BeginWrite, Store, StoreError};
+use crate::domain::dossier::FeeLine;
+use crate::domain::money::Vnd;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -12,10 +14,10 @@ pub struct NewPayment {
     pub reference: String,
     /// `paygov` or `vnpay`.
     pub provider: String,
-    /// Whole VND.
-    pub amount: i64,
-    /// The fee lines it covers (JSON).
-    pub fees: String,
+    /// What is paid.
+    pub amount: Vnd,
+    /// The fee lines it covers.
+    pub fees: Vec<FeeLine>,
     /// Where the applicant pays.
     pub pay_url: String,
 }
@@ -49,8 +51,8 @@ pub struct PaymentRow {
     pub dossier: String,
     /// Provider.
     pub provider: String,
-    /// Whole VND.
-    pub amount: i64,
+    /// What is paid.
+    pub amount: Vnd,
     /// `pending`, `paid`, `failed`, `expired`.
     pub state: String,
     /// Where the applicant pays.
@@ -91,7 +93,8 @@ macro_rules! payment_from_row {
             dossier_id: $r.try_get("dossier_id")?,
             dossier: $r.try_get("code")?,
             provider: $r.try_get("provider")?,
-            amount: $r.try_get("amount")?,
+            amount: Vnd::try_from($r.try_get::<i64, _>("amount")?)
+                .map_err(|e| StoreError::Corrupt(format!("payment amount: {e}")))?,
             state: $r.try_get("state")?,
             pay_url: $r.try_get("pay_url")?,
             provider_txn: $r.try_get("provider_txn")?,
@@ -108,6 +111,8 @@ macro_rules! apply_payment_op {
         async {
             let applied = match $op {
                 $crate::store::PaymentOp::Insert(p) => {
+                    let fees = serde_json::to_string(&p.fees)
+                        .map_err(|e| StoreError::Encode(format!("fee lines: {e}")))?;
                     sqlx::query(
                         "INSERT INTO payments (reference, dossier_id, provider, amount, fees, pay_url, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -115,8 +120,8 @@ macro_rules! apply_payment_op {
                     .bind(&p.reference)
                     .bind($dossier_id)
                     .bind(&p.provider)
-                    .bind(p.amount)
-                    .bind(&p.fees)
+                    .bind(p.amount.get())
+                    .bind(fees)
                     .bind(&p.pay_url)
                     .bind($now)
                     .execute($exec)
