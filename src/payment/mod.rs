@@ -6,6 +6,7 @@
 pub mod callbacks;
 pub mod paygov;
 pub mod reconcile;
+pub mod request;
 pub mod service;
 pub mod vnpay;
 
