@@ -17,8 +17,8 @@ pub fn to_vn(at: DateTime<Utc>) -> DateTime<FixedOffset> {
 }
 
 /// Formats an instant as `yyyyMMddHHmmss` in Vietnam time. Written field by field: chrono's
-/// `format` parses its pattern on every call, which was a tenth of a list page's CPU (two
-/// timestamps per item).
+/// `format` parses its pattern on every call, which stood out in a list page's profile (two
+/// timestamps per item; docs/PERFORMANCE.md).
 pub fn format_wire(at: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
     let vn = to_vn(at);
@@ -46,9 +46,10 @@ pub fn from_millis(millis: i64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_millis(millis)
 }
 
-/// Parses `yyyyMMddHHmmss` read as Vietnam time; `None` if it is not a real moment.
+/// Parses `yyyyMMddHHmmss` read as Vietnam time; `None` if it is not a real moment (a 60th
+/// second, which chrono would read as a leap second, included).
 pub fn parse_wire(text: &str) -> Option<DateTime<Utc>> {
-    if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) || &text[12..] >= "60" {
         return None;
     }
     let naive = NaiveDateTime::parse_from_str(text, WIRE_FORMAT).ok()?;
@@ -58,13 +59,33 @@ pub fn parse_wire(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Parses `yyyyMMddHHmmss`, or `yyyyMMdd` as the start of that Vietnam day.
-pub fn parse_day_or_moment(text: &str) -> Option<DateTime<Utc>> {
-    if text.len() == 8 {
-        parse_wire(&format!("{text}000000"))
+/// Which end of a time range a bound is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// The range starts at the bound (`from`, `since`).
+    Start,
+    /// The range ends with the bound (`to`).
+    End,
+}
+
+/// A bound of a time range as callers write it (`from`/`to` of the dossier list, `since` of an
+/// outbox selection, `--from`/`--to` of the log's export): `yyyyMMdd`, a whole Vietnam day, or
+/// `yyyyMMddHHmmss`, one second of Vietnam time. As a start, the first instant of what it
+/// names; as an end, the first instant after it — so a range `[start, end)` holds the whole day
+/// or second the caller named at either end. `None` if it is neither form or no real time.
+pub fn parse_bound(text: &str, edge: Edge) -> Option<DateTime<Utc>> {
+    let (start, length) = if text.len() == 8 {
+        (
+            parse_wire(&format!("{text}000000"))?,
+            chrono::Duration::days(1),
+        )
     } else {
-        parse_wire(text)
-    }
+        (parse_wire(text)?, chrono::Duration::seconds(1))
+    };
+    Some(match edge {
+        Edge::Start => start,
+        Edge::End => start + length,
+    })
 }
 
 /// Parses `dd/MM/yyyy` (the form fields' date format); `None` if it is not a real date.
@@ -112,9 +133,45 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_covers_the_whole_day_or_second_it_names_at_either_end() {
+        let vn = |s: &str| parse_wire(s).unwrap_or_else(|| panic!("{s}"));
+        assert_eq!(
+            parse_bound("20261130", Edge::Start),
+            Some(vn("20261130000000"))
+        );
+        assert_eq!(
+            parse_bound("20261130", Edge::End),
+            Some(vn("20261201000000"))
+        );
+        assert_eq!(
+            parse_bound("20261231", Edge::End),
+            Some(vn("20270101000000"))
+        );
+        assert_eq!(
+            parse_bound("20261130083000", Edge::Start),
+            Some(vn("20261130083000"))
+        );
+        assert_eq!(
+            parse_bound("20261130083000", Edge::End),
+            Some(vn("20261130083001"))
+        );
+        for bad in [
+            "2026-11-30",
+            "20261131",
+            "2026113",
+            "20261130083060",
+            "",
+            "x",
+        ] {
+            assert_eq!(parse_bound(bad, Edge::Start), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn impossible_wire_times_are_refused() {
         for bad in [
             "20260230120000",
+            "20261130235960",
             "2026113012000",
             "2026-11-27 08:00",
             "20261127246000",

@@ -6,7 +6,7 @@ use super::AppState;
 use crate::config::Scope;
 use crate::domain::codes::{DossierCode, ProcedureCode};
 use crate::domain::status::Status;
-use crate::domain::time::{format_wire_millis, parse_wire, vn_offset};
+use crate::domain::time::{format_wire_millis, parse_bound, Edge};
 use crate::dossiers::view::{dossier_view, is_open, status_name};
 use crate::store::{DossierFilter, StoredDossier};
 use axum::body::Bytes;
@@ -15,7 +15,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
-use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
 fn found(state: &AppState, d: Option<StoredDossier>) -> Result<Response, ApiError> {
@@ -107,31 +106,11 @@ pub struct ListQuery {
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 
-fn bad_query(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", message)
-}
-
-/// A bound of `from`/`to`: `yyyyMMdd` (a Vietnam day) or `yyyyMMddHHmmss`. A day as `to` means
-/// the end of that day.
-fn parse_bound(text: &str, end_of_day: bool, key: &str) -> Result<i64, ApiError> {
-    if text.len() == 8 {
-        let day = NaiveDate::parse_from_str(text, "%Y%m%d")
-            .map_err(|_| bad_query(format!("{key}: yyyyMMdd or yyyyMMddHHmmss")))?;
-        let day = if end_of_day {
-            day.succ_opt().unwrap_or(day)
-        } else {
-            day
-        };
-        let start = vn_offset()
-            .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
-            .single()
-            .ok_or_else(|| bad_query(format!("{key}: not a real day")))?;
-        Ok(start.timestamp_millis())
-    } else {
-        parse_wire(text)
-            .map(|t| t.timestamp_millis() + i64::from(end_of_day))
-            .ok_or_else(|| bad_query(format!("{key}: yyyyMMdd or yyyyMMddHHmmss")))
-    }
+/// A bound of `from`/`to` (`domain::time::parse_bound`: a whole day or second at either end).
+fn bound(text: &str, edge: Edge, key: &str) -> Result<i64, ApiError> {
+    parse_bound(text, edge)
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| ApiError::invalid_query(format!("{key}: yyyyMMdd or yyyyMMddHHmmss")))
 }
 
 /// `GET /api/v1/dossiers`: from the status cache when it holds a fresh page for the same query
@@ -150,24 +129,26 @@ pub async fn list(
             s.parse::<i64>()
                 .ok()
                 .and_then(Status::from_code)
-                .ok_or_else(|| bad_query("status: 1 to 10"))
+                .ok_or_else(|| ApiError::invalid_query("status: 1 to 10"))
         })
         .transpose()?
         .map(Status::code);
     let procedure = q
         .procedure
         .as_deref()
-        .map(|p| ProcedureCode::parse(p).map_err(|e| bad_query(format!("procedure: {e}"))))
+        .map(|p| {
+            ProcedureCode::parse(p).map_err(|e| ApiError::invalid_query(format!("procedure: {e}")))
+        })
         .transpose()?
         .map(|p| p.as_str().to_owned());
     let from = q
         .from
         .as_deref()
-        .map(|t| parse_bound(t, false, "from"))
+        .map(|t| bound(t, Edge::Start, "from"))
         .transpose()?;
     let to =
         q.to.as_deref()
-            .map(|t| parse_bound(t, true, "to"))
+            .map(|t| bound(t, Edge::End, "to"))
             .transpose()?;
     let before_id = q
         .cursor
@@ -179,7 +160,7 @@ pub async fn list(
                 .and_then(|b| String::from_utf8(b).ok())
                 .and_then(|s| s.parse::<i64>().ok())
                 .filter(|n| *n > 0)
-                .ok_or_else(|| bad_query("cursor: not a cursor this API gave"))
+                .ok_or_else(|| ApiError::invalid_query("cursor: not a cursor this API gave"))
         })
         .transpose()?;
     let limit = q
@@ -189,7 +170,7 @@ pub async fn list(
             l.parse::<i64>()
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| bad_query(format!("limit: 1 to {MAX_LIMIT}")))
+                .ok_or_else(|| ApiError::invalid_query(format!("limit: 1 to {MAX_LIMIT}")))
         })
         .transpose()?
         .unwrap_or(DEFAULT_LIMIT);

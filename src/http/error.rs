@@ -34,6 +34,11 @@ impl ApiError {
         }
     }
 
+    /// 400 `INVALID_QUERY`: a query parameter (or an operator's selection) is not understood.
+    pub fn invalid_query(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", message)
+    }
+
     /// 400 `MALFORMED`.
     pub fn malformed(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "MALFORMED", message)

@@ -6,6 +6,7 @@ use super::error::{json_response, ApiError};
 use super::AppState;
 use crate::config::Scope;
 use crate::dossiers::view::wire;
+use crate::outbox::selection;
 use crate::store::{OutboxItem, OutboxSelector};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -46,10 +47,6 @@ pub fn item_view(m: &OutboxItem) -> Value {
     })
 }
 
-fn bad_query(message: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", message)
-}
-
 /// `GET /api/v1/outbox?state=pending|dead|delivered`.
 pub async fn list(
     State(state): State<AppState>,
@@ -59,12 +56,14 @@ pub async fn list(
     caller.require(Scope::Admin)?;
     let which = q.state.as_deref().unwrap_or("dead");
     if !matches!(which, "pending" | "dead" | "delivered" | "discarded") {
-        return Err(bad_query("state: pending, dead, delivered or discarded"));
+        return Err(ApiError::invalid_query(
+            "state: pending, dead, delivered or discarded",
+        ));
     }
     let after = match q.cursor.as_deref() {
         Some(c) => c
             .parse::<i64>()
-            .map_err(|_| bad_query("cursor: not a cursor this API gave"))?,
+            .map_err(|_| ApiError::invalid_query("cursor: not a cursor this API gave"))?,
         None => 0,
     };
     let limit = match q.limit.as_deref() {
@@ -72,7 +71,7 @@ pub async fn list(
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| bad_query("limit: 1 to 500"))?,
+            .ok_or_else(|| ApiError::invalid_query("limit: 1 to 500"))?,
         None => 100,
     };
     let items = state
@@ -162,26 +161,8 @@ async fn bulk(
     caller.require(Scope::Admin)?;
     let b: BulkBody =
         serde_json::from_slice(body).map_err(|e| ApiError::malformed(format!("{e}")))?;
-    let since = b
-        .since
-        .as_deref()
-        .map(|t| {
-            crate::domain::time::parse_day_or_moment(t)
-                .map(|at| at.timestamp_millis())
-                .ok_or_else(|| bad_query("since: yyyyMMddHHmmss or yyyyMMdd"))
-        })
-        .transpose()?;
-    if b.destination.is_none() && b.dossier.is_none() && since.is_none() && !b.all {
-        return Err(bad_query(
-            "say which dead messages: destination, dossier, since, or all",
-        ));
-    }
-    let sel = OutboxSelector {
-        id: None,
-        destination: b.destination,
-        dossier_code: b.dossier,
-        since,
-    };
+    let sel = selection(None, b.destination, b.dossier, b.since.as_deref(), b.all)
+        .map_err(|e| ApiError::invalid_query(e.to_string()))?;
     let n = if replay {
         state
             .store

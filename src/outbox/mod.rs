@@ -14,11 +14,12 @@ mod attempt;
 mod run;
 
 use crate::config::{Config, HttpUrl, OutboxConfig};
+use crate::domain::time::{parse_bound, Edge};
 use crate::dossiers::status_cache::StatusCache;
 use crate::metrics::Metrics;
 use crate::portal::sync::{ONESTOP, PORTAL};
 use crate::signing::WebhookSecret;
-use crate::store::{AttemptOutcome, ClaimFor, Claimed, Store, StoreError};
+use crate::store::{AttemptOutcome, ClaimFor, Claimed, OutboxSelector, Store, StoreError};
 use attempt::{Attempt, Prepared, Ready};
 use governor::{DefaultDirectRateLimiter, Quota};
 use rand::Rng;
@@ -253,6 +254,41 @@ impl Worker {
             done.extend(batch);
         }
     }
+}
+
+/// Why an operator's selection of dead messages was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    /// `since` is neither a day nor a moment.
+    #[error("since: yyyyMMddHHmmss or yyyyMMdd (Vietnam time)")]
+    Since,
+    /// No condition, and not `all`.
+    #[error("say which dead messages: id, destination, dossier, since, or all")]
+    Unsaid,
+}
+
+/// An operator's selection of dead messages (HTTP and the command line alike): every condition
+/// given applies; `all` is needed when none is, so that no empty form replays everything.
+pub fn selection(
+    id: Option<i64>,
+    destination: Option<String>,
+    dossier: Option<String>,
+    since: Option<&str>,
+    all: bool,
+) -> Result<OutboxSelector, SelectionError> {
+    let since = since
+        .map(|t| parse_bound(t, Edge::Start).ok_or(SelectionError::Since))
+        .transpose()?
+        .map(|at| at.timestamp_millis());
+    if id.is_none() && destination.is_none() && dossier.is_none() && since.is_none() && !all {
+        return Err(SelectionError::Unsaid);
+    }
+    Ok(OutboxSelector {
+        id,
+        destination,
+        dossier_code: dossier,
+        since,
+    })
 }
 
 /// How long a claim holds. A claimed message may wait for its destination's slot behind the

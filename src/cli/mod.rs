@@ -1,0 +1,153 @@
+//! The `motcua` command line: serve, migrate, check mappings, operate the outbox, make client
+//! tokens.
+
+mod audit;
+mod outbox;
+mod serve;
+
+pub use audit::AuditCommand;
+pub use outbox::{OutboxCommand, Selection};
+
+use crate::config::{token_hash, Config};
+use crate::dossiers::check;
+use crate::store::Store;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rand::Rng;
+use std::path::PathBuf;
+
+/// motcua-gateway: the Department of Culture and Sports' integration gateway.
+#[derive(Debug, Parser)]
+#[command(name = "motcua", version, about)]
+pub struct Cli {
+    /// A TOML file layered over the shipped defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (HTTP server and workers) until SIGTERM or SIGINT.
+    Serve,
+    /// Apply the database schema.
+    Migrate,
+    /// Procedure mappings.
+    Mappings {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: MappingsCommand,
+    },
+    /// The delivery outbox: list messages, replay or discard dead ones.
+    Outbox {
+        /// What to do.
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// The tamper-evident partner message log.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// The load harness: start a gateway on a fresh database and measure it (release build).
+    Bench(crate::bench::BenchArgs),
+    /// Internal API client tokens.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// `motcua mappings …`.
+#[derive(Debug, Subcommand)]
+pub enum MappingsCommand {
+    /// Load every mapping and run every fixture through it; name each problem.
+    Check {
+        /// Folder of mappings (default: `mappings.dir` of the configuration).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Folder holding valid/ and invalid/ fixtures.
+        #[arg(long, default_value = "fixtures/portal")]
+        fixtures: PathBuf,
+    },
+}
+
+/// `motcua token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a new random token and print it with the `[[clients]]` entry to configure.
+    New {
+        /// The client's name.
+        name: String,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve::serve(config, cli.config).await,
+        Command::Migrate => {
+            crate::telemetry::init(&config.log);
+            let store = Store::connect(&config.database.url, 1)
+                .await
+                .context("cannot open the database")?;
+            store.migrate().await?;
+            store.close().await;
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::Mappings {
+            command: MappingsCommand::Check { dir, fixtures },
+        } => {
+            let dir = dir.unwrap_or(config.mappings.dir);
+            let report = check::check(&dir, &fixtures);
+            for p in &report.problems {
+                eprintln!("{p}");
+            }
+            if report.passed() {
+                println!(
+                    "mappings ok: {} procedures, {} valid fixtures accepted, {} invalid fixtures rejected",
+                    report.procedures, report.valid_ok, report.invalid_ok
+                );
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{} problem(s) in the mappings or fixtures",
+                    report.problems.len()
+                )
+            }
+        }
+        Command::Outbox { command } => {
+            let store = Store::connect(&config.database.url, 2)
+                .await
+                .context("cannot open the database")?;
+            let result = outbox::outbox_command(&store, command).await;
+            store.close().await;
+            result
+        }
+        Command::Bench(args) => crate::bench::run(args).await,
+        Command::Audit { command } => {
+            let store = Store::connect(&config.database.url, 2)
+                .await
+                .context("cannot open the database")?;
+            let result = audit::audit_command(&store, command).await;
+            store.close().await;
+            result
+        }
+        Command::Token {
+            command: TokenCommand::New { name },
+        } => {
+            let bytes: [u8; 32] = rand::rng().random();
+            let token = format!("mct_{}", hex::encode(bytes));
+            println!("token (give it to the client, it is not stored): {token}");
+            println!("\n[[clients]]\nname = {name:?}\ntoken_sha256 = \"{}\"\nscopes = [\"dossiers:read\"]", token_hash(&token));
+            Ok(())
+        }
+    }
+}
