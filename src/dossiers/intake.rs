@@ -15,9 +15,11 @@ use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
 use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
+use crate::portal::json::parse_json;
 use crate::portal::submission::read_envelope;
 use crate::portal::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
-use crate::portal::tree::{parse_json, parse_xml, Limits, Malformed};
+use crate::portal::tree::{Limits, Malformed};
+use crate::portal::xml::parse_xml;
 use crate::store::group_commit::GroupCommit;
 use crate::store::{
     ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, NewOutboxMessage, Store, StoreError,

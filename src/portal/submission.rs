@@ -5,10 +5,10 @@
 //! one of them is collected, not only the first. `DuLieuBieuMau` is left as a tree for the
 //! procedure's mapping to read.
 
+use super::applicant::read_applicant;
+use super::fields::Fields;
 use super::tree::{Malformed, Node};
-use crate::domain::applicant::{
-    is_email, normalize_phone, Address, Applicant, ApplicantKind, IdentityKind,
-};
+use crate::domain::applicant::Applicant;
 use crate::domain::codes::{PortalDossierId, ProcedureCode};
 use crate::domain::dossier::{Channel, DocumentRef};
 use crate::domain::time::parse_wire;
@@ -18,9 +18,6 @@ use sha2::{Digest, Sha256};
 
 /// Longest `TrichYeuHoSo` accepted.
 pub const MAX_SUMMARY_CHARS: usize = 1000;
-/// Longest `HoTen` accepted.
-pub const MAX_NAME_CHARS: usize = 200;
-
 /// What the envelope yields: every value that was valid, and every problem found.
 #[derive(Debug)]
 pub struct Envelope {
@@ -162,99 +159,6 @@ fn document_nodes(node: &Node) -> Vec<&Node> {
     }
 }
 
-fn read_applicant(
-    f: &Fields<'_>,
-    errors: &mut Vec<FieldError>,
-) -> Result<Option<Applicant>, Malformed> {
-    let before = errors.len();
-    let name = f.required_text("HoTen", errors)?;
-    if name.is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
-        errors.push(FieldError::new(
-            f.path("HoTen"),
-            "too_long",
-            format!("at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    let kind = f.required_text("LoaiDoiTuong", errors)?.and_then(|t| {
-        ApplicantKind::from_code(t)
-            .ok_or_else(|| {
-                errors.push(FieldError::new(
-                    f.path("LoaiDoiTuong"),
-                    "not_allowed",
-                    "LoaiDoiTuong is 1 to 4",
-                ))
-            })
-            .ok()
-    });
-    let id_kind = f.required_text("LoaiDinhDanh", errors)?.and_then(|t| {
-        IdentityKind::from_code(t)
-            .ok_or_else(|| {
-                errors.push(FieldError::new(
-                    f.path("LoaiDinhDanh"),
-                    "not_allowed",
-                    "LoaiDinhDanh is 1 to 3",
-                ))
-            })
-            .ok()
-    });
-    let id_number = f.required_text("SoDinhDanh", errors)?;
-    if let (Some(k), Some(n)) = (id_kind, id_number) {
-        if !k.accepts(n) {
-            errors.push(FieldError::new(
-                f.path("SoDinhDanh"),
-                "invalid_format",
-                k.expectation(),
-            ));
-        }
-    }
-    let phone = f.text("SoDienThoai")?.and_then(|p| {
-        normalize_phone(p)
-            .ok_or_else(|| {
-                errors.push(FieldError::new(
-                    f.path("SoDienThoai"),
-                    "invalid_format",
-                    "not a Vietnamese phone number",
-                ))
-            })
-            .ok()
-    });
-    let email = f.text("Email")?;
-    if email.is_some_and(|e| !is_email(e)) {
-        errors.push(FieldError::new(
-            f.path("Email"),
-            "invalid_format",
-            "not an e-mail address",
-        ));
-    }
-    let address = match f.map("DiaChi")? {
-        Some(node) => {
-            let a = Fields::new(node, "ChuHoSo.DiaChi.");
-            Some(Address {
-                province: a.text("MaTinh")?.map(str::to_owned),
-                district: a.text("MaHuyen")?.map(str::to_owned),
-                ward: a.text("MaXa")?.map(str::to_owned),
-                detail: a.text("ChiTiet")?.map(str::to_owned),
-            })
-        }
-        None => None,
-    };
-    if errors.len() > before {
-        return Ok(None);
-    }
-    Ok(match (name, kind, id_kind, id_number) {
-        (Some(name), Some(kind), Some(id_kind), Some(id_number)) => Some(Applicant {
-            name: name.to_owned(),
-            kind,
-            id_kind,
-            id_number: id_number.to_owned(),
-            phone,
-            email: email.map(str::to_owned),
-            address,
-        }),
-        _ => None,
-    })
-}
-
 fn read_documents(
     root: &Node,
     errors: &mut Vec<FieldError>,
@@ -323,81 +227,11 @@ fn read_documents(
     Ok(docs)
 }
 
-/// A read-only view of one map node, naming fields by their path for errors.
-pub struct Fields<'a> {
-    node: &'a Node,
-    prefix: String,
-}
-
-impl<'a> Fields<'a> {
-    /// Views `node`; errors name fields as `prefix` + field name.
-    pub fn new(node: &'a Node, prefix: &str) -> Self {
-        Self {
-            node,
-            prefix: prefix.to_owned(),
-        }
-    }
-
-    /// The full path of a field, for errors.
-    pub fn path(&self, name: &str) -> String {
-        format!("{}{}", self.prefix, name)
-    }
-
-    fn single(&self, name: &str) -> Result<Option<&'a Node>, Malformed> {
-        let mut found = self.node.children(name);
-        let first = found.next();
-        if found.next().is_some() {
-            return Err(Malformed(format!(
-                "{} appears more than once",
-                self.path(name)
-            )));
-        }
-        Ok(first)
-    }
-
-    /// A scalar field, trimmed; `None` when absent or blank.
-    pub fn text(&self, name: &str) -> Result<Option<&'a str>, Malformed> {
-        match self.single(name)? {
-            None => Ok(None),
-            Some(Node::Text(t)) => Ok(Some(t.trim()).filter(|t| !t.is_empty())),
-            Some(Node::Map(_)) => Err(Malformed(format!(
-                "{} must be a value, not an object",
-                self.path(name)
-            ))),
-        }
-    }
-
-    /// A scalar field that must be present; its absence is recorded in `errors`.
-    pub fn required_text(
-        &self,
-        name: &str,
-        errors: &mut Vec<FieldError>,
-    ) -> Result<Option<&'a str>, Malformed> {
-        let value = self.text(name)?;
-        if value.is_none() {
-            errors.push(FieldError::required(self.path(name)));
-        }
-        Ok(value)
-    }
-
-    /// An object field.
-    pub fn map(&self, name: &str) -> Result<Option<&'a Node>, Malformed> {
-        match self.single(name)? {
-            None => Ok(None),
-            Some(n @ Node::Map(_)) => Ok(Some(n)),
-            Some(Node::Text(t)) if t.trim().is_empty() => Ok(None),
-            Some(Node::Text(_)) => Err(Malformed(format!(
-                "{} must be an object, not a value",
-                self.path(name)
-            ))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::portal::tree::{parse_json, Limits};
+    use crate::portal::json::parse_json;
+    use crate::portal::tree::Limits;
 
     fn envelope(json: &str) -> Result<Envelope, Malformed> {
         read_envelope(&parse_json(json.as_bytes(), Limits::default())?)
