@@ -1,7 +1,7 @@
 //! Applying a compiled mapping to a submission's `DuLieuBieuMau`: every rule is checked,
 //! every problem is collected, and the valid values are placed at their targets.
 
-use super::compile::{FieldKind, FieldRule};
+use super::field::{FieldKind, FieldRule};
 use super::Procedure;
 use crate::domain::applicant::{is_email, normalize_phone};
 use crate::domain::form::Node;

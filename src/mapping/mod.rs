@@ -7,9 +7,10 @@
 
 mod apply;
 mod compile;
+pub mod field;
 pub mod spec;
 
-pub use compile::{FieldKind, FieldRule};
+pub use field::{FieldKind, FieldRule};
 
 use crate::domain::codes::ProcedureCode;
 use crate::domain::dossier::FeeLine;

@@ -2,7 +2,8 @@
 //! outbox messages and (when the caller sent one) its idempotency key — in one transaction,
 //! guarded by the dossier's version so that two concurrent changes cannot both apply.
 
-use super::dossiers::{load_dossier, StoredDossier};
+use super::dossier_rows::StoredDossier;
+use super::dossiers::load_dossier;
 use super::payments::apply_payment_op;
 use super::PaymentOp;
 use super::{

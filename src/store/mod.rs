@@ -9,6 +9,7 @@
 mod bulk;
 mod checkpoint;
 mod delivery_cycle;
+mod dossier_rows;
 mod dossiers;
 pub mod group_commit;
 mod intake;
@@ -21,7 +22,7 @@ mod outbox_ops;
 mod payments;
 
 pub use delivery_cycle::DeliveryCycle;
-pub use dossiers::{
+pub use dossier_rows::{
     DocumentRow, DossierFilter, DossierSummary, OutboxSummary, ProgressRow, StoredDossier,
 };
 pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
