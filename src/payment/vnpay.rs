@@ -16,41 +16,27 @@ type HmacSha512 = Hmac<Sha512>;
 /// The API version.
 pub const VERSION: &str = "2.1.0";
 
-/// Form-urlencodes `text` by the contract's rule.
+/// Form-urlencodes `text` by the contract's rule, which is exactly the WHATWG
+/// `application/x-www-form-urlencoded` serializer's (`url::form_urlencoded::byte_serialize`).
 pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for &b in text.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Decodes one form-urlencoded component (`+` is a space); `None` if it is not valid UTF-8 or
-/// has a broken escape.
+/// Decodes one form-urlencoded component (`+` is a space); `None` if it has a broken escape
+/// or is not UTF-8 once decoded (refused, not guessed at: the lenient WHATWG parser would keep
+/// a broken escape as text and replace bad bytes).
 pub fn decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let s = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(s, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let whole_escapes = text
+        .split('%')
+        .skip(1)
+        .all(|rest| rest.len() >= 2 && rest.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !whole_escapes {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Parses a query string into decoded parameters; `None` on a broken one or a repeated name.
