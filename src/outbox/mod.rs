@@ -66,6 +66,20 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     /// Status reads kept in memory: a delivery or a dead message changes a dossier's `sync`.
     status_cache: Arc<StatusCache>,
+    /// What the serve loop has done so far, for whoever waits on it (tools and tests).
+    progress: tokio::sync::watch::Sender<LoopProgress>,
+}
+
+/// What the serve loop ([`Worker::run`]) has done so far: watched through
+/// [`Worker::progress`], so that a caller waits for an event instead of polling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopProgress {
+    /// Cycles committed.
+    pub cycles: u64,
+    /// Cycles whose store transaction failed (their outcomes kept for the next).
+    pub store_errors: u64,
+    /// Outcomes recorded (their claims held).
+    pub recorded: u64,
 }
 
 impl Worker {
@@ -119,7 +133,13 @@ impl Worker {
             wake,
             metrics,
             status_cache,
+            progress: tokio::sync::watch::Sender::new(LoopProgress::default()),
         })
+    }
+
+    /// What the serve loop has done so far, and every change after.
+    pub fn progress(&self) -> tokio::sync::watch::Receiver<LoopProgress> {
+        self.progress.subscribe()
     }
 
     /// This worker's id, as leases and the attempt log record it.

@@ -80,9 +80,14 @@ impl Worker {
             match self.cycle(&store, &done, limit).await {
                 Ok((recorded, claimed)) => {
                     in_flight -= done.len();
+                    let held = recorded.iter().filter(|r| **r).count() as u64;
                     for (a, recorded) in done.drain(..).zip(recorded) {
                         self.finish(&a, recorded);
                     }
+                    self.progress.send_modify(|p| {
+                        p.cycles += 1;
+                        p.recorded += held;
+                    });
                     idle = claimed.len() < limit;
                     in_flight += claimed.len();
                     for (claimed, prepared, seq) in claimed {
@@ -105,6 +110,7 @@ impl Worker {
                     // still hold unless this lasts longer than a lease.
                     tracing::error!(error = %e, outcomes = done.len(), "outbox store error; pausing");
                     self.metrics.store_error();
+                    self.progress.send_modify(|p| p.store_errors += 1);
                     tokio::select! {
                         () = tokio::time::sleep(MAX_IDLE) => {}
                         () = shutdown.cancelled(), if !stopping => stopping = true,

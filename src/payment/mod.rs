@@ -49,12 +49,19 @@ mod tests {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    fn vectors() -> Value {
-        serde_json::from_str(&fixture("vectors.json")).unwrap_or(Value::Null)
+    fn json_fixture(name: &str) -> Value {
+        serde_json::from_str(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
+    fn vectors() -> Value {
+        json_fixture("vectors.json")
+    }
+
+    /// A string field the fixture must hold: a missing one fails the test, named.
     fn s(v: &Value, k: &str) -> String {
-        v[k].as_str().unwrap_or_default().to_owned()
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("no string {k:?} in {v}"))
+            .to_owned()
     }
 
     fn confirm_fields(v: &Value) -> ConfirmFields {
@@ -74,12 +81,10 @@ mod tests {
 
     fn params(v: &Value) -> BTreeMap<String, String> {
         v.as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, x)| (k.clone(), x.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("not an object: {v}"))
+            .keys()
+            .map(|k| (k.clone(), s(v, k)))
+            .collect()
     }
 
     #[test]
@@ -132,15 +137,15 @@ mod tests {
         );
         assert!(vnpay::verify(&ipn, VNPAY));
         let q = &v["vnpay"]["querydr"];
-        let values: Vec<String> = q["values"]
+        let values: Vec<&str> = q["values"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|x| x.as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let refs: [&str; 9] = std::array::from_fn(|i| values.get(i).map_or("", String::as_str));
+            .unwrap_or_else(|| panic!("no values in {q}"))
+            .iter()
+            .map(|x| x.as_str().unwrap_or_else(|| panic!("not a string: {x}")))
+            .collect();
+        let refs: [&str; 9] = values
+            .try_into()
+            .unwrap_or_else(|v: Vec<&str>| panic!("querydr signs 9 values, not {}", v.len()));
         assert_eq!(vnpay::querydr_hash(&refs, VNPAY), s(q, "secure_hash"));
         assert!(vnpay::verify_querydr_answer(
             &v["vnpay"]["querydr_answer"],
@@ -159,7 +164,7 @@ mod tests {
             ("paygov-confirm-wrong-amount.json", true),
             ("paygov-confirm-unknown-reference.json", true),
         ] {
-            let v: Value = serde_json::from_str(&fixture(name)).unwrap_or(Value::Null);
+            let v = json_fixture(name);
             assert_eq!(
                 paygov::verify_confirm(&confirm_fields(&v), &s(&v, "MaXacThuc"), PAYGOV),
                 ok,
@@ -176,7 +181,8 @@ mod tests {
             ("vnpay-ipn-wrong-amount.txt", true),
             ("vnpay-ipn-unknown-reference.txt", true),
         ] {
-            let p = vnpay::parse_query(fixture(name).trim()).unwrap_or_default();
+            let p = vnpay::parse_query(fixture(name).trim())
+                .unwrap_or_else(|| panic!("{name} is not a query string"));
             assert_eq!(vnpay::verify(&p, VNPAY), ok, "{name}");
         }
     }

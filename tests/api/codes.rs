@@ -1,12 +1,80 @@
 //! Dossier codes: per agency per day, from 0001, with no gaps and no duplicates under load.
 
 use crate::helpers::*;
+use chrono::{DateTime, Utc};
+use motcua_gateway::chain::{Direction, NewMessage};
+use motcua_gateway::domain::code_template::CodeTemplate;
+use motcua_gateway::domain::codes::AgencyCode;
+use motcua_gateway::domain::dossier::NewProgress;
+use motcua_gateway::dossiers::intake::{BodyFormat, Intake};
+use motcua_gateway::mapping::Mappings;
+use motcua_gateway::store::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
 use serde_json::Value;
 use std::collections::BTreeSet;
+
+/// Text naming a code: `"{text} {code}"`.
+fn template(text: &'static str) -> CodeTemplate {
+    CodeTemplate::render(|code| format!("{text} {code}")).unwrap()
+}
+
+/// The store's item for the fixture at `path` under portal id `id`, received at `at`, as the
+/// store takes it from intake (answers and rows reduced to what the tests read).
+fn intake_item(mappings: &Mappings, id: &str, path: &str, at: DateTime<Utc>) -> IntakeItem {
+    let body = with_portal_id(&fixture(path), id);
+    let format = if path.ends_with(".xml") {
+        BodyFormat::Xml
+    } else {
+        BodyFormat::Json
+    };
+    let message = |target: String, body: Vec<u8>| NewMessage {
+        at: 0,
+        direction: Direction::In,
+        partner: "portal".into(),
+        peer: "127.0.0.1".into(),
+        reply_to: None,
+        target,
+        headers: String::new(),
+        body,
+        verdict: "received".into(),
+    };
+    IntakeItem {
+        dossier: Intake::build(mappings, format, &body, at).unwrap(),
+        request: message(format!("POST {id}"), body.clone()),
+        replies: IntakeReplies {
+            record: message(String::new(), Vec::new()),
+            created: 201,
+            replayed: 200,
+            conflict: 409,
+            conflict_body: template("conflict with"),
+        },
+        received_at: at,
+        raw: SubmissionRaw {
+            content_type: content_type_of(path).into(),
+            body,
+            webhook_id: "m".into(),
+            webhook_timestamp: at.timestamp().to_string(),
+            webhook_signature: "v1,x".into(),
+        },
+        rows: ArrivalRows {
+            first_answer: template("answer for"),
+            outbox: vec![],
+            progress: NewProgress {
+                action: "received".into(),
+                status: 1,
+                officer_name: "n".into(),
+                officer_title: "t".into(),
+                officer_unit: "u".into(),
+                note: None,
+                at: 0,
+            },
+        },
+    }
+}
 
 #[tokio::test]
 async fn two_hundred_concurrent_submissions_are_numbered_0001_to_0200() {
     let app = std::sync::Arc::new(spawn_app().await);
+    let day = chrono::Utc::now();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let app = app.clone();
@@ -28,7 +96,8 @@ async fn two_hundred_concurrent_submissions_are_numbered_0001_to_0200() {
         codes.insert(t.await.unwrap());
     }
     assert_eq!(codes.len(), 200, "no duplicates");
-    let prefix = codes.iter().next().unwrap()[..21].to_owned();
+    // The agency's e-ID, today's Vietnam date as yyMMdd, and the day's numbers from 0001.
+    let prefix = format!("000.00.12.H29-{}-", vn_day(day));
     let expected: BTreeSet<String> = (1..=200).map(|n| format!("{prefix}{n:04}")).collect();
     assert_eq!(codes, expected, "0001 to 0200 with no gaps");
 }
@@ -69,15 +138,6 @@ async fn concurrent_replays_of_one_dossier_store_it_once() {
 
 #[tokio::test]
 async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() {
-    use motcua_gateway::chain::{Direction, NewMessage};
-    use motcua_gateway::domain::code_template::CodeTemplate;
-    use motcua_gateway::domain::codes::AgencyCode;
-    use motcua_gateway::domain::dossier::NewProgress;
-    use motcua_gateway::dossiers::intake::{BodyFormat, Intake};
-    use motcua_gateway::mapping::Mappings;
-    use motcua_gateway::store::{
-        ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw,
-    };
     let app = spawn_app().await;
     // One dossier stored the usual way first.
     let known = with_portal_id(&fixture("valid/thu-vien.json"), "KNOWN-1");
@@ -88,59 +148,7 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
     let mappings = Mappings::load_dir(&root().join("mappings")).unwrap();
     let agency = AgencyCode::try_from("000.00.12.H29".to_owned()).unwrap();
     let now = chrono::Utc::now();
-    let template =
-        |text: &'static str| CodeTemplate::render(|code| format!("{text} {code}")).unwrap();
-    let item = |id: &str, path: &str| {
-        let body = with_portal_id(&fixture(path), id);
-        let format = if path.ends_with(".xml") {
-            BodyFormat::Xml
-        } else {
-            BodyFormat::Json
-        };
-        let message = |target: String, body: Vec<u8>| NewMessage {
-            at: 0,
-            direction: Direction::In,
-            partner: "portal".into(),
-            peer: "127.0.0.1".into(),
-            reply_to: None,
-            target,
-            headers: String::new(),
-            body,
-            verdict: "received".into(),
-        };
-        IntakeItem {
-            dossier: Intake::build(&mappings, format, &body, now).unwrap(),
-            request: message(format!("POST {id}"), body.clone()),
-            replies: IntakeReplies {
-                record: message(String::new(), Vec::new()),
-                created: 201,
-                replayed: 200,
-                conflict: 409,
-                conflict_body: template("conflict with"),
-            },
-            received_at: now,
-            raw: SubmissionRaw {
-                content_type: content_type_of(path).into(),
-                body,
-                webhook_id: "m".into(),
-                webhook_timestamp: now.timestamp().to_string(),
-                webhook_signature: "v1,x".into(),
-            },
-            rows: ArrivalRows {
-                first_answer: template("answer for"),
-                outbox: vec![],
-                progress: NewProgress {
-                    action: "received".into(),
-                    status: 1,
-                    officer_name: "n".into(),
-                    officer_title: "t".into(),
-                    officer_unit: "u".into(),
-                    note: None,
-                    at: 0,
-                },
-            },
-        }
-    };
+    let item = |id: &str, path: &str| intake_item(&mappings, id, path, now);
     let items = vec![
         item("B-1", "valid/karaoke.json"),
         item("KNOWN-1", "valid/thu-vien.json"),
@@ -208,4 +216,57 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
             outcome.answer()
         );
     }
+}
+
+#[tokio::test]
+async fn numbering_starts_again_at_0001_on_each_vietnam_day() {
+    let app = spawn_app().await;
+    let mappings = Mappings::load_dir(&root().join("mappings")).unwrap();
+    let agency = AgencyCode::try_from("000.00.12.H29".to_owned()).unwrap();
+    // The last millisecond of 29 November and the first of 30 November, Vietnam time (UTC+7).
+    let vn = |text: &str| {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.3f")
+            .unwrap()
+            .and_utc()
+            - chrono::Duration::hours(7)
+    };
+    let (late, early) = (vn("2026-11-29 23:59:59.999"), vn("2026-11-30 00:00:00.000"));
+    let items = vec![
+        intake_item(&mappings, "DAY-1", "valid/karaoke.json", late),
+        intake_item(&mappings, "DAY-2", "valid/karaoke.xml", late),
+        intake_item(&mappings, "DAY-3", "valid/thu-vien.json", early),
+        intake_item(&mappings, "DAY-4", "valid/vu-truong.json", late),
+    ];
+    let codes: Vec<String> = app
+        .store
+        .insert_dossiers(&agency, &items)
+        .await
+        .into_iter()
+        .map(|o| o.unwrap().code().to_owned())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "000.00.12.H29-261129-0001",
+            "000.00.12.H29-261129-0002",
+            "000.00.12.H29-261130-0001",
+            "000.00.12.H29-261129-0003",
+        ]
+    );
+    // The next of each day goes on from its own count.
+    let more = vec![
+        intake_item(&mappings, "DAY-5", "valid/karaoke.json", early),
+        intake_item(&mappings, "DAY-6", "valid/karaoke.json", late),
+    ];
+    let codes: Vec<String> = app
+        .store
+        .insert_dossiers(&agency, &more)
+        .await
+        .into_iter()
+        .map(|o| o.unwrap().code().to_owned())
+        .collect();
+    assert_eq!(
+        codes,
+        ["000.00.12.H29-261130-0002", "000.00.12.H29-261129-0004"]
+    );
 }

@@ -1,8 +1,11 @@
 //! Property-based fuzzing of everything that reads partner input: the XML and JSON intake
 //! (parser, envelope and mapping engine together), the VNPAY query parser and verifier, and the
-//! PayGov confirmation checksum. No input may panic or hang; every one is answered with a
-//! contract outcome. Runs `FUZZ_CASES` cases per property (default 256; CI runs the default,
-//! a longer run is `FUZZ_CASES=100000 cargo test --test api fuzz`).
+//! PayGov confirmation checksum. No input may panic or hang, and each property says more than
+//! that: every body is answered with a contract outcome whose parts are well formed; the same
+//! body always gets the same outcome; a JSON body means the same whatever its key order and
+//! whitespace; what the VNPAY parser reads encodes back to the same parameters. Runs
+//! `FUZZ_CASES` cases per property (default 256; CI runs the default, a longer run is
+//! `FUZZ_CASES=100000 cargo test --test api fuzz`).
 
 use crate::helpers::*;
 use motcua_gateway::dossiers::intake::{BodyFormat, Intake, IntakeError};
@@ -37,15 +40,82 @@ fn valid_bodies() -> Vec<(BodyFormat, Vec<u8>)> {
         .collect()
 }
 
-/// Intake answers every body with acceptance, 400 or a non-empty 422 — never anything else.
-fn answered(format: BodyFormat, body: &[u8]) -> Result<(), TestCaseError> {
-    match Intake::build(mappings(), format, body, chrono::Utc::now()) {
-        Ok(_) | Err(IntakeError::Malformed(_)) => Ok(()),
+/// What intake made of a body, in a form two answers can be compared by.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Accepted: the portal id, the procedure and the content hash.
+    Accepted(String, String, String),
+    /// 400.
+    Malformed,
+    /// 422: every (field, code), sorted.
+    Invalid(Vec<(String, &'static str)>),
+}
+
+/// Intake answers every body with acceptance, 400 or a non-empty 422 — never anything else —
+/// and the same body twice with the same answer. An acceptance names a mapped procedure and a
+/// SHA-256 content hash; a 400 says why; every 422 problem names its field and a code.
+fn answered(format: BodyFormat, body: &[u8]) -> Result<Outcome, TestCaseError> {
+    let now = chrono::Utc::now();
+    let result = Intake::build(mappings(), format, body, now);
+    let first = format!("{result:?}");
+    prop_assert_eq!(
+        format!("{:?}", Intake::build(mappings(), format, body, now)),
+        first,
+        "the same body, the same answer"
+    );
+    let outcome = match result {
+        Ok(d) => {
+            prop_assert!(
+                mappings().get(&d.procedure).is_some(),
+                "{}",
+                d.procedure.as_str()
+            );
+            prop_assert!(
+                d.content_hash.len() == 64 && d.content_hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{}",
+                d.content_hash
+            );
+            Outcome::Accepted(
+                d.portal_id.as_str().to_owned(),
+                d.procedure.as_str().to_owned(),
+                d.content_hash,
+            )
+        }
+        Err(IntakeError::Malformed(why)) => {
+            prop_assert!(!why.trim().is_empty(), "a 400 says why");
+            Outcome::Malformed
+        }
         Err(IntakeError::Invalid(errors)) => {
             prop_assert!(!errors.is_empty());
-            Ok(())
+            let mut named: Vec<(String, &'static str)> = Vec::new();
+            for e in errors {
+                prop_assert!(
+                    !e.field.is_empty() && !e.code.is_empty() && !e.message.is_empty(),
+                    "{e:?}"
+                );
+                named.push((e.field, e.code));
+            }
+            named.sort();
+            Outcome::Invalid(named)
         }
-        Err(other) => Err(TestCaseError::fail(format!("unexpected outcome {other}"))),
+        Err(other) => return Err(TestCaseError::fail(format!("unexpected outcome {other}"))),
+    };
+    Ok(outcome)
+}
+
+/// The same JSON value written with its object keys in reverse order and pretty-printed.
+fn rewritten(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .rev()
+                .map(|(k, v)| (k.clone(), rewritten(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(rewritten).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -137,8 +207,10 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_json_objects_are_answered(value in json_value()) {
-        answered(BodyFormat::Json, value.to_string().as_bytes())?;
+    fn a_json_body_means_the_same_whatever_its_key_order_and_whitespace(value in json_value()) {
+        let compact = answered(BodyFormat::Json, value.to_string().as_bytes())?;
+        let pretty = serde_json::to_string_pretty(&rewritten(&value)).unwrap();
+        prop_assert_eq!(answered(BodyFormat::Json, pretty.as_bytes())?, compact);
     }
 
     #[test]
@@ -147,12 +219,23 @@ proptest! {
     }
 
     #[test]
-    fn the_vnpay_query_parser_never_panics(query in ".{0,400}") {
+    fn what_the_vnpay_parser_reads_encodes_back_to_the_same_signed_parameters(query in ".{0,400}") {
         if let Some(params) = vnpay::parse_query(&query) {
-            let _ = vnpay::verify(&params, "secret");
-            // Whatever was parsed encodes back to something that parses to the same.
-            let again = vnpay::parse_query(&vnpay::signing_string(&params));
-            prop_assert!(again.is_some());
+            // The signed parameters (non-empty `vnp_`, the hash itself left out) come back
+            // exactly from their signing string.
+            let signed: std::collections::BTreeMap<String, String> = params
+                .iter()
+                .filter(|(k, v)| {
+                    k.starts_with("vnp_") && !v.is_empty() && *k != "vnp_SecureHash" && *k != "vnp_SecureHashType"
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            prop_assert_eq!(vnpay::parse_query(&vnpay::signing_string(&params)), Some(signed.clone()));
+            // Signed with one secret, they verify with it and with no other.
+            let mut sealed = signed;
+            sealed.insert("vnp_SecureHash".into(), vnpay::secure_hash(&params, "secret"));
+            prop_assert!(vnpay::verify(&sealed, "secret"));
+            prop_assert!(!vnpay::verify(&sealed, "other"));
         }
     }
 
@@ -167,5 +250,23 @@ proptest! {
         prop_assert!(paygov::verify_confirm(&f, &good, "s"));
         prop_assert!(paygov::verify_confirm(&f, &good.to_uppercase(), "s"));
         prop_assert_eq!(paygov::verify_confirm(&f, &other, "s"), other == good);
+    }
+}
+
+#[test]
+fn every_valid_json_fixture_means_the_same_in_any_key_order_and_whitespace() {
+    for name in fixture_names("valid")
+        .iter()
+        .filter(|n| n.ends_with(".json"))
+    {
+        let body = fixture(&format!("valid/{name}"));
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let pretty = serde_json::to_string_pretty(&rewritten(&value)).unwrap();
+        let (a, b) = (
+            answered(BodyFormat::Json, &body).unwrap(),
+            answered(BodyFormat::Json, pretty.as_bytes()).unwrap(),
+        );
+        assert!(matches!(a, Outcome::Accepted(..)), "{name}: {a:?}");
+        assert_eq!(a, b, "{name}");
     }
 }

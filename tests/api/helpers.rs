@@ -211,29 +211,44 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// `GET path` with a token: the status and the JSON body.
     pub async fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
-        let res = self.get(path, token).await;
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        status_and_json(self.get(path, token).await).await
     }
 
-    /// How many dossiers the store holds.
     /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> String {
         let res = self.client.get(self.url("/metrics")).send().await.unwrap();
         res.text().await.unwrap()
     }
 
+    /// How many dossiers the store holds, as the list shows them (at most 200: no test stores
+    /// more and then counts).
     pub async fn dossier_count(&self) -> usize {
         let (status, page) = self.get_json("/api/v1/dossiers?limit=200", READER).await;
-        assert_eq!(status, 200);
-        page["items"].as_array().map_or(0, Vec::len)
+        assert_eq!(status, 200, "{page}");
+        assert!(page["next_cursor"].is_null(), "more than one page: {page}");
+        page["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a list without items: {page}"))
+            .len()
     }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// An answer's status and its body, which must be JSON: a body that is not fails the test here,
+/// named, rather than reading as `null` to the assertions after.
+pub async fn status_and_json(res: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("the body is read");
+    match serde_json::from_str(&text) {
+        Ok(value) => (status, value),
+        Err(e) => panic!("an answer {status} whose body is not JSON ({e}): {text:?}"),
     }
 }
 
@@ -515,6 +530,17 @@ pub async fn raw_sql(db_url: &str, sql: &str) {
         let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
         sqlx::query(sql).execute(&mut conn).await.unwrap();
         conn.close().await.ok();
+    }
+}
+
+/// One integer read behind the gateway's back (`SELECT` of one row and column).
+pub async fn sql_i64(db_url: &str, sql: &str) -> i64 {
+    if db_url.starts_with("sqlite://") {
+        let mut conn = sqlx::SqliteConnection::connect(db_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
 }
 

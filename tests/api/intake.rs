@@ -3,15 +3,6 @@
 use crate::helpers::*;
 use serde_json::Value;
 
-async fn body_json(res: reqwest::Response) -> (u16, Value) {
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 #[tokio::test]
 async fn every_valid_fixture_is_stored_and_answered_201() {
     let app = spawn_app().await;
@@ -23,7 +14,7 @@ async fn every_valid_fixture_is_stored_and_answered_201() {
             "application/json; charset=utf-8",
             "{name}"
         );
-        let (status, body) = body_json(res).await;
+        let (status, body) = status_and_json(res).await;
         assert_eq!(status, 201, "{name}: {body}");
         assert_eq!(body["error_code"], "0");
         assert_eq!(body["TrangThaiHoSo"], 1);
@@ -54,7 +45,7 @@ async fn every_valid_fixture_is_stored_and_answered_201() {
 #[tokio::test]
 async fn the_karaoke_form_is_mapped_into_the_department_model_with_its_fees() {
     let app = spawn_app().await;
-    let (status, body) = body_json(
+    let (status, body) = status_and_json(
         app.submit(&fixture("valid/karaoke.xml"), "application/xml")
             .await,
     )
@@ -87,7 +78,7 @@ async fn the_karaoke_form_is_mapped_into_the_department_model_with_its_fees() {
 async fn the_raw_submission_is_kept_byte_for_byte() {
     let app = spawn_app().await;
     let body = fixture("valid/thu-vien.json");
-    let (status, answer) = body_json(app.submit(&body, "application/json").await).await;
+    let (status, answer) = status_and_json(app.submit(&body, "application/json").await).await;
     assert_eq!(status, 201);
     let d = app
         .store
@@ -122,9 +113,9 @@ async fn the_same_fields_in_the_other_format_are_a_replay_not_a_conflict() {
     let app = spawn_app().await;
     let json = with_portal_id(&fixture("valid/quang-cao.json"), "QG-SAME-1");
     let xml = with_portal_id(&fixture("valid/quang-cao.xml"), "QG-SAME-1");
-    let (status, first) = body_json(app.submit(&json, "application/json").await).await;
+    let (status, first) = status_and_json(app.submit(&json, "application/json").await).await;
     assert_eq!(status, 201, "{first}");
-    let (status, again) = body_json(app.submit(&xml, "application/xml").await).await;
+    let (status, again) = status_and_json(app.submit(&xml, "application/xml").await).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again, first);
 }
@@ -133,10 +124,10 @@ async fn the_same_fields_in_the_other_format_are_a_replay_not_a_conflict() {
 async fn different_content_under_a_known_portal_id_is_a_conflict_and_changes_nothing() {
     let app = spawn_app().await;
     let body = fixture("valid/vu-truong.json");
-    let (_, first) = body_json(app.submit(&body, "application/json").await).await;
+    let (_, first) = status_and_json(app.submit(&body, "application/json").await).await;
     let changed = String::from_utf8(body).unwrap().replace("120.5", "130");
     let (status, answer) =
-        body_json(app.submit(changed.as_bytes(), "application/json").await).await;
+        status_and_json(app.submit(changed.as_bytes(), "application/json").await).await;
     assert_eq!(status, 409);
     assert_eq!(answer["error_code"], "CONFLICT");
     assert_eq!(answer["MaHoSo"], first["MaHoSo"]);
@@ -156,7 +147,7 @@ async fn every_invalid_fixture_is_rejected_with_its_status_and_nothing_is_stored
     for name in fixture_names("invalid") {
         let path = format!("invalid/{name}");
         let (status, body) =
-            body_json(app.submit(&fixture(&path), content_type_of(&path)).await).await;
+            status_and_json(app.submit(&fixture(&path), content_type_of(&path)).await).await;
         let expected: u16 = name[..3].parse().unwrap();
         assert_eq!(status, expected, "{name}: {body}");
         let code = if expected == 400 {
@@ -183,7 +174,8 @@ async fn every_invalid_fixture_is_rejected_with_its_status_and_nothing_is_stored
 async fn a_422_lists_every_problem_not_only_the_first() {
     let app = spawn_app().await;
     let path = "invalid/422-missing-required-envelope-fields.json";
-    let (status, body) = body_json(app.submit(&fixture(path), "application/json").await).await;
+    let (status, body) =
+        status_and_json(app.submit(&fixture(path), "application/json").await).await;
     assert_eq!(status, 422);
     let fields: Vec<&str> = body["errors"]
         .as_array()
@@ -195,7 +187,7 @@ async fn a_422_lists_every_problem_not_only_the_first() {
         assert!(fields.contains(&f), "{f} in {fields:?}");
     }
     let path = "invalid/422-form-field-missing-and-out-of-range.json";
-    let (_, body) = body_json(app.submit(&fixture(path), "application/json").await).await;
+    let (_, body) = status_and_json(app.submit(&fixture(path), "application/json").await).await;
     let errors = body["errors"].as_array().unwrap();
     let pairs: Vec<(String, String)> = errors
         .iter()
@@ -219,7 +211,7 @@ async fn a_422_lists_every_problem_not_only_the_first() {
 #[tokio::test]
 async fn an_unknown_procedure_is_named_in_the_422() {
     let app = spawn_app().await;
-    let (status, body) = body_json(
+    let (status, body) = status_and_json(
         app.submit(
             &fixture("invalid/422-unknown-procedure.json"),
             "application/json",
@@ -244,14 +236,14 @@ async fn signatures_must_be_present_and_right() {
         .send()
         .await
         .unwrap();
-    let (status, answer) = body_json(unsigned).await;
+    let (status, answer) = status_and_json(unsigned).await;
     assert_eq!(
         (status, answer["error_code"].as_str()),
         (401, Some("SIGNATURE_INVALID"))
     );
 
     let wrong = "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==";
-    let (status, answer) = body_json(
+    let (status, answer) = status_and_json(
         app.submit_signed(&body, "application/xml", "msg_1", now(), &[wrong])
             .await,
     )
@@ -295,7 +287,7 @@ async fn a_stale_or_future_timestamp_is_out_of_range() {
     let app = spawn_app().await;
     let body = fixture("valid/thu-vien.json");
     for ts in [now() - 310, now() + 310] {
-        let (status, answer) = body_json(
+        let (status, answer) = status_and_json(
             app.submit_signed(&body, "application/json", "msg_t", ts, &[PORTAL_SECRET])
                 .await,
         )
@@ -365,7 +357,7 @@ async fn a_body_over_one_mebibyte_is_too_large() {
     let app = spawn_app().await;
     let mut body = fixture("valid/thu-vien.json");
     body.resize(1024 * 1024 + 1, b' ');
-    let (status, answer) = body_json(app.submit(&body, "application/json").await).await;
+    let (status, answer) = status_and_json(app.submit(&body, "application/json").await).await;
     assert_eq!(
         (status, answer),
         (413, serde_json::json!({"error_code": "TOO_LARGE"}))
@@ -385,7 +377,7 @@ async fn other_content_types_are_unsupported() {
         "application/json; charset=latin1",
         "",
     ] {
-        let (status, answer) = body_json(app.submit(&body, ct).await).await;
+        let (status, answer) = status_and_json(app.submit(&body, ct).await).await;
         assert_eq!(
             (status, answer),
             (
@@ -432,7 +424,7 @@ async fn the_portal_is_rate_limited_with_retry_after() {
 #[tokio::test]
 async fn the_one_stop_software_is_queued_a_push_when_configured() {
     let app = spawn_app_with("[onestop]\nbase_url = \"http://127.0.0.1:9103\"\nsecret = \"whsec_b25lc3RvcC10ZXN0LXNlY3JldC0wMQ==\"\n").await;
-    let (status, _) = body_json(
+    let (status, _) = status_and_json(
         app.submit(&fixture("valid/karaoke.json"), "application/json")
             .await,
     )

@@ -37,9 +37,7 @@ pub async fn act_with(app: &TestApp, code: &str, body: Value, key: Option<&str>)
     if let Some(k) = key {
         req = req.header("idempotency-key", k);
     }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    status_and_json(req.send().await.unwrap()).await
 }
 
 fn step(action: &str) -> Value {
@@ -186,12 +184,49 @@ async fn a_supplement_stops_the_clock_and_the_due_date_moves_by_the_time_waited(
     )
     .await;
     assert_eq!(s, 200);
+    // The request is dated two weeks back and the due date set, behind the gateway's back, so
+    // that the time waited is days of working time, not the test's milliseconds.
+    let requested = chrono::Utc::now().timestamp_millis() / 1000 * 1000 - 14 * 86_400_000;
+    let due = local(&before["NgayHenTra"]);
+    raw_sql(
+        &app.db_url(),
+        &format!(
+            "UPDATE dossiers SET supplement_requested_at = {requested}, due_at = {} WHERE code = '{code}'",
+            due.and_utc().timestamp_millis() - 7 * 3_600_000
+        ),
+    )
+    .await;
     let (s, after) = act(&app, &code, step("receive_supplement")).await;
-    assert_eq!(s, 200);
-    let moved = (local(&after["NgayHenTra"]) - local(&before["NgayHenTra"])).num_seconds();
+    assert_eq!(s, 200, "{after}");
+    let received = sql_i64(
+        &app.db_url(),
+        "SELECT at FROM progress WHERE action = 'receive_supplement'",
+    )
+    .await;
+    // The due date moves by exactly the working time between the request and the receipt,
+    // counted on the department's calendar and hours.
+    let config = motcua_gateway::config::Config::from_toml("").unwrap();
+    let (calendar, hours) = (
+        config.calendar.load_years().unwrap(),
+        &config.calendar.working_hours,
+    );
+    let vn = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .naive_utc()
+            + chrono::Duration::hours(7)
+    };
+    let waited = calendar.working_time_between(hours, vn(requested), vn(received));
     assert!(
-        (0..=5).contains(&moved),
-        "due moved by the working time waited: {moved}s"
+        waited >= 8 * 3600,
+        "two weeks hold at least a working day: {waited} s"
+    );
+    let expected = calendar.add_working_time(hours, due, waited);
+    assert_eq!(
+        local(&after["NgayHenTra"]),
+        expected,
+        "NgayHenTra {} moved by the {waited} s of working time waited",
+        before["NgayHenTra"]
     );
 }
 

@@ -147,10 +147,13 @@ async fn a_refused_connection_is_retried_later_and_logged() {
         log["error"].as_str().unwrap().contains("connection"),
         "{log}"
     );
+    // The schedule's first delay (5 s, jittered by ±20 %) counted from the attempt's end.
+    let stored = app.store.outbox_page("pending", 0, 10).await.unwrap();
+    let attempt = &stored[0].attempt_log[0];
+    let delay = stored[0].next_attempt_at - attempt.started_at - attempt.latency_ms;
     assert!(
-        pending[0]["next_attempt_at"].as_str().unwrap()
-            > pending[0]["created_at"].as_str().unwrap(),
-        "the first delay of the schedule (5 s) applies"
+        (3_990..=6_050).contains(&delay),
+        "the first retry is due 4 to 6 s after the attempt, not {delay} ms"
     );
 }
 
@@ -388,16 +391,30 @@ async fn the_worker_delivers_each_dossiers_changes_in_order_after_an_outage() {
         "the first dossier's changes in order"
     );
     assert_eq!(confirmed(&b), [1, 2]);
-    // Never a later message of A before an earlier one was confirmed.
-    let mut last_confirmed = 0i64;
-    for r in got.iter().filter(|r| r.json()["MaHoSo"] == a) {
-        let id: i64 = r.webhook_id().parse().unwrap();
+    // A message of A is sent only once every earlier message of A was confirmed, and never
+    // again after its own confirmation.
+    let sends: Vec<(i64, u16)> = got
+        .iter()
+        .filter(|r| r.json()["MaHoSo"] == a)
+        .map(|r| (r.webhook_id().parse().unwrap(), r.answered))
+        .collect();
+    let mut ids: Vec<i64> = sends.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "six messages of A: {sends:?}");
+    let mut confirmed_so_far = std::collections::BTreeSet::new();
+    for (n, (id, answered)) in sends.iter().enumerate() {
+        let earlier: Vec<i64> = ids.iter().copied().filter(|x| x < id).collect();
         assert!(
-            id >= last_confirmed,
-            "message {id} sent after {last_confirmed} was confirmed"
+            earlier.iter().all(|x| confirmed_so_far.contains(x)),
+            "send {n} of message {id} while an earlier one was unconfirmed: {sends:?}"
         );
-        if r.answered == 200 {
-            last_confirmed = id;
+        assert!(
+            !confirmed_so_far.contains(id),
+            "message {id} sent again after its confirmation: {sends:?}"
+        );
+        if *answered == 200 {
+            confirmed_so_far.insert(*id);
         }
     }
     let metrics = app.metrics().await;
@@ -721,27 +738,28 @@ async fn an_outcome_the_store_cannot_record_is_kept_and_recorded_later_without_s
         )
         .await;
     }
+    let mut progress = app.worker.progress();
     let stop = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn(app.worker.clone().run(4, stop.clone()));
     portal
         .wait_until("the message sent", |r| r.len() == 1)
         .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     // At least one failed cycle (the loop retries every two seconds, so it may be more).
-    let failed_cycles = |metrics: String| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("motcua_outbox_store_errors_total "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    while failed_cycles(app.metrics().await) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no failed cycle counted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let within = std::time::Duration::from_secs(30);
+    tokio::time::timeout(within, progress.wait_for(|p| p.store_errors >= 1))
+        .await
+        .expect("no failed cycle within 30 s")
+        .unwrap();
+    let failed = app
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("motcua_outbox_store_errors_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(
+        failed.is_some_and(|n| n >= 1),
+        "the failed cycle is counted: {failed:?}"
+    );
     let pending = app.store.outbox_page("pending", 0, 10).await.unwrap();
     assert_eq!(pending.len(), 1, "not recorded while the store refuses");
     assert!(pending[0].attempt_log.is_empty());
@@ -753,18 +771,11 @@ async fn an_outcome_the_store_cannot_record_is_kept_and_recorded_later_without_s
         "DROP TRIGGER refuse_attempts ON outbox_attempts"
     };
     raw_sql(&url, drop_trigger).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let delivered = loop {
-        let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
-        if !delivered.is_empty() {
-            break delivered;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the kept outcome was never recorded"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    };
+    tokio::time::timeout(within, progress.wait_for(|p| p.recorded >= 1))
+        .await
+        .expect("the kept outcome was never recorded")
+        .unwrap();
+    let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
     stop.cancel();
     worker.await.unwrap();
     assert_eq!(delivered.len(), 1);

@@ -5,6 +5,7 @@ use crate::helpers::*;
 use crate::lifecycle::{dossier_in, new_dossier};
 use motcua_gateway::payment::{paygov, vnpay};
 use serde_json::{json, Value};
+use sha2::Digest;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -20,8 +21,7 @@ async fn request(app: &TestApp, code: &str, provider: &str) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    status_and_json(res).await
 }
 
 async fn dossier(app: &TestApp, code: &str) -> Value {
@@ -313,19 +313,47 @@ async fn a_paygov_payment_is_initialised_signed_and_confirmed() {
     assert_eq!(init["SoTien"], "3000000");
     assert_eq!(init["ThongTinBienLai"]["MaHoSo"], code);
     assert_eq!(init["ThongTinBienLai"]["PhiLePhi"][0]["SoTien"], 3_000_000);
-    let s = |k: &str| init[k].as_str().unwrap().to_owned();
-    let fields = paygov::InitFields {
-        partner: &s("MaDoiTac"),
-        reference: &s("MaThamChieu"),
-        amount: &s("SoTien"),
-        info: &s("ThongTinGiaoDich"),
-        time: &s("ThoiGianGD"),
-        ip: &s("Ip"),
+    let s = |k: &str| {
+        init[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("INIT has no string {k}: {init}"))
+            .to_owned()
     };
-    assert_eq!(
-        s("MaXacThuc"),
-        paygov::init_checksum(&fields, PAYGOV_SECRET)
-    );
+    // The contract's constant fields, as sent.
+    for (field, value) in [
+        ("MaDoiTac", "SVHTT_HCM_TEST"),
+        ("MaThamChieu", reference.as_str()),
+        ("LoaiHinhThanhToan", "PAY"),
+        ("MaKenhThanhToan", "1"),
+        ("MaThietBi", "1"),
+        ("NgonNgu", "vi-VN"),
+        ("MaTienTe", "VND"),
+        ("MaNganHang", "PAYMENT"),
+    ] {
+        assert_eq!(s(field), value, "INIT {field}");
+    }
+    // MaXacThuc over the values on the wire, computed here from the contract's order (not by
+    // the gateway's own signer, which could sign one value and send another).
+    let signed = [
+        "LoaiBanTin",
+        "PhienBan",
+        "MaDoiTac",
+        "MaThamChieu",
+        "SoTien",
+        "LoaiHinhThanhToan",
+        "MaKenhThanhToan",
+        "MaThietBi",
+        "NgonNgu",
+        "MaTienTe",
+        "MaNganHang",
+        "ThongTinGiaoDich",
+        "ThoiGianGD",
+        "Ip",
+    ]
+    .map(s)
+    .join("|");
+    let expected = hex::encode(sha2::Sha256::digest(format!("{signed}|{PAYGOV_SECRET}")));
+    assert_eq!(s("MaXacThuc"), expected);
 
     let answer = send_confirm(
         &app,
@@ -496,8 +524,49 @@ async fn reconciliation_settles_a_lost_callback_and_ignores_an_unsigned_answer()
         "pending"
     );
     let query = vnp.received()[0].json();
-    assert_eq!(query["vnp_Command"], "querydr");
-    assert_eq!(query["vnp_TxnRef"], reference);
+    let q = |k: &str| {
+        query[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("querydr has no string {k}: {query}"))
+            .to_owned()
+    };
+    assert_eq!(
+        (
+            q("vnp_Command"),
+            q("vnp_Version"),
+            q("vnp_TmnCode"),
+            q("vnp_TxnRef")
+        ),
+        (
+            "querydr".into(),
+            "2.1.0".into(),
+            "SVHTTEST".into(),
+            reference.clone()
+        )
+    );
+    // vnp_SecureHash over the values on the wire, in the contract's order, computed here.
+    let signed = [
+        "vnp_RequestId",
+        "vnp_Version",
+        "vnp_Command",
+        "vnp_TmnCode",
+        "vnp_TxnRef",
+        "vnp_TransactionDate",
+        "vnp_CreateDate",
+        "vnp_IpAddr",
+        "vnp_OrderInfo",
+    ]
+    .map(q)
+    .join("|");
+    {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(VNPAY_SECRET.as_bytes()).unwrap();
+        mac.update(signed.as_bytes());
+        assert_eq!(
+            q("vnp_SecureHash"),
+            hex::encode(mac.finalize().into_bytes())
+        );
+    }
     let settled = payments
         .reconcile_once(
             Duration::ZERO,

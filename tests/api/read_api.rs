@@ -376,3 +376,34 @@ async fn a_kept_list_page_is_dropped_when_a_dossier_arrives_or_changes_here() {
     let (_, after) = app.get_json(path, READER).await;
     assert!(codes_of(&after).is_empty(), "{after}");
 }
+
+#[tokio::test]
+async fn a_moment_bound_holds_its_whole_second_at_either_end() {
+    let app = spawn_app().await;
+    let res = app
+        .submit(&fixture("valid/thu-vien.json"), "application/json")
+        .await;
+    let (status, answer) = status_and_json(res).await;
+    assert_eq!(status, 201, "{answer}");
+    let received = answer["NgayNhan"].as_str().unwrap().to_owned();
+    let second = chrono::NaiveDateTime::parse_from_str(&received, "%Y%m%d%H%M%S").unwrap();
+    let wire = |t: chrono::NaiveDateTime| t.format("%Y%m%d%H%M%S").to_string();
+    let one = chrono::Duration::seconds(1);
+    for (query, count) in [
+        (format!("from={received}&to={received}"), 1),
+        (format!("to={received}"), 1),
+        (format!("from={received}"), 1),
+        (format!("to={}", wire(second - one)), 0),
+        (format!("from={}", wire(second + one)), 0),
+    ] {
+        let (status, page) = app
+            .get_json(&format!("/api/v1/dossiers?{query}"), READER)
+            .await;
+        assert_eq!(status, 200, "{query}: {page}");
+        assert_eq!(
+            page["items"].as_array().map(Vec::len),
+            Some(count),
+            "{query}"
+        );
+    }
+}
