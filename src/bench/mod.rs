@@ -190,10 +190,16 @@ async fn run_on(args: &BenchArgs, db: &BenchDb) -> anyhow::Result<Report> {
     let work = Arc::new(workload::Submissions::load(&args.fixtures)?);
     let gw = start(db, dir.path(), None, args).await?;
     let ready_ms = gw.ready_after.as_secs_f64() * 1000.0;
+    let run = modes::Run {
+        args,
+        db,
+        dir: dir.path(),
+        work,
+    };
     let (phases, usage) = match args.mode {
-        Mode::Intake => modes::intake(args, db, dir.path(), work, gw).await?,
-        Mode::Read => modes::read(args, db, dir.path(), work, gw).await?,
-        Mode::Outbox => modes::outbox(args, db, dir.path(), work, gw).await?,
+        Mode::Intake => modes::intake(run, gw).await?,
+        Mode::Read => modes::read(run, gw).await?,
+        Mode::Outbox => modes::outbox(run, gw).await?,
     };
     Ok(Report {
         mode: format!("{:?}", args.mode).to_lowercase(),

@@ -16,15 +16,24 @@ use std::time::Duration;
 /// What a mode measured, and the gateway's resources over it.
 pub(super) type Measured = anyhow::Result<(Vec<Phase>, Usage)>;
 
+/// What every mode runs with: the arguments, the fresh database, a folder for the gateway's
+/// files, and the submissions to send.
+pub(super) struct Run<'a> {
+    pub(super) args: &'a BenchArgs,
+    pub(super) db: &'a BenchDb,
+    pub(super) dir: &'a Path,
+    pub(super) work: Arc<workload::Submissions>,
+}
+
 /// Intake: signed submissions against `/healthz`, then the store alone, then (`--stored`)
 /// again on a filled store.
-pub(super) async fn intake(
-    args: &BenchArgs,
-    db: &BenchDb,
-    dir: &Path,
-    work: Arc<workload::Submissions>,
-    gw: Gateway,
-) -> Measured {
+pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
+    let Run {
+        args,
+        db,
+        dir,
+        work,
+    } = run;
     let (c, d) = (args.concurrency, Until::Time(args.duration));
     let mut phases = Vec::new();
     let mut usage;
@@ -76,13 +85,13 @@ pub(super) async fn intake(
 }
 
 /// Reads: status by code and the paged list, each through the status cache and around it.
-pub(super) async fn read(
-    args: &BenchArgs,
-    db: &BenchDb,
-    dir: &Path,
-    work: Arc<workload::Submissions>,
-    gw: Gateway,
-) -> Measured {
+pub(super) async fn read(run: Run<'_>, gw: Gateway) -> Measured {
+    let Run {
+        args,
+        db,
+        dir,
+        work,
+    } = run;
     let (c, d) = (args.concurrency, Until::Time(args.duration));
     let mut phases = Vec::new();
     let mut usage = Usage::default();
@@ -155,13 +164,13 @@ pub(super) async fn read(
 
 /// The outbox: queued messages drained into a local sink, against a bare client loop and
 /// the worker's own client sending alone.
-pub(super) async fn outbox(
-    args: &BenchArgs,
-    db: &BenchDb,
-    dir: &Path,
-    work: Arc<workload::Submissions>,
-    gw: Gateway,
-) -> Measured {
+pub(super) async fn outbox(run: Run<'_>, gw: Gateway) -> Measured {
+    let Run {
+        args,
+        db,
+        dir,
+        work,
+    } = run;
     let c = args.concurrency;
     let mut phases = Vec::new();
     let mut usage;

@@ -112,9 +112,10 @@ pub struct NewDossier {
     pub content_hash: String,
 }
 
-/// A progress record (one hand-off on the control slip).
-#[derive(Debug, Clone)]
-pub struct NewProgress {
+/// A progress record (one hand-off on the control slip): written with each change, read back
+/// in the dossier's timeline (deserialized from the store's positional arrays, in field order).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Progress {
     /// The action or event, e.g. `received`.
     pub action: String,
     /// Status after it.

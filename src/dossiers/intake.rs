@@ -9,7 +9,7 @@
 use crate::chain::NewMessage;
 use crate::domain::code_template::{CodeTemplate, Unstable};
 use crate::domain::codes::AgencyCode;
-use crate::domain::dossier::{NewDossier, NewProgress};
+use crate::domain::dossier::{NewDossier, Progress};
 use crate::domain::status::Status;
 use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
@@ -38,25 +38,6 @@ pub enum BodyFormat {
     Json,
 }
 
-/// What became of an accepted request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IntakeOutcome {
-    /// Stored now (201).
-    Created {
-        /// The dossier's code.
-        code: String,
-        /// The answer body.
-        answer: String,
-    },
-    /// The same content again (200): the first answer.
-    Replayed {
-        /// The dossier's code.
-        code: String,
-        /// The first answer body.
-        answer: String,
-    },
-}
-
 /// Why a request was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -66,14 +47,6 @@ pub enum IntakeError {
     /// Well-formed but invalid; every problem found (422).
     #[error("{} invalid field(s)", .0.len())]
     Invalid(Vec<FieldError>),
-    /// The portal id is known with different content (409).
-    #[error("conflict with {code}")]
-    Conflict {
-        /// The stored dossier's code.
-        code: String,
-        /// The answer, as the message log recorded it.
-        answer: String,
-    },
     /// The store failed (500).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -253,20 +226,14 @@ impl Intake {
         raw: SubmissionRaw,
         now: DateTime<Utc>,
         recording: Recording,
-    ) -> Result<IntakeOutcome, IntakeError> {
+    ) -> Result<InsertOutcome, IntakeError> {
         let item = self.item(format, raw, now, recording)?;
         let outcome = self.writer.submit(item).await.map_err(StoreError::from)??;
         if matches!(outcome, InsertOutcome::Created { .. }) {
             self.status_cache.forget_pages();
             self.outbox_wake.notify_one();
         }
-        match outcome {
-            InsertOutcome::Created { code, answer } => Ok(IntakeOutcome::Created { code, answer }),
-            InsertOutcome::Replayed { code, answer } => {
-                Ok(IntakeOutcome::Replayed { code, answer })
-            }
-            InsertOutcome::Conflict { code, answer } => Err(IntakeError::Conflict { code, answer }),
-        }
+        Ok(outcome)
     }
 }
 
@@ -290,7 +257,7 @@ impl Arrival {
             })
             .to_string()
         })?;
-        let progress = NewProgress {
+        let progress = Progress {
             action: "received".into(),
             status,
             officer_name: "Cổng Dịch vụ công Thành phố".into(),

@@ -5,7 +5,7 @@
 
 use crate::domain::calendar::{Calendar, WorkingHours};
 use crate::domain::codes::ProcedureCode;
-use crate::domain::dossier::NewProgress;
+use crate::domain::dossier::Progress;
 use crate::domain::lifecycle::{transition, Action, Timeliness};
 use crate::domain::status::Status;
 use crate::domain::time::{to_vn, vn_date, vn_offset};
@@ -295,7 +295,7 @@ impl Lifecycle {
         d: &StoredDossier,
         input: &ActionInput,
         now: DateTime<Utc>,
-    ) -> Result<(DossierUpdate, NewProgress), LifecycleError> {
+    ) -> Result<(DossierUpdate, Progress), LifecycleError> {
         let action = input.action;
         let from = Status::from_code(d.status)
             .ok_or_else(|| StoreError::Corrupt(format!("status {}", d.status)))?;
@@ -379,7 +379,7 @@ impl Lifecycle {
             Action::ReturnResult => u.returned_at = Some(now_ms),
             Action::Reject | Action::StartProcessing | Action::Withdraw | Action::Stop => {}
         }
-        let progress = NewProgress {
+        let progress = Progress {
             action: action.name().into(),
             status: to.code(),
             officer_name: input.officer.name.clone(),

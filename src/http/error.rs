@@ -89,11 +89,6 @@ impl ApiError {
             "internal error",
         )
     }
-
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 /// A JSON answer with the contract's content type.

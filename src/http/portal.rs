@@ -12,9 +12,9 @@ use super::record::{recorded_in_effect, Handled, Inbound, Replier};
 use super::AppState;
 use crate::chain::NewMessage;
 use crate::domain::code_template::{CodeTemplate, Unstable};
-use crate::dossiers::intake::{BodyFormat, IntakeError, IntakeOutcome, Recording};
+use crate::dossiers::intake::{BodyFormat, IntakeError, Recording};
 use crate::signing::{verify, SignatureError, SignatureHeaders};
-use crate::store::{IntakeReplies, SubmissionRaw};
+use crate::store::{InsertOutcome, IntakeReplies, SubmissionRaw};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -93,11 +93,11 @@ pub async fn submit(
 
 /// The answer to an intake result. What came out of the store carries its body as the store
 /// completed and recorded it; the rest is rendered here.
-fn intake_answer(result: Result<IntakeOutcome, IntakeError>) -> Answer {
+fn intake_answer(result: Result<InsertOutcome, IntakeError>) -> Answer {
     match result {
-        Ok(IntakeOutcome::Created { answer, .. }) => Answer::json(StatusCode::CREATED, answer),
-        Ok(IntakeOutcome::Replayed { answer, .. }) => Answer::json(StatusCode::OK, answer),
-        Err(IntakeError::Conflict { answer, .. }) => Answer::json(StatusCode::CONFLICT, answer),
+        Ok(InsertOutcome::Created { answer, .. }) => Answer::json(StatusCode::CREATED, answer),
+        Ok(InsertOutcome::Replayed { answer, .. }) => Answer::json(StatusCode::OK, answer),
+        Ok(InsertOutcome::Conflict { answer, .. }) => Answer::json(StatusCode::CONFLICT, answer),
         Err(IntakeError::Malformed(message)) => ApiError::malformed(message).answer(),
         Err(IntakeError::Invalid(errors)) => ApiError::validation(&errors).answer(),
         Err(IntakeError::Store(e)) => ApiError::internal(&e).answer(),
@@ -170,19 +170,19 @@ async fn take_in(
     let result = state.intake.submit(format, raw, now, recording).await;
     let webhook = sig.id.unwrap_or("-");
     match &result {
-        Ok(IntakeOutcome::Created { code, .. }) => {
+        Ok(InsertOutcome::Created { code, .. }) => {
             tracing::info!(dossier.code = %code, webhook.id = webhook, "dossier received");
         }
-        Ok(IntakeOutcome::Replayed { code, .. }) => {
+        Ok(InsertOutcome::Replayed { code, .. }) => {
             tracing::info!(dossier.code = %code, webhook.id = webhook, "dossier replayed");
         }
-        Err(IntakeError::Conflict { code, .. }) => {
+        Ok(InsertOutcome::Conflict { code, .. }) => {
             tracing::warn!(dossier.code = %code, "portal id reused with different content");
         }
         Err(_) => {}
     }
     // What came out of the store's transaction was recorded there with its exchange.
-    let recorded = matches!(result, Ok(_) | Err(IntakeError::Conflict { .. }));
+    let recorded = result.is_ok();
     let answer = intake_answer(result);
     Ok(if recorded {
         Handled::Recorded(answer)

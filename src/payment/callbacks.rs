@@ -8,6 +8,7 @@ use super::service::{Payments, Settled, Settlement};
 use super::vnpay;
 use crate::domain::money::Vnd;
 use crate::domain::time::format_wire;
+use crate::store::PaymentEvent;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -38,15 +39,17 @@ impl Payments {
         let secret = self.paygov.secret.expose();
         let verified = v.is_object() && paygov::verify_confirm(&f, &text(&v, "MaXacThuc"), secret);
         let (code, description) = self.paygov_decide(&f, verified, now).await;
-        self.audit(
-            Some(&f.reference)
-                .filter(|r| !r.is_empty())
-                .map(String::as_str),
-            "paygov",
-            "confirm",
-            raw,
-            verified,
-            description,
+        self.keep_payment_event(
+            PaymentEvent {
+                reference: Some(&f.reference)
+                    .filter(|r| !r.is_empty())
+                    .map(String::as_str),
+                provider: "paygov",
+                kind: "confirm",
+                raw,
+                verified,
+                verdict: description,
+            },
             now,
         )
         .await;
@@ -136,13 +139,15 @@ impl Payments {
             Some(p) if verified => self.vnpay_decide(p, now).await,
             _ => ("97", "Invalid signature"),
         };
-        self.audit(
-            reference.as_deref(),
-            "vnpay",
-            "ipn",
-            query.as_bytes(),
-            verified,
-            answer.1,
+        self.keep_payment_event(
+            PaymentEvent {
+                reference: reference.as_deref(),
+                provider: "vnpay",
+                kind: "ipn",
+                raw: query.as_bytes(),
+                verified,
+                verdict: answer.1,
+            },
             now,
         )
         .await;

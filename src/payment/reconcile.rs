@@ -8,6 +8,7 @@ use super::service::{Payments, Settlement};
 use super::{paygov, vnpay};
 use crate::domain::money::Vnd;
 use crate::domain::time::format_wire;
+use crate::store::PaymentEvent;
 use crate::store::{PaymentRow, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -103,13 +104,15 @@ impl Payments {
             (true, "4") => Answer::Failed,
             _ => Answer::Unknown,
         };
-        self.audit(
-            Some(&p.reference),
-            "paygov",
-            "query_answer",
-            &raw,
-            consistent,
-            &format!("{answer:?}"),
+        self.keep_payment_event(
+            PaymentEvent {
+                reference: Some(&p.reference),
+                provider: "paygov",
+                kind: "query_answer",
+                raw: &raw,
+                verified: consistent,
+                verdict: &format!("{answer:?}"),
+            },
             now,
         )
         .await;
@@ -171,13 +174,15 @@ impl Payments {
                 _ => Answer::Unknown,
             }
         };
-        self.audit(
-            Some(&p.reference),
-            "vnpay",
-            "querydr_answer",
-            &raw,
-            verified,
-            &format!("{answer:?}"),
+        self.keep_payment_event(
+            PaymentEvent {
+                reference: Some(&p.reference),
+                provider: "vnpay",
+                kind: "querydr_answer",
+                raw: &raw,
+                verified,
+                verdict: &format!("{answer:?}"),
+            },
             now,
         )
         .await;

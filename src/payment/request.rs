@@ -10,6 +10,7 @@ use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire;
 use crate::dossiers::lifecycle::{ActionInput, LifecycleError};
+use crate::store::PaymentEvent;
 use crate::store::{NewPayment, PaymentOp, StoredDossier};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -213,13 +214,15 @@ impl Payments {
         } else {
             "refused or malformed"
         };
-        self.audit(
-            Some(reference),
-            "paygov",
-            "init_answer",
-            &raw,
-            true,
-            verdict,
+        self.keep_payment_event(
+            PaymentEvent {
+                reference: Some(reference),
+                provider: "paygov",
+                kind: "init_answer",
+                raw: &raw,
+                verified: true,
+                verdict,
+            },
             now,
         )
         .await;

@@ -152,32 +152,16 @@ impl Payments {
         })
     }
 
-    /// Keeps a provider message as received; an audit failure is logged, never hidden.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn audit(
-        &self,
-        reference: Option<&str>,
-        provider: &str,
-        kind: &str,
-        raw: &[u8],
-        verified: bool,
-        verdict: &str,
-        now: DateTime<Utc>,
-    ) {
-        let event = PaymentEvent {
-            reference,
-            provider,
-            kind,
-            raw,
-            verified,
-            verdict,
-        };
+    /// Keeps a provider message as received in the payment's own history (`payment_events`,
+    /// beside the message log's record of it); a failure to keep it is logged, never hidden.
+    pub(crate) async fn keep_payment_event(&self, event: PaymentEvent<'_>, now: DateTime<Utc>) {
+        let (provider, kind) = (event.provider, event.kind);
         if let Err(e) = self
             .store
             .record_payment_event(&event, now.timestamp_millis())
             .await
         {
-            tracing::error!(error = %e, provider, kind, "a provider message could not be audited");
+            tracing::error!(error = %e, provider, kind, "a provider message could not be kept in its payment's history");
         }
     }
 

@@ -1,7 +1,7 @@
 //! Outbound messages about a dossier: the portal's status sync (`CapNhatTienDoHoSoMC`) and the
 //! push of a new dossier to the department's one-stop software.
 
-use crate::domain::dossier::NewProgress;
+use crate::domain::dossier::Progress;
 use crate::domain::time::format_wire_millis;
 use serde_json::{json, Value};
 
@@ -34,7 +34,7 @@ pub fn status_sync(
     procedure: &str,
     status: i64,
     dates: SyncDates,
-    progress: &NewProgress,
+    progress: &Progress,
 ) -> String {
     json!({
         "service": "CapNhatTienDoHoSoMC",

@@ -25,26 +25,6 @@ pub struct DocumentRow {
     pub state: String,
 }
 
-/// One progress record as stored. (Deserialized from the positional arrays of
-/// `Store::dossier_select`, in field order.)
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct ProgressRow {
-    /// Action or event.
-    pub action: String,
-    /// Status after it.
-    pub status: i64,
-    /// Who.
-    pub officer_name: String,
-    /// Title.
-    pub officer_title: String,
-    /// Unit.
-    pub officer_unit: String,
-    /// Note.
-    pub note: Option<String>,
-    /// When (ms).
-    pub at: i64,
-}
-
 /// Where the dossier's messages to the portal stand.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OutboxSummary {
@@ -100,7 +80,7 @@ pub struct StoredDossier {
     /// Documents.
     pub documents: Vec<DocumentRow>,
     /// Progress history, oldest first.
-    pub progress: Vec<ProgressRow>,
+    pub progress: Vec<crate::domain::dossier::Progress>,
     /// Sync state towards the portal.
     pub sync: OutboxSummary,
     /// Status when payment was requested (to return to once paid).

@@ -6,7 +6,7 @@
 use super::outbox::NewOutboxMessage;
 use crate::chain::NewMessage;
 use crate::domain::code_template::CodeTemplate;
-use crate::domain::dossier::{NewDossier, NewProgress};
+use crate::domain::dossier::{NewDossier, Progress};
 use chrono::{DateTime, Utc};
 
 /// The request exactly as the portal sent it, kept beside the dossier for disputes.
@@ -32,7 +32,7 @@ pub struct ArrivalRows {
     /// Messages to queue.
     pub outbox: Vec<NewOutboxMessage<CodeTemplate>>,
     /// The arrival's progress record.
-    pub progress: NewProgress,
+    pub progress: Progress,
 }
 
 /// How the answer an item gets is recorded in the message log, whichever outcome the store

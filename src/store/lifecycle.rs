@@ -9,7 +9,7 @@ use super::PaymentOp;
 use super::{
     insert_outbox, insert_progress, with_pool, BeginWrite, NewOutboxMessage, Store, StoreError,
 };
-use crate::domain::dossier::NewProgress;
+use crate::domain::dossier::Progress;
 use sqlx::Row;
 
 /// The dossier's mutable columns after a change.
@@ -98,7 +98,7 @@ pub struct Change {
     /// The new column values.
     pub update: DossierUpdate,
     /// The progress record.
-    pub progress: NewProgress,
+    pub progress: Progress,
     /// Messages to queue.
     pub outbox: Vec<NewOutboxMessage>,
     /// The caller's idempotency key.

@@ -22,9 +22,7 @@ mod outbox_ops;
 mod payments;
 
 pub use delivery_cycle::DeliveryCycle;
-pub use dossier_rows::{
-    DocumentRow, DossierFilter, DossierSummary, OutboxSummary, ProgressRow, StoredDossier,
-};
+pub use dossier_rows::{DocumentRow, DossierFilter, DossierSummary, OutboxSummary, StoredDossier};
 pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use outbox::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, NewOutboxMessage};

@@ -1,5 +1,5 @@
 //! Payment statements: payment requests, their settlement (once: guarded by `state = 'pending'`
-//! and by the unique provider transaction id), and the audit of provider messages.
+//! and by the unique provider transaction id), and each payment's history of provider messages (`payment_events`).
 
 use super::{with_pool, BeginWrite, Store, StoreError};
 use crate::domain::dossier::FeeLine;
@@ -65,7 +65,7 @@ pub struct PaymentRow {
     pub settled_at: Option<i64>,
 }
 
-/// One provider message as received, for the audit.
+/// One provider message as received, for its payment's history.
 #[derive(Debug, Clone)]
 pub struct PaymentEvent<'a> {
     /// The payment reference it names, if any.
@@ -251,7 +251,7 @@ impl Store {
         })
     }
 
-    /// The audit of one payment reference: `(kind, verified, verdict, raw)`, oldest first.
+    /// The history of one payment reference: `(kind, verified, verdict, raw)`, oldest first.
     pub async fn payment_events(
         &self,
         reference: &str,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use motcua_gateway::chain::{Direction, NewMessage};
 use motcua_gateway::domain::code_template::CodeTemplate;
 use motcua_gateway::domain::codes::AgencyCode;
-use motcua_gateway::domain::dossier::NewProgress;
+use motcua_gateway::domain::dossier::Progress;
 use motcua_gateway::dossiers::intake::{BodyFormat, Intake};
 use motcua_gateway::mapping::Mappings;
 use motcua_gateway::store::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
@@ -58,7 +58,7 @@ fn intake_item(mappings: &Mappings, id: &str, path: &str, at: DateTime<Utc>) -> 
         rows: ArrivalRows {
             first_answer: template("answer for"),
             outbox: vec![],
-            progress: NewProgress {
+            progress: Progress {
                 action: "received".into(),
                 status: 1,
                 officer_name: "n".into(),
@@ -218,6 +218,16 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
     }
 }
 
+/// The codes the store gives `items`, stored in one batch.
+async fn codes_of(app: &TestApp, agency: &AgencyCode, items: &[IntakeItem]) -> Vec<String> {
+    app.store
+        .insert_dossiers(agency, items)
+        .await
+        .into_iter()
+        .map(|o| o.unwrap().code().to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn numbering_starts_again_at_0001_on_each_vietnam_day() {
     let app = spawn_app().await;
@@ -237,13 +247,7 @@ async fn numbering_starts_again_at_0001_on_each_vietnam_day() {
         intake_item(&mappings, "DAY-3", "valid/thu-vien.json", early),
         intake_item(&mappings, "DAY-4", "valid/vu-truong.json", late),
     ];
-    let codes: Vec<String> = app
-        .store
-        .insert_dossiers(&agency, &items)
-        .await
-        .into_iter()
-        .map(|o| o.unwrap().code().to_owned())
-        .collect();
+    let codes = codes_of(&app, &agency, &items).await;
     assert_eq!(
         codes,
         [
@@ -258,13 +262,7 @@ async fn numbering_starts_again_at_0001_on_each_vietnam_day() {
         intake_item(&mappings, "DAY-5", "valid/karaoke.json", early),
         intake_item(&mappings, "DAY-6", "valid/karaoke.json", late),
     ];
-    let codes: Vec<String> = app
-        .store
-        .insert_dossiers(&agency, &more)
-        .await
-        .into_iter()
-        .map(|o| o.unwrap().code().to_owned())
-        .collect();
+    let codes = codes_of(&app, &agency, &more).await;
     assert_eq!(
         codes,
         ["000.00.12.H29-261130-0002", "000.00.12.H29-261129-0004"]

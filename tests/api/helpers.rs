@@ -520,41 +520,37 @@ pub async fn dead_address() -> String {
     format!("http://{addr}")
 }
 
+/// Runs `$body` with `$conn` a fresh connection to the test's database (SQLite or PostgreSQL by
+/// its URL), behind the gateway's back.
+macro_rules! behind_the_gateway {
+    ($url:expr, $conn:ident => $body:expr) => {
+        if $url.starts_with("sqlite://") {
+            let mut $conn = sqlx::SqliteConnection::connect($url).await.unwrap();
+            $body
+        } else {
+            let mut $conn = sqlx::PgConnection::connect($url).await.unwrap();
+            $body
+        }
+    };
+}
+
 /// Runs one SQL statement on the test's database behind the gateway's back (to tamper with it).
 pub async fn raw_sql(db_url: &str, sql: &str) {
-    if db_url.starts_with("sqlite://") {
-        let mut conn = sqlx::SqliteConnection::connect(db_url).await.unwrap();
+    behind_the_gateway!(db_url, conn => {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
-        conn.close().await.ok();
-    } else {
-        let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
-        sqlx::query(sql).execute(&mut conn).await.unwrap();
-        conn.close().await.ok();
-    }
+    })
 }
 
 /// One integer read behind the gateway's back (`SELECT` of one row and column).
 pub async fn sql_i64(db_url: &str, sql: &str) -> i64 {
-    if db_url.starts_with("sqlite://") {
-        let mut conn = sqlx::SqliteConnection::connect(db_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    }
+    behind_the_gateway!(db_url, conn => sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
 }
 
 /// Every outbox message as `(destination, payload)`, in the order queued, read behind the
 /// gateway's back.
 pub async fn outbox_messages(db_url: &str) -> Vec<(String, String)> {
     const SQL: &str = "SELECT destination, payload FROM outbox ORDER BY id";
-    if db_url.starts_with("sqlite://") {
-        let mut conn = sqlx::SqliteConnection::connect(db_url).await.unwrap();
-        sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
-        sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
-    }
+    behind_the_gateway!(db_url, conn => sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap())
 }
 
 /// Claims up to `limit` due messages for `worker` at `now`, each leased for `lease_ms`, in a
