@@ -5,6 +5,13 @@
 //! SQLite runs in WAL mode with `synchronous=FULL`, so a committed transaction is on disk
 //! before the caller answers; its writes go through one connection, which queues writers in
 //! the process instead of making them spin on the file lock.
+//!
+//! The store is handed plain data and never calls into the services above it: intake hands it
+//! items whose code-naming texts are templates (`intake`, written by `intake_batch`), the
+//! delivery worker drives a cycle's transaction step by step (`delivery_cycle`). The writers
+//! run on threads of their own (`lane`) and commit many callers' writes together
+//! (`group_commit`). Unique-key violations are classified here, once
+//! ([`StoreError::Duplicate`]).
 
 mod bulk;
 mod checkpoint;

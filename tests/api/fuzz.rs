@@ -103,6 +103,24 @@ fn answered(format: BodyFormat, body: &[u8]) -> Result<Outcome, TestCaseError> {
     Ok(outcome)
 }
 
+/// A query string as an IPN might carry: mostly `vnp_` parameters whose values hold spaces,
+/// `+`, escapes (whole, broken or of non-UTF-8 bytes) and any other character, sometimes other
+/// parameters, empty ones and stray separators.
+fn vnpay_query() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        4 => "vnp_[A-Za-z]{1,6}",
+        1 => "[a-z_]{1,6}",
+    ];
+    let value = "([A-Za-z0-9 +*._~-]|%[0-9A-F]{2}|%C3%A0|%[0-9a-z]{0,2}|.){0,16}";
+    prop::collection::vec((key, value), 0..8).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
+}
+
 /// The same JSON value written with its object keys in reverse order and pretty-printed.
 fn rewritten(value: &serde_json::Value) -> serde_json::Value {
     match value {
@@ -219,7 +237,7 @@ proptest! {
     }
 
     #[test]
-    fn what_the_vnpay_parser_reads_encodes_back_to_the_same_signed_parameters(query in ".{0,400}") {
+    fn what_the_vnpay_parser_reads_encodes_back_to_the_same_signed_parameters(query in vnpay_query()) {
         if let Some(params) = vnpay::parse_query(&query) {
             // The signed parameters (non-empty `vnp_`, the hash itself left out) come back
             // exactly from their signing string.
