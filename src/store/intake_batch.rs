@@ -15,150 +15,14 @@
 //! dossier).
 
 use super::intake::{InsertOutcome, IntakeItem};
+use super::intake_plan::{Fresh, Plan, Stored};
 use super::message_log::append_log;
-use super::{with_pool, BeginWrite, Store, StoreError};
+use super::{with_tx, Store, StoreError, WriteTx};
 use crate::chain::Exchange;
-use crate::domain::codes::{AgencyCode, DossierCode};
-use crate::domain::time::vn_date;
+use crate::domain::codes::AgencyCode;
 use chrono::NaiveDate;
 use sqlx::Row;
-use std::collections::{BTreeMap, HashMap};
-
-/// A dossier already stored under an item's portal id.
-struct Stored {
-    code: String,
-    content_hash: String,
-    first_answer: String,
-}
-
-/// One new dossier, its code drawn and its texts completed.
-struct Fresh<'a> {
-    item: &'a IntakeItem,
-    code: DossierCode,
-    first_answer: String,
-    payloads: Vec<String>,
-    applicant: String,
-    form: String,
-    fees: String,
-    now: i64,
-}
-
-/// Which items are new: the first item of each portal id not yet stored, by arrival day.
-struct Plan {
-    first_of: HashMap<String, usize>,
-    by_day: BTreeMap<NaiveDate, Vec<usize>>,
-}
-
-fn json(v: &impl serde::Serialize) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Encode(e.to_string()))
-}
-
-impl Plan {
-    fn new(items: &[IntakeItem], known: &HashMap<String, Stored>) -> Self {
-        let mut first_of = HashMap::new();
-        let mut by_day: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
-        for (i, item) in items.iter().enumerate() {
-            let id = item.dossier.portal_id.as_str();
-            if known.contains_key(id) || first_of.contains_key(id) {
-                continue;
-            }
-            first_of.insert(id.to_owned(), i);
-            by_day.entry(vn_date(item.received_at)).or_default().push(i);
-        }
-        Plan { first_of, by_day }
-    }
-
-    /// The new dossiers of `day`, numbered up to `last`, the day's counter after the batch.
-    fn fresh_of_day<'a>(
-        items: &'a [IntakeItem],
-        agency: &AgencyCode,
-        day: NaiveDate,
-        members: &[usize],
-        last: i64,
-    ) -> Result<Vec<Fresh<'a>>, StoreError> {
-        let first = last - i64::try_from(members.len()).unwrap_or(i64::MAX) + 1;
-        let mut fresh = Vec::with_capacity(members.len());
-        for (seq, &i) in (first..).zip(members) {
-            let seq =
-                u32::try_from(seq).map_err(|_| StoreError::Corrupt(format!("sequence {seq}")))?;
-            let item = &items[i];
-            let code = DossierCode::new(agency, day, seq);
-            fresh.push(Fresh {
-                first_answer: item.rows.first_answer.fill(&code),
-                payloads: item
-                    .rows
-                    .outbox
-                    .iter()
-                    .map(|m| m.payload.fill(&code))
-                    .collect(),
-                code,
-                item,
-                applicant: json(&item.dossier.applicant)?,
-                form: json(&item.dossier.form)?,
-                fees: json(&item.dossier.fees)?,
-                now: item.received_at.timestamp_millis(),
-            });
-        }
-        Ok(fresh)
-    }
-
-    /// Each item's outcome, in the items' order.
-    fn outcomes(
-        &self,
-        items: &[IntakeItem],
-        known: &HashMap<String, Stored>,
-        fresh: &[Fresh<'_>],
-    ) -> Result<Vec<InsertOutcome>, StoreError> {
-        let created: HashMap<&str, &Fresh<'_>> = fresh
-            .iter()
-            .map(|f| (f.item.dossier.portal_id.as_str(), f))
-            .collect();
-        let mut outcomes = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let id = item.dossier.portal_id.as_str();
-            let first = self.first_of.get(id).copied();
-            let outcome = match (known.get(id), created.get(id)) {
-                (Some(stored), _) => judge(item, stored),
-                (None, Some(f)) if first == Some(i) => InsertOutcome::Created {
-                    code: f.code.to_string(),
-                    answer: f.first_answer.clone(),
-                },
-                // A repeat inside the batch: answered as if the first of its id were stored.
-                (None, Some(f)) => judge(
-                    item,
-                    &Stored {
-                        code: f.code.to_string(),
-                        content_hash: f.item.dossier.content_hash.clone(),
-                        first_answer: f.first_answer.clone(),
-                    },
-                ),
-                (None, None) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "no outcome for portal id {id}"
-                    )))
-                }
-            };
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
-    }
-}
-
-/// What a request whose portal id is stored gets: the first answer again for the same
-/// content, a conflict naming the stored dossier for other content.
-fn judge(item: &IntakeItem, stored: &Stored) -> InsertOutcome {
-    if item.dossier.content_hash == stored.content_hash {
-        InsertOutcome::Replayed {
-            code: stored.code.clone(),
-            answer: stored.first_answer.clone(),
-        }
-    } else {
-        InsertOutcome::Conflict {
-            code: stored.code.clone(),
-            answer: item.replies.conflict_body.fill_stored(&stored.code),
-        }
-    }
-}
+use std::collections::HashMap;
 
 impl Store {
     /// Stores every item (see the module's documentation); one outcome per item, in order.
@@ -197,163 +61,207 @@ impl Store {
         agency: &AgencyCode,
         items: &[IntakeItem],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-
-            // Portal ids already stored.
-            let mut lookup = sqlx::QueryBuilder::new(
-                "SELECT portal_id, code, content_hash, first_answer FROM dossiers WHERE portal_id IN (",
-            );
-            let mut ids = lookup.separated(", ");
-            for item in items {
-                ids.push_bind(item.dossier.portal_id.as_str());
-            }
-            ids.push_unseparated(")");
-            let mut known: HashMap<String, Stored> = HashMap::new();
-            for row in lookup.build().fetch_all(&mut *tx).await? {
-                known.insert(
-                    row.try_get("portal_id")?,
-                    Stored {
-                        code: row.try_get("code")?,
-                        content_hash: row.try_get("content_hash")?,
-                        first_answer: row.try_get("first_answer")?,
-                    },
-                );
-            }
-
-            // Codes for the new ones: each day's counter advanced once.
-            let plan = Plan::new(items, &known);
-            let mut fresh: Vec<Fresh<'_>> = Vec::with_capacity(plan.first_of.len());
-            for (day, members) in &plan.by_day {
-                let last: i64 = sqlx::query_scalar(
-                    "INSERT INTO dossier_sequences (agency, day, last_value) VALUES ($1, $2, $3) \
-                     ON CONFLICT (agency, day) DO UPDATE SET last_value = dossier_sequences.last_value + $3 \
-                     RETURNING last_value",
-                )
-                .bind(agency.as_str())
-                .bind(day.format("%Y%m%d").to_string())
-                .bind(i64::try_from(members.len()).unwrap_or(i64::MAX))
-                .fetch_one(&mut *tx)
-                .await?;
-                fresh.extend(Plan::fresh_of_day(items, agency, *day, members, last)?);
-            }
-
-            if !fresh.is_empty() {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, submitted_at, \
-                     received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer) ",
-                );
-                q.push_values(&fresh, |mut b, f| {
-                    let d = &f.item.dossier;
-                    b.push_bind(f.code.as_str())
-                        .push_bind(d.portal_id.as_str())
-                        .push_bind(d.procedure.as_str())
-                        .push_bind(f.item.rows.progress.status)
-                        .push_bind(d.channel.code())
-                        .push_bind(d.submitted_at.timestamp_millis())
-                        .push_bind(f.now)
-                        .push_bind(f.applicant.as_str())
-                        .push_bind(f.form.as_str())
-                        .push_bind(f.fees.as_str())
-                        .push_bind(d.summary.as_deref())
-                        .push_bind(d.mapping_version.as_str())
-                        .push_bind(d.content_hash.as_str())
-                        .push_bind(f.first_answer.as_str());
-                });
-                q.push(" RETURNING id, portal_id");
-                let mut ids: HashMap<String, i64> = HashMap::new();
-                for row in q.build().fetch_all(&mut *tx).await? {
-                    ids.insert(row.try_get("portal_id")?, row.try_get("id")?);
-                }
-                let id_of = |f: &Fresh<'_>| ids.get(f.item.dossier.portal_id.as_str()).copied().unwrap_or(0);
-
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO dossier_submissions (dossier_id, content_type, body, webhook_id, \
-                     webhook_timestamp, webhook_signature, received_at) ",
-                );
-                q.push_values(&fresh, |mut b, f| {
-                    let raw = &f.item.raw;
-                    b.push_bind(id_of(f))
-                        .push_bind(raw.content_type.as_str())
-                        .push_bind(raw.body.as_slice())
-                        .push_bind(raw.webhook_id.as_str())
-                        .push_bind(raw.webhook_timestamp.as_str())
-                        .push_bind(raw.webhook_signature.as_str())
-                        .push_bind(f.now);
-                });
-                q.build().execute(&mut *tx).await?;
-
-                let documents: Vec<_> = fresh
-                    .iter()
-                    .flat_map(|f| {
-                        f.item.dossier.documents.iter().enumerate().map(move |(p, d)| (f, p, d))
-                    })
-                    .collect();
-                if !documents.is_empty() {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, \
-                         sha256, size, next_attempt_at) ",
-                    );
-                    q.push_values(&documents, |mut b, (f, position, doc)| {
-                        b.push_bind(id_of(f))
-                            .push_bind(i64::try_from(*position).unwrap_or(0))
-                            .push_bind(doc.component.as_str())
-                            .push_bind(doc.file_name.as_str())
-                            .push_bind(doc.url.as_str())
-                            .push_bind(doc.sha256.as_str())
-                            .push_bind(doc.size)
-                            .push_bind(f.now);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, \
-                     officer_unit, note, at) ",
-                );
-                q.push_values(&fresh, |mut b, f| {
-                    let p = &f.item.rows.progress;
-                    b.push_bind(id_of(f))
-                        .push_bind(p.action.as_str())
-                        .push_bind(p.status)
-                        .push_bind(p.officer_name.as_str())
-                        .push_bind(p.officer_title.as_str())
-                        .push_bind(p.officer_unit.as_str())
-                        .push_bind(p.note.as_deref())
-                        .push_bind(p.at);
-                });
-                q.build().execute(&mut *tx).await?;
-
-                let messages: Vec<_> = fresh
-                    .iter()
-                    .flat_map(|f| f.item.rows.outbox.iter().zip(&f.payloads).map(move |(m, p)| (f, m, p)))
-                    .collect();
-                if !messages.is_empty() {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) ",
-                    );
-                    q.push_values(&messages, |mut b, (f, m, payload)| {
-                        b.push_bind(m.destination.as_str())
-                            .push_bind(id_of(f))
-                            .push_bind(m.kind.as_str())
-                            .push_bind(payload.as_str())
-                            .push_bind(f.now)
-                            .push_bind(f.now);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-            }
-
-            // Last, the requests and their answers: the log's head stays locked until the commit.
-            let outcomes = plan.outcomes(items, &known, &fresh)?;
-            let exchanges = items
-                .iter()
-                .zip(&outcomes)
-                .map(|(item, outcome)| Exchange::pair(item.request.clone(), item.replies.record_of(outcome)))
-                .collect();
-            append_log!(tx, exchanges).await?;
-            tx.commit().await?;
-            Ok(outcomes)
-        })
+        let mut tx = self.begin_tx().await?;
+        let known = stored_ids(&mut tx, items).await?;
+        let plan = Plan::new(items, &known);
+        let mut fresh: Vec<Fresh<'_>> = Vec::with_capacity(plan.first_of.len());
+        for (day, members) in &plan.by_day {
+            let last = advance_day(&mut tx, agency, *day, members.len()).await?;
+            fresh.extend(Plan::fresh_of_day(items, agency, *day, members, last)?);
+        }
+        if !fresh.is_empty() {
+            let ids = insert_dossiers(&mut tx, &fresh).await?;
+            insert_children(&mut tx, &fresh, &ids).await?;
+        }
+        let outcomes = plan.outcomes(items, &known, &fresh)?;
+        // Last, the requests and their answers: the log's head stays locked until the commit.
+        let exchanges: Vec<Exchange> = items
+            .iter()
+            .zip(&outcomes)
+            .map(|(item, outcome)| {
+                Exchange::pair(item.request.clone(), item.replies.record_of(outcome))
+            })
+            .collect();
+        with_tx!(&mut tx, t => append_log!(*t, exchanges).await?);
+        tx.commit().await?;
+        Ok(outcomes)
     }
+}
+
+/// The dossiers already stored under the items' portal ids.
+async fn stored_ids(
+    tx: &mut WriteTx,
+    items: &[IntakeItem],
+) -> Result<HashMap<String, Stored>, StoreError> {
+    with_tx!(tx, t => {
+        let mut lookup = sqlx::QueryBuilder::new(
+            "SELECT portal_id, code, content_hash, first_answer FROM dossiers WHERE portal_id IN (",
+        );
+        let mut ids = lookup.separated(", ");
+        for item in items {
+            ids.push_bind(item.dossier.portal_id.as_str());
+        }
+        ids.push_unseparated(")");
+        let mut known = HashMap::new();
+        for row in lookup.build().fetch_all(&mut **t).await? {
+            known.insert(
+                row.try_get("portal_id")?,
+                Stored {
+                    code: row.try_get("code")?,
+                    content_hash: row.try_get("content_hash")?,
+                    first_answer: row.try_get("first_answer")?,
+                },
+            );
+        }
+        Ok(known)
+    })
+}
+
+/// Advances `day`'s counter by `count` (the first write of the transaction, so concurrent
+/// intakes queue on its row); the counter's value after.
+async fn advance_day(
+    tx: &mut WriteTx,
+    agency: &AgencyCode,
+    day: NaiveDate,
+    count: usize,
+) -> Result<i64, StoreError> {
+    with_tx!(tx, t => {
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO dossier_sequences (agency, day, last_value) VALUES ($1, $2, $3) \
+             ON CONFLICT (agency, day) DO UPDATE SET last_value = dossier_sequences.last_value + $3 \
+             RETURNING last_value",
+        )
+        .bind(agency.as_str())
+        .bind(day.format("%Y%m%d").to_string())
+        .bind(i64::try_from(count).unwrap_or(i64::MAX))
+        .fetch_one(&mut **t)
+        .await?;
+        Ok(last)
+    })
+}
+
+/// The new dossiers' rows; their ids by portal id.
+async fn insert_dossiers(
+    tx: &mut WriteTx,
+    fresh: &[Fresh<'_>],
+) -> Result<HashMap<String, i64>, StoreError> {
+    with_tx!(tx, t => {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, submitted_at, \
+             received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer) ",
+        );
+        q.push_values(fresh, |mut b, f| {
+            let d = &f.item.dossier;
+            b.push_bind(f.code.as_str())
+                .push_bind(d.portal_id.as_str())
+                .push_bind(d.procedure.as_str())
+                .push_bind(f.item.rows.progress.status)
+                .push_bind(d.channel.code())
+                .push_bind(d.submitted_at.timestamp_millis())
+                .push_bind(f.now)
+                .push_bind(f.applicant.as_str())
+                .push_bind(f.form.as_str())
+                .push_bind(f.fees.as_str())
+                .push_bind(d.summary.as_deref())
+                .push_bind(d.mapping_version.as_str())
+                .push_bind(d.content_hash.as_str())
+                .push_bind(f.first_answer.as_str());
+        });
+        q.push(" RETURNING id, portal_id");
+        let mut ids = HashMap::new();
+        for row in q.build().fetch_all(&mut **t).await? {
+            ids.insert(row.try_get("portal_id")?, row.try_get("id")?);
+        }
+        Ok(ids)
+    })
+}
+
+/// What hangs off each new dossier: its raw submission, documents, arrival progress record and
+/// messages, one multi-row statement each.
+async fn insert_children(
+    tx: &mut WriteTx,
+    fresh: &[Fresh<'_>],
+    ids: &HashMap<String, i64>,
+) -> Result<(), StoreError> {
+    let id_of = |f: &Fresh<'_>| {
+        ids.get(f.item.dossier.portal_id.as_str())
+            .copied()
+            .unwrap_or(0)
+    };
+    with_tx!(tx, t => {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO dossier_submissions (dossier_id, content_type, body, webhook_id, \
+             webhook_timestamp, webhook_signature, received_at) ",
+        );
+        q.push_values(fresh, |mut b, f| {
+            let raw = &f.item.raw;
+            b.push_bind(id_of(f))
+                .push_bind(raw.content_type.as_str())
+                .push_bind(raw.body.as_slice())
+                .push_bind(raw.webhook_id.as_str())
+                .push_bind(raw.webhook_timestamp.as_str())
+                .push_bind(raw.webhook_signature.as_str())
+                .push_bind(f.now);
+        });
+        q.build().execute(&mut **t).await?;
+
+        let documents: Vec<_> = fresh
+            .iter()
+            .flat_map(|f| f.item.dossier.documents.iter().enumerate().map(move |(p, d)| (f, p, d)))
+            .collect();
+        if !documents.is_empty() {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, \
+                 sha256, size, next_attempt_at) ",
+            );
+            q.push_values(&documents, |mut b, (f, position, doc)| {
+                b.push_bind(id_of(f))
+                    .push_bind(i64::try_from(*position).unwrap_or(0))
+                    .push_bind(doc.component.as_str())
+                    .push_bind(doc.file_name.as_str())
+                    .push_bind(doc.url.as_str())
+                    .push_bind(doc.sha256.as_str())
+                    .push_bind(doc.size)
+                    .push_bind(f.now);
+            });
+            q.build().execute(&mut **t).await?;
+        }
+
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, \
+             officer_unit, note, at) ",
+        );
+        q.push_values(fresh, |mut b, f| {
+            let p = &f.item.rows.progress;
+            b.push_bind(id_of(f))
+                .push_bind(p.action.as_str())
+                .push_bind(p.status)
+                .push_bind(p.officer_name.as_str())
+                .push_bind(p.officer_title.as_str())
+                .push_bind(p.officer_unit.as_str())
+                .push_bind(p.note.as_deref())
+                .push_bind(p.at);
+        });
+        q.build().execute(&mut **t).await?;
+
+        let messages: Vec<_> = fresh
+            .iter()
+            .flat_map(|f| f.item.rows.outbox.iter().zip(&f.payloads).map(move |(m, p)| (f, m, p)))
+            .collect();
+        if !messages.is_empty() {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) ",
+            );
+            q.push_values(&messages, |mut b, (f, m, payload)| {
+                b.push_bind(m.destination.as_str())
+                    .push_bind(id_of(f))
+                    .push_bind(m.kind.as_str())
+                    .push_bind(payload.as_str())
+                    .push_bind(f.now)
+                    .push_bind(f.now);
+            });
+            q.build().execute(&mut **t).await?;
+        }
+        Ok(())
+    })
 }

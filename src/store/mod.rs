@@ -21,6 +21,7 @@ mod dossiers;
 pub mod group_commit;
 mod intake;
 mod intake_batch;
+mod intake_plan;
 pub mod lane;
 mod lifecycle;
 mod message_log;

@@ -1,0 +1,148 @@
+//! Which items of an intake batch are new and what each one gets, decided in plain code inside
+//! the transaction: the first item of each portal id not yet stored is new, grouped by its
+//! Vietnam day; the day's codes are numbered from its counter; the code-naming texts are
+//! completed; and each item is answered — created, a replay of the same content, or a
+//! conflict naming the dossier stored (a repeat inside the batch as if its first were stored).
+
+use super::intake::{InsertOutcome, IntakeItem};
+use super::StoreError;
+use crate::domain::codes::{AgencyCode, DossierCode};
+use crate::domain::time::vn_date;
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, HashMap};
+
+/// A dossier already stored under an item's portal id.
+pub(super) struct Stored {
+    pub(super) code: String,
+    pub(super) content_hash: String,
+    pub(super) first_answer: String,
+}
+
+/// One new dossier, its code drawn and its texts completed.
+pub(super) struct Fresh<'a> {
+    pub(super) item: &'a IntakeItem,
+    pub(super) code: DossierCode,
+    pub(super) first_answer: String,
+    pub(super) payloads: Vec<String>,
+    pub(super) applicant: String,
+    pub(super) form: String,
+    pub(super) fees: String,
+    pub(super) now: i64,
+}
+
+/// Which items are new: the first item of each portal id not yet stored, by arrival day.
+pub(super) struct Plan {
+    pub(super) first_of: HashMap<String, usize>,
+    pub(super) by_day: BTreeMap<NaiveDate, Vec<usize>>,
+}
+
+fn json(v: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+impl Plan {
+    pub(super) fn new(items: &[IntakeItem], known: &HashMap<String, Stored>) -> Self {
+        let mut first_of = HashMap::new();
+        let mut by_day: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let id = item.dossier.portal_id.as_str();
+            if known.contains_key(id) || first_of.contains_key(id) {
+                continue;
+            }
+            first_of.insert(id.to_owned(), i);
+            by_day.entry(vn_date(item.received_at)).or_default().push(i);
+        }
+        Plan { first_of, by_day }
+    }
+
+    /// The new dossiers of `day`, numbered up to `last`, the day's counter after the batch.
+    pub(super) fn fresh_of_day<'a>(
+        items: &'a [IntakeItem],
+        agency: &AgencyCode,
+        day: NaiveDate,
+        members: &[usize],
+        last: i64,
+    ) -> Result<Vec<Fresh<'a>>, StoreError> {
+        let first = last - i64::try_from(members.len()).unwrap_or(i64::MAX) + 1;
+        let mut fresh = Vec::with_capacity(members.len());
+        for (seq, &i) in (first..).zip(members) {
+            let seq =
+                u32::try_from(seq).map_err(|_| StoreError::Corrupt(format!("sequence {seq}")))?;
+            let item = &items[i];
+            let code = DossierCode::new(agency, day, seq);
+            fresh.push(Fresh {
+                first_answer: item.rows.first_answer.fill(&code),
+                payloads: item
+                    .rows
+                    .outbox
+                    .iter()
+                    .map(|m| m.payload.fill(&code))
+                    .collect(),
+                code,
+                item,
+                applicant: json(&item.dossier.applicant)?,
+                form: json(&item.dossier.form)?,
+                fees: json(&item.dossier.fees)?,
+                now: item.received_at.timestamp_millis(),
+            });
+        }
+        Ok(fresh)
+    }
+
+    /// Each item's outcome, in the items' order.
+    pub(super) fn outcomes(
+        &self,
+        items: &[IntakeItem],
+        known: &HashMap<String, Stored>,
+        fresh: &[Fresh<'_>],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let created: HashMap<&str, &Fresh<'_>> = fresh
+            .iter()
+            .map(|f| (f.item.dossier.portal_id.as_str(), f))
+            .collect();
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let id = item.dossier.portal_id.as_str();
+            let first = self.first_of.get(id).copied();
+            let outcome = match (known.get(id), created.get(id)) {
+                (Some(stored), _) => judge(item, stored),
+                (None, Some(f)) if first == Some(i) => InsertOutcome::Created {
+                    code: f.code.to_string(),
+                    answer: f.first_answer.clone(),
+                },
+                // A repeat inside the batch: answered as if the first of its id were stored.
+                (None, Some(f)) => judge(
+                    item,
+                    &Stored {
+                        code: f.code.to_string(),
+                        content_hash: f.item.dossier.content_hash.clone(),
+                        first_answer: f.first_answer.clone(),
+                    },
+                ),
+                (None, None) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "no outcome for portal id {id}"
+                    )))
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+}
+
+/// What a request whose portal id is stored gets: the first answer again for the same
+/// content, a conflict naming the stored dossier for other content.
+fn judge(item: &IntakeItem, stored: &Stored) -> InsertOutcome {
+    if item.dossier.content_hash == stored.content_hash {
+        InsertOutcome::Replayed {
+            code: stored.code.clone(),
+            answer: stored.first_answer.clone(),
+        }
+    } else {
+        InsertOutcome::Conflict {
+            code: stored.code.clone(),
+            answer: item.replies.conflict_body.fill_stored(&stored.code),
+        }
+    }
+}
