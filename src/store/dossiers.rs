@@ -266,21 +266,4 @@ impl Store {
             )
             .collect())
     }
-
-    /// The raw submission of a dossier: content type and body bytes as received.
-    pub async fn raw_submission(
-        &self,
-        dossier_id: i64,
-    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        with_pool!(read self, pool => {
-            let row = sqlx::query("SELECT content_type, body FROM dossier_submissions WHERE dossier_id = $1")
-                .bind(dossier_id)
-                .fetch_optional(pool)
-                .await?;
-            match row {
-                Some(row) => Ok(Some((row.try_get("content_type")?, row.try_get("body")?))),
-                None => Ok(None),
-            }
-        })
-    }
 }

@@ -546,6 +546,12 @@ pub async fn sql_i64(db_url: &str, sql: &str) -> i64 {
     behind_the_gateway!(db_url, conn => sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
 }
 
+/// A dossier's raw submission, `(content type, body)`, read behind the gateway's back.
+pub async fn raw_submission(db_url: &str, dossier_id: i64) -> (String, Vec<u8>) {
+    let sql = "SELECT content_type, body FROM dossier_submissions WHERE dossier_id = $1";
+    behind_the_gateway!(db_url, conn => sqlx::query_as(sql).bind(dossier_id).fetch_one(&mut conn).await.unwrap())
+}
+
 /// Every outbox message as `(destination, payload)`, in the order queued, read behind the
 /// gateway's back.
 pub async fn outbox_messages(db_url: &str) -> Vec<(String, String)> {

@@ -86,7 +86,7 @@ async fn the_raw_submission_is_kept_byte_for_byte() {
         .await
         .unwrap()
         .unwrap();
-    let (content_type, stored) = app.store.raw_submission(d.id).await.unwrap().unwrap();
+    let (content_type, stored) = raw_submission(&app.db_url(), d.id).await;
     assert_eq!(content_type, "application/json");
     assert_eq!(stored, body);
 }
