@@ -10,6 +10,15 @@ use std::time::Duration;
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.check_server()?;
+        self.check_storage()?;
+        self.check_partners()?;
+        self.check_delivery_and_rates()?;
+        self.check_clients()
+    }
+
+    /// `[server]`: an address to listen on and limits that let it serve.
+    fn check_server(&self) -> Result<(), ConfigError> {
         if !self.server.listen.contains(':')
             || self.server.listen.parse::<SocketAddr>().is_err()
                 && !self.server.listen.starts_with("localhost:")
@@ -49,6 +58,11 @@ impl Config {
                 "must be more than zero",
             ));
         }
+        Ok(())
+    }
+
+    /// `[database]` and `[audit]`: a database the store can open, a log kept long enough.
+    fn check_storage(&self) -> Result<(), ConfigError> {
         let db = &self.database.url;
         if !(db.starts_with("sqlite://")
             || db.starts_with("postgres://")
@@ -68,6 +82,11 @@ impl Config {
                 "must be at least a day (partner disputes need the record)",
             ));
         }
+        Ok(())
+    }
+
+    /// `[portal]` and `[onestop]`: a secret to verify pushes, and pushes that can be signed.
+    fn check_partners(&self) -> Result<(), ConfigError> {
         if self.portal.inbound_secrets.is_empty() {
             return Err(key_error(
                 "portal.inbound_secrets",
@@ -80,6 +99,11 @@ impl Config {
                 "onestop.base_url and onestop.secret go together",
             ));
         }
+        Ok(())
+    }
+
+    /// `[outbox]` and the rates: a schedule, sane limits, no zero rate.
+    fn check_delivery_and_rates(&self) -> Result<(), ConfigError> {
         if self.outbox.retry_schedule.is_empty() {
             return Err(key_error(
                 "outbox.retry_schedule",
@@ -106,6 +130,11 @@ impl Config {
                 return Err(key_error(key, "per_second and burst must be at least 1"));
             }
         }
+        Ok(())
+    }
+
+    /// `[[clients]]`: unique names and tokens, each token a SHA-256.
+    fn check_clients(&self) -> Result<(), ConfigError> {
         let mut names = HashSet::new();
         let mut hashes = HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {

@@ -115,6 +115,19 @@ fn compile_field(s: &FieldSpec, at: &str, errs: &mut Vec<String>) -> Option<Fiel
             s.target
         ));
     }
+    check_keys(s, at, errs);
+    let kind = compile_kind(s, at, errs)?;
+    (errs.len() == before).then(|| FieldRule {
+        source,
+        target,
+        label: s.label.clone(),
+        required: s.required,
+        kind,
+    })
+}
+
+/// Checks that every key given applies to the field's type, and that `min` is not above `max`.
+fn check_keys(s: &FieldSpec, at: &str, errs: &mut Vec<String>) {
     let allowed: &[&str] = match s.kind.as_str() {
         "text" => &["min_len", "max_len", "pattern"],
         "integer" | "money" => &["min", "max"],
@@ -153,6 +166,11 @@ fn compile_field(s: &FieldSpec, at: &str, errs: &mut Vec<String>) -> Option<Fiel
             errs.push(format!("{at}: min is above max"));
         }
     }
+}
+
+/// What the field holds and how it is checked, from its type and the keys that go with it;
+/// `None` for an unknown type (already reported by `check_keys`).
+fn compile_kind(s: &FieldSpec, at: &str, errs: &mut Vec<String>) -> Option<FieldKind> {
     let whole = |v: Option<f64>, key: &str, errs: &mut Vec<String>| {
         v.and_then(|x| {
             if x.fract() == 0.0 && x.abs() < 9.0e15 {
@@ -250,18 +268,11 @@ fn compile_field(s: &FieldSpec, at: &str, errs: &mut Vec<String>) -> Option<Fiel
         }
         _ => return None,
     };
-    (errs.len() == before).then(|| FieldRule {
-        source,
-        target,
-        label: s.label.clone(),
-        required: s.required,
-        kind,
-    })
+    Some(kind)
 }
 
 /// Targets must be unique, and none may be a prefix of another (it would be both a value and
 /// an object). Sources must be unique too.
-/// Checks that no two fields write the same target, nor one inside another.
 pub(super) fn check_targets(fields: &[FieldRule], at: &str, errs: &mut Vec<String>) {
     let mut sources = HashSet::new();
     for f in fields {
