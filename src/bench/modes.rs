@@ -16,6 +16,13 @@ use std::time::Duration;
 /// What a mode measured, and the gateway's resources over it.
 pub(super) type Measured = anyhow::Result<(Vec<Phase>, Usage)>;
 
+/// Stops the gateway; `usage` with its own added (CPU summed, the higher peak).
+async fn stop(gw: Gateway, usage: Usage) -> Usage {
+    let usage = max_usage(usage, gw.usage());
+    gw.stop().await;
+    usage
+}
+
 /// What every mode runs with: the arguments, the fresh database, a folder for the gateway's
 /// files, and the submissions to send.
 pub(super) struct Run<'a> {
@@ -49,8 +56,7 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
     )
     .await
     .against(&base);
-    usage = gw.usage();
-    gw.stop().await;
+    usage = stop(gw, Usage::default()).await;
     // The store alone, on the same database with the gateway stopped: the bound of the
     // phase above, whatever the request path costs.
     let alone = store_alone::run(&db.url, work.clone(), c, args.duration).await?;
@@ -78,8 +84,7 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
         phases.push(base);
         stored.vs_fresh = Some(stored.rate / fresh.rate.max(1e-9));
         phases.push(stored);
-        usage = max_usage(usage, gw.usage());
-        gw.stop().await;
+        usage = stop(gw, usage).await;
     }
     Ok((phases, usage))
 }
@@ -98,8 +103,7 @@ pub(super) async fn read(run: Run<'_>, gw: Gateway) -> Measured {
 
     submit_all(&gw, &work, "P", args.pool, c).await?;
     let gw = if args.stored > 0 {
-        usage = gw.usage();
-        gw.stop().await;
+        usage = stop(gw, Usage::default()).await;
         fill(db, args).await?;
         start(db, dir, None, args).await?
     } else {
@@ -157,8 +161,7 @@ pub(super) async fn read(run: Run<'_>, gw: Gateway) -> Measured {
         .await
         .against(&base);
     phases.extend([base, reads, fresh, pages, fresh_pages]);
-    usage = max_usage(usage, gw.usage());
-    gw.stop().await;
+    usage = stop(gw, usage).await;
     Ok((phases, usage))
 }
 
@@ -176,8 +179,7 @@ pub(super) async fn outbox(run: Run<'_>, gw: Gateway) -> Measured {
     let mut usage;
 
     submit_all(&gw, &work, "Q", args.messages, c).await?;
-    usage = gw.usage();
-    gw.stop().await;
+    usage = stop(gw, Usage::default()).await;
     let store = Store::connect(&db.url, 2).await?;
     store.refresh_statistics().await?;
     store.close().await;
@@ -241,7 +243,6 @@ pub(super) async fn outbox(run: Run<'_>, gw: Gateway) -> Measured {
         ..drain
     };
     phases.extend([base, signed, drain]);
-    usage = max_usage(usage, gw.usage());
-    gw.stop().await;
+    usage = stop(gw, usage).await;
     Ok((phases, usage))
 }
