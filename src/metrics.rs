@@ -1,6 +1,6 @@
-//! Prometheus metrics: delivery attempts and latency from the worker, requests refused by rate
-//! limits, and queue depth and the oldest pending message's age read from the store at scrape
-//! time.
+//! The gateway's one Prometheus registry, served at `/metrics`: the outbox's delivery attempts,
+//! latency and failed store cycles, requests refused by rate limits, and the queue's depth and
+//! oldest pending message read from the store at scrape time.
 
 use crate::store::Store;
 use prometheus_client::encoding::text::encode;
