@@ -113,6 +113,14 @@ impl Config {
         Self::extract(figment)
     }
 
+    /// The shipped defaults alone, as read (not checked: they are what the checks compare with).
+    fn defaults() -> Result<Self, ConfigError> {
+        Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
         let config: Config = figment
             .extract()
@@ -166,6 +174,27 @@ mod tests {
                 "{toml}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_published_secret_is_refused_unless_listening_on_loopback_only() {
+        for listen in ["127.0.0.1:0", "[::1]:8080", "localhost:8080"] {
+            let c = Config::from_toml(&format!("[server]\nlisten = \"{listen}\""));
+            assert!(c.is_ok(), "{listen}: {c:?}");
+        }
+        let err = Config::from_toml("[server]\nlisten = \"0.0.0.0:8080\"")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            err,
+            Err("configuration key `portal.inbound_secrets`: holds a secret published in this repository while server.listen (0.0.0.0:8080) is not loopback only; set your own".into())
+        );
+        let own = "[server]\nlisten = \"0.0.0.0:8080\"\n\
+            [portal]\ninbound_secrets = [\"whsec_b3duLXBvcnRhbC1pbmJvdW5kLXNlY3JldA==\"]\n\
+            outbound_secret = \"whsec_b3duLXBvcnRhbC1vdXRib3VuZC1zZWNyZXQ=\"\n\
+            [paygov]\nsecret = \"own-paygov-secret\"\n[vnpay]\nhash_secret = \"OWNVNPAYSECRET\"\n";
+        let c = Config::from_toml(own);
+        assert!(c.is_ok(), "{c:?}");
     }
 
     #[test]

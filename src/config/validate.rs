@@ -14,7 +14,27 @@ impl Config {
         self.check_storage()?;
         self.check_partners()?;
         self.check_delivery_and_rates()?;
-        self.check_clients()
+        self.check_clients()?;
+        self.check_published_secrets()
+    }
+
+    /// A secret published in this repository is refused unless the gateway listens on loopback
+    /// only (contract section 8): anyone can sign with it.
+    fn check_published_secrets(&self) -> Result<(), ConfigError> {
+        let loopback = match self.server.listen.parse::<SocketAddr>() {
+            Ok(addr) => addr.ip().is_loopback(),
+            Err(_) => self.server.listen.starts_with("localhost:"),
+        };
+        match self.test_secrets_in_use().first() {
+            Some(key) if !loopback => Err(key_error(
+                key,
+                format!(
+                    "holds a secret published in this repository while server.listen ({}) is not loopback only; set your own",
+                    self.server.listen
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// `[server]`: an address to listen on and limits that let it serve.
@@ -164,7 +184,7 @@ impl Config {
 
     /// Keys still holding the published test secrets of `config/default.toml`.
     pub fn test_secrets_in_use(&self) -> Vec<&'static str> {
-        let Ok(defaults) = Self::from_toml("") else {
+        let Ok(defaults) = Self::defaults() else {
             return Vec::new();
         };
         let mut keys = Vec::new();
