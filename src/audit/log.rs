@@ -82,7 +82,11 @@ impl MessageLog {
         let seq = self.record(call.request.clone()).await?;
         let answer = call_partner(http, request).await;
         self.record(call.answer_record(seq, &answer)).await?;
-        answer.map_err(SendError::Transport)
+        match answer {
+            Ok(a) if a.cut => Err(SendError::TooLarge),
+            Ok(a) => Ok(a),
+            Err(e) => Err(SendError::Transport(e)),
+        }
     }
 }
 
@@ -130,7 +134,11 @@ impl Outbound {
                 a.status.as_u16().to_string(),
                 headers_text(&a.headers),
                 a.body.to_vec(),
-                "answered".to_owned(),
+                if a.cut {
+                    "answered past 1 MiB: cut, not acted on".to_owned()
+                } else {
+                    "answered".to_owned()
+                },
             ),
             Err(e) => (
                 String::new(),
@@ -160,19 +168,47 @@ impl Outbound {
     }
 }
 
-/// Sends `request` and reads the whole answer.
+/// The most of a partner's answer the gateway reads (contract section 8); the rest is not read.
+pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// The HTTP client for calls to partners: no redirect is followed (a redirect would re-send a
+/// signed request to wherever the answer points), every call is bounded by `timeout`.
+pub fn partner_client(
+    timeout: std::time::Duration,
+    idle_per_host: usize,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_max_idle_per_host(idle_per_host)
+        .build()
+}
+
+/// Sends `request` and reads its answer, at most [`MAX_ANSWER`] bytes of it.
 pub async fn call_partner(
     http: &reqwest::Client,
     request: reqwest::Request,
 ) -> Result<Answer, reqwest::Error> {
-    let res = http.execute(request).await?;
+    let mut res = http.execute(request).await?;
     let status = res.status();
     let headers = res.headers().clone();
-    let body = res.bytes().await?;
+    let mut body = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = res.chunk().await? {
+        let room = MAX_ANSWER - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            cut = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
     Ok(Answer {
         status,
         headers,
-        body,
+        body: body.into(),
+        cut,
     })
 }
 
@@ -183,8 +219,10 @@ pub struct Answer {
     pub status: reqwest::StatusCode,
     /// Headers.
     pub headers: HeaderMap,
-    /// Body.
+    /// Body, at most [`MAX_ANSWER`] bytes of it.
     pub body: axum::body::Bytes,
+    /// Whether the answer was longer and cut at [`MAX_ANSWER`] (not to be acted on).
+    pub cut: bool,
 }
 
 /// Why a recorded call gave no answer to act on.
@@ -196,6 +234,9 @@ pub enum SendError {
     /// The partner did not answer (connection, timeout, unreadable body).
     #[error("{0}")]
     Transport(reqwest::Error),
+    /// The answer was longer than [`MAX_ANSWER`]: not read to its end, not acted on.
+    #[error("an answer over 1 MiB")]
+    TooLarge,
 }
 
 /// Headers as `name: value` lines, in order, without credentials (`authorization`, `cookie`,

@@ -63,6 +63,14 @@ fn judge(answer: &Result<Answer, reqwest::Error>) -> (Option<i64>, Option<String
     };
     let status = res.status;
     let code = Some(i64::from(status.as_u16()));
+    if res.cut {
+        // Not read to its end: not believed, whatever its first megabyte says.
+        return (
+            code,
+            Some("answer over 1 MiB, not read".into()),
+            Verdict::Transient(None),
+        );
+    }
     if status.is_success() {
         if confirmed(&res.body) {
             (code, None, Verdict::Delivered)

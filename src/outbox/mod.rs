@@ -13,6 +13,7 @@
 mod attempt;
 mod run;
 
+use crate::audit::log::partner_client;
 use crate::config::{Config, HttpUrl, OutboxConfig};
 use crate::domain::time::{parse_bound, Edge};
 use crate::dossiers::status_cache::StatusCache;
@@ -113,11 +114,7 @@ impl Worker {
         if let (Some(url), Some(secret)) = (&config.onestop.base_url, &config.onestop.secret) {
             destinations.insert(ONESTOP, destination(url, "/dossiers", secret));
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.outbox.timeout.0)
-            .connect_timeout(config.outbox.timeout.0)
-            .pool_max_idle_per_host(slots)
-            .build()?;
+        let http = partner_client(config.outbox.timeout.0, slots)?;
         let id = format!(
             "{}-{}-{:06x}",
             hostname(),

@@ -144,9 +144,7 @@ impl Payments {
             mappings,
             paygov: config.paygov.clone(),
             vnpay: config.vnpay.clone(),
-            http: reqwest::Client::builder()
-                .timeout(config.outbox.timeout.0)
-                .build()?,
+            http: crate::audit::log::partner_client(config.outbox.timeout.0, 8)?,
             messages,
             agency_name: config.agency.name.clone(),
         })

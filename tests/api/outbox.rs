@@ -789,3 +789,57 @@ async fn an_outcome_the_store_cannot_record_is_kept_and_recorded_later_without_s
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].1.len(), 1, "its answer recorded once");
 }
+
+#[tokio::test]
+async fn a_redirecting_portal_is_not_followed() {
+    let elsewhere = TestPartner::start().await;
+    let portal = TestPartner::start().await;
+    portal.script([Reply::Answer(
+        307,
+        String::new(),
+        vec![(
+            "location".into(),
+            format!("{}/dossiers/sync", elsewhere.address),
+        )],
+    )]);
+    let app = spawn_app_with(&portal_at(&portal.address, "")).await;
+    new_dossier(&app, "REDIRECT-1").await;
+    // A redirect is not a confirmation, and not an address to send the signed dossier to.
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Dead]
+    );
+    assert_eq!(portal.received().len(), 1);
+    assert!(elsewhere.received().is_empty(), "the redirect was followed");
+    let dead = app.store.outbox_page("dead", 0, 10).await.unwrap();
+    assert_eq!(
+        dead[0].last_error.as_deref(),
+        Some("HTTP 307 Temporary Redirect (permanent)")
+    );
+}
+
+#[tokio::test]
+async fn an_answer_over_a_mebibyte_is_not_read_to_its_end_nor_believed() {
+    let portal = TestPartner::start().await;
+    // A confirmation, then two MiB of whitespace: valid JSON, if it were read whole.
+    let padded = format!(r#"{{"error_code":"0"}}{}"#, " ".repeat(2 * 1024 * 1024));
+    portal.script([Reply::Answer(200, padded, vec![])]);
+    let app = spawn_app_with(&portal_at(&portal.address, "retry_schedule = [\"0s\"]")).await;
+    new_dossier(&app, "BIG-1").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Rescheduled, Dispatched::Delivered]
+    );
+    let deliveries = portal_deliveries(&app).await;
+    let first_answer = &deliveries[0].1[0];
+    assert_eq!(first_answer.message.body.len(), 1024 * 1024, "1 MiB kept");
+    assert_eq!(
+        first_answer.message.verdict,
+        "answered past 1 MiB: cut, not acted on"
+    );
+    let delivered = app.store.outbox_page("delivered", 0, 10).await.unwrap();
+    assert_eq!(
+        delivered[0].attempt_log[0].error.as_deref(),
+        Some("answer over 1 MiB, not read")
+    );
+}
