@@ -140,7 +140,8 @@ impl Intake {
             BodyFormat::Json => parse_json(body, limits)?,
         };
         let env = read_envelope(&root)?;
-        let mut errors = env.errors;
+        let mut errors = root.control_characters();
+        errors.extend(env.errors);
         let procedure = env.procedure.as_ref().and_then(|code| {
             let found = mappings.get(code);
             if found.is_none() {
