@@ -17,6 +17,9 @@ use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// Why a second payment request is refused while one is pending.
+const ALREADY_PENDING: &str = "a payment of this dossier is already pending";
+
 /// A fresh payment reference: `TT` + Vietnam time to the second + 6 random characters.
 fn new_reference(now: DateTime<Utc>) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -52,9 +55,7 @@ impl Payments {
                     .iter()
                     .any(|p| p.state == "pending")
                 {
-                    return Err(PaymentError::CannotPay(
-                        "a payment of this dossier is already pending".into(),
-                    ));
+                    return Err(PaymentError::CannotPay(ALREADY_PENDING.into()));
                 }
             }
             _ => {
@@ -90,7 +91,12 @@ impl Payments {
             pay_url: pay_url.clone(),
         });
         if status == Some(Status::PaymentRequested) {
-            self.op_only(d.id, &op, now.timestamp_millis()).await?;
+            match self.op_only(d.id, &op, now.timestamp_millis()).await {
+                Err(e) if e.is_second_pending_payment() => {
+                    return Err(PaymentError::CannotPay(ALREADY_PENDING.into()))
+                }
+                other => other?,
+            };
         } else {
             let input = ActionInput {
                 action: Action::RequestPayment,
@@ -111,6 +117,9 @@ impl Payments {
                     return Err(PaymentError::CannotPay(m))
                 }
                 Err(LifecycleError::NotFound) => return Err(PaymentError::NotFound),
+                Err(LifecycleError::Store(e)) if e.is_second_pending_payment() => {
+                    return Err(PaymentError::CannotPay(ALREADY_PENDING.into()))
+                }
                 Err(LifecycleError::Store(e)) => return Err(PaymentError::Store(e)),
                 Err(e) => return Err(PaymentError::CannotPay(e.to_string())),
             }

@@ -82,6 +82,15 @@ pub struct PaymentEvent<'a> {
     pub verdict: &'a str,
 }
 
+impl StoreError {
+    /// Whether a payment was refused because its dossier already has a pending one (the unique
+    /// index `payments_one_pending_per_dossier`, which SQLite reports by its column).
+    pub fn is_second_pending_payment(&self) -> bool {
+        matches!(self, StoreError::Duplicate(what)
+            if what == "payments_one_pending_per_dossier" || what.ends_with("payments.dossier_id"))
+    }
+}
+
 const PAYMENT_COLUMNS: &str =
     "p.reference, p.dossier_id, d.code, p.provider, p.amount, p.state, p.pay_url, \
     p.provider_txn, p.created_at, p.settled_at";

@@ -757,3 +757,46 @@ async fn payment_callbacks_past_their_limit_get_429_with_retry_after_and_are_cou
         "the two admitted callbacks and their answers; the refused one was never read"
     );
 }
+
+#[tokio::test]
+async fn twenty_payment_requests_at_once_leave_one_pending_payment() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    // In 6 after a failed payment: each new request is an insert without a change of status,
+    // the path where a check before the insert was the only guard.
+    let code = dossier_in(&app, 4, "ONE-PENDING").await;
+    let (s, created) = request(&app, &code, "vnpay").await;
+    assert_eq!(s, 201, "{created}");
+    let reference = created["payment_ref"].as_str().unwrap().to_owned();
+    send_ipn(&app, &ipn(&reference, "300000000", "24", VNPAY_SECRET)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, code) = (app.clone(), code.clone());
+        tasks.push(tokio::spawn(
+            async move { request(&app, &code, "vnpay").await },
+        ));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            201 => created += 1,
+            409 => assert_eq!(
+                (body["error_code"].as_str(), body["message"].as_str()),
+                (
+                    Some("INVALID_TRANSITION"),
+                    Some("a payment of this dossier is already pending")
+                ),
+                "{body}"
+            ),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(created, 1, "one request made a payable reference");
+    let states: Vec<String> = dossier(&app, &code).await["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states, ["failed", "pending"]);
+}
