@@ -152,6 +152,7 @@ mod tests {
             ("[portal]\nbase_url = \"ftp://portal\"", "portal.base_url"),
             ("[vnpay]\nreturn_url = \"/relative\"", "vnpay.return_url"),
             ("[log]\nformat = \"xml\"", "log.format"),
+            ("[outbox]\nconcurrency = 1025", "outbox.concurrency"),
             (
                 "[calendar]\nworking_hours = [\"13:00-11:00\"]",
                 "calendar.working_hours",

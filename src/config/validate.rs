@@ -130,8 +130,10 @@ impl Config {
                 "at least one delay is needed",
             ));
         }
-        if !(1..=4096).contains(&self.outbox.concurrency) {
-            return Err(key_error("outbox.concurrency", "1 to 4096"));
+        // A delivery cycle binds eight values per message in one statement: past 1,024 messages
+        // SQLite's limit on bound values could be reached and every cycle would fail.
+        if !(1..=1024).contains(&self.outbox.concurrency) {
+            return Err(key_error("outbox.concurrency", "1 to 1024"));
         }
         if !(1..=256).contains(&self.outbox.destination_concurrency) {
             return Err(key_error("outbox.destination_concurrency", "1 to 256"));

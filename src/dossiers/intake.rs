@@ -172,7 +172,9 @@ impl Intake {
                 Some(p),
                 Some(form),
             ) if errors.is_empty() => {
-                let fees = p.fees_for(&form, vn_date(now));
+                let fees = p
+                    .fees_for(&form, vn_date(now))
+                    .map_err(|problem| IntakeError::Invalid(vec![problem]))?;
                 Ok(NewDossier {
                     portal_id,
                     procedure: code,

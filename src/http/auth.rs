@@ -74,13 +74,16 @@ impl FromRequestParts<AppState> for Caller {
                 "UNAUTHORIZED",
                 "a valid bearer token is required",
             )
+            .with_header(header::WWW_AUTHENTICATE, "Bearer")
         };
+        // The scheme is case-insensitive (RFC 9110, 11.1).
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(unauthorized)?;
         let client = state

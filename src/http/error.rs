@@ -3,7 +3,7 @@
 
 use super::answer::Answer;
 use crate::domain::validation::FieldError;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 pub struct ApiError {
     status: StatusCode,
     body: Value,
-    retry_after: Option<u64>,
+    /// Headers beyond the content type (`Retry-After`, `WWW-Authenticate`).
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -21,7 +22,7 @@ impl ApiError {
         Self {
             status,
             body: json!({ "error_code": code, "message": message.into() }),
-            retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -30,7 +31,7 @@ impl ApiError {
         Self {
             status,
             body: json!({ "error_code": code }),
-            retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -49,7 +50,7 @@ impl ApiError {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             body: json!({ "error_code": "VALIDATION", "errors": errors }),
-            retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -58,7 +59,7 @@ impl ApiError {
         Self {
             status: StatusCode::CONFLICT,
             body: json!({ "error_code": "CONFLICT", "MaHoSo": code }),
-            retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -67,7 +68,10 @@ impl ApiError {
         Self {
             status: StatusCode::TOO_MANY_REQUESTS,
             body: json!({ "error_code": "RATE_LIMITED" }),
-            retry_after: Some(retry_after_secs.max(1)),
+            headers: vec![(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            )],
         }
     }
 
@@ -97,13 +101,17 @@ pub fn json_response(status: StatusCode, body: impl Into<axum::body::Bytes>) -> 
 }
 
 impl ApiError {
+    /// The same answer with one more header (`WWW-Authenticate` on a 401, say).
+    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
     /// The answer in full.
     pub fn answer(self) -> Answer {
         let mut answer = Answer::json(self.status, self.body.to_string());
-        if let Some(secs) = self.retry_after {
-            answer
-                .headers
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        for (name, value) in self.headers {
+            answer.headers.insert(name, value);
         }
         answer
     }

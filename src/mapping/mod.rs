@@ -15,6 +15,7 @@ pub use field::{FieldKind, FieldRule};
 use crate::domain::codes::ProcedureCode;
 use crate::domain::dossier::FeeLine;
 use crate::domain::money::Vnd;
+use crate::domain::validation::FieldError;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -123,8 +124,13 @@ pub struct Procedure {
 
 impl Procedure {
     /// The fee lines due for a dossier that arrived on `day` with mapped `form` data: for each
-    /// fee code, the newest version in force that day. Lines that come to zero are left out.
-    pub fn fees_for(&self, form: &serde_json::Value, day: NaiveDate) -> Vec<FeeLine> {
+    /// fee code, the newest version in force that day. Lines that come to zero are left out; a
+    /// line past the largest amount is a problem with the count it multiplies (never a zero fee).
+    pub fn fees_for(
+        &self,
+        form: &serde_json::Value,
+        day: NaiveDate,
+    ) -> Result<Vec<FeeLine>, FieldError> {
         let mut newest: BTreeMap<&str, &FeeVersion> = BTreeMap::new();
         for v in self.fees.iter().filter(|v| v.effective_from <= day) {
             let slot = newest.entry(v.code.as_str()).or_insert(v);
@@ -132,9 +138,9 @@ impl Procedure {
                 *slot = v;
             }
         }
-        let mut lines: Vec<FeeLine> = newest
-            .into_values()
-            .filter_map(|v| {
+        let mut lines = Vec::new();
+        for v in newest.into_values() {
+            let line = {
                 let count = |unit: &str| {
                     lookup(form, unit)
                         .and_then(serde_json::Value::as_i64)
@@ -143,7 +149,13 @@ impl Procedure {
                 let amount = match &v.amount {
                     FeeAmount::Fixed(a) => *a,
                     FeeAmount::PerUnit { each, unit, max } => {
-                        let total = each.checked_mul(count(unit)).unwrap_or(Vnd::ZERO);
+                        let total = each.checked_mul(count(unit)).ok_or_else(|| {
+                            FieldError::new(
+                                unit.as_str(),
+                                "fee_overflow",
+                                format!("the fee {} is out of range for this {unit}", v.code),
+                            )
+                        })?;
                         max.map_or(total, |m| total.min(m))
                     }
                     FeeAmount::Tiers { unit, bands } => {
@@ -166,10 +178,11 @@ impl Procedure {
                     legal_basis: v.legal_basis.clone(),
                     effective_from: v.effective_from,
                 })
-            })
-            .collect();
+            };
+            lines.extend(line);
+        }
         lines.sort_by(|a, b| a.code.cmp(&b.code));
-        lines
+        Ok(lines)
     }
 }
 
@@ -269,5 +282,49 @@ impl Mappings {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.procedures.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn karaoke() -> Procedure {
+        let file = Path::new("mappings/1.001029-karaoke.toml");
+        let bytes = include_bytes!("../../mappings/1.001029-karaoke.toml");
+        compile::compile_file(file, bytes).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_fee_past_the_largest_amount_is_a_problem_not_a_zero_fee() {
+        let k = karaoke();
+        let fees = |rooms: i64| {
+            k.fees_for(
+                &serde_json::json!({ "rooms_count": rooms }),
+                day("2026-11-30"),
+            )
+        };
+        let amounts =
+            |lines: Vec<FeeLine>| lines.iter().map(|l| l.amount.get()).collect::<Vec<_>>();
+        assert_eq!(fees(3).map(amounts), Ok(vec![3_000_000]));
+        assert_eq!(
+            fees(9).map(amounts),
+            Ok(vec![6_000_000]),
+            "capped at the maximum"
+        );
+        for absurd in [2_000_000_000_000, -1] {
+            let Err(problem) = fees(absurd) else {
+                panic!("{absurd} rooms gave a fee");
+            };
+            assert_eq!(
+                (problem.field.as_str(), problem.code),
+                ("rooms_count", "fee_overflow"),
+                "{absurd}"
+            );
+        }
     }
 }

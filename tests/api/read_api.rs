@@ -20,6 +20,13 @@ async fn reads_need_a_valid_token_and_the_read_scope() {
 
     let res = app.client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap()),
+        Some("Bearer"),
+        "a 401 names the scheme it wants"
+    );
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error_code"], "UNAUTHORIZED");
     assert!(body["message"].is_string());
@@ -35,6 +42,17 @@ async fn reads_need_a_valid_token_and_the_read_scope() {
         .await
         .unwrap();
     assert_eq!(basic.status(), 401);
+    // The scheme's name is case-insensitive.
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let res = app
+            .client
+            .get(app.url(&path))
+            .header("authorization", format!("{scheme} {READER}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+    }
 
     let (status, body) = app.get_json(&path, PAYER).await;
     assert_eq!(
