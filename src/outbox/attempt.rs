@@ -87,7 +87,7 @@ fn judge(answer: &Result<Answer, reqwest::Error>) -> (Option<i64>, Option<String
         (
             code,
             Some(format!("HTTP {status}")),
-            Verdict::Transient(retry_after(&res.headers)),
+            Verdict::Transient(retry_after(&res.headers, chrono::Utc::now())),
         )
     } else {
         (
@@ -112,12 +112,23 @@ fn confirmed(body: &[u8]) -> bool {
         .is_some_and(|c| c == "0" || c == 0)
 }
 
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    text.trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s.min(86_400)))
+/// The receiver's `Retry-After`: a number of seconds, or an HTTP date (IMF-fixdate, read as
+/// RFC 2822) from which the wait is counted; a date already past asks for no wait. How much of
+/// it is honoured is `Worker::reschedule`'s decision.
+pub(super) fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let text = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    Some((at.to_utc() - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 impl Worker {

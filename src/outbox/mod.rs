@@ -238,6 +238,10 @@ impl Worker {
         result
     }
 
+    /// When a failed message is tried again: the schedule's next delay (jittered), or later if
+    /// the receiver asked (`hint`, its `Retry-After`) — but never past the message's window
+    /// (`give_up_after` from queueing): one answer asking for a long wait does not make a
+    /// message dead; only the schedule running out of the window does.
     fn reschedule(&self, claimed: &Claimed, now: i64, hint: Option<Duration>) -> AttemptOutcome {
         let schedule = &self.config.retry_schedule;
         let n = usize::try_from(claimed.attempts)
@@ -245,16 +249,17 @@ impl Worker {
             .min(schedule.len().saturating_sub(1));
         let base = schedule.get(n).map_or(Duration::from_secs(60), |d| d.0);
         let jitter = rand::rng().random_range(0.8..1.2);
-        let delay = base.mul_f64(jitter).max(hint.unwrap_or_default());
-        let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 4);
-        let give_up = claimed.created_at
-            + i64::try_from(self.config.give_up_after.0.as_millis()).unwrap_or(i64::MAX / 4);
-        if next > give_up {
-            AttemptOutcome::Dead
-        } else {
-            AttemptOutcome::Retry {
-                next_attempt_at: next,
-            }
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        let scheduled = now.saturating_add(ms(base.mul_f64(jitter)));
+        let give_up = claimed
+            .created_at
+            .saturating_add(ms(self.config.give_up_after.0));
+        if scheduled > give_up {
+            return AttemptOutcome::Dead;
+        }
+        let asked = now.saturating_add(ms(hint.unwrap_or_default()));
+        AttemptOutcome::Retry {
+            next_attempt_at: scheduled.max(asked.min(give_up)),
         }
     }
 

@@ -843,3 +843,58 @@ async fn an_answer_over_a_mebibyte_is_not_read_to_its_end_nor_believed() {
         Some("answer over 1 MiB, not read")
     );
 }
+
+#[tokio::test]
+async fn a_long_retry_after_waits_within_the_window_and_never_kills_the_message() {
+    let portal = TestPartner::start().await;
+    // A year's wait asked: the message waits until the end of its window, and is not dead.
+    portal.script([Reply::Answer(
+        503,
+        "{}".into(),
+        vec![("retry-after".into(), "31536000".into())],
+    )]);
+    let app = spawn_app_with(&portal_at(
+        &portal.address,
+        "retry_schedule = [\"1s\"]\ngive_up_after = \"1h\"",
+    ))
+    .await;
+    new_dossier(&app, "RA-LONG").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Rescheduled]
+    );
+    let pending = app.store.outbox_page("pending", 0, 10).await.unwrap();
+    assert_eq!(
+        pending[0].next_attempt_at - pending[0].created_at,
+        3_600_000,
+        "due again at the end of its one-hour window"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_as_an_http_date_is_honoured() {
+    let portal = TestPartner::start().await;
+    let at = chrono::Utc::now() + chrono::Duration::seconds(300);
+    portal.script([Reply::Answer(
+        503,
+        "{}".into(),
+        vec![(
+            "retry-after".into(),
+            at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        )],
+    )]);
+    let app = spawn_app_with(&portal_at(&portal.address, "retry_schedule = [\"0s\"]")).await;
+    new_dossier(&app, "RA-DATE").await;
+    assert_eq!(
+        app.worker.dispatch_all_pending().await.unwrap(),
+        [Dispatched::Rescheduled]
+    );
+    let next = app.store.outbox_page("pending", 0, 10).await.unwrap()[0].next_attempt_at;
+    // The date has whole seconds: due at that second, give or take the milliseconds between
+    // reading the answer and recording the outcome (each clock read rounds down to a ms).
+    let asked = at.timestamp() * 1000;
+    assert!(
+        (asked - 10..=asked + 1_000).contains(&next),
+        "due at the date asked ({asked}), not {next}"
+    );
+}
