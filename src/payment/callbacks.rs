@@ -53,15 +53,20 @@ impl Payments {
             now,
         )
         .await;
-        tracing::info!(payment.reference = %f.reference, verified, result = code, "PayGov confirmation");
+        // The reference came from the body: logged escaped (Debug), so that a line break in it
+        // cannot write a line of its own.
+        tracing::info!(payment.reference = ?f.reference, verified, result = code, "PayGov confirmation");
+        // Only a verified reference is echoed and signed: the gateway does not sign what a
+        // stranger chose.
+        let reference = if verified { f.reference.as_str() } else { "" };
         let time = format_wire(now);
         json!({
             "MaLoi": code,
             "MoTaLoi": description,
             "MaDoiTac": self.paygov.partner_code,
-            "MaThamChieu": f.reference,
+            "MaThamChieu": reference,
             "ThoiGianGD": time,
-            "MaXacThuc": paygov::answer_checksum(code, &self.paygov.partner_code, &f.reference, &time, secret),
+            "MaXacThuc": paygov::answer_checksum(code, &self.paygov.partner_code, reference, &time, secret),
         })
     }
 
@@ -152,7 +157,7 @@ impl Payments {
         )
         .await;
         tracing::info!(
-            payment.reference = reference.as_deref().unwrap_or("-"),
+            payment.reference = ?reference.as_deref().unwrap_or("-"),
             verified,
             result = answer.0,
             "VNPAY IPN"

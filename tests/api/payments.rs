@@ -421,6 +421,24 @@ async fn rejected_paygov_confirmations_change_nothing() {
             (Some("99"), Some(why)),
             "{body}"
         );
+        // A reference is echoed (and signed) only from a confirmation whose signature held.
+        let echoed = if why == "Invalid signature" {
+            ""
+        } else {
+            body["MaThamChieu"].as_str().unwrap()
+        };
+        assert_eq!(answer["MaThamChieu"], echoed, "{body}");
+        let s = |k: &str| answer[k].as_str().unwrap().to_owned();
+        assert_eq!(
+            s("MaXacThuc"),
+            paygov::answer_checksum(
+                "99",
+                &s("MaDoiTac"),
+                echoed,
+                &s("ThoiGianGD"),
+                PAYGOV_SECRET
+            )
+        );
     }
     let d = dossier(&app, &code).await;
     assert_eq!(

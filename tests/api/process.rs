@@ -692,3 +692,51 @@ async fn rotate_secrets(hup: bool) {
     gw.signal("TERM");
     assert!(gw.child.wait().await.unwrap().success());
 }
+
+#[tokio::test]
+async fn a_line_break_in_a_callers_reference_cannot_write_a_log_line() {
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db.url);
+    let log_path = dir.path().join("gateway.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut gw = start_full(&config, &[("RUST_LOG", "info")], Stdio::from(log)).await;
+    let client = reqwest::Client::new();
+    // Neither is signed: what an anonymous client can send.
+    let confirm = serde_json::json!({
+        "LoaiBanTin": "CONFIRM", "MaLoi": "00", "MaDoiTac": "SVHTT_HCM_TEST",
+        "MaThamChieu": "TT1\nFORGED-LINE level=INFO paid", "SoTien": "1", "MaTienTe": "VND",
+        "MaGiaoDich": "1", "MaNganHang": "B", "ThoiGianGD": "20261130080000",
+        "ThongTinGiaoDich": "x", "MaXacThuc": "0"
+    });
+    let res = client
+        .post(format!("{}/payment/paygov/confirm", gw.address))
+        .json(&confirm)
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(
+        (answer["MaLoi"].as_str(), answer["MaThamChieu"].as_str()),
+        (Some("99"), Some("")),
+        "refused, and the stranger's reference not echoed: {answer}"
+    );
+    let res = client
+        .get(format!(
+            "{}/payment/vnpay/ipn?vnp_TxnRef=TT2%0AFORGED-LINE&vnp_SecureHash=00",
+            gw.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    gw.signal("TERM");
+    gw.child.wait().await.unwrap();
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.contains("PayGov confirmation"), "{logged}");
+    assert!(
+        !logged.lines().any(|l| l.starts_with("FORGED-LINE")),
+        "a caller wrote a line of its own:\n{logged}"
+    );
+    assert!(logged.contains(r"TT1\nFORGED-LINE"), "{logged}");
+}
