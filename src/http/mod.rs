@@ -201,23 +201,25 @@ pub fn router(state: AppState) -> Router {
     let callbacks = Router::new()
         .route("/payment/paygov/confirm", post(payment::paygov_confirm))
         .route("/payment/vnpay/ipn", get(payment::vnpay_ipn));
+    // Every route but the liveness probe counts against the per-address limit first, callbacks
+    // and the store-reading probes included (contract section 8).
     let ops = Router::new()
-        .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
+    let liveness = Router::new().route("/healthz", get(ops::healthz));
     let max_in_flight = state.config.server.max_in_flight;
-    let limited =
-        Router::new()
-            .merge(portal)
-            .merge(api)
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                address_limit,
-            ));
-    Router::new()
-        .merge(limited)
+    let limited = Router::new()
+        .merge(portal)
+        .merge(api)
         .merge(callbacks)
         .merge(ops)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            address_limit,
+        ));
+    Router::new()
+        .merge(limited)
+        .merge(liveness)
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
