@@ -1,7 +1,8 @@
 //! `POST /portal/v1/dossiers`: the portal's push of an online dossier.
 //!
-//! Checks run cheapest first: rate (429), content type (415), size (413), signature over the
-//! raw bytes (401), then intake parses (400), validates (422), and stores (201 / 200 / 409).
+//! Checks run cheapest first: the address's rate (429, before the handler), content type (415),
+//! size (413), signature over the raw bytes (401), the portal's own rate (429, spent only by
+//! signed requests), then intake parses (400), validates (422), and stores (201 / 200 / 409).
 //! The request and its answer go into the message log in the same commit as the dossier (see
 //! `record::recorded_in_effect`).
 
@@ -52,7 +53,9 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The handler: the refusals that need no body, then the body is read, recorded in the
-/// message log, and only then checked and taken in.
+/// message log, and only then checked and taken in. The portal's rate budget is spent only by
+/// a request whose signature held (contract section 8): unsigned traffic from anywhere cannot
+/// use up the portal's share; it meets the per-address limit instead.
 pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -62,14 +65,10 @@ pub async fn submit(
     body: Body,
 ) -> Response {
     let admitted = async {
-        if let Err(refused) = state.limiters.check_portal() {
-            state.metrics.rate_limited("portal");
-            return Err(refused);
-        }
         let format = body_format(&headers).ok_or_else(|| {
             ApiError::bare(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
         })?;
-        Ok((format, read_body(&headers, body, MAX_BODY).await?))
+        Ok::<_, ApiError>((format, read_body(&headers, body, MAX_BODY).await?))
     };
     let (format, bytes) = match admitted.await {
         Ok(admitted) => admitted,
@@ -153,6 +152,10 @@ async fn take_in(
         );
         ApiError::bare(StatusCode::UNAUTHORIZED, code)
     })?;
+    if let Err(refused) = state.limiters.check_portal() {
+        state.metrics.rate_limited("portal");
+        return Err(refused);
+    }
 
     let raw = SubmissionRaw {
         content_type: header_str(headers, "content-type")

@@ -1,7 +1,8 @@
 //! Recording a partner's request and the gateway's answer in the message log.
 //!
-//! A partner route reads the body (after the cheap refusals that need no body: rate 429,
-//! content type 415, size 413 — counted in metrics, not recorded), then hands it to one of two
+//! A partner route reads the body (after the cheap refusals that need no body: the address's
+//! rate 429, content type 415, size 413 — counted in metrics, not recorded), then hands it to
+//! one of two
 //! wrappers. Both keep the same promises: nothing a request causes is committed unless the
 //! request is in the log, and no answer is sent that is not in the log (or, if only the answer
 //! cannot be recorded, whose effect is already committed).

@@ -422,6 +422,40 @@ async fn the_portal_is_rate_limited_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_flood_of_unsigned_pushes_spends_no_part_of_the_portals_budget() {
+    let app = spawn_app_with("[rate_limits]\nportal = { per_second = 1, burst = 3 }\n").await;
+    let body = fixture("valid/thu-vien.json");
+    // Thirty unsigned pushes: each refused for its signature, none for the portal's rate.
+    for i in 0..30 {
+        let res = app
+            .client
+            .post(app.url("/portal/v1/dossiers"))
+            .header("content-type", "application/json")
+            .body(with_portal_id(&body, &format!("FLOOD-{i}")))
+            .send()
+            .await
+            .unwrap();
+        let (status, answer) = status_and_json(res).await;
+        assert_eq!(
+            (status, answer["error_code"].as_str()),
+            (401, Some("SIGNATURE_INVALID")),
+            "push {i}"
+        );
+    }
+    // The portal's own pushes still find their whole burst.
+    for i in 0..3 {
+        let res = app
+            .submit(
+                &with_portal_id(&body, &format!("GENUINE-{i}")),
+                "application/json",
+            )
+            .await;
+        assert_eq!(res.status(), 201, "genuine push {i}");
+    }
+    assert_eq!(app.dossier_count().await, 3);
+}
+
+#[tokio::test]
 async fn the_one_stop_software_is_queued_a_push_when_configured() {
     let app = spawn_app_with("[onestop]\nbase_url = \"http://127.0.0.1:9103\"\nsecret = \"whsec_b25lc3RvcC10ZXN0LXNlY3JldC0wMQ==\"\n").await;
     let (status, _) = status_and_json(
