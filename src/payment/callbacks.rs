@@ -90,6 +90,9 @@ impl Payments {
         if Vnd::parse(&f.amount) != Some(p.amount) {
             return ("99", "Amount differs from the request");
         }
+        if f.currency != "VND" {
+            return ("99", "Currency differs from the request");
+        }
         let txn = format!("paygov:{}", f.transaction);
         let repeat = |p: &crate::store::PaymentRow| {
             p.state == "paid" && p.provider_txn.as_deref() == Some(txn.as_str())

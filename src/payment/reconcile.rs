@@ -98,7 +98,8 @@ impl Payments {
         };
         let consistent = s("error_code") == "0"
             && (v.get("MaThamChieu").is_none() || s("MaThamChieu") == p.reference)
-            && (s("SoTien").is_empty() || Vnd::parse(&s("SoTien")) == Some(p.amount));
+            // The amount is required: an answer that does not say what was paid is not believed.
+            && Vnd::parse(&s("SoTien")) == Some(p.amount);
         let answer = match (consistent, s("TrangThaiGD").as_str()) {
             (true, "1") if !s("MaGiaoDich").is_empty() => Answer::Paid(s("MaGiaoDich")),
             (true, "4") => Answer::Failed,

@@ -249,7 +249,11 @@ async fn paygov_app(paygov: &TestPartner) -> TestApp {
 }
 
 fn confirm(reference: &str, amount: &str, txn: &str, code: &str, secret: &str) -> Value {
-    let f = paygov::ConfirmFields {
+    signed_confirm(&confirm_fields(reference, amount, txn, code), secret)
+}
+
+fn confirm_fields(reference: &str, amount: &str, txn: &str, code: &str) -> paygov::ConfirmFields {
+    paygov::ConfirmFields {
         kind: "CONFIRM".into(),
         code: code.into(),
         partner: "SVHTT_HCM_TEST".into(),
@@ -260,11 +264,14 @@ fn confirm(reference: &str, amount: &str, txn: &str, code: &str, secret: &str) -
         bank: "VCB".into(),
         time: "20261127103512".into(),
         info: "Thanh toan phi".into(),
-    };
+    }
+}
+
+fn signed_confirm(f: &paygov::ConfirmFields, secret: &str) -> Value {
     json!({
         "LoaiBanTin": f.kind, "MaLoi": f.code, "MaDoiTac": f.partner, "MaThamChieu": f.reference, "SoTien": f.amount,
         "MaTienTe": f.currency, "MaGiaoDich": f.transaction, "MaNganHang": f.bank, "ThoiGianGD": f.time,
-        "ThongTinGiaoDich": f.info, "MaXacThuc": paygov::confirm_checksum(&f, secret),
+        "ThongTinGiaoDich": f.info, "MaXacThuc": paygov::confirm_checksum(f, secret),
     })
 }
 
@@ -412,6 +419,14 @@ async fn rejected_paygov_confirmations_change_nothing() {
         (
             confirm(&reference, "2000000", "T1", "00", PAYGOV_SECRET),
             "Amount differs from the request",
+        ),
+        (
+            {
+                let mut f = confirm_fields(&reference, "3000000", "T1", "00");
+                f.currency = "USD".into();
+                signed_confirm(&f, PAYGOV_SECRET)
+            },
+            "Currency differs from the request",
         ),
         (json!("not an object"), "Invalid signature"),
     ] {
@@ -667,11 +682,14 @@ async fn paygov_reconciliation_settles_a_paid_reference() {
     paygov.script([
         Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "3", "MaGiaoDich": "", "SoTien": "3000000"}).to_string(), vec![]),
         Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "1", "MaGiaoDich": "PGQ777", "SoTien": "2000000"}).to_string(), vec![]),
+        // Paid, says an answer that does not say how much: not believed.
+        Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "1", "MaGiaoDich": "PGQ777"}).to_string(), vec![]),
+        Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "1", "MaGiaoDich": "PGQ777", "SoTien": ""}).to_string(), vec![]),
         Reply::Answer(200, json!({"error_code": "0", "TrangThaiGD": "1", "MaGiaoDich": "PGQ777", "SoTien": "3000000"}).to_string(), vec![]),
     ]);
     let payments = app.worker_payments();
     let day = Duration::from_secs(86_400);
-    for (later, settled) in [(1, 0), (60, 0), (120, 1)] {
+    for (later, settled) in [(1, 0), (60, 0), (120, 0), (180, 0), (240, 1)] {
         let at = chrono::Utc::now() + chrono::Duration::seconds(later);
         assert_eq!(
             payments
