@@ -221,6 +221,31 @@ mod tests {
     }
 
     #[test]
+    fn working_periods_are_refused_with_their_reason() {
+        let parse = |periods: &[&str]| {
+            WorkingHours::parse(&periods.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            parse(&["07:30-11:30", "13:00-17:00"]),
+            Ok(WorkingHours::department())
+        );
+        assert_eq!(
+            parse(&["7h30-11h30"]),
+            Err(HoursError::Shape("7h30-11h30".into()))
+        );
+        assert_eq!(parse(&["07:30"]), Err(HoursError::Shape("07:30".into())));
+        assert_eq!(
+            parse(&["11:30-07:30"]),
+            Err(HoursError::Backwards("11:30-07:30".into()))
+        );
+        assert_eq!(
+            parse(&["07:30-12:00", "11:00-17:00"]),
+            Err(HoursError::Overlap("11:00-17:00".into()))
+        );
+        assert_eq!(parse(&[]), Err(HoursError::Empty));
+    }
+
+    #[test]
     fn three_working_days_from_friday_before_tet_skip_the_whole_break() {
         let c = calendar();
         let due = c.due(&WorkingHours::department(), at("2026-02-13 16:00"), 3);

@@ -11,8 +11,6 @@
 //! citizen's form that happens to contain a placeholder's characters — is the same in both
 //! renderings and so is never taken for a hole.
 
-use super::codes::DossierCode;
-
 /// Two placeholder codes of one length that differ in every byte and need no escaping in JSON.
 const FIRST: &str = "@@@@@@@@@@@@@@@@@@@@@@@@";
 const SECOND: &str = "########################";
@@ -32,12 +30,11 @@ pub struct Unstable;
 impl CodeTemplate {
     /// The template of what `render` makes of a code.
     pub fn render(render: impl Fn(&str) -> String) -> Result<Self, Unstable> {
-        let (a, b) = (render(FIRST), render(SECOND));
-        if a.len() != b.len() {
+        let (text, other) = (render(FIRST), render(SECOND));
+        if text.len() != other.len() {
             return Err(Unstable);
         }
-        let (a, b) = (a.as_bytes(), b.as_bytes());
-        let n = FIRST.len();
+        let (a, b) = (text.as_bytes(), other.as_bytes());
         let mut pieces = Vec::new();
         let (mut start, mut i) = (0, 0);
         while i < a.len() {
@@ -45,40 +42,26 @@ impl CodeTemplate {
                 i += 1;
             } else if a[i..].starts_with(FIRST.as_bytes()) && b[i..].starts_with(SECOND.as_bytes())
             {
-                pieces.push(&a[start..i]);
-                i += n;
+                // A hole starts and ends at an ASCII placeholder: both are character boundaries.
+                pieces.push(text[start..i].to_owned());
+                i += FIRST.len();
                 start = i;
             } else {
                 return Err(Unstable);
             }
         }
-        pieces.push(&a[start..]);
-        pieces
-            .into_iter()
-            .map(|p| String::from_utf8(p.to_vec()).map_err(|_| Unstable))
-            .collect::<Result<_, _>>()
-            .map(|pieces| CodeTemplate { pieces })
+        pieces.push(text[start..].to_owned());
+        Ok(CodeTemplate { pieces })
     }
 
-    /// A text that names no code.
-    pub fn fixed(text: impl Into<String>) -> Self {
-        CodeTemplate {
-            pieces: vec![text.into()],
-        }
-    }
-
-    /// The text with `code` in every hole.
-    pub fn fill(&self, code: &DossierCode) -> String {
-        self.pieces.join(code.as_str())
-    }
-
-    /// The text with a stored code in every hole (stored codes were drawn as [`DossierCode`]s).
-    pub fn fill_stored(&self, code: &str) -> String {
+    /// The text with `code` (a `DossierCode` as drawn, or as stored) in every hole.
+    pub fn fill(&self, code: &str) -> String {
         self.pieces.join(code)
     }
 
     /// How many holes the text has.
-    pub fn holes(&self) -> usize {
+    #[cfg(test)]
+    fn holes(&self) -> usize {
         self.pieces.len() - 1
     }
 }
@@ -86,7 +69,7 @@ impl CodeTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::codes::AgencyCode;
+    use crate::domain::codes::{AgencyCode, DossierCode};
     use chrono::NaiveDate;
     use serde_json::json;
 
@@ -101,7 +84,7 @@ mod tests {
         let render = |c: &str| json!({ "MaHoSo": c, "n": 1, "again": [c] }).to_string();
         let t = CodeTemplate::render(render).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.holes(), 2);
-        assert_eq!(t.fill(&code()), render(code().as_str()));
+        assert_eq!(t.fill(code().as_str()), render(code().as_str()));
     }
 
     #[test]
@@ -110,7 +93,7 @@ mod tests {
         let render = |c: &str| json!({ "form": hostile, "MaHoSo": c, "tail": SECOND }).to_string();
         let t = CodeTemplate::render(render).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.holes(), 1);
-        assert_eq!(t.fill(&code()), render(code().as_str()));
+        assert_eq!(t.fill(code().as_str()), render(code().as_str()));
     }
 
     #[test]
@@ -121,11 +104,5 @@ mod tests {
             format!("{c}{}", calls.get())
         };
         assert_eq!(CodeTemplate::render(render), Err(Unstable));
-    }
-
-    #[test]
-    fn a_fixed_text_has_no_hole() {
-        let t = CodeTemplate::fixed("{}");
-        assert_eq!((t.holes(), t.fill(&code())), (0, "{}".to_owned()));
     }
 }

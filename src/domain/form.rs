@@ -4,7 +4,7 @@
 //! mapping engine reads one structure whatever the wire format was.
 
 use super::validation::FieldError;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A parsed body: text leaves and maps whose keys may repeat (lists).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,18 +37,37 @@ impl Node {
     /// the same way (PostgreSQL refuses it in text), and none belongs in a form.
     pub fn control_characters(&self) -> Vec<FieldError> {
         let mut found = Vec::new();
-        self.collect_control_characters("", &mut found);
+        self.collect_control_characters(&mut Vec::new(), &mut found);
         found
     }
 
-    fn collect_control_characters(&self, path: &str, found: &mut Vec<FieldError>) {
+    /// Walks the tree with `path` holding the keys above (and a repeated key's item number);
+    /// a path is written out only for a value that holds a control character.
+    fn collect_control_characters<'a>(
+        &'a self,
+        path: &mut Vec<(&'a str, Option<usize>)>,
+        found: &mut Vec<FieldError>,
+    ) {
         match self {
             Node::Text(t) => {
-                if let Some(c) = t.chars().find(|c| {
-                    c.is_ascii_control() && *c != '\u{7f}' && !matches!(c, '\t' | '\n' | '\r')
-                }) {
+                if let Some(c) = t
+                    .chars()
+                    .find(|c| matches!(c, '\0'..='\x1f') && !matches!(c, '\t' | '\n' | '\r'))
+                {
+                    let field = path
+                        .iter()
+                        .map(|(key, item)| match item {
+                            Some(n) => format!("{key}[{n}]"),
+                            None => (*key).to_owned(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(".");
                     // A body that is one bare value is named as the whole body.
-                    let field = if path.is_empty() { "HoSo" } else { path };
+                    let field = if field.is_empty() {
+                        "HoSo".into()
+                    } else {
+                        field
+                    };
                     found.push(FieldError::new(
                         field,
                         "control_character",
@@ -60,21 +79,22 @@ impl Node {
                 }
             }
             Node::Map(entries) => {
-                for (i, (key, value)) in entries.iter().enumerate() {
-                    let repeated = entries.iter().filter(|(k, _)| k == key).count() > 1;
-                    let at = match (path.is_empty(), repeated) {
-                        (true, false) => key.clone(),
-                        (false, false) => format!("{path}.{key}"),
-                        (_, true) => {
-                            let n = entries[..i].iter().filter(|(k, _)| k == key).count();
-                            if path.is_empty() {
-                                format!("{key}[{n}]")
-                            } else {
-                                format!("{path}.{key}[{n}]")
-                            }
-                        }
-                    };
-                    value.collect_control_characters(&at, found);
+                // Counted once, so a list of thousands of items is walked in linear time.
+                let mut count: HashMap<&str, usize> = HashMap::new();
+                for (key, _) in entries {
+                    *count.entry(key.as_str()).or_default() += 1;
+                }
+                let mut seen: HashMap<&str, usize> = HashMap::new();
+                for (key, value) in entries {
+                    let repeated = count.get(key.as_str()).is_some_and(|&n| n > 1);
+                    let item = repeated.then(|| {
+                        let n = seen.entry(key.as_str()).or_default();
+                        *n += 1;
+                        *n - 1
+                    });
+                    path.push((key.as_str(), item));
+                    value.collect_control_characters(path, found);
+                    path.pop();
                 }
             }
         }

@@ -75,8 +75,6 @@ pub struct Worker {
 /// [`Worker::progress`], so that a caller waits for an event instead of polling.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoopProgress {
-    /// Cycles committed.
-    pub cycles: u64,
     /// Cycles whose store transaction failed (their outcomes kept for the next).
     pub store_errors: u64,
     /// Outcomes recorded (their claims held).

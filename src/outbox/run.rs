@@ -84,10 +84,7 @@ impl Worker {
                     for (a, recorded) in done.drain(..).zip(recorded) {
                         self.finish(&a, recorded);
                     }
-                    self.progress.send_modify(|p| {
-                        p.cycles += 1;
-                        p.recorded += held;
-                    });
+                    self.progress.send_modify(|p| p.recorded += held);
                     idle = claimed.len() < limit;
                     in_flight += claimed.len();
                     for (claimed, prepared, seq) in claimed {

@@ -5,18 +5,6 @@ use super::dossier_rows::{DossierFilter, DossierSummary, OutboxSummary, StoredDo
 use super::{with_pool, Store, StoreError};
 use sqlx::Row;
 
-pub(crate) fn decode_json(text: &str, what: &str) -> Result<serde_json::Value, StoreError> {
-    decode_typed(text, what)
-}
-
-/// A stored JSON column read into its type.
-pub(crate) fn decode_typed<T: serde::de::DeserializeOwned>(
-    text: &str,
-    what: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
 const DOSSIER_COLUMNS: &str = "id, code, portal_id, procedure_code, status, channel, submitted_at, received_at, \
      accepted_at, due_at, finished_at, returned_at, timeliness, applicant, form, fees, summary, mapping_version, \
      status_before_payment, extended, supplement_requested_at, version";
@@ -43,7 +31,7 @@ macro_rules! stored_dossier_from_row {
             timeliness: row.try_get("timeliness")?,
             applicant: $crate::store::dossiers::decode_json(&applicant, "applicant")?,
             form: $crate::store::dossiers::decode_json(&form, "form")?,
-            fees: $crate::store::dossiers::decode_typed(&fees, "fees")?,
+            fees: $crate::store::dossiers::decode_json(&fees, "fees")?,
             summary: row.try_get("summary")?,
             mapping_version: row.try_get("mapping_version")?,
             documents: Vec::new(),
@@ -95,8 +83,12 @@ pub(crate) async fn typed_load(
     f.await
 }
 
-/// Parses one of the JSON arrays [`Store::dossier_select`] aggregates.
-fn child_rows<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+/// A stored JSON text (a column, or one of the arrays [`Store::dossier_select`] aggregates)
+/// read into its type; one that does not decode is corrupt.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
@@ -110,11 +102,11 @@ pub(crate) fn attach_children(
     payments: &str,
     sync: &str,
 ) -> Result<(), StoreError> {
-    d.documents = child_rows(documents, "documents")?;
-    d.progress = child_rows(progress, "progress")?;
-    d.payments = child_rows(payments, "payments")?;
+    d.documents = decode_json(documents, "documents")?;
+    d.progress = decode_json(progress, "progress")?;
+    d.payments = decode_json(payments, "payments")?;
     let (pending, delivered, dead, last_delivered_at): (i64, i64, i64, Option<i64>) =
-        child_rows(sync, "sync")?;
+        decode_json(sync, "sync")?;
     d.sync = OutboxSummary {
         pending,
         delivered,
@@ -249,7 +241,7 @@ impl Store {
             }
             q.fetch_one(pool).await?
         });
-        Ok(child_rows::<Vec<Item>>(&page, "page")?
+        Ok(decode_json::<Vec<Item>>(&page, "page")?
             .into_iter()
             .map(
                 |(id, code, portal_id, procedure_code, status, received_at, due_at)| {

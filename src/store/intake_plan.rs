@@ -31,8 +31,8 @@ pub(super) struct Fresh<'a> {
 }
 
 /// Which items are new: the first item of each portal id not yet stored, by arrival day.
-pub(super) struct Plan {
-    pub(super) first_of: HashMap<String, usize>,
+pub(super) struct Plan<'a> {
+    pub(super) first_of: HashMap<&'a str, usize>,
     pub(super) by_day: BTreeMap<NaiveDate, Vec<usize>>,
 }
 
@@ -40,8 +40,8 @@ fn json(v: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Encode(e.to_string()))
 }
 
-impl Plan {
-    pub(super) fn new(items: &[IntakeItem], known: &HashMap<String, Stored>) -> Self {
+impl<'a> Plan<'a> {
+    pub(super) fn new(items: &'a [IntakeItem], known: &HashMap<String, Stored>) -> Self {
         let mut first_of = HashMap::new();
         let mut by_day: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
@@ -49,14 +49,14 @@ impl Plan {
             if known.contains_key(id) || first_of.contains_key(id) {
                 continue;
             }
-            first_of.insert(id.to_owned(), i);
+            first_of.insert(id, i);
             by_day.entry(vn_date(item.received_at)).or_default().push(i);
         }
         Plan { first_of, by_day }
     }
 
     /// The new dossiers of `day`, numbered up to `last`, the day's counter after the batch.
-    pub(super) fn fresh_of_day<'a>(
+    pub(super) fn fresh_of_day(
         items: &'a [IntakeItem],
         agency: &AgencyCode,
         day: NaiveDate,
@@ -71,12 +71,12 @@ impl Plan {
             let item = &items[i];
             let code = DossierCode::new(agency, day, seq);
             fresh.push(Fresh {
-                first_answer: item.rows.first_answer.fill(&code),
+                first_answer: item.rows.first_answer.fill(code.as_str()),
                 payloads: item
                     .rows
                     .outbox
                     .iter()
-                    .map(|m| m.payload.fill(&code))
+                    .map(|m| m.payload.fill(code.as_str()))
                     .collect(),
                 code,
                 item,
@@ -142,7 +142,7 @@ fn judge(item: &IntakeItem, stored: &Stored) -> InsertOutcome {
     } else {
         InsertOutcome::Conflict {
             code: stored.code.clone(),
-            answer: item.replies.conflict_body.fill_stored(&stored.code),
+            answer: item.replies.conflict_body.fill(&stored.code),
         }
     }
 }

@@ -836,3 +836,37 @@ async fn twenty_payment_requests_at_once_leave_one_pending_payment() {
         .collect();
     assert_eq!(states, ["failed", "pending"]);
 }
+
+#[tokio::test]
+async fn an_init_answer_over_a_mebibyte_gives_no_payment_page() {
+    let paygov = TestPartner::start().await;
+    // A payment page, then two MiB of whitespace: valid JSON, if it were read whole.
+    let message = json!({"UrlThanhToan": "https://paygov.example/pay/big"}).to_string();
+    let padded = format!(
+        "{}{}",
+        json!({"error_code": "0", "message": message}),
+        " ".repeat(2 * 1024 * 1024)
+    );
+    paygov.script([Reply::Answer(200, padded, vec![])]);
+    let app = paygov_app(&paygov).await;
+    let code = dossier_in(&app, 4, "PG-BIG").await;
+    let (s, body) = request(&app, &code, "paygov").await;
+    assert_eq!(
+        (s, body["error_code"].as_str(), body["message"].as_str()),
+        (
+            502,
+            Some("PROVIDER_UNAVAILABLE"),
+            Some("INIT not answered: an answer over 1 MiB")
+        ),
+        "{body}"
+    );
+    let d = dossier(&app, &code).await;
+    assert_eq!(
+        (
+            d["TrangThaiHoSo"].as_i64(),
+            d["payments"].as_array().map(Vec::len)
+        ),
+        (Some(4), Some(0)),
+        "no payment, the dossier where it was"
+    );
+}
