@@ -5,7 +5,7 @@ use super::actions::{idempotency_key, key_reused};
 use super::auth::Caller;
 use super::body::read_body;
 use super::error::{json_response, ApiError};
-use super::record::{recorded, Inbound};
+use super::record::{recorded, Inbound, Trust};
 use super::AppState;
 use crate::config::Scope;
 use crate::payment::service::{PaymentError, Provider};
@@ -102,7 +102,9 @@ pub async fn request(
     }
 }
 
-/// `POST /payment/paygov/confirm`: recorded in the message log before it is checked.
+/// `POST /payment/paygov/confirm`: read and checked, then recorded in the message log (cut if
+/// its checksum failed) before anything acts on it. Only a signed confirmation spends the
+/// providers' rate budget (contract section 8).
 pub async fn paygov_confirm(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -111,13 +113,14 @@ pub async fn paygov_confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match callback_admitted(&state, "paygov") {
-        Ok(()) => match read_body(&headers, body, 64 * 1024).await {
-            Ok(bytes) => bytes,
-            Err(refused) => return refused.into_response(),
-        },
+    let bytes = match read_body(&headers, body, 64 * 1024).await {
+        Ok(bytes) => bytes,
         Err(refused) => return refused.into_response(),
     };
+    let confirm = state.payments.paygov_read(&bytes);
+    if let Err(refused) = callback_admitted(&state, "paygov", confirm.verified) {
+        return refused.into_response();
+    }
     let inbound = Inbound {
         partner: "paygov",
         peer,
@@ -126,18 +129,18 @@ pub async fn paygov_confirm(
         headers: &headers,
         body: &bytes,
     };
-    recorded(&state, inbound, || async {
+    recorded(&state, inbound, Trust::of(confirm.verified), || async {
         let answer = state
             .payments
-            .paygov_confirm(&bytes, chrono::Utc::now())
+            .paygov_confirm(&confirm, &bytes, chrono::Utc::now())
             .await;
         Ok(json_response(StatusCode::OK, answer.to_string()))
     })
     .await
 }
 
-/// `GET /payment/vnpay/ipn?…`: recorded in the message log (the query is the message, kept in
-/// the request line) before it is checked.
+/// `GET /payment/vnpay/ipn?…`: checked, then recorded in the message log (the query is the
+/// message, kept in the request line; cut if its hash failed) before anything acts on it.
 pub async fn vnpay_ipn(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -145,9 +148,6 @@ pub async fn vnpay_ipn(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = callback_admitted(&state, "vnpay") {
-        return refused.into_response();
-    }
     let query = uri.query().unwrap_or_default();
     if query.len() > 8 * 1024 {
         return json_response(
@@ -155,16 +155,33 @@ pub async fn vnpay_ipn(
             json!({"RspCode": "99", "Message": "Request too large"}).to_string(),
         );
     }
+    let ipn = state.payments.vnpay_read(query);
+    if let Err(refused) = callback_admitted(&state, "vnpay", ipn.verified) {
+        return refused.into_response();
+    }
+    // An unsigned IPN's query is its body: the request line keeps only the path, and the query
+    // is kept as the (cut) body with its digest.
+    let (target, body) = if ipn.verified {
+        (uri.clone(), Bytes::new())
+    } else {
+        (
+            Uri::from_static("/payment/vnpay/ipn"),
+            Bytes::copy_from_slice(query.as_bytes()),
+        )
+    };
     let inbound = Inbound {
         partner: "vnpay",
         peer,
         method: &method,
-        uri: &uri,
+        uri: &target,
         headers: &headers,
-        body: &Bytes::new(),
+        body: &body,
     };
-    recorded(&state, inbound, || async {
-        let (code, message) = state.payments.vnpay_ipn(query, chrono::Utc::now()).await;
+    recorded(&state, inbound, Trust::of(ipn.verified), || async {
+        let (code, message) = state
+            .payments
+            .vnpay_ipn(&ipn, query, chrono::Utc::now())
+            .await;
         Ok(json_response(
             StatusCode::OK,
             json!({"RspCode": code, "Message": message}).to_string(),
@@ -173,8 +190,16 @@ pub async fn vnpay_ipn(
     .await
 }
 
-/// A provider's callback within its rate; a refusal is logged and counted, never silent.
-fn callback_admitted(state: &AppState, provider: &'static str) -> Result<(), ApiError> {
+/// A signed callback within the providers' rate; a refusal is logged and counted, never
+/// silent. An unsigned one spends nothing here: it met the per-address limit already.
+fn callback_admitted(
+    state: &AppState,
+    provider: &'static str,
+    verified: bool,
+) -> Result<(), ApiError> {
+    if !verified {
+        return Ok(());
+    }
     state.limiters.check_payment().inspect_err(|_| {
         state.metrics.rate_limited(provider);
         tracing::warn!(provider, "payment callback refused by the rate limit");

@@ -4,7 +4,8 @@
 //! size (413), signature over the raw bytes (401), the portal's own rate (429, spent only by
 //! signed requests), then intake parses (400), validates (422), and stores (201 / 200 / 409).
 //! The request and its answer go into the message log in the same commit as the dossier (see
-//! `record::recorded_in_effect`).
+//! `record::recorded_in_effect`); a request whose signature failed is kept cut (headers, the
+//! body's digest and first KiB).
 
 use super::answer::Answer;
 use super::body::read_body;
@@ -133,14 +134,14 @@ async fn take_in(
         signature: header_str(headers, "webhook-signature"),
     };
     let now = chrono::Utc::now();
-    verify(
+    let checked = verify(
         &state.inbound_secrets(),
         sig,
         bytes,
         now.timestamp(),
         TIMESTAMP_TOLERANCE_SECS,
-    )
-    .map_err(|e| {
+    );
+    if let Err(e) = checked {
         let code = match e {
             SignatureError::Invalid => "SIGNATURE_INVALID",
             SignatureError::TimestampOutOfRange => "TIMESTAMP_OUT_OF_RANGE",
@@ -150,8 +151,9 @@ async fn take_in(
             reason = code,
             "portal request refused"
         );
-        ApiError::bare(StatusCode::UNAUTHORIZED, code)
-    })?;
+        let refused = ApiError::bare(StatusCode::UNAUTHORIZED, code);
+        return Ok(Handled::Unauthenticated(refused.answer()));
+    }
     if let Err(refused) = state.limiters.check_portal() {
         state.metrics.rate_limited("portal");
         return Err(refused);

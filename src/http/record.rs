@@ -8,7 +8,7 @@
 //! cannot be recorded, whose effect is already committed).
 //!
 //! - [`recorded`] (payment callbacks): the request is committed to the log before anything
-//!   looks at it (a request that cannot be recorded gets 503 and is not processed), and the
+//!   acts on it (a request that cannot be recorded gets 503 and is not processed), and the
 //!   answer is recorded before it is sent. If only the answer cannot be recorded, the answer is
 //!   still sent — what it reports is already committed — and the failure is logged.
 //! - [`recorded_in_effect`] (portal intake): the handler puts the request and its answer in
@@ -17,6 +17,10 @@
 //!   one commit before it is sent, and if that fails the caller gets 503. A request the process
 //!   dies on before either commit is not in the log, and was not answered: the partner sends it
 //!   again.
+//!
+//! A request that failed its signature check is recorded as [`Trust::Unauthenticated`]: its
+//! headers, its body's length and SHA-256 and at most its first KiB (contract section 8,
+//! `NewMessage::unauthenticated`), so that strangers cannot fill the log.
 
 use super::answer::Answer;
 use super::error::ApiError;
@@ -57,6 +61,29 @@ pub enum Handled {
     Recorded(Answer),
     /// Nothing was committed: the request and this answer are yet to be recorded.
     NothingStored(Answer),
+    /// The request failed its signature check: it is recorded cut (see [`Trust`]) with this
+    /// answer.
+    Unauthenticated(Answer),
+}
+
+/// Whether a request proved who sent it: what the message log keeps of it depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Its signature held: kept whole.
+    Authenticated,
+    /// It failed its signature check: kept cut (`NewMessage::unauthenticated`).
+    Unauthenticated,
+}
+
+impl Trust {
+    /// [`Trust::Authenticated`] when `verified`.
+    pub fn of(verified: bool) -> Self {
+        if verified {
+            Trust::Authenticated
+        } else {
+            Trust::Unauthenticated
+        }
+    }
 }
 
 fn request_message(inbound: &Inbound<'_>) -> NewMessage {
@@ -119,17 +146,17 @@ where
         partner: inbound.partner.to_owned(),
         peer: request.peer.clone(),
     };
-    match handle(request.clone(), replier.clone()).await {
-        Handled::Recorded(answer) => answer.into_response(),
-        Handled::NothingStored(answer) => {
-            let record = replier.record(&answer);
-            match state.messages.record_exchange(request, record).await {
-                Ok(_) => answer.into_response(),
-                Err(e) => {
-                    tracing::error!(error = %e, partner = inbound.partner, "a partner request was refused: it could not be recorded");
-                    unavailable()
-                }
-            }
+    let (request, answer) = match handle(request.clone(), replier.clone()).await {
+        Handled::Recorded(answer) => return answer.into_response(),
+        Handled::NothingStored(answer) => (request, answer),
+        Handled::Unauthenticated(answer) => (request.unauthenticated(), answer),
+    };
+    let record = replier.record(&answer);
+    match state.messages.record_exchange(request, record).await {
+        Ok(_) => answer.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, partner = inbound.partner, "a partner request was refused: it could not be recorded");
+            unavailable()
         }
     }
 }
@@ -150,16 +177,21 @@ pub struct Inbound<'a> {
     pub body: &'a Bytes,
 }
 
-/// Records `inbound`, runs `handle`, records its answer, and returns the answer.
+/// Records `inbound` (cut if it is [`Trust::Unauthenticated`]), runs `handle`, records its
+/// answer, and returns the answer.
 pub async fn recorded<Fut>(
     state: &AppState,
     inbound: Inbound<'_>,
+    trust: Trust,
     handle: impl FnOnce() -> Fut,
 ) -> Response
 where
     Fut: Future<Output = Result<Response, ApiError>>,
 {
-    let request = request_message(&inbound);
+    let request = match trust {
+        Trust::Authenticated => request_message(&inbound),
+        Trust::Unauthenticated => request_message(&inbound).unauthenticated(),
+    };
     let peer = request.peer.clone();
     let seq = match state.messages.record(request).await {
         Ok(seq) => seq,

@@ -1,6 +1,9 @@
 //! The providers' server-to-server confirmations, checked in the contract's order:
 //! signature → reference → amount → still pending → record once → answer with the provider's
-//! own codes. Every message is audited as received, with its verdict. A rejected confirmation
+//! own codes. The signature is checked first and apart (`paygov_read`, `vnpay_read`), so that
+//! the edge can record an unsigned message cut and spend the providers' rate budget only on
+//! signed ones (contract section 8). A signed message is kept in its payment's history with its
+//! verdict; an unsigned one is kept nowhere but the message log. A rejected confirmation
 //! changes nothing.
 
 use super::paygov::{self, ConfirmFields};
@@ -11,6 +14,7 @@ use crate::domain::time::format_wire;
 use crate::store::PaymentEvent;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 fn text(v: &Value, k: &str) -> String {
     match v.get(k) {
@@ -20,9 +24,25 @@ fn text(v: &Value, k: &str) -> String {
     }
 }
 
+/// A PayGov CONFIRM as read: its signed fields, and whether its checksum held.
+#[derive(Debug, Clone)]
+pub struct PaygovConfirm {
+    fields: ConfirmFields,
+    /// Whether `MaXacThuc` is right.
+    pub verified: bool,
+}
+
+/// A VNPAY IPN as read: its parameters (if the query could be read), and whether its hash held.
+#[derive(Debug, Clone)]
+pub struct VnpayIpn {
+    params: Option<BTreeMap<String, String>>,
+    /// Whether `vnp_SecureHash` is right.
+    pub verified: bool,
+}
+
 impl Payments {
-    /// A PayGov CONFIRM: the signed answer body.
-    pub async fn paygov_confirm(&self, raw: &[u8], now: DateTime<Utc>) -> Value {
+    /// Reads a CONFIRM body and checks its checksum; stores nothing.
+    pub fn paygov_read(&self, raw: &[u8]) -> PaygovConfirm {
         let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
         let f = ConfirmFields {
             kind: text(&v, "LoaiBanTin"),
@@ -38,21 +58,38 @@ impl Payments {
         };
         let secret = self.paygov.secret.expose();
         let verified = v.is_object() && paygov::verify_confirm(&f, &text(&v, "MaXacThuc"), secret);
-        let (code, description) = self.paygov_decide(&f, verified, now).await;
-        self.keep_payment_event(
-            PaymentEvent {
-                reference: Some(&f.reference)
-                    .filter(|r| !r.is_empty())
-                    .map(String::as_str),
-                provider: "paygov",
-                kind: "confirm",
-                raw,
-                verified,
-                verdict: description,
-            },
-            now,
-        )
-        .await;
+        PaygovConfirm {
+            fields: f,
+            verified,
+        }
+    }
+
+    /// The signed answer to a CONFIRM read by [`Payments::paygov_read`] from `raw`.
+    pub async fn paygov_confirm(
+        &self,
+        confirm: &PaygovConfirm,
+        raw: &[u8],
+        now: DateTime<Utc>,
+    ) -> Value {
+        let (f, verified) = (&confirm.fields, confirm.verified);
+        let secret = self.paygov.secret.expose();
+        let (code, description) = self.paygov_decide(f, verified, now).await;
+        if verified {
+            self.keep_payment_event(
+                PaymentEvent {
+                    reference: Some(&f.reference)
+                        .filter(|r| !r.is_empty())
+                        .map(String::as_str),
+                    provider: "paygov",
+                    kind: "confirm",
+                    raw,
+                    verified,
+                    verdict: description,
+                },
+                now,
+            )
+            .await;
+        }
         // The reference came from the body: logged escaped (Debug), so that a line break in it
         // cannot write a line of its own.
         tracing::info!(payment.reference = ?f.reference, verified, result = code, "PayGov confirmation");
@@ -136,32 +173,49 @@ impl Payments {
         }
     }
 
-    /// A VNPAY IPN: `(RspCode, Message)`.
-    pub async fn vnpay_ipn(&self, query: &str, now: DateTime<Utc>) -> (&'static str, &'static str) {
+    /// Reads an IPN's query and checks its hash; stores nothing.
+    pub fn vnpay_read(&self, query: &str) -> VnpayIpn {
         let params = vnpay::parse_query(query);
         let verified = params
             .as_ref()
             .is_some_and(|p| vnpay::verify(p, self.vnpay.hash_secret.expose()));
-        let reference = params.as_ref().and_then(|p| p.get("vnp_TxnRef").cloned());
-        let answer = match &params {
-            Some(p) if verified => self.vnpay_decide(p, now).await,
+        VnpayIpn { params, verified }
+    }
+
+    /// The answer to an IPN read by [`Payments::vnpay_read`] from `query`:
+    /// `(RspCode, Message)`.
+    pub async fn vnpay_ipn(
+        &self,
+        ipn: &VnpayIpn,
+        query: &str,
+        now: DateTime<Utc>,
+    ) -> (&'static str, &'static str) {
+        let answer = match &ipn.params {
+            Some(p) if ipn.verified => self.vnpay_decide(p, now).await,
             _ => ("97", "Invalid signature"),
         };
-        self.keep_payment_event(
-            PaymentEvent {
-                reference: reference.as_deref(),
-                provider: "vnpay",
-                kind: "ipn",
-                raw: query.as_bytes(),
-                verified,
-                verdict: answer.1,
-            },
-            now,
-        )
-        .await;
+        let reference = ipn
+            .params
+            .as_ref()
+            .and_then(|p| p.get("vnp_TxnRef"))
+            .map(String::as_str);
+        if ipn.verified {
+            self.keep_payment_event(
+                PaymentEvent {
+                    reference,
+                    provider: "vnpay",
+                    kind: "ipn",
+                    raw: query.as_bytes(),
+                    verified: true,
+                    verdict: answer.1,
+                },
+                now,
+            )
+            .await;
+        }
         tracing::info!(
-            payment.reference = ?reference.as_deref().unwrap_or("-"),
-            verified,
+            payment.reference = ?reference.unwrap_or("-"),
+            verified = ipn.verified,
             result = answer.0,
             "VNPAY IPN"
         );
@@ -170,7 +224,7 @@ impl Payments {
 
     async fn vnpay_decide(
         &self,
-        params: &std::collections::BTreeMap<String, String>,
+        params: &BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> (&'static str, &'static str) {
         let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();

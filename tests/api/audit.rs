@@ -8,12 +8,13 @@ use motcua_gateway::chain::sha256_hex;
 use serde_json::Value;
 
 /// Two submissions: one accepted (seq 1 and 2), one with a bad signature (seq 3 and 4).
+/// Returns the accepted body.
 async fn two_exchanges(app: &TestApp) -> Vec<u8> {
     let body = fixture("valid/karaoke.json");
     assert_eq!(app.submit(&body, "application/json").await.status(), 201);
     let forged = app
         .submit_signed(
-            &with_portal_id(&body, "FORGED-1"),
+            &forged_body(&body),
             "application/json",
             "msg_forged",
             now(),
@@ -22,6 +23,10 @@ async fn two_exchanges(app: &TestApp) -> Vec<u8> {
         .await;
     assert_eq!(forged.status(), 401);
     body
+}
+
+fn forged_body(body: &[u8]) -> Vec<u8> {
+    with_portal_id(body, "FORGED-1")
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -59,10 +64,22 @@ async fn every_partner_message_is_recorded_raw_and_chained() {
     assert_eq!(answer.message.target, "201");
     let answered: Value = serde_json::from_slice(&answer.message.body).unwrap();
     assert!(answered["MaHoSo"].as_str().is_some(), "{answered}");
-    assert_eq!(
-        log[2].message.verdict, "received",
-        "a forgery is recorded too"
+    // A forgery is recorded too, but cut: its first KiB and the whole body's digest.
+    let forged = forged_body(&body);
+    assert!(
+        forged.len() > 1024,
+        "the fixture is longer than what is kept"
     );
+    assert_eq!(
+        log[2].message.verdict,
+        format!(
+            "unauthenticated: body {} bytes, sha256 {}, first 1024 kept",
+            forged.len(),
+            sha256_hex(&forged)
+        )
+    );
+    assert_eq!(log[2].message.body, forged[..1024]);
+    assert!(log[2].message.headers.contains("webhook-id: msg_forged"));
     assert_eq!(log[3].message.verdict, "401 SIGNATURE_INVALID");
 
     let delivered = &portal.received()[0];
@@ -174,27 +191,51 @@ async fn a_request_that_cannot_be_recorded_is_not_acted_on() {
 
 #[tokio::test]
 async fn payment_calls_and_callbacks_are_recorded() {
-    let vnpay_query = "vnp_TxnRef=NOPE&vnp_SecureHash=00";
+    let unsigned = "vnp_TxnRef=NOPE&vnp_SecureHash=00";
+    let signed = crate::payments::ipn("NOPE", "100", "00", crate::payments::VNPAY_SECRET);
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url(&format!("/payment/vnpay/ipn?{vnpay_query}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    for query in [unsigned, &signed] {
+        let res = app
+            .client
+            .get(app.url(&format!("/payment/vnpay/ipn?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
     let log = message_log(&app.store).await;
-    assert_eq!(log.len(), 2);
+    assert_eq!(log.len(), 4);
+    assert!(log.iter().all(|r| r.message.partner == "vnpay"));
+    // The unsigned query is kept as a cut body with its digest, not in the request line.
     assert_eq!(
-        log[0].message.target,
-        format!("GET /payment/vnpay/ipn?{vnpay_query}"),
-        "the query is the message; it is kept verbatim"
+        (
+            log[0].message.target.as_str(),
+            log[0].message.body.as_slice()
+        ),
+        ("GET /payment/vnpay/ipn", unsigned.as_bytes())
     );
-    assert_eq!(log[0].message.partner, "vnpay");
+    assert_eq!(
+        log[0].message.verdict,
+        format!(
+            "unauthenticated: body {} bytes, sha256 {}, first {} kept",
+            unsigned.len(),
+            sha256_hex(unsigned.as_bytes()),
+            unsigned.len()
+        )
+    );
     assert_eq!(
         log[1].message.verdict, "200 97",
         "invalid signature, in VNPAY's words"
     );
+    assert_eq!(
+        (
+            log[2].message.target.clone(),
+            log[2].message.verdict.as_str()
+        ),
+        (format!("GET /payment/vnpay/ipn?{signed}"), "received"),
+        "a signed query is the message; it is kept verbatim"
+    );
+    assert_eq!(log[3].message.verdict, "200 01", "order not found");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod codes;
 mod connections;
 mod fuzz;
 mod helpers;
+mod hostile;
 mod intake;
 mod lifecycle;
 mod outbox;
