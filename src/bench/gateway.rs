@@ -28,6 +28,7 @@ clients = [{{ name = "bench", token_sha256 = "{token}", scopes = ["dossiers:read
 [server]
 listen = "127.0.0.1:0"
 max_in_flight = 4096
+max_connections_per_address = 4096
 watch_config = "0s"
 [database]
 url = "{db_url}"

@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Longest wait for a request's headers (a slow or idle client is disconnected).
     pub header_read_timeout: Dur,
+    /// Longest time a request's body may take to arrive, from its head on; past it, 408.
+    pub body_timeout: Dur,
+    /// Connections one client address may hold at once; past it, a new one is closed at once.
+    pub max_connections_per_address: usize,
     /// Largest request head (request line and headers) in bytes; past it, 431.
     pub max_header_bytes: usize,
     /// Most headers in one request; past it, 431.

@@ -60,6 +60,15 @@ impl Config {
                 "must be more than zero",
             ));
         }
+        if self.server.body_timeout.0.is_zero() {
+            return Err(key_error("server.body_timeout", "must be more than zero"));
+        }
+        if self.server.max_connections_per_address == 0 {
+            return Err(key_error(
+                "server.max_connections_per_address",
+                "must be at least 1",
+            ));
+        }
         if !(1024..=1024 * 1024).contains(&self.server.max_header_bytes) {
             return Err(key_error(
                 "server.max_header_bytes",

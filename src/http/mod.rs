@@ -208,15 +208,22 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics));
     let liveness = Router::new().route("/healthz", get(ops::healthz));
     let max_in_flight = state.config.server.max_in_flight;
+    // Inside out: a slot of the in-flight limit is taken only once the address's budget
+    // allows the request; the liveness probe needs neither.
     let limited = Router::new()
         .merge(portal)
         .merge(api)
         .merge(callbacks)
         .merge(ops)
+        .route_layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_in_flight,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             address_limit,
         ));
+    // The request timeout holds a request waiting for a slot as well as one being handled;
+    // the drain (see `body::drain_unread`) runs after it, on its own bounds.
     Router::new()
         .merge(limited)
         .merge(liveness)
@@ -225,9 +232,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            max_in_flight,
-        ))
+        .layer(axum::middleware::from_fn(body::drain_unread))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -73,6 +73,9 @@ clients = [
 listen = "127.0.0.1:0"
 # Tests reuse pooled connections across pauses; only the tests about idle clients shorten this.
 header_read_timeout = "60s"
+# Tests of concurrency open a connection per request from one address; the tests of the cap
+# set it back.
+max_connections_per_address = 1024
 [database]
 url = "{db_url}"
 max_connections = 8
