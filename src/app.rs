@@ -132,6 +132,14 @@ impl Application {
             self.state.config.audit.retention.0,
             shutdown.clone(),
         ));
+        let audit = self.state.config.audit.clone();
+        let anchorer = tokio::spawn(crate::audit::anchor::run(
+            store.clone(),
+            audit.anchor_file.clone(),
+            audit.anchor_key.expose().to_owned(),
+            audit.anchor_every.0,
+            shutdown.clone(),
+        ));
         let limits = self.state.config.server.clone();
         let app = router(self.state);
         let closed_in_time =
@@ -141,6 +149,22 @@ impl Application {
         }
         if pruner.await.is_err() {
             tracing::error!("the message-log pruner panicked");
+        }
+        if anchorer.await.is_err() {
+            tracing::error!("the message-log anchorer panicked");
+        }
+        // Every request answered is in the log now: its last head is anchored.
+        match crate::audit::anchor::anchor_now(
+            &store,
+            &audit.anchor_file,
+            audit.anchor_key.expose(),
+        )
+        .await
+        {
+            Ok(line) => tracing::info!(seq = line.seq, "the message log's head is anchored"),
+            Err(e) => {
+                tracing::error!(error = %e, file = %audit.anchor_file.display(), "the message log's head could not be anchored at shutdown")
+            }
         }
         if reconciler.await.is_err() {
             tracing::error!("the payment reconciler panicked");

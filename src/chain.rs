@@ -6,8 +6,8 @@
 //! each length-prefixed, with the body represented by its own SHA-256 (`body_sha256`, kept
 //! beside it). Editing any field, the body, removing a record or swapping two breaks the chain
 //! at that record, and `audit::verify` names it. A rewrite of the whole tail from some record on,
-//! hashes recomputed, is caught only against a head hash kept elsewhere: `motcua audit verify`
-//! prints the head hash so that operators can file it (see docs/ARCHITECTURE.md).
+//! hashes recomputed, or a tail cut with the head moved back, is caught only against a head kept
+//! elsewhere: the signed anchor file of `audit::anchor`.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -307,6 +307,17 @@ impl Anchor {
             hash: GENESIS.to_owned(),
         }
     }
+}
+
+/// What a pruning left: the last record removed, and the bounds it was removed within.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The last record removed, from which the rest verifies.
+    pub anchor: Anchor,
+    /// Records older than this (ms) were removed.
+    pub pruned_before: i64,
+    /// When the pruning ran (ms).
+    pub at: i64,
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //!
 //! - [`log`] — appending records (many waiting callers in one transaction), and the outbound
 //!   call that records a partner's request and answer around it;
-//! - [`verify`] — checking a stored run against its hashes, links and head.
+//! - [`verify`] — checking a stored run against its hashes, links, head and anchors;
+//! - [`anchor`] — the head anchored outside the database, in a signed file.
 
+pub mod anchor;
 pub mod log;
 pub mod verify;

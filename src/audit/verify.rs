@@ -1,8 +1,12 @@
 //! Checking a stored run of the message log: each record's body and fields against their
-//! hashes, each link to the record before, gaps, and the stored head against the last record.
-//! Read in pages, so a long log is checked in bounded memory (`motcua audit verify`).
+//! hashes, each link to the record before, gaps, the stored head against the last record, and
+//! all of it against the anchors kept outside the database (`audit::anchor`): a record
+//! rewritten or removed before an anchor, a tail cut behind one, or a pruning checkpoint that
+//! removed what the retention period still kept. Read in pages, so a long log is checked in
+//! bounded memory (`motcua audit verify`).
 
-use crate::chain::{chain_hash, sha256_hex, Anchor, Direction, Record};
+use super::anchor::AnchorLine;
+use crate::chain::{chain_hash, sha256_hex, Anchor, Checkpoint, Direction, Record};
 
 /// One thing wrong with the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,42 @@ pub enum Problem {
         /// The last record's seq.
         last_seq: i64,
     },
+    /// A line of the anchor file is not an anchor, or its MAC does not hold with the key.
+    AnchorForged {
+        /// The line's number, from 1.
+        line: usize,
+    },
+    /// A record's hash is not the one anchored for it: the log was rewritten from there on.
+    AnchorDiffers {
+        /// The record.
+        seq: i64,
+        /// When it was anchored.
+        at: String,
+    },
+    /// An anchored record is not in the log.
+    AnchoredMissing {
+        /// The record.
+        seq: i64,
+        /// When it was anchored.
+        at: String,
+    },
+    /// The log ends before a record that was anchored: its tail was cut.
+    TailCut {
+        /// The last record in the log.
+        last_seq: i64,
+        /// The latest record anchored.
+        anchored: i64,
+        /// When it was anchored.
+        at: String,
+    },
+    /// A pruning checkpoint claims to have removed records that the retention period still
+    /// keeps, or records an anchor shows were too young to remove: it is not the pruner's.
+    CheckpointForged {
+        /// The checkpoint's last removed record.
+        up_to_seq: i64,
+        /// Why.
+        why: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -66,6 +106,28 @@ impl std::fmt::Display for Problem {
                 f,
                 "the chain head says record {head_seq} is the last, but the last stored is {last_seq}"
             ),
+            Problem::AnchorForged { line } => write!(
+                f,
+                "anchor file line {line}: not an anchor, or its MAC does not hold with audit.anchor_key"
+            ),
+            Problem::AnchorDiffers { seq, at } => write!(
+                f,
+                "record {seq}: differs from its anchor of {at} (the log was rewritten from there)"
+            ),
+            Problem::AnchoredMissing { seq, at } => {
+                write!(f, "record {seq}: anchored at {at}, but missing (removed)")
+            }
+            Problem::TailCut {
+                last_seq,
+                anchored,
+                at,
+            } => write!(
+                f,
+                "the log ends at record {last_seq}, but record {anchored} was anchored at {at}: its tail was cut"
+            ),
+            Problem::CheckpointForged { up_to_seq, why } => {
+                write!(f, "the pruning checkpoint after record {up_to_seq}: {why}")
+            }
         }
     }
 }
@@ -76,6 +138,8 @@ impl std::fmt::Display for Problem {
 pub struct Verifier {
     expected_seq: i64,
     prev_hash: String,
+    /// The anchors after the start still to meet, latest first (popped as records pass).
+    anchors: Vec<AnchorLine>,
     /// Problems found so far.
     pub problems: Vec<Problem>,
     /// Records checked so far.
@@ -88,14 +152,81 @@ impl Verifier {
         Verifier {
             expected_seq: anchor.seq + 1,
             prev_hash: anchor.hash,
+            anchors: Vec::new(),
             problems: Vec::new(),
             checked: 0,
+        }
+    }
+
+    /// Starts after `checkpoint` (or at the beginning), checking the records against
+    /// `anchors`; those the checkpoint covers are checked against it: each must be of a record
+    /// older than its pruning boundary, and the checkpoint's boundary must be at least
+    /// `retention` before `now` (ms).
+    pub fn anchored(
+        checkpoint: Option<&Checkpoint>,
+        mut anchors: Vec<AnchorLine>,
+        retention_ms: i64,
+        now_ms: i64,
+    ) -> Self {
+        let start = checkpoint.map_or_else(Anchor::genesis, |c| c.anchor.clone());
+        let mut v = Verifier::new(start.clone());
+        if let Some(c) = checkpoint {
+            v.check_checkpoint(c, &anchors, retention_ms, now_ms);
+        }
+        anchors.retain(|a| a.seq > start.seq);
+        anchors.sort_by_key(|a| std::cmp::Reverse(a.seq));
+        v.anchors = anchors;
+        v
+    }
+
+    fn check_checkpoint(
+        &mut self,
+        c: &Checkpoint,
+        anchors: &[AnchorLine],
+        retention_ms: i64,
+        now_ms: i64,
+    ) {
+        let up_to_seq = c.anchor.seq;
+        let mut forged = |why: String| {
+            self.problems
+                .push(Problem::CheckpointForged { up_to_seq, why })
+        };
+        if c.pruned_before > now_ms.saturating_sub(retention_ms) {
+            forged("it removed records within the retention period".into());
+        }
+        for a in anchors.iter().filter(|a| a.seq <= up_to_seq) {
+            if a.record_at >= c.pruned_before {
+                forged(format!(
+                    "record {} (anchored at {}) was not old enough to remove",
+                    a.seq, a.at
+                ));
+            }
+            if a.seq == up_to_seq && a.hash != c.anchor.hash {
+                forged(format!("its hash is not the one anchored at {}", a.at));
+            }
         }
     }
 
     /// Checks the next record.
     pub fn check(&mut self, r: &Record) {
         self.checked += 1;
+        while let Some(a) = self.anchors.pop() {
+            if a.seq > r.seq {
+                self.anchors.push(a);
+                break;
+            }
+            if a.seq < r.seq {
+                self.problems.push(Problem::AnchoredMissing {
+                    seq: a.seq,
+                    at: a.at,
+                });
+            } else if a.hash != r.hash {
+                self.problems.push(Problem::AnchorDiffers {
+                    seq: a.seq,
+                    at: a.at,
+                });
+            }
+        }
         if r.seq > self.expected_seq {
             self.problems.push(Problem::Missing {
                 from: self.expected_seq,
@@ -121,6 +252,14 @@ impl Verifier {
     /// Finishes against the stored chain head; returns the problems.
     pub fn finish(mut self, head: &Anchor) -> Vec<Problem> {
         let last = self.expected_seq - 1;
+        // The anchors left are of records after the last one: the latest names the cut.
+        if let Some(latest) = self.anchors.first() {
+            self.problems.push(Problem::TailCut {
+                last_seq: last,
+                anchored: latest.seq,
+                at: latest.at.clone(),
+            });
+        }
         if head.seq != last || head.hash != self.prev_hash {
             self.problems.push(Problem::HeadMismatch {
                 head_seq: head.seq,
@@ -236,5 +375,137 @@ mod tests {
             hash: records[4].hash.clone(),
         };
         assert!(v.finish(&head).is_empty());
+    }
+
+    const KEY: &str = "key-of-sixteen-chars";
+
+    fn anchor_of(r: &Record) -> AnchorLine {
+        let head = Anchor {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        };
+        let now = chrono::DateTime::from_timestamp_millis(r.message.at + 1000).unwrap_or_default();
+        AnchorLine::new(&head, r.message.at, now, KEY)
+    }
+
+    fn verify_anchored(records: &[Record], anchors: Vec<AnchorLine>) -> Vec<Problem> {
+        let mut v = Verifier::anchored(None, anchors, 0, 0);
+        for r in records {
+            v.check(r);
+        }
+        let head = records.last().map_or(Anchor::genesis(), |r| Anchor {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        });
+        v.finish(&head)
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies_against_its_anchors() {
+        let records = chain(6);
+        let anchors = vec![
+            anchor_of(&records[5]),
+            anchor_of(&records[1]),
+            anchor_of(&records[3]),
+        ];
+        assert!(verify_anchored(&records, anchors).is_empty());
+    }
+
+    #[test]
+    fn a_tail_cut_with_its_head_moved_back_is_caught_by_an_anchor() {
+        let records = chain(6);
+        let anchors = vec![anchor_of(&records[2]), anchor_of(&records[4])];
+        // Records 5 and 6 removed and the head set to record 4: the chain alone holds.
+        assert!(verify(&records[..4]).is_empty());
+        assert_eq!(
+            verify_anchored(&records[..4], anchors),
+            vec![Problem::TailCut {
+                last_seq: 4,
+                anchored: 5,
+                at: anchor_of(&records[4]).at
+            }]
+        );
+    }
+
+    #[test]
+    fn a_tail_rewritten_with_its_hashes_recomputed_is_caught_by_an_anchor() {
+        let mut records = chain(6);
+        let anchors = vec![anchor_of(&records[4])];
+        records[3].message.verdict = "201".into();
+        for i in 3..6 {
+            let prev = records[i - 1].hash.clone();
+            let r = &mut records[i];
+            r.prev_hash = prev;
+            r.hash = chain_hash(&r.prev_hash, r.seq, &r.message, &r.body_sha256);
+        }
+        assert!(verify(&records).is_empty(), "the chain alone holds");
+        assert_eq!(
+            verify_anchored(&records, anchors.clone()),
+            vec![Problem::AnchorDiffers {
+                seq: 5,
+                at: anchors[0].at.clone()
+            }]
+        );
+        let mut cut = records.clone();
+        cut.remove(4);
+        let problems = verify_anchored(&cut, anchors.clone());
+        assert!(problems.contains(&Problem::AnchoredMissing {
+            seq: 5,
+            at: anchors[0].at.clone()
+        }));
+    }
+
+    #[test]
+    fn a_checkpoint_is_held_to_the_retention_period_and_the_anchors() {
+        let records = chain(6);
+        let day = 86_400_000;
+        let at = records[5].message.at;
+        let checkpoint = |pruned_before: i64| Checkpoint {
+            anchor: Anchor {
+                seq: 3,
+                hash: records[2].hash.clone(),
+            },
+            pruned_before,
+            at,
+        };
+        let run = |c: &Checkpoint, anchors: Vec<AnchorLine>, now: i64| {
+            let mut v = Verifier::anchored(Some(c), anchors, day, now);
+            for r in &records[3..] {
+                v.check(r);
+            }
+            v.finish(&Anchor {
+                seq: 6,
+                hash: records[5].hash.clone(),
+            })
+        };
+        // A pruning as the pruner makes it: a day after the records, a day's retention.
+        let genuine = checkpoint(records[2].message.at + 1);
+        let later = records[2].message.at + 1 + day;
+        assert!(run(
+            &genuine,
+            vec![anchor_of(&records[1]), anchor_of(&records[4])],
+            later
+        )
+        .is_empty());
+        // The same checkpoint looked at before a day has passed: it removed what was kept.
+        assert_eq!(
+            run(&genuine, vec![], later - 1),
+            vec![Problem::CheckpointForged {
+                up_to_seq: 3,
+                why: "it removed records within the retention period".into()
+            }]
+        );
+        // A boundary set back to pass the retention, but an anchor shows record 3 was younger.
+        let lying = checkpoint(records[2].message.at);
+        assert_eq!(
+            run(&lying, vec![anchor_of(&records[2])], later),
+            vec![Problem::CheckpointForged {
+                up_to_seq: 3,
+                why: format!(
+                    "record 3 (anchored at {}) was not old enough to remove",
+                    anchor_of(&records[2]).at
+                )
+            }]
+        );
     }
 }

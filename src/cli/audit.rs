@@ -1,7 +1,11 @@
 //! `motcua audit …`: verify the message log's chain, export a period of it as JSON lines.
 
+use crate::audit::anchor;
+use crate::audit::verify::{Problem, Verifier};
+use crate::config::AuditConfig;
 use crate::domain::time::{parse_bound, Edge};
 use crate::store::Store;
+use anyhow::Context;
 use clap::Subcommand;
 use std::io::Write;
 
@@ -41,44 +45,17 @@ fn audit_time(text: &str, edge: Edge) -> anyhow::Result<i64> {
     })
 }
 
+/// Records read at a time.
+const PAGE: i64 = 1000;
+
 /// Runs one audit command.
-pub(super) async fn audit_command(store: &Store, command: AuditCommand) -> anyhow::Result<()> {
-    const PAGE: i64 = 1000;
+pub(super) async fn audit_command(
+    store: &Store,
+    audit: &AuditConfig,
+    command: AuditCommand,
+) -> anyhow::Result<()> {
     match command {
-        AuditCommand::Verify => {
-            let anchor = store.message_log_anchor().await?;
-            let first = anchor.seq + 1;
-            let mut verifier = crate::audit::verify::Verifier::new(anchor);
-            let mut after = 0;
-            loop {
-                let page = store.message_records(after, PAGE).await?;
-                for record in &page {
-                    verifier.check(record);
-                }
-                match page.last() {
-                    Some(last) => after = last.seq,
-                    None => break,
-                }
-            }
-            let checked = verifier.checked;
-            let head = store.message_log_head().await?;
-            let problems = verifier.finish(&head);
-            if problems.is_empty() {
-                println!(
-                    "message log intact: {checked} record(s), {first} to {}; head {}",
-                    head.seq, head.hash
-                );
-                Ok(())
-            } else {
-                for p in &problems {
-                    println!("{p}");
-                }
-                anyhow::bail!(
-                    "the message log was tampered with: {} problem(s)",
-                    problems.len()
-                )
-            }
-        }
+        AuditCommand::Verify => verify(store, audit).await,
         AuditCommand::Export { from, to } => {
             let (from, to) = (audit_time(&from, Edge::Start)?, audit_time(&to, Edge::End)?);
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -96,6 +73,58 @@ pub(super) async fn audit_command(store: &Store, command: AuditCommand) -> anyho
             out.flush()?;
             Ok(())
         }
+    }
+}
+
+/// Checks the whole chain, from the last pruning checkpoint, against the anchor file.
+async fn verify(store: &Store, audit: &AuditConfig) -> anyhow::Result<()> {
+    let key = audit.anchor_key.expose();
+    let (anchors, forged) = anchor::read(&audit.anchor_file, key).with_context(|| {
+        format!(
+            "cannot read the anchor file {}",
+            audit.anchor_file.display()
+        )
+    })?;
+    let checkpoint = store.message_log_checkpoint().await?;
+    let first = checkpoint.as_ref().map_or(0, |c| c.anchor.seq) + 1;
+    let retention = i64::try_from(audit.retention.0.as_millis()).unwrap_or(i64::MAX);
+    let now = chrono::Utc::now().timestamp_millis();
+    let n_anchors = anchors.len();
+    let mut verifier = Verifier::anchored(checkpoint.as_ref(), anchors, retention, now);
+    let mut after = 0;
+    loop {
+        let page = store.message_records(after, PAGE).await?;
+        for record in &page {
+            verifier.check(record);
+        }
+        match page.last() {
+            Some(last) => after = last.seq,
+            None => break,
+        }
+    }
+    let checked = verifier.checked;
+    let head = store.message_log_head().await?;
+    let mut problems: Vec<Problem> = forged
+        .into_iter()
+        .map(|line| Problem::AnchorForged { line })
+        .collect();
+    problems.extend(verifier.finish(&head));
+    if problems.is_empty() {
+        println!(
+            "message log intact: {checked} record(s), {first} to {}; head {}; {n_anchors} anchor(s) in {}",
+            head.seq,
+            head.hash,
+            audit.anchor_file.display()
+        );
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("{p}");
+        }
+        anyhow::bail!(
+            "the message log was tampered with: {} problem(s)",
+            problems.len()
+        )
     }
 }
 

@@ -194,7 +194,16 @@ mod tests {
             [portal]\ninbound_secrets = [\"whsec_b3duLXBvcnRhbC1pbmJvdW5kLXNlY3JldA==\"]\n\
             outbound_secret = \"whsec_b3duLXBvcnRhbC1vdXRib3VuZC1zZWNyZXQ=\"\n\
             [paygov]\nsecret = \"own-paygov-secret\"\n[vnpay]\nhash_secret = \"OWNVNPAYSECRET\"\n";
-        let c = Config::from_toml(own);
+        // Every secret of its own but the anchor key: that one is named too.
+        let err = Config::from_toml(own)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            err,
+            Err("configuration key `audit.anchor_key`: holds a secret published in this repository while server.listen (0.0.0.0:8080) is not loopback only; set your own".into())
+        );
+        let own = format!("{own}[audit]\nanchor_key = \"own-anchor-key-0123456789\"\n");
+        let c = Config::from_toml(&own);
         assert!(c.is_ok(), "{c:?}");
     }
 
@@ -207,5 +216,6 @@ mod tests {
         assert!(!shown.contains("test-paygov-secret"), "{shown}");
         assert!(!shown.contains("TESTVNPAYHASHSECRET"), "{shown}");
         assert!(!shown.contains("dGVzdC1wb3J0YWw"), "{shown}");
+        assert!(!shown.contains("test-audit-anchor-key"), "{shown}");
     }
 }

@@ -154,6 +154,12 @@ pub struct AuditConfig {
     /// How long partner messages are kept in the message log; older ones are pruned (hourly),
     /// behind a checkpoint from which the rest still verifies.
     pub retention: Dur,
+    /// Where the chain's head is anchored, outside the database (JSON lines, appended).
+    pub anchor_file: PathBuf,
+    /// The HMAC-SHA256 key that signs each anchor line.
+    pub anchor_key: PlainSecret,
+    /// How often the head is anchored (and once more at shutdown).
+    pub anchor_every: Dur,
 }
 
 /// `[payments]`.

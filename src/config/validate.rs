@@ -111,6 +111,15 @@ impl Config {
                 "must be at least a day (partner disputes need the record)",
             ));
         }
+        if self.audit.anchor_every.0.is_zero() {
+            return Err(key_error("audit.anchor_every", "must be more than zero"));
+        }
+        if self.audit.anchor_key.expose().len() < 16 {
+            return Err(key_error(
+                "audit.anchor_key",
+                "must be at least 16 characters",
+            ));
+        }
         Ok(())
     }
 
@@ -215,6 +224,9 @@ impl Config {
         }
         if self.vnpay.hash_secret == defaults.vnpay.hash_secret {
             keys.push("vnpay.hash_secret");
+        }
+        if self.audit.anchor_key == defaults.audit.anchor_key {
+            keys.push("audit.anchor_key");
         }
         keys
     }

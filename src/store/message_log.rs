@@ -3,7 +3,7 @@
 //! checkpoint.
 
 use super::{with_pool, BeginWrite, Store, StoreError};
-use crate::chain::{Anchor, Exchange, Record, StoredMessage};
+use crate::chain::{Anchor, Checkpoint, Exchange, Record, StoredMessage};
 use sqlx::Row;
 
 const RECORD_COLUMNS: &str = "seq, at, direction, partner, peer, reply_to, target, headers, body, \
@@ -146,15 +146,28 @@ impl Store {
 
     /// Where verification starts: the latest pruning checkpoint, or the beginning.
     pub async fn message_log_anchor(&self) -> Result<Anchor, StoreError> {
+        Ok(self
+            .message_log_checkpoint()
+            .await?
+            .map_or_else(Anchor::genesis, |c| c.anchor))
+    }
+
+    /// The latest pruning checkpoint, if the log was ever pruned.
+    pub async fn message_log_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         with_pool!(read self, pool => {
             let row = sqlx::query(
-                "SELECT up_to_seq, hash FROM message_log_checkpoints ORDER BY up_to_seq DESC LIMIT 1",
+                "SELECT up_to_seq, hash, pruned_before, at FROM message_log_checkpoints \
+                 ORDER BY up_to_seq DESC LIMIT 1",
             )
             .fetch_optional(pool)
             .await?;
             match row {
-                Some(r) => Ok(Anchor { seq: r.try_get("up_to_seq")?, hash: r.try_get("hash")? }),
-                None => Ok(Anchor::genesis()),
+                Some(r) => Ok(Some(Checkpoint {
+                    anchor: Anchor { seq: r.try_get("up_to_seq")?, hash: r.try_get("hash")? },
+                    pruned_before: r.try_get("pruned_before")?,
+                    at: r.try_get("at")?,
+                })),
+                None => Ok(None),
             }
         })
     }

@@ -366,37 +366,55 @@ async fn export_prints_a_time_range_as_json_lines_with_the_raw_bytes() {
 
 #[tokio::test]
 async fn pruning_leaves_a_checkpoint_from_which_the_rest_verifies() {
-    let app = spawn_app().await;
-    two_exchanges(&app).await;
-    two_exchanges_again(&app).await;
-    let log = message_log(&app.store).await;
-    assert_eq!(log.len(), 8);
-    let before = log[1].message.at + 1;
-    let removed = app
-        .store
-        .prune_messages(before, chrono::Utc::now().timestamp_millis())
+    use motcua_gateway::chain::{Direction, Exchange, NewMessage};
+    // Three exchanges of 400 days ago, written before the gateway starts, then four of today.
+    let db = fresh_database().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let old = |n: i64, direction| NewMessage {
+        at: now - 400 * 86_400_000 + n,
+        direction,
+        partner: "portal".into(),
+        peer: "127.0.0.1".into(),
+        reply_to: None,
+        target: "POST /portal/v1/dossiers".into(),
+        headers: String::new(),
+        body: b"{}".to_vec(),
+        verdict: "received".into(),
+    };
+    let exchanges = (0..3)
+        .map(|n| Exchange::pair(old(2 * n, Direction::In), old(2 * n + 1, Direction::Out)))
+        .collect();
+    let store = motcua_gateway::store::Store::connect(&db.url, 2)
         .await
         .unwrap();
+    store.migrate().await.unwrap();
+    store.append_exchanges(exchanges).await.unwrap();
+    // As the gateway's pruner does it (at start and hourly): a year's retention.
+    let removed = store
+        .prune_messages(now - 365 * 86_400_000, now)
+        .await
+        .unwrap();
+    assert_eq!(removed, 6, "the old exchanges");
+    store.close().await;
+    let app = spawn_on(db, "").await;
+    two_exchanges(&app).await;
+    two_exchanges_again(&app).await;
     let anchor = app.store.message_log_anchor().await.unwrap();
-    assert!(removed >= 2, "at least the first exchange is pruned");
-    assert_eq!(anchor.seq, i64::try_from(removed).unwrap());
+    assert_eq!(anchor.seq, 6);
     let rest = message_log(&app.store).await;
     assert_eq!(
-        rest.first().map(|r| r.seq),
-        Some(anchor.seq + 1).filter(|s| *s <= 8)
+        (rest.first().map(|r| r.seq), rest.len()),
+        (Some(7), 8),
+        "nothing of today is pruned"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &app.db_url());
-    let out = run_motcua(
-        &["--config", config.to_str().unwrap(), "audit", "verify"],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stdout(&out));
+    // Anchored at shutdown, after the pruning: the rest verifies from the checkpoint.
+    let db = app.stop().await;
+    let (ok, out) = verify_cli(&db.url);
+    assert!(ok, "{out}");
     assert!(
-        stdout(&out).contains(&format!("{} to 8;", anchor.seq + 1)),
-        "{}",
-        stdout(&out)
+        out.starts_with("message log intact: 8 record(s), 7 to 14;"),
+        "{out}"
     );
 }
 
@@ -435,4 +453,169 @@ async fn a_delivery_that_cannot_be_recorded_is_not_sent() {
         1,
         "the failed claim left no lease behind"
     );
+}
+
+/// Runs `motcua audit verify` on `db_url` (anchors in the test's anchor file); its success and
+/// what it printed.
+fn verify_cli(db_url: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), db_url);
+    let out = run_motcua(
+        &["--config", config.to_str().unwrap(), "audit", "verify"],
+        &[],
+    );
+    (out.status.success(), stdout(&out))
+}
+
+/// A gateway that took one exchange and stopped (anchoring record 2), then another one and
+/// stopped (anchoring record 4): the database, its records, and its anchor lines.
+async fn anchored_twice() -> (TestDb, Vec<motcua_gateway::chain::Record>, Vec<Value>) {
+    let app = spawn_app().await;
+    let body = fixture("valid/karaoke.json");
+    assert_eq!(app.submit(&body, "application/json").await.status(), 201);
+    let app = spawn_on(app.stop().await, "").await;
+    let again = with_portal_id(&body, "AGAIN-1");
+    assert_eq!(app.submit(&again, "application/json").await.status(), 201);
+    let records = message_log(&app.store).await;
+    let db = app.stop().await;
+    let lines: Vec<Value> = std::fs::read_to_string(anchor_file(&db.url))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [2, 4],
+        "each shutdown anchors the head"
+    );
+    assert_eq!(lines[1]["hash"], records[3].hash);
+    assert_eq!(lines[1]["record_at"], records[3].message.at);
+    (db, records, lines)
+}
+
+#[tokio::test]
+async fn a_cut_tail_and_a_rewritten_head_are_reported_against_the_anchors() {
+    let (db, records, lines) = anchored_twice().await;
+    let (ok, out) = verify_cli(&db.url);
+    assert!(ok, "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "; 2 anchor(s) in {}\n",
+            anchor_file(&db.url).display()
+        )),
+        "{out}"
+    );
+
+    // The tail cut and the head moved back: the chain alone would hold.
+    raw_sql(&db.url, "DELETE FROM message_log WHERE seq > 2").await;
+    raw_sql(
+        &db.url,
+        &format!(
+            "UPDATE message_log_head SET last_seq = 2, last_hash = '{}'",
+            records[1].hash
+        ),
+    )
+    .await;
+    let (ok, out) = verify_cli(&db.url);
+    assert!(!ok);
+    assert_eq!(
+        out,
+        format!(
+            "the log ends at record 2, but record 4 was anchored at {}: its tail was cut\n",
+            lines[1]["at"].as_str().unwrap()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_head_rewritten_with_its_hashes_recomputed_is_reported_against_the_anchors() {
+    let (db, mut records, lines) = anchored_twice().await;
+    // Record 3's verdict changed, and records 3 and 4 and the head given hashes that chain.
+    records[2].message.verdict = "201 forged".into();
+    for i in 2..4 {
+        let prev = records[i - 1].hash.clone();
+        let r = &mut records[i];
+        r.prev_hash = prev;
+        r.hash = motcua_gateway::chain::chain_hash(&r.prev_hash, r.seq, &r.message, &r.body_sha256);
+        raw_sql(
+            &db.url,
+            &format!(
+                "UPDATE message_log SET verdict = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+                r.message.verdict, r.prev_hash, r.hash, r.seq
+            ),
+        )
+        .await;
+    }
+    raw_sql(
+        &db.url,
+        &format!(
+            "UPDATE message_log_head SET last_hash = '{}'",
+            records[3].hash
+        ),
+    )
+    .await;
+    let (ok, out) = verify_cli(&db.url);
+    assert!(!ok);
+    assert_eq!(
+        out,
+        format!(
+            "record 4: differs from its anchor of {} (the log was rewritten from there)\n",
+            lines[1]["at"].as_str().unwrap()
+        )
+    );
+    // A line added by hand without the key is named, and believed in nothing.
+    let mut forged = lines[1].clone();
+    forged["seq"] = serde_json::json!(5);
+    let path = anchor_file(&db.url);
+    let text = std::fs::read_to_string(&path).unwrap() + &forged.to_string() + "\n";
+    std::fs::write(&path, text).unwrap();
+    let (_, out) = verify_cli(&db.url);
+    assert!(
+        out.starts_with("anchor file line 3: not an anchor, or its MAC does not hold"),
+        "{out}"
+    );
+    assert!(!out.contains("record 5"), "{out}");
+}
+
+#[tokio::test]
+async fn a_fake_pruning_checkpoint_is_reported_against_the_retention_and_the_anchors() {
+    let (db, records, lines) = anchored_twice().await;
+    let year_ago = chrono::Utc::now().timestamp_millis() - 366 * 86_400_000;
+    // Records 1 and 2 removed, passed off as pruned: first with a boundary inside the
+    // retention period, then with one set back a year, which the anchor of record 2 belies.
+    raw_sql(&db.url, "DELETE FROM message_log WHERE seq <= 2").await;
+    for (pruned_before, why) in [
+        (
+            records[1].message.at + 1,
+            "it removed records within the retention period".to_owned(),
+        ),
+        (
+            year_ago,
+            format!(
+                "record 2 (anchored at {}) was not old enough to remove",
+                lines[0]["at"].as_str().unwrap()
+            ),
+        ),
+    ] {
+        raw_sql(&db.url, "DELETE FROM message_log_checkpoints").await;
+        raw_sql(
+            &db.url,
+            &format!(
+                "INSERT INTO message_log_checkpoints (up_to_seq, hash, pruned_before, at) \
+                 VALUES (2, '{}', {pruned_before}, {})",
+                records[1].hash,
+                chrono::Utc::now().timestamp_millis()
+            ),
+        )
+        .await;
+        let (ok, out) = verify_cli(&db.url);
+        assert!(!ok, "{out}");
+        assert_eq!(
+            out,
+            format!("the pruning checkpoint after record 2: {why}\n")
+        );
+    }
 }

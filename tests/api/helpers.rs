@@ -10,7 +10,7 @@ use motcua_gateway::signing::{sign, WebhookSecret};
 use motcua_gateway::store::Store;
 use rand::Rng;
 use sqlx::Connection;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -81,6 +81,8 @@ url = "{db_url}"
 max_connections = 8
 [outbox]
 worker = false
+[audit]
+anchor_file = "{anchor_file}"
 [rate_limits]
 portal = {{ per_second = 100000, burst = 100000 }}
 payment = {{ per_second = 100000, burst = 100000 }}
@@ -90,8 +92,21 @@ address = {{ per_second = 100000, burst = 100000 }}
         token_hash(READER),
         token_hash(WRITER),
         token_hash(ADMIN),
-        token_hash(PAYER)
+        token_hash(PAYER),
+        anchor_file = anchor_file(db_url).display(),
     )
+}
+
+/// The anchor file of the database at `db_url`: beside an SQLite file, in the temporary folder
+/// for a PostgreSQL database (named after it, so each test has its own).
+pub fn anchor_file(db_url: &str) -> PathBuf {
+    match db_url.strip_prefix("sqlite://") {
+        Some(path) => Path::new(path).with_file_name("audit-anchors.jsonl"),
+        None => {
+            let name = db_url.rsplit('/').next().unwrap_or("db");
+            std::env::temp_dir().join(format!("{name}-audit-anchors.jsonl"))
+        }
+    }
 }
 
 /// The test configuration with `extra` TOML layered over it (a key in `extra` wins).
