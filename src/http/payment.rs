@@ -11,13 +11,23 @@ use crate::config::Scope;
 use crate::payment::service::{PaymentError, Provider};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
+/// How long a reserved `Idempotency-Key` may stay without its answer before it is taken to
+/// belong to a request that died (well past a provider call's timeout and a commit).
+const RESERVATION_STALE_AFTER_MS: i64 = 120_000;
+
 /// `POST /api/v1/dossiers/{MaHoSo}/payments` with `{"provider":"paygov"|"vnpay"}` (and an
 /// optional `client_ip`, the applicant's address, which VNPAY and PayGov record).
+///
+/// An `Idempotency-Key` is reserved before the provider is called, so that a client retrying
+/// while its first request is still waiting on the provider gets 409 `IDEMPOTENCY_IN_PROGRESS`
+/// rather than a second payment request; the key then holds the 201, or is given back if
+/// nothing was made (a refusal, the provider unavailable). The store's own rule — one pending
+/// payment per dossier — holds with or without a key.
 pub async fn request(
     State(state): State<AppState>,
     caller: Caller,
@@ -33,57 +43,51 @@ pub async fn request(
         &format!("POST /api/v1/dossiers/{code}/payments"),
         &bytes,
     )?;
+    let (provider, ip) = payment_order(&bytes)?;
     if let Some(k) = &key {
-        if let Some(answer) = state
+        let now = chrono::Utc::now().timestamp_millis();
+        let held = state
             .store
-            .idempotent_answer(&k.client, &k.key)
+            .reserve_idempotency_key(k, now, now - RESERVATION_STALE_AFTER_MS)
             .await
-            .map_err(|e| ApiError::internal(&e))?
-        {
-            if answer.request_hash != k.request_hash {
-                return Err(key_reused());
+            .map_err(|e| ApiError::internal(&e))?;
+        match held {
+            None => {}
+            Some(answer) if answer.request_hash != k.request_hash => return Err(key_reused()),
+            Some(answer) if answer.status == 0 => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_IN_PROGRESS",
+                    "a request with this Idempotency-Key is still being handled; retry later",
+                )
+                .with_header(header::RETRY_AFTER, "1"));
             }
-            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED);
-            return Ok(json_response(status, answer.body));
+            Some(answer) => {
+                let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED);
+                return Ok(json_response(status, answer.body));
+            }
         }
     }
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::malformed(format!("JSON is not well-formed: {e}")))?;
-    let provider = v["provider"]
-        .as_str()
-        .and_then(Provider::parse)
-        .ok_or_else(|| {
-            ApiError::validation(&[crate::domain::validation::FieldError::new(
-                "provider",
-                "not_allowed",
-                "\"paygov\" or \"vnpay\"",
-            )])
-        })?;
-    let ip = v["client_ip"]
-        .as_str()
-        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
-        .unwrap_or("127.0.0.1");
-    match state
+    let made = state
         .payments
-        .request(&code, provider, ip, chrono::Utc::now())
-        .await
-    {
-        Ok(c) => {
-            let body = json!({"payment_ref": c.reference, "amount": c.amount, "pay_url": c.pay_url, "provider": c.provider.name()})
-                .to_string();
-            // Stored after the payment's commit: a crash in between leaves the key unset, and the
-            // retry is then refused (a payment is pending), never paid twice.
-            if let Some(k) = &key {
-                if let Err(e) = state
-                    .store
-                    .save_idempotent_answer(k, 201, &body, chrono::Utc::now().timestamp_millis())
-                    .await
-                {
-                    tracing::error!(error = %e, "idempotency key not stored");
-                }
-            }
-            Ok(json_response(StatusCode::CREATED, body))
+        .request(&code, provider, &ip, chrono::Utc::now())
+        .await;
+    let answer = made.map(|c| {
+        json!({"payment_ref": c.reference, "amount": c.amount, "pay_url": c.pay_url, "provider": c.provider.name()})
+            .to_string()
+    });
+    if let Some(k) = &key {
+        let kept = match &answer {
+            Ok(body) => state.store.complete_idempotency_key(k, 201, body).await,
+            Err(_) => state.store.release_idempotency_key(k).await,
+        };
+        if let Err(e) = kept {
+            // The payment (if any) is committed; a retry is refused by the pending payment.
+            tracing::error!(error = %e, "an Idempotency-Key could not be completed or released");
         }
+    }
+    match answer {
+        Ok(body) => Ok(json_response(StatusCode::CREATED, body)),
         Err(PaymentError::NotFound) => Err(ApiError::not_found("dossier")),
         Err(PaymentError::NoFees) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -100,6 +104,27 @@ pub async fn request(
         )),
         Err(PaymentError::Store(e)) => Err(ApiError::internal(&e)),
     }
+}
+
+/// The provider and the applicant's address a payment request names.
+fn payment_order(bytes: &[u8]) -> Result<(Provider, String), ApiError> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::malformed(format!("JSON is not well-formed: {e}")))?;
+    let provider = v["provider"]
+        .as_str()
+        .and_then(Provider::parse)
+        .ok_or_else(|| {
+            ApiError::validation(&[crate::domain::validation::FieldError::new(
+                "provider",
+                "not_allowed",
+                "\"paygov\" or \"vnpay\"",
+            )])
+        })?;
+    let ip = v["client_ip"]
+        .as_str()
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+        .unwrap_or("127.0.0.1");
+    Ok((provider, ip.to_owned()))
 }
 
 /// `POST /payment/paygov/confirm`: read and checked, then recorded in the message log (cut if

@@ -203,28 +203,85 @@ impl Store {
         })
     }
 
-    /// Stores the answer of an idempotent request made outside a change (a payment request);
-    /// a key already stored keeps its first answer.
-    pub async fn save_idempotent_answer(
+    /// Reserves a key for a request made outside a change (a payment request), before the
+    /// request does anything: `None` if this caller now holds it (status 0, no answer yet),
+    /// or what the key already holds — a finished answer, or a reservation still in progress
+    /// (status 0). A reservation older than `stale_before` (ms) was left by a request that
+    /// died; it is taken over, which is safe because what that request may have done is
+    /// guarded by the store itself (one pending payment per dossier).
+    pub async fn reserve_idempotency_key(
         &self,
         key: &IdempotencyKey,
-        status: u16,
-        body: &str,
         now: i64,
-    ) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
-            sqlx::query(
+        stale_before: i64,
+    ) -> Result<Option<StoredAnswer>, StoreError> {
+        let reserved = with_pool!(self, pool => {
+            let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (client, key, request_hash, status, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client, key) DO NOTHING",
+                 VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (client, key) DO NOTHING",
             )
             .bind(&key.client)
             .bind(&key.key)
             .bind(&key.request_hash)
-            .bind(i64::from(status))
-            .bind(body)
             .bind(now)
             .execute(pool)
+            .await?
+            .rows_affected();
+            let taken_over = if inserted == 0 {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = $1 WHERE client = $2 AND key = $3 \
+                     AND request_hash = $4 AND status = 0 AND created_at < $5",
+                )
+                .bind(now)
+                .bind(&key.client)
+                .bind(&key.key)
+                .bind(&key.request_hash)
+                .bind(stale_before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            } else {
+                0
+            };
+            Ok::<bool, StoreError>(inserted + taken_over > 0)
+        })?;
+        if reserved {
+            return Ok(None);
+        }
+        self.idempotent_answer(&key.client, &key.key).await
+    }
+
+    /// Completes a key reserved by [`Store::reserve_idempotency_key`] with its answer.
+    pub async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, body = $2 \
+                 WHERE client = $3 AND key = $4 AND status = 0",
+            )
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(&key.client)
+            .bind(&key.key)
+            .execute(pool)
             .await?;
+            Ok(())
+        })
+    }
+
+    /// Gives back a key reserved by [`Store::reserve_idempotency_key`] whose request did
+    /// nothing (refused, or the provider unavailable): the same key may be tried again.
+    pub async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE client = $1 AND key = $2 AND status = 0")
+                .bind(&key.client)
+                .bind(&key.key)
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }

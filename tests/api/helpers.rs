@@ -385,6 +385,8 @@ pub enum Reply {
     Answer(u16, String, Vec<(String, String)>),
     /// Wait this long, then answer 200 `{"error_code":"0"}` (the client times out first).
     Slow(std::time::Duration),
+    /// Wait until the test lets it go (`notify_one`), then answer as the inner reply.
+    Held(std::sync::Arc<tokio::sync::Notify>, Box<Reply>),
 }
 
 impl Reply {
@@ -442,6 +444,7 @@ pub struct TestPartner {
     script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Reply>>>,
     default: std::sync::Arc<std::sync::Mutex<Reply>>,
     events: std::sync::Arc<tokio::sync::Notify>,
+    arrived: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl TestPartner {
@@ -452,6 +455,7 @@ impl TestPartner {
             script: Default::default(),
             default: std::sync::Arc::new(std::sync::Mutex::new(Reply::ok())),
             events: Default::default(),
+            arrived: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
@@ -468,18 +472,26 @@ impl TestPartner {
         use axum::response::IntoResponse;
         let (parts, body) = req.into_parts();
         let body = axum::body::to_bytes(body, 10 << 20).await.unwrap().to_vec();
-        let reply = self
+        self.arrived
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.events.notify_waiters();
+        let mut reply = self
             .script
             .lock()
             .unwrap()
             .pop_front()
             .unwrap_or_else(|| self.default.lock().unwrap().clone());
+        if let Reply::Held(release, inner) = reply {
+            release.notified().await;
+            reply = *inner;
+        }
         let (status, text, headers) = match reply {
             Reply::Answer(s, b, h) => (s, b, h),
             Reply::Slow(d) => {
                 tokio::time::sleep(d).await;
                 (200, r#"{"error_code":"0"}"#.to_owned(), vec![])
             }
+            Reply::Held(..) => (500, "{}".to_owned(), vec![]),
         };
         self.received.lock().unwrap().push(Received {
             path: parts.uri.path().to_owned(),
@@ -506,6 +518,21 @@ impl TestPartner {
     /// Answers every request after the script with this.
     pub fn set_default(&self, reply: Reply) {
         *self.default.lock().unwrap() = reply;
+    }
+
+    /// Waits (at most a minute) until `n` requests have arrived, answered or not.
+    pub async fn wait_arrivals(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let notified = self.events.notified();
+            if self.arrived.load(std::sync::atomic::Ordering::SeqCst) >= n {
+                return;
+            }
+            assert!(
+                tokio::time::timeout_at(deadline, notified).await.is_ok(),
+                "{n} request(s) never arrived"
+            );
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {

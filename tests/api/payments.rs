@@ -760,6 +760,79 @@ async fn a_payment_request_with_an_idempotency_key_is_made_once() {
 }
 
 #[tokio::test]
+async fn a_retry_with_the_same_key_while_the_provider_is_answering_makes_no_second_request() {
+    let paygov = TestPartner::start().await;
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    paygov.script([Reply::Held(
+        release.clone(),
+        Box::new(paygov_init_answer("https://paygov.example/pay/held")),
+    )]);
+    let app = paygov_app(&paygov).await;
+    let code = dossier_in(&app, 4, "PIDEM-2").await;
+    let send = |key: &'static str| {
+        app.client
+            .post(app.url(&format!("/api/v1/dossiers/{code}/payments")))
+            .bearer_auth(PAYER)
+            .header("idempotency-key", key)
+            .json(&json!({"provider": "paygov"}))
+            .send()
+    };
+    let first = tokio::spawn(send("pay-held"));
+    paygov.wait_arrivals(1).await;
+    // The first request waits on PayGov: its key is already held.
+    let (status, retry) = status_and_json(send("pay-held").await.unwrap()).await;
+    assert_eq!(
+        (status, retry["error_code"].as_str()),
+        (409, Some("IDEMPOTENCY_IN_PROGRESS"))
+    );
+    release.notify_one();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let (status, again) = status_and_json(send("pay-held").await.unwrap()).await;
+    assert_eq!(
+        (status, &again),
+        (201, &first),
+        "the first answer, once it is made"
+    );
+    assert_eq!(paygov.received().len(), 1, "PayGov was asked once");
+    assert_eq!(
+        dossier(&app, &code).await["payments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_key_whose_request_made_nothing_may_be_tried_again() {
+    let paygov = TestPartner::start().await;
+    paygov.script([
+        Reply::status(503),
+        paygov_init_answer("https://paygov.example/pay/second"),
+    ]);
+    let app = paygov_app(&paygov).await;
+    let code = dossier_in(&app, 4, "PIDEM-3").await;
+    let send = || {
+        app.client
+            .post(app.url(&format!("/api/v1/dossiers/{code}/payments")))
+            .bearer_auth(PAYER)
+            .header("idempotency-key", "pay-again")
+            .json(&json!({"provider": "paygov"}))
+            .send()
+    };
+    let (status, refused) = status_and_json(send().await.unwrap()).await;
+    assert_eq!(
+        (status, refused["error_code"].as_str()),
+        (502, Some("PROVIDER_UNAVAILABLE"))
+    );
+    let (status, made) = status_and_json(send().await.unwrap()).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["pay_url"], "https://paygov.example/pay/second");
+}
+
+#[tokio::test]
 async fn payment_callbacks_past_their_limit_get_429_with_retry_after_and_are_counted() {
     let app = spawn_app_with("[rate_limits]\npayment = { per_second = 1, burst = 2 }\n").await;
     let mut statuses = Vec::new();
