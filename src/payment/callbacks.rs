@@ -236,7 +236,12 @@ impl Payments {
             Ok(_) => return ("01", "Order not found"),
             Err(_) => return ("99", "Unknown error"),
         };
-        if super::vnpay::amount_from_wire(get("vnp_Amount")) != Some(p.amount) {
+        // An amount in another currency is not the amount asked. VNPAY's IPN need not repeat
+        // `vnp_CurrCode` (the terminal takes VND only); when it does, it must be VND.
+        let currency = get("vnp_CurrCode");
+        if super::vnpay::amount_from_wire(get("vnp_Amount")) != Some(p.amount)
+            || !(currency.is_empty() || currency == "VND")
+        {
             return ("04", "Invalid amount");
         }
         if p.state != "pending" {

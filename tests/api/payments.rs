@@ -32,7 +32,21 @@ async fn dossier(app: &TestApp, code: &str) -> Value {
 
 /// An IPN as VNPAY would send it for `reference`, signed with `secret`.
 pub(crate) fn ipn(reference: &str, amount_x100: &str, response: &str, secret: &str) -> String {
+    ipn_with(reference, amount_x100, response, secret, &[])
+}
+
+/// An IPN as [`ipn`] makes it, with `extra` parameters signed with the rest.
+fn ipn_with(
+    reference: &str,
+    amount_x100: &str,
+    response: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut p = BTreeMap::new();
+    for (k, v) in extra {
+        p.insert((*k).to_owned(), (*v).to_owned());
+    }
     for (k, v) in [
         ("vnp_TmnCode", "SVHTTEST"),
         ("vnp_Amount", amount_x100),
@@ -148,6 +162,17 @@ async fn every_vnpay_answer_code_and_rejections_change_nothing() {
         ),
         (
             ipn(&reference, "200000000", "00", VNPAY_SECRET),
+            "04",
+            "Invalid amount",
+        ),
+        (
+            ipn_with(
+                &reference,
+                "300000000",
+                "00",
+                VNPAY_SECRET,
+                &[("vnp_CurrCode", "USD")],
+            ),
             "04",
             "Invalid amount",
         ),
