@@ -1,6 +1,7 @@
 //! The gateway's one Prometheus registry, served at `/metrics`: the outbox's delivery attempts,
 //! latency and failed store cycles, requests refused by rate limits, and the queue's depth and
-//! oldest pending message read from the store at scrape time.
+//! oldest pending message read from the store — at most once a [`QUEUE_READ_EVERY`], however
+//! often `/metrics` is scraped, so that a flood of scrapes costs the database nothing more.
 
 use crate::store::Store;
 use prometheus_client::encoding::text::encode;
@@ -11,6 +12,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
+use tokio::time::Instant;
+
+/// The queue's figures are read from the store at most this often; scrapes between show the
+/// last reading.
+pub const QUEUE_READ_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptLabels {
@@ -44,6 +50,9 @@ pub struct Metrics {
     oldest_pending: Gauge,
     rate_limited: Family<CallerLabels, Counter>,
     store_errors: Counter,
+    queue_reads: Counter,
+    /// When the queue was last read; held while it is read, so that scrapes at once read once.
+    queue_read_at: tokio::sync::Mutex<Option<Instant>>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -71,6 +80,12 @@ impl Metrics {
         let oldest_pending = Gauge::default();
         let rate_limited = Family::<CallerLabels, Counter>::default();
         let store_errors = Counter::default();
+        let queue_reads = Counter::default();
+        registry.register(
+            "outbox_queue_reads",
+            "Times the outbox was counted for the queue gauges (at most once a second)",
+            queue_reads.clone(),
+        );
         registry.register(
             "outbox_store_errors",
             "Delivery cycles whose store transaction failed (outcomes kept for the next one)",
@@ -117,6 +132,8 @@ impl Metrics {
             oldest_pending,
             rate_limited,
             store_errors,
+            queue_reads,
+            queue_read_at: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -159,8 +176,26 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition, with queue figures read now.
+    /// The Prometheus text exposition, with the queue's figures read now if the last reading
+    /// is older than [`QUEUE_READ_EVERY`].
     pub async fn render(&self, store: &Store) -> String {
+        {
+            let mut read_at = self.queue_read_at.lock().await;
+            if read_at.is_none_or(|t| t.elapsed() >= QUEUE_READ_EVERY) {
+                self.read_queue(store).await;
+                *read_at = Some(Instant::now());
+            }
+        }
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics could not be encoded");
+        }
+        out
+    }
+
+    /// Sets the queue gauges from the store.
+    async fn read_queue(&self, store: &Store) {
+        self.queue_reads.inc();
         if let Ok(stats) = store.queue_stats().await {
             for state in ["pending", "delivered", "dead", "discarded"] {
                 let n = stats
@@ -179,10 +214,5 @@ impl Metrics {
             });
             self.oldest_pending.set(age);
         }
-        let mut out = String::new();
-        if encode(&mut out, &self.registry).is_err() {
-            tracing::error!("metrics could not be encoded");
-        }
-        out
     }
 }

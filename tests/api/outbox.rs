@@ -458,6 +458,26 @@ async fn metrics_show_queue_depth_and_the_oldest_pending_age() {
 }
 
 #[tokio::test]
+async fn a_flood_of_scrapes_counts_the_outbox_at_most_once_a_second() {
+    let app = spawn_app().await;
+    let started = std::time::Instant::now();
+    let scrapes = (0..50).map(|_| app.client.get(app.url("/metrics")).send());
+    for res in futures_util::future::join_all(scrapes).await {
+        assert_eq!(res.unwrap().status(), 200);
+    }
+    let elapsed = started.elapsed().as_secs();
+    let text = app.metrics().await;
+    let reads: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("motcua_outbox_queue_reads_total "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .parse()
+        .unwrap();
+    // One reading a second at most, the last scrape's included.
+    assert!(reads <= elapsed + 2, "{reads} readings in {elapsed} s");
+}
+
+#[tokio::test]
 async fn a_new_dossier_is_pushed_to_the_one_stop_software_in_the_departments_model() {
     let portal = TestPartner::start().await;
     let onestop = TestPartner::start().await;
