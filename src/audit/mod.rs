@@ -5,8 +5,10 @@
 //! - [`log`] — appending records (many waiting callers in one transaction), and the outbound
 //!   call that records a partner's request and answer around it;
 //! - [`verify`] — checking a stored run against its hashes, links, head and anchors;
-//! - [`anchor`] — the head anchored outside the database, in a signed file.
+//! - [`anchor`] — the head anchored outside the database, in a signed file;
+//! - [`mask`] — identity and phone numbers masked in what is exported.
 
 pub mod anchor;
 pub mod log;
+pub mod mask;
 pub mod verify;

@@ -1,13 +1,15 @@
 //! `motcua audit …`: verify the message log's chain, export a period of it as JSON lines.
 
 use crate::audit::anchor;
+use crate::audit::mask::mask_personal;
 use crate::audit::verify::{Problem, Verifier};
-use crate::config::AuditConfig;
+use crate::config::{token_hash, AuditConfig, ClientConfig, Config, Scope};
 use crate::domain::time::{parse_bound, Edge};
 use crate::store::Store;
 use anyhow::Context;
 use clap::Subcommand;
 use std::io::Write;
+use subtle::ConstantTimeEq;
 
 /// `motcua audit …`.
 #[derive(Debug, Subcommand)]
@@ -23,7 +25,31 @@ pub enum AuditCommand {
         /// Up to this time: a day means through its end; a moment is excluded.
         #[arg(long)]
         to: String,
+        /// Print identity and phone numbers in clear (they are masked otherwise). Only for an
+        /// admin: `MOTCUA_ADMIN_TOKEN` must hold the token of a client with the `admin` scope.
+        #[arg(long)]
+        unmasked: bool,
+        /// The admin's token, for `--unmasked` (from the environment, not the command line,
+        /// so that it does not show in the process list).
+        #[arg(
+            long = "admin-token",
+            env = "MOTCUA_ADMIN_TOKEN",
+            hide = true,
+            hide_env_values = true
+        )]
+        admin_token: Option<String>,
     },
+}
+
+/// Whether `token` is that of a configured client with the `admin` scope (constant time).
+fn is_admin(clients: &[ClientConfig], token: &str) -> bool {
+    let hash = token_hash(token);
+    clients
+        .iter()
+        .filter(|c| c.scopes.contains(&Scope::Admin))
+        .fold(false, |found, c| {
+            found | bool::from(c.token_sha256.as_bytes().ct_eq(hash.as_bytes()))
+        })
 }
 
 /// Reads `--from`/`--to`: a bound as the API takes it (`yyyyMMdd`, a whole day, or
@@ -51,19 +77,29 @@ const PAGE: i64 = 1000;
 /// Runs one audit command.
 pub(super) async fn audit_command(
     store: &Store,
-    audit: &AuditConfig,
+    config: &Config,
     command: AuditCommand,
 ) -> anyhow::Result<()> {
     match command {
-        AuditCommand::Verify => verify(store, audit).await,
-        AuditCommand::Export { from, to } => {
+        AuditCommand::Verify => verify(store, &config.audit).await,
+        AuditCommand::Export {
+            from,
+            to,
+            unmasked,
+            admin_token,
+        } => {
+            if unmasked && !admin_token.is_some_and(|t| is_admin(&config.clients, &t)) {
+                anyhow::bail!(
+                    "--unmasked prints citizens' identity and phone numbers: MOTCUA_ADMIN_TOKEN must hold the token of a client with the admin scope"
+                );
+            }
             let (from, to) = (audit_time(&from, Edge::Start)?, audit_time(&to, Edge::End)?);
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut after = 0;
             loop {
                 let page = store.message_records_between(from, to, after, PAGE).await?;
                 for r in &page {
-                    writeln!(out, "{}", export_line(r))?;
+                    writeln!(out, "{}", export_line(r, !unmasked))?;
                 }
                 match page.last() {
                     Some(last) => after = last.seq,
@@ -129,16 +165,23 @@ async fn verify(store: &Store, audit: &AuditConfig) -> anyhow::Result<()> {
 }
 
 /// One record as a JSON line: its fields, the time in Vietnam time, the raw body in base64 and,
-/// when it is UTF-8, as text too.
-fn export_line(r: &crate::chain::Record) -> serde_json::Value {
+/// when it is UTF-8, as text too — with identity and phone numbers masked when `masked` (the
+/// line then says so, and `body_sha256` is still the stored body's).
+fn export_line(r: &crate::chain::Record, masked: bool) -> serde_json::Value {
     use base64::Engine;
     let mut line = serde_json::to_value(r).unwrap_or_default();
+    let body = if masked {
+        mask_personal(&r.message.body)
+    } else {
+        std::borrow::Cow::Borrowed(r.message.body.as_slice())
+    };
+    line["masked"] = serde_json::json!(masked);
     let at = chrono::DateTime::from_timestamp_millis(r.message.at).map(|t| {
         crate::domain::time::to_vn(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
     });
     line["time"] = serde_json::json!(at);
     line["body_base64"] =
-        serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&r.message.body));
-    line["body_text"] = serde_json::json!(std::str::from_utf8(&r.message.body).ok());
+        serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&body));
+    line["body_text"] = serde_json::json!(std::str::from_utf8(&body).ok());
     line
 }

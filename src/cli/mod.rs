@@ -136,7 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::connect(&config.database.url, 2)
                 .await
                 .context("cannot open the database")?;
-            let result = audit::audit_command(&store, &config.audit, command).await;
+            let result = audit::audit_command(&store, &config, command).await;
             store.close().await;
             result
         }

@@ -332,10 +332,60 @@ async fn export_prints_a_time_range_as_json_lines_with_the_raw_bytes() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 4);
+    // Masked by default: identity and phone numbers keep their last three characters.
+    let shown = base64::engine::general_purpose::STANDARD
+        .decode(lines[0]["body_base64"].as_str().unwrap())
+        .unwrap();
+    let text = String::from_utf8(shown).unwrap();
+    assert_eq!(lines[0]["body_text"], text.as_str());
+    assert_eq!(lines[0]["masked"], true);
+    // (The enterprise's own tax code, `MaSoDoanhNghiep`, is public and stays.)
+    for clear in ["0901234567", "079085004321", "028 3812 3456"] {
+        assert!(std::str::from_utf8(&body).unwrap().contains(clear));
+        assert!(!text.contains(clear), "{clear} shown in clear");
+    }
+    assert!(text.contains(r#""SoDinhDanh": "*******678""#), "{text}");
+    assert_eq!(
+        lines[0]["body_sha256"],
+        sha256_hex(&body),
+        "the stored body's digest"
+    );
+    // In clear only for an admin's token.
+    let export = [
+        "--config",
+        cfg,
+        "audit",
+        "export",
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--unmasked",
+    ];
+    for token in [None, Some(READER), Some("not-a-token")] {
+        let envs: Vec<(&str, &str)> = token
+            .map(|t| ("MOTCUA_ADMIN_TOKEN", t))
+            .into_iter()
+            .collect();
+        let out = run_motcua(&export, &envs);
+        assert!(!out.status.success(), "{token:?}");
+        assert_eq!(stdout(&out), "", "{token:?}: nothing printed");
+    }
+    let out = run_motcua(&export, &[("MOTCUA_ADMIN_TOKEN", ADMIN)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let raw = base64::engine::general_purpose::STANDARD
         .decode(lines[0]["body_base64"].as_str().unwrap())
         .unwrap();
     assert_eq!(raw, body);
+    assert_eq!(lines[0]["masked"], false);
     assert_eq!(lines[0]["seq"], 1);
     assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
     assert!(lines[0]["time"].as_str().unwrap().ends_with("+07:00"));
