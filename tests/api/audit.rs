@@ -195,13 +195,7 @@ async fn payment_calls_and_callbacks_are_recorded() {
     let signed = crate::payments::ipn("NOPE", "100", "00", crate::payments::VNPAY_SECRET);
     let app = spawn_app().await;
     for query in [unsigned, &signed] {
-        let res = app
-            .client
-            .get(app.url(&format!("/payment/vnpay/ipn?{query}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(get_ipn(&app, query).await.status(), 200);
     }
     let log = message_log(&app.store).await;
     assert_eq!(log.len(), 4);
@@ -304,6 +298,20 @@ async fn an_edited_body_is_named_even_with_its_hash_left_alone() {
     );
 }
 
+/// The lines `motcua args…` printed, each a JSON value; it must succeed.
+fn exported(args: &[&str], envs: &[(&str, &str)]) -> Vec<Value> {
+    let out = run_motcua(args, envs);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn export_prints_a_time_range_as_json_lines_with_the_raw_bytes() {
     use base64::Engine;
@@ -316,21 +324,10 @@ async fn export_prints_a_time_range_as_json_lines_with_the_raw_bytes() {
         .format("%Y%m%d")
         .to_string();
 
-    let out = run_motcua(
-        &[
-            "--config", cfg, "audit", "export", "--from", &today, "--to", &today,
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let export = [
+        "--config", cfg, "audit", "export", "--from", &today, "--to", &today,
+    ];
+    let lines = exported(&export, &[]);
     assert_eq!(lines.len(), 4);
     // Masked by default: identity and phone numbers keep their last three characters.
     let shown = base64::engine::general_purpose::STANDARD
@@ -351,17 +348,7 @@ async fn export_prints_a_time_range_as_json_lines_with_the_raw_bytes() {
         "the stored body's digest"
     );
     // In clear only for an admin's token.
-    let export = [
-        "--config",
-        cfg,
-        "audit",
-        "export",
-        "--from",
-        &today,
-        "--to",
-        &today,
-        "--unmasked",
-    ];
+    let export = [&export[..], &["--unmasked"]].concat();
     for token in [None, Some(READER), Some("not-a-token")] {
         let envs: Vec<(&str, &str)> = token
             .map(|t| ("MOTCUA_ADMIN_TOKEN", t))
@@ -371,16 +358,7 @@ async fn export_prints_a_time_range_as_json_lines_with_the_raw_bytes() {
         assert!(!out.status.success(), "{token:?}");
         assert_eq!(stdout(&out), "", "{token:?}: nothing printed");
     }
-    let out = run_motcua(&export, &[("MOTCUA_ADMIN_TOKEN", ADMIN)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = exported(&export, &[("MOTCUA_ADMIN_TOKEN", ADMIN)]);
     let raw = base64::engine::general_purpose::STANDARD
         .decode(lines[0]["body_base64"].as_str().unwrap())
         .unwrap();
@@ -517,6 +495,22 @@ fn verify_cli(db_url: &str) -> (bool, String) {
     (out.status.success(), stdout(&out))
 }
 
+/// Points the chain's head at `seq` with `hash`, as someone covering their tracks would.
+async fn set_head(db_url: &str, seq: i64, hash: &str) {
+    raw_sql(
+        db_url,
+        &format!("UPDATE message_log_head SET last_seq = {seq}, last_hash = '{hash}'"),
+    )
+    .await;
+}
+
+/// `motcua audit verify` fails, printing exactly `report`.
+fn assert_reported(db_url: &str, report: String) {
+    let (ok, out) = verify_cli(db_url);
+    assert!(!ok, "{out}");
+    assert_eq!(out, report);
+}
+
 /// A gateway that took one exchange and stopped (anchoring record 2), then another one and
 /// stopped (anchoring record 4): the database, its records, and its anchor lines.
 async fn anchored_twice() -> (TestDb, Vec<motcua_gateway::chain::Record>, Vec<Value>) {
@@ -561,22 +555,13 @@ async fn a_cut_tail_and_a_rewritten_head_are_reported_against_the_anchors() {
 
     // The tail cut and the head moved back: the chain alone would hold.
     raw_sql(&db.url, "DELETE FROM message_log WHERE seq > 2").await;
-    raw_sql(
+    set_head(&db.url, 2, &records[1].hash).await;
+    assert_reported(
         &db.url,
-        &format!(
-            "UPDATE message_log_head SET last_seq = 2, last_hash = '{}'",
-            records[1].hash
-        ),
-    )
-    .await;
-    let (ok, out) = verify_cli(&db.url);
-    assert!(!ok);
-    assert_eq!(
-        out,
         format!(
             "the log ends at record 2, but record 4 was anchored at {}: its tail was cut\n",
             lines[1]["at"].as_str().unwrap()
-        )
+        ),
     );
 }
 
@@ -599,22 +584,13 @@ async fn a_head_rewritten_with_its_hashes_recomputed_is_reported_against_the_anc
         )
         .await;
     }
-    raw_sql(
+    set_head(&db.url, 4, &records[3].hash).await;
+    assert_reported(
         &db.url,
-        &format!(
-            "UPDATE message_log_head SET last_hash = '{}'",
-            records[3].hash
-        ),
-    )
-    .await;
-    let (ok, out) = verify_cli(&db.url);
-    assert!(!ok);
-    assert_eq!(
-        out,
         format!(
             "record 4: differs from its anchor of {} (the log was rewritten from there)\n",
             lines[1]["at"].as_str().unwrap()
-        )
+        ),
     );
     // A line added by hand without the key is named, and believed in nothing.
     let mut forged = lines[1].clone();
@@ -661,11 +637,9 @@ async fn a_fake_pruning_checkpoint_is_reported_against_the_retention_and_the_anc
             ),
         )
         .await;
-        let (ok, out) = verify_cli(&db.url);
-        assert!(!ok, "{out}");
-        assert_eq!(
-            out,
-            format!("the pruning checkpoint after record 2: {why}\n")
+        assert_reported(
+            &db.url,
+            format!("the pruning checkpoint after record 2: {why}\n"),
         );
     }
 }

@@ -296,6 +296,15 @@ pub async fn post_signed(
         .await
 }
 
+/// `GET /payment/vnpay/ipn?{query}` from the test's client.
+pub async fn get_ipn(app: &TestApp, query: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/payment/vnpay/ipn?{query}")))
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }

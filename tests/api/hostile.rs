@@ -61,12 +61,7 @@ async fn a_flood_of_forgeries_leaves_the_store_flat() {
             (Some("99"), Some(""))
         );
         let q = ipn("TT0000000000NONE", "100", "00", "forged") + "&pad=" + &"z".repeat(7 * 1024);
-        let res = app
-            .client
-            .get(app.url(&format!("/payment/vnpay/ipn?{q}")))
-            .send()
-            .await
-            .unwrap();
+        let res = get_ipn(&app, &q).await;
         assert_eq!(
             res.json::<serde_json::Value>().await.unwrap()["RspCode"],
             "97"
@@ -126,12 +121,7 @@ async fn genuine_callbacks_get_through_a_flood_of_unsigned_ones() {
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let q = ipn("TT0000000000NONE", "100", "00", VNPAY_SECRET);
-        let res = app
-            .client
-            .get(app.url(&format!("/payment/vnpay/ipn?{q}")))
-            .send()
-            .await
-            .unwrap();
+        let res = get_ipn(&app, &q).await;
         statuses.push(res.status().as_u16());
     }
     assert_eq!(

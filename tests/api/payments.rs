@@ -68,12 +68,7 @@ fn ipn_with(
 }
 
 async fn send_ipn(app: &TestApp, query: &str) -> Value {
-    let res = app
-        .client
-        .get(app.url(&format!("/payment/vnpay/ipn?{query}")))
-        .send()
-        .await
-        .unwrap();
+    let res = get_ipn(app, query).await;
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
@@ -865,12 +860,7 @@ async fn payment_callbacks_past_their_limit_get_429_with_retry_after_and_are_cou
     for i in 0..3 {
         // Signed callbacks (for no known order): only those spend the providers' budget.
         let res = if i < 2 {
-            let query = ipn("TT0000000000NONE", "100", "00", VNPAY_SECRET);
-            app.client
-                .get(app.url(&format!("/payment/vnpay/ipn?{query}")))
-                .send()
-                .await
-                .unwrap()
+            get_ipn(&app, &ipn("TT0000000000NONE", "100", "00", VNPAY_SECRET)).await
         } else {
             app.client
                 .post(app.url("/payment/paygov/confirm"))
