@@ -134,7 +134,10 @@ impl Payments {
         let repeat = |p: &crate::store::PaymentRow| {
             p.state == "paid" && p.provider_txn.as_deref() == Some(txn.as_str())
         };
-        if p.state != "pending" {
+        // A payment that expired unpaid and is now confirmed paid is recorded as paid: the
+        // citizen's money was taken (contract section 4).
+        let late = p.state == "expired" && f.code == "00";
+        if p.state != "pending" && !late {
             return if repeat(&p) {
                 ("00", "Already recorded")
             } else if p.state == "paid" {
@@ -244,13 +247,15 @@ impl Payments {
         {
             return ("04", "Invalid amount");
         }
-        if p.state != "pending" {
-            return ("02", "Order already confirmed");
-        }
         let outcome = Settlement {
             paid: get("vnp_ResponseCode") == "00" && get("vnp_TransactionStatus") == "00",
             transaction: Some(get("vnp_TransactionNo").to_owned()).filter(|t| !t.is_empty()),
         };
+        // As for PayGov: an expired payment confirmed paid is recorded, never refused.
+        let late = p.state == "expired" && outcome.paid;
+        if p.state != "pending" && !late {
+            return ("02", "Order already confirmed");
+        }
         match self.settle(&p, &outcome, now).await {
             Ok(Settled::Recorded) => ("00", "Confirm Success"),
             Ok(Settled::NotPending) => ("02", "Order already confirmed"),

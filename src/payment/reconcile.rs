@@ -1,8 +1,10 @@
 //! Reconciliation: payments still pending after `payments.reconcile_after` are asked about
-//! (PayGov QUERY, VNPAY querydr) and settled as a callback would settle them; requests unpaid
-//! past `payments.expire_after` expire. A VNPAY answer is believed only if its own signature
-//! verifies; PayGov's QUERY answer carries no signature in the contract, so it is believed only
-//! when it names the same reference and amount.
+//! (PayGov QUERY, VNPAY querydr) and settled as a callback would settle them. A payment still
+//! pending after `payments.expire_after` is asked one last time and expires only if the
+//! provider says it is not paid (contract section 4); if the provider does not answer, it stays
+//! pending and is asked again. A VNPAY answer is believed only if its own signature verifies;
+//! PayGov's QUERY answer carries no signature in the contract, so it is believed only when it
+//! names no other reference and states the amount asked.
 
 use super::service::{Payments, Settlement};
 use super::{paygov, vnpay};
@@ -22,13 +24,15 @@ pub enum Answer {
     Paid(String),
     /// Failed.
     Failed,
-    /// Still pending, or nothing trustworthy was said.
+    /// Not paid yet (or never started): the provider says so.
+    Pending,
+    /// Nothing trustworthy was said (no answer, a forged or inconsistent one).
     Unknown,
 }
 
 impl Payments {
-    /// Asks about and settles pending payments older than `reconcile_after`; expires those older
-    /// than `expire_after`. Returns how many were settled.
+    /// Asks about and settles pending payments older than `reconcile_after`; those older than
+    /// `expire_after` that the provider says are not paid expire. Returns how many were settled.
     pub async fn reconcile_once(
         &self,
         reconcile_after: Duration,
@@ -37,17 +41,11 @@ impl Payments {
     ) -> Result<usize, StoreError> {
         let ms = now.timestamp_millis();
         let age = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
-        let expired = self
-            .store
-            .expire_payments(ms - age(expire_after), ms)
-            .await?;
-        if expired > 0 {
-            self.lifecycle.forget_all();
-            tracing::info!(expired, "unpaid payment requests expired");
-        }
+        let expire_before = ms - age(expire_after);
+        let ask_before = ms - age(reconcile_after).min(age(expire_after));
         let due = self
             .store
-            .payments_to_reconcile(ms - age(reconcile_after), ms - age(reconcile_after) / 2, 50)
+            .payments_to_reconcile(ask_before, ms - age(reconcile_after) / 2, 50)
             .await?;
         let mut settled = 0;
         for p in due {
@@ -57,6 +55,7 @@ impl Payments {
                 "vnpay" => self.vnpay_querydr(&p, now).await,
                 _ => Answer::Unknown,
             };
+            let last_question = p.created_at < expire_before;
             let outcome = match answer {
                 Answer::Paid(txn) => Settlement {
                     paid: true,
@@ -66,7 +65,18 @@ impl Payments {
                     paid: false,
                     transaction: None,
                 },
-                Answer::Unknown => continue,
+                Answer::Pending if last_question => {
+                    if self.store.expire_payment(&p.reference, ms).await? {
+                        self.lifecycle.forget_all();
+                        tracing::info!(payment.reference = %p.reference, "unpaid payment request expired: the provider says it is not paid");
+                    }
+                    continue;
+                }
+                Answer::Unknown if last_question => {
+                    tracing::warn!(payment.reference = %p.reference, provider = %p.provider, "a payment past its expiry stays pending: the provider gave no answer to believe");
+                    continue;
+                }
+                Answer::Pending | Answer::Unknown => continue,
             };
             if self.settle(&p, &outcome, now).await? == super::service::Settled::Recorded {
                 tracing::info!(payment.reference = %p.reference, paid = outcome.paid, "payment settled by reconciliation");
@@ -102,6 +112,7 @@ impl Payments {
             && Vnd::parse(&s("SoTien")) == Some(p.amount);
         let answer = match (consistent, s("TrangThaiGD").as_str()) {
             (true, "1") if !s("MaGiaoDich").is_empty() => Answer::Paid(s("MaGiaoDich")),
+            (true, "3") => Answer::Pending,
             (true, "4") => Answer::Failed,
             _ => Answer::Unknown,
         };
@@ -166,11 +177,17 @@ impl Payments {
             && s("vnp_TxnRef") == p.reference
             && s("vnp_ResponseCode") == "00"
             && super::vnpay::amount_from_wire(&s("vnp_Amount")) == Some(p.amount);
-        let answer = if !believable {
+        // `91`: VNPAY has no transaction for the reference — the citizen never paid.
+        let never_started =
+            verified && s("vnp_TxnRef") == p.reference && s("vnp_ResponseCode") == "91";
+        let answer = if never_started {
+            Answer::Pending
+        } else if !believable {
             Answer::Unknown
         } else {
             match s("vnp_TransactionStatus").as_str() {
                 "00" => Answer::Paid(s("vnp_TransactionNo")),
+                "01" => Answer::Pending,
                 "02" => Answer::Failed,
                 _ => Answer::Unknown,
             }

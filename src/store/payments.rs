@@ -1,5 +1,7 @@
 //! Payment statements: payment requests, their settlement (once: guarded by `state = 'pending'`
-//! and by the unique provider transaction id), and each payment's history of provider messages (`payment_events`).
+//! — or `'expired'` when the provider confirms a late payment as paid — and by the unique
+//! provider transaction id), and each payment's history of provider messages
+//! (`payment_events`).
 
 use super::{with_pool, BeginWrite, Store, StoreError};
 use crate::domain::dossier::FeeLine;
@@ -140,7 +142,7 @@ macro_rules! apply_payment_op {
                 $crate::store::PaymentOp::Settle { reference, state, provider_txn } => {
                     sqlx::query(
                         "UPDATE payments SET state = $1, provider_txn = $2, settled_at = $3 \
-                         WHERE reference = $4 AND state = 'pending'",
+                         WHERE reference = $4 AND (state = 'pending' OR (state = 'expired' AND $1 = 'paid'))",
                     )
                     .bind(*state)
                     .bind(provider_txn.as_deref())
@@ -224,15 +226,15 @@ impl Store {
         })
     }
 
-    /// Expires payments still pending that were requested before `before` (ms).
-    pub async fn expire_payments(&self, before: i64, now: i64) -> Result<u64, StoreError> {
+    /// Expires one payment if it is still pending; returns whether it did.
+    pub async fn expire_payment(&self, reference: &str, now: i64) -> Result<bool, StoreError> {
         with_pool!(self, pool => {
-            Ok(sqlx::query("UPDATE payments SET state = 'expired', settled_at = $1 WHERE state = 'pending' AND created_at < $2")
+            Ok(sqlx::query("UPDATE payments SET state = 'expired', settled_at = $1 WHERE reference = $2 AND state = 'pending'")
                 .bind(now)
-                .bind(before)
+                .bind(reference)
                 .execute(pool)
                 .await?
-                .rows_affected())
+                .rows_affected() == 1)
         })
     }
 

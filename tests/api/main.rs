@@ -6,6 +6,7 @@
 mod audit;
 mod codes;
 mod connections;
+mod expiry;
 mod fuzz;
 mod helpers;
 mod hostile;
