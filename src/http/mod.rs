@@ -11,6 +11,7 @@ pub mod error;
 pub mod limits;
 pub mod ops;
 pub mod outbox;
+pub mod pages;
 pub mod payment;
 pub mod portal;
 pub mod record;
@@ -200,7 +201,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024));
     let callbacks = Router::new()
         .route("/payment/paygov/confirm", post(payment::paygov_confirm))
-        .route("/payment/vnpay/ipn", get(payment::vnpay_ipn));
+        .route("/payment/vnpay/ipn", get(payment::vnpay_ipn))
+        .route("/payment/vnpay/return", get(pages::vnpay_return));
     // Every route but the liveness probe counts against the per-address limit first, callbacks
     // and the store-reading probes included (contract section 8).
     let ops = Router::new()

@@ -262,4 +262,69 @@ impl Payments {
             Ok(Settled::TransactionReused) | Err(_) => ("99", "Unknown error"),
         }
     }
+
+    /// What the citizen's browser is shown when VNPAY sends it back (`vnp_ReturnUrl`): read
+    /// from the signed parameters and the payment as stored, never settling anything (only the
+    /// IPN and reconciliation do).
+    pub async fn vnpay_return(&self, query: &str) -> ReturnView {
+        let ipn = self.vnpay_read(query);
+        let Some(params) = ipn.params.filter(|_| ipn.verified) else {
+            return ReturnView::Unverified;
+        };
+        let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+        let p = match self.payment(get("vnp_TxnRef")).await {
+            Ok(Some(p)) if p.provider == "vnpay" => p,
+            Ok(_) => return ReturnView::Unknown,
+            Err(e) => {
+                tracing::error!(error = %e, "a VNPAY return could not be looked up");
+                return ReturnView::Unavailable;
+            }
+        };
+        let said_paid = get("vnp_ResponseCode") == "00" && get("vnp_TransactionStatus") == "00";
+        let state = match p.state.as_str() {
+            "paid" => ReturnState::Recorded,
+            "failed" => ReturnState::Failed,
+            _ if said_paid => ReturnState::Confirming,
+            _ => ReturnState::Failed,
+        };
+        ReturnView::Payment {
+            state,
+            dossier: p.dossier,
+            reference: p.reference,
+            amount: p.amount,
+        }
+    }
+}
+
+/// What the return page says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnView {
+    /// The parameters' signature does not hold.
+    Unverified,
+    /// No VNPAY payment has this reference.
+    Unknown,
+    /// The store could not be read.
+    Unavailable,
+    /// A payment of the gateway's.
+    Payment {
+        /// Where it stands.
+        state: ReturnState,
+        /// The dossier's code.
+        dossier: String,
+        /// The payment reference.
+        reference: String,
+        /// The amount.
+        amount: Vnd,
+    },
+}
+
+/// Where a payment stands, as the citizen is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnState {
+    /// Paid, and recorded.
+    Recorded,
+    /// VNPAY says paid; its confirmation to the gateway has not arrived yet.
+    Confirming,
+    /// Not paid (cancelled, refused, failed).
+    Failed,
 }

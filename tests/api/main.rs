@@ -13,6 +13,7 @@ mod hostile;
 mod intake;
 mod lifecycle;
 mod outbox;
+mod pages;
 mod payments;
 mod process;
 mod read_api;

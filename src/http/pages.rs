@@ -1,0 +1,149 @@
+//! Pages that citizens' browsers land on, in Vietnamese: the VNPAY return page
+//! (`GET /payment/vnpay/return`, contract section 4), which says whether the payment is
+//! recorded, still being confirmed, or failed, and never settles anything itself.
+
+use super::AppState;
+use crate::payment::callbacks::{ReturnState, ReturnView};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+/// `GET /payment/vnpay/return?…`.
+pub async fn vnpay_return(State(state): State<AppState>, uri: Uri) -> Response {
+    let query = uri.query().unwrap_or_default();
+    let view = if query.len() > 8 * 1024 {
+        ReturnView::Unverified
+    } else {
+        state.payments.vnpay_return(query).await
+    };
+    let status = match view {
+        ReturnView::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::OK,
+    };
+    let mut res = (status, render(&view, &state.config.agency.name)).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    res
+}
+
+/// Text for HTML: `&`, `<`, `>`, `"` and `'` escaped.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An amount as Vietnamese write it: `3.000.000 đồng`.
+fn dong(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    format!("{out} đồng")
+}
+
+fn render(view: &ReturnView, agency: &str) -> String {
+    let (tone, title, lead, details) = match view {
+        ReturnView::Unverified => (
+            "bad",
+            "Không xác minh được kết quả thanh toán",
+            "Thông tin VNPAY gửi về không đúng chữ ký. Nếu Quý vị đã thanh toán, kết quả sẽ được ghi nhận khi VNPAY xác nhận; vui lòng kiểm tra lại trạng thái hồ sơ sau ít phút.".to_owned(),
+            None,
+        ),
+        ReturnView::Unknown => (
+            "bad",
+            "Không tìm thấy yêu cầu thanh toán",
+            "Mã thanh toán này không có trong hệ thống. Vui lòng liên hệ bộ phận Một cửa của Sở.".to_owned(),
+            None,
+        ),
+        ReturnView::Unavailable => (
+            "wait",
+            "Hệ thống đang bận",
+            "Chưa tra cứu được kết quả thanh toán. Vui lòng tải lại trang sau ít phút.".to_owned(),
+            None,
+        ),
+        ReturnView::Payment { state, dossier, reference, amount } => {
+            let (tone, title, lead) = match state {
+                ReturnState::Recorded => ("ok", "Đã ghi nhận thanh toán", "Khoản phí, lệ phí của hồ sơ đã được ghi nhận. Hồ sơ tiếp tục được giải quyết."),
+                ReturnState::Confirming => ("wait", "Đang xác nhận thanh toán", "VNPAY báo giao dịch thành công; hệ thống đang chờ VNPAY xác nhận để ghi nhận. Quý vị không cần thanh toán lại."),
+                ReturnState::Failed => ("bad", "Thanh toán không thành công", "Giao dịch chưa được thực hiện hoặc đã bị hủy; chưa có khoản nào được ghi nhận. Quý vị có thể thanh toán lại từ hồ sơ trên Cổng dịch vụ công."),
+            };
+            (tone, title, lead.to_owned(), Some((dossier, reference, amount.get())))
+        }
+    };
+    let details = details.map_or_else(String::new, |(dossier, reference, amount)| {
+        format!(
+            "<dl><dt>Mã hồ sơ</dt><dd>{}</dd><dt>Mã thanh toán</dt><dd>{}</dd><dt>Số tiền</dt><dd>{}</dd></dl>",
+            escape(dossier),
+            escape(reference),
+            dong(amount)
+        )
+    });
+    format!(
+        r#"<!doctype html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} — {agency}</title>
+<style>
+body {{ font-family: system-ui, "Segoe UI", Roboto, Arial, sans-serif; margin: 0; background: #f4f6f8; color: #1d2733; }}
+main {{ max-width: 36rem; margin: 3rem auto; background: #fff; border-radius: 8px; padding: 2rem; box-shadow: 0 1px 4px rgba(0,0,0,.12); }}
+.agency {{ font-size: .9rem; color: #5a6675; text-transform: uppercase; letter-spacing: .03em; }}
+h1 {{ font-size: 1.5rem; margin: .5rem 0 1rem; }}
+.ok h1 {{ color: #1b7f3b; }} .wait h1 {{ color: #a86400; }} .bad h1 {{ color: #b3261e; }}
+dl {{ display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; margin: 1.5rem 0 0; }}
+dt {{ color: #5a6675; }} dd {{ margin: 0; font-weight: 600; }}
+</style>
+</head>
+<body>
+<main class="{tone}">
+<div class="agency">{agency}</div>
+<h1>{title}</h1>
+<p>{lead}</p>
+{details}
+</main>
+</body>
+</html>
+"#,
+        agency = escape(agency),
+        lead = escape(&lead),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_written_with_dots_and_text_is_escaped() {
+        assert_eq!(dong(3_000_000), "3.000.000 đồng");
+        assert_eq!(dong(500), "500 đồng");
+        assert_eq!(dong(12_500), "12.500 đồng");
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}
