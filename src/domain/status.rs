@@ -86,10 +86,16 @@ impl Status {
         )
     }
 
-    /// Whether a dossier in this status is still being handled (so it can become overdue):
-    /// neither ended nor completed.
+    /// Whether a dossier in this status is still being handled: neither ended nor completed.
     pub fn is_open(self) -> bool {
         !self.is_terminal() && self != Status::Completed
+    }
+
+    /// Whether the processing clock runs in this status, so that the dossier can become
+    /// overdue: open, and not waiting on the applicant for a supplement (5) or fees (6) —
+    /// "a dossier in status 5 or 6 is never shown as overdue" (contract section 5).
+    pub fn clock_runs(self) -> bool {
+        self.is_open() && !matches!(self, Status::SupplementRequested | Status::PaymentRequested)
     }
 }
 

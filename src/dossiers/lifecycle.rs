@@ -327,7 +327,16 @@ impl Lifecycle {
                 u.accepted_at = Some(now_ms);
                 u.due_at = Some(utc_ms(self.calendar.due(hours, local(now_ms), days)));
             }
-            Action::RequestSupplement => u.supplement_requested_at = Some(now_ms),
+            Action::RequestSupplement => {
+                // Once, listing everything needed (DOMAIN.md, status 5).
+                let asked = Action::RequestSupplement.name();
+                if d.progress.iter().any(|p| p.action == asked) {
+                    return Err(LifecycleError::InvalidTransition(
+                        "a supplement is requested once only, listing everything needed".into(),
+                    ));
+                }
+                u.supplement_requested_at = Some(now_ms);
+            }
             Action::ReceiveSupplement => {
                 let since = d.supplement_requested_at.unwrap_or(now_ms);
                 let spent = self

@@ -19,9 +19,9 @@ pub fn status_name(code: i64) -> &'static str {
     Status::from_code(code).map_or("", Status::name_vi)
 }
 
-/// Whether a dossier with this stored status is still being handled (`Status::is_open`).
-pub fn is_open(status: i64) -> bool {
-    Status::from_code(status).is_some_and(Status::is_open)
+/// Whether a dossier with this stored status can become overdue (`Status::clock_runs`).
+pub fn clock_runs(status: i64) -> bool {
+    Status::from_code(status).is_some_and(Status::clock_runs)
 }
 
 /// The dossier as `GET /api/v1/dossiers/{MaHoSo}` shows it.
@@ -30,7 +30,7 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
     let mapping = procedure.as_ref().and_then(|c| mappings.get(c));
     let fee_total = FeeLine::total(&d.fees);
     let now = chrono::Utc::now().timestamp_millis();
-    let open = is_open(d.status);
+    let running = clock_runs(d.status);
     json!({
         "MaHoSo": d.code,
         "MaHoSoQG": d.portal_id,
@@ -46,7 +46,7 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
         "NgayKetThucXuLy": wire(d.finished_at),
         "NgayTra": wire(d.returned_at),
         "timeliness": d.timeliness,
-        "overdue": open && d.due_at.is_some_and(|due| due < now),
+        "overdue": running && d.due_at.is_some_and(|due| due < now),
         "handling_unit": mapping.map(|m| m.handling_unit.clone()),
         "applicant": d.applicant,
         "summary": d.summary,

@@ -7,7 +7,7 @@ use crate::config::Scope;
 use crate::domain::codes::{DossierCode, ProcedureCode};
 use crate::domain::status::Status;
 use crate::domain::time::{format_wire_millis, parse_bound, Edge};
-use crate::dossiers::view::{dossier_view, is_open, status_name};
+use crate::dossiers::view::{clock_runs, dossier_view, status_name};
 use crate::store::{DossierFilter, StoredDossier};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -65,8 +65,8 @@ pub async fn get_by_code(
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(|| ApiError::not_found("dossier"))?;
     let body = Bytes::from(dossier_view(&state.mappings, &d).to_string());
-    // An open dossier's `overdue` turns true at its due moment: not kept past it.
-    let until = d.due_at.filter(|_| is_open(d.status)).map(|due| {
+    // A running dossier's `overdue` turns true at its due moment: not kept past it.
+    let until = d.due_at.filter(|_| clock_runs(d.status)).map(|due| {
         let left = due - chrono::Utc::now().timestamp_millis();
         std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0))
     });

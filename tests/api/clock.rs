@@ -1,0 +1,86 @@
+//! The processing clock (contract section 5, DOMAIN.md): it stops while the applicant owes a
+//! supplement (5) or fees (6), so such a dossier is never shown as overdue; and a supplement is
+//! asked for once.
+
+use crate::helpers::*;
+use crate::lifecycle::{act, dossier_in};
+use serde_json::json;
+
+fn step(action: &str) -> serde_json::Value {
+    json!({"action": action, "officer": {"name": "Nguyễn Văn A", "title": "Chuyên viên", "unit": "Phòng Quản lý Văn hóa"}, "note": "Bổ sung bản sao giấy chứng nhận PCCC"})
+}
+
+/// The dossier's status and whether it shows as overdue.
+async fn shown(app: &TestApp, code: &str) -> (i64, bool) {
+    let res = app
+        .get_with(
+            &format!("/api/v1/dossiers/{code}"),
+            READER,
+            &[("cache-control", "no-cache")],
+        )
+        .await;
+    let (status, d) = status_and_json(res).await;
+    assert_eq!(status, 200, "{d}");
+    (
+        d["TrangThaiHoSo"].as_i64().unwrap(),
+        d["overdue"].as_bool().unwrap(),
+    )
+}
+
+/// Moves the dossier's due date a working week into the past.
+async fn due_last_week(app: &TestApp, code: &str) {
+    let past = chrono::Utc::now().timestamp_millis() - 7 * 86_400_000;
+    raw_sql(
+        &app.db_url(),
+        &format!("UPDATE dossiers SET due_at = {past} WHERE code = '{code}'"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_dossier_waiting_on_the_applicant_is_never_overdue() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "CLOCK-1").await;
+    due_last_week(&app, &code).await;
+    assert_eq!(
+        shown(&app, &code).await,
+        (4, true),
+        "past its due date while processing"
+    );
+    assert_eq!(act(&app, &code, step("request_supplement")).await.0, 200);
+    assert_eq!(shown(&app, &code).await, (5, false), "the clock stops in 5");
+    assert_eq!(act(&app, &code, step("receive_supplement")).await.0, 200);
+    assert_eq!(shown(&app, &code).await, (4, true), "and runs again in 4");
+
+    let paying = dossier_in(&app, 6, "CLOCK-2").await;
+    due_last_week(&app, &paying).await;
+    assert_eq!(
+        shown(&app, &paying).await,
+        (6, false),
+        "the clock stops in 6"
+    );
+}
+
+#[tokio::test]
+async fn a_supplement_is_asked_for_once() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 5, "SUPP-1").await;
+    assert_eq!(act(&app, &code, step("receive_supplement")).await.0, 200);
+    let (status, refused) = act(&app, &code, step("request_supplement")).await;
+    assert_eq!(
+        (
+            status,
+            refused["error_code"].as_str(),
+            refused["message"].as_str()
+        ),
+        (
+            409,
+            Some("INVALID_TRANSITION"),
+            Some("a supplement is requested once only, listing everything needed")
+        )
+    );
+    assert_eq!(shown(&app, &code).await.0, 4, "nothing changed");
+    // Never at reception: only from 4.
+    let fresh = dossier_in(&app, 2, "SUPP-2").await;
+    assert_eq!(act(&app, &fresh, step("request_supplement")).await.0, 409);
+}
