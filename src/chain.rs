@@ -81,39 +81,6 @@ impl NewMessage {
     }
 }
 
-/// How much of an unauthenticated request's body the log keeps (contract section 8).
-pub const UNAUTHENTICATED_BODY_KEPT: usize = 1024;
-/// How much of an unauthenticated request's header text the log keeps: the contract keeps its
-/// headers, and this bound stops a stranger from filling the log through them instead (a
-/// server accepts a few hundred KiB of headers).
-pub const UNAUTHENTICATED_HEADERS_KEPT: usize = 8 * 1024;
-
-impl NewMessage {
-    /// This request as the log keeps it when it failed its signature or token check: its
-    /// headers (up to [`UNAUTHENTICATED_HEADERS_KEPT`]), the first
-    /// [`UNAUTHENTICATED_BODY_KEPT`] bytes of its body, and in the verdict the length and
-    /// SHA-256 of the whole body, so that a stranger can neither fill the store nor leave a
-    /// request the log cannot identify.
-    pub fn unauthenticated(mut self) -> Self {
-        let length = self.body.len();
-        let digest = sha256_hex(&self.body);
-        self.body.truncate(UNAUTHENTICATED_BODY_KEPT);
-        if self.headers.len() > UNAUTHENTICATED_HEADERS_KEPT {
-            let mut end = UNAUTHENTICATED_HEADERS_KEPT;
-            while !self.headers.is_char_boundary(end) {
-                end -= 1;
-            }
-            self.headers.truncate(end);
-            self.headers.push_str("\n[headers cut]\n");
-        }
-        self.verdict = format!(
-            "unauthenticated: body {length} bytes, sha256 {digest}, first {} kept",
-            self.body.len()
-        );
-        self
-    }
-}
-
 fn verdict(status: u16, body: &[u8]) -> String {
     let code = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
@@ -342,29 +309,6 @@ pub(crate) mod tests {
     /// A sealed chain of `n` test messages.
     pub(crate) fn chain(n: u8) -> Vec<Record> {
         seal(0, GENESIS, (1..=n).map(message).collect())
-    }
-
-    #[test]
-    fn an_unauthenticated_request_keeps_a_kibibyte_and_the_whole_body_s_digest() {
-        let body: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
-        let mut m = message(1);
-        m.body = body.clone();
-        m.headers = "x-pad: ".to_owned() + &"é".repeat(5000);
-        let kept = m.unauthenticated();
-        assert_eq!(kept.body, body[..1024]);
-        assert_eq!(
-            kept.verdict,
-            format!(
-                "unauthenticated: body 3000 bytes, sha256 {}, first 1024 kept",
-                sha256_hex(&body)
-            )
-        );
-        assert!(kept.headers.ends_with("\n[headers cut]\n"));
-        assert!(kept.headers.len() <= UNAUTHENTICATED_HEADERS_KEPT + 15);
-        let mut small = message(2);
-        small.body = b"{}".to_vec();
-        let kept = small.clone().unauthenticated();
-        assert_eq!((kept.body, kept.headers), (small.body, small.headers));
     }
 
     #[test]

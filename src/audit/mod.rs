@@ -4,11 +4,13 @@
 //!
 //! - [`log`] — appending records (many waiting callers in one transaction), and the outbound
 //!   call that records a partner's request and answer around it;
-//! - [`verify`] — checking a stored run against its hashes, links, head and anchors;
+//! - [`verify`] — checking a stored run against its hashes, links, head and anchors, naming
+//!   each [`problem`];
 //! - [`anchor`] — the head anchored outside the database, in a signed file;
 //! - [`mask`] — identity and phone numbers masked in what is exported.
 
 pub mod anchor;
 pub mod log;
 pub mod mask;
+pub mod problem;
 pub mod verify;

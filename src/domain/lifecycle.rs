@@ -22,6 +22,8 @@ pub enum Action {
     RequestPayment,
     /// 6 → the status before 6: a verified payment (callback or reconciliation only).
     ConfirmPayment,
+    /// 6 → the status before 6: the fees paid at the counter, with the receipt's number.
+    RecordPayment,
     /// 2, 4, 5, 6 → same: a new due date, once, with an apology letter.
     Extend,
     /// 4 → 9: result ready.
@@ -44,6 +46,7 @@ impl Action {
             "request_supplement" => Self::RequestSupplement,
             "receive_supplement" => Self::ReceiveSupplement,
             "request_payment" => Self::RequestPayment,
+            "record_payment" => Self::RecordPayment,
             "extend" => Self::Extend,
             "complete" => Self::Complete,
             "return_result" => Self::ReturnResult,
@@ -63,6 +66,7 @@ impl Action {
             Self::ReceiveSupplement => "receive_supplement",
             Self::RequestPayment => "request_payment",
             Self::ConfirmPayment => "payment_confirmed",
+            Self::RecordPayment => "record_payment",
             Self::Extend => "extend",
             Self::Complete => "complete",
             Self::ReturnResult => "return_result",
@@ -89,6 +93,7 @@ impl Action {
             Self::ReceiveSupplement => "Nhận giấy tờ bổ sung, tiếp tục xử lý",
             Self::RequestPayment => "Yêu cầu thực hiện nghĩa vụ tài chính",
             Self::ConfirmPayment => "Đã thanh toán phí, lệ phí",
+            Self::RecordPayment => "Nộp phí, lệ phí tại Bộ phận Một cửa",
             Self::Extend => "Gia hạn thời gian giải quyết",
             Self::Complete => "Đã xử lý xong, có kết quả",
             Self::ReturnResult => "Đã trả kết quả",
@@ -109,7 +114,7 @@ pub fn transition(action: Action, from: Status, before_payment: Option<Status>) 
         (Action::RequestSupplement, Processing) => Some(SupplementRequested),
         (Action::ReceiveSupplement, SupplementRequested) => Some(Processing),
         (Action::RequestPayment, Accepted | Processing) => Some(PaymentRequested),
-        (Action::ConfirmPayment, PaymentRequested) => before_payment,
+        (Action::ConfirmPayment | Action::RecordPayment, PaymentRequested) => before_payment,
         (Action::Extend, s @ (Accepted | Processing | SupplementRequested | PaymentRequested)) => {
             Some(s)
         }
@@ -161,13 +166,14 @@ impl Timeliness {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 11] = [
+    const ACTIONS: [Action; 12] = [
         Action::Accept,
         Action::Reject,
         Action::StartProcessing,
         Action::RequestSupplement,
         Action::ReceiveSupplement,
         Action::RequestPayment,
+        Action::RecordPayment,
         Action::Extend,
         Action::Complete,
         Action::ReturnResult,
@@ -190,7 +196,9 @@ mod tests {
             ("withdraw", &[1, 2, 4, 5, 6], Some(7)),
             ("stop", &[2, 4, 5, 6], Some(8)),
         ];
-        for action in ACTIONS {
+        // `record_payment`, as the confirmation, leads back to the status before 6: with none
+        // known, nowhere.
+        for action in ACTIONS.into_iter().filter(|a| *a != Action::RecordPayment) {
             let (_, froms, to) = allowed
                 .iter()
                 .find(|(n, _, _)| *n == action.name())

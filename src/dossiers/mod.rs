@@ -1,10 +1,12 @@
 //! The dossier service: a verified portal request taken in as a stored dossier ([`intake`]),
-//! the department's actions on it ([`lifecycle`]), the dossier as the internal API shows it
-//! ([`view`]), the status reads kept for a second ([`status_cache`]), and the offline check
-//! of mappings against fixtures ([`check`]).
+//! the department's actions on it ([`lifecycle`], each planned by [`plan`]), the dossier as the internal API shows it
+//! ([`view`]), the status reads kept for a second ([`status_cache`]), the fees the lifecycle
+//! enforces ([`fees`]), and the offline check of mappings against fixtures ([`check`]).
 
 pub mod check;
+pub mod fees;
 pub mod intake;
 pub mod lifecycle;
+pub mod plan;
 pub mod status_cache;
 pub mod view;

@@ -6,10 +6,12 @@ use super::error::{json_response, ApiError};
 use super::AppState;
 use crate::config::Scope;
 use crate::domain::lifecycle::Action;
+use crate::domain::money::Vnd;
 use crate::domain::time::parse_wire;
 use crate::domain::validation::FieldError;
-use crate::dossiers::lifecycle::{ActionInput, LifecycleError, Officer};
-use crate::store::IdempotencyKey;
+use crate::dossiers::fees::CounterReceipt;
+use crate::dossiers::plan::{ActionInput, LifecycleError, Officer};
+use crate::store::{IdempotencyKey, StoreError};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -131,15 +133,63 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
     {
         errors.push(FieldError::required("new_due"));
     }
+    let counter = if action == Some(Action::RecordPayment) {
+        counter_receipt(&obj, &mut errors)
+    } else {
+        None
+    };
     match (action, officer, errors.is_empty()) {
         (Some(action), Some(officer), true) => Ok(ActionInput {
             action,
             officer,
             note,
             new_due,
+            counter,
         }),
         _ => Err(ApiError::validation(&errors)),
     }
+}
+
+/// `record_payment`'s own fields: `method:"counter"`, the `amount` paid in whole đồng and the
+/// `receipt_no` (1–50 characters).
+fn counter_receipt(
+    obj: &serde_json::Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<CounterReceipt> {
+    match text_field(obj, "method", "method", 20, errors).as_deref() {
+        Some("counter") => {}
+        None if !errors.iter().any(|e| e.field == "method") => {
+            errors.push(FieldError::required("method"))
+        }
+        None => {}
+        Some(_) => errors.push(FieldError::new(
+            "method",
+            "not_allowed",
+            "\"counter\": fees paid at the one-stop counter",
+        )),
+    }
+    let amount = match obj.get("amount") {
+        None | Some(Value::Null) => {
+            errors.push(FieldError::required("amount"));
+            None
+        }
+        Some(v) => v.as_i64().and_then(|n| Vnd::try_from(n).ok()).or_else(|| {
+            errors.push(FieldError::new(
+                "amount",
+                "wrong_type",
+                "a whole number of đồng, not negative",
+            ));
+            None
+        }),
+    };
+    let receipt_no = text_field(obj, "receipt_no", "receipt_no", 50, errors);
+    if receipt_no.is_none() && !errors.iter().any(|e| e.field == "receipt_no") {
+        errors.push(FieldError::required("receipt_no"));
+    }
+    Some(CounterReceipt {
+        amount: amount?,
+        receipt_no: receipt_no?,
+    })
 }
 
 /// The client's idempotency key, if any: 1–255 visible ASCII characters.
@@ -216,6 +266,16 @@ pub async fn act(
             StatusCode::CONFLICT,
             "INVALID_TRANSITION",
             "payment settled",
+        )),
+        Err(e @ LifecycleError::FeesUnpaid(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "FEES_UNPAID",
+            e.to_string(),
+        )),
+        Err(LifecycleError::Store(StoreError::Duplicate(_))) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "INVALID_TRANSITION",
+            "this receipt number is already recorded",
         )),
         Err(LifecycleError::Store(e)) => Err(ApiError::internal(&e)),
     }

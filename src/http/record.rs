@@ -20,13 +20,13 @@
 //!
 //! A request that failed its signature check is recorded as [`Trust::Unauthenticated`]: its
 //! headers, its body's length and SHA-256 and at most its first KiB (contract section 8,
-//! `NewMessage::unauthenticated`), so that strangers cannot fill the log.
+//! [`unauthenticated`]), so that strangers cannot fill the log.
 
 use super::answer::Answer;
 use super::error::ApiError;
 use super::AppState;
 use crate::audit::log::headers_text;
-use crate::chain::{Direction, NewMessage};
+use crate::chain::{sha256_hex, Direction, NewMessage};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -71,7 +71,7 @@ pub enum Handled {
 pub enum Trust {
     /// Its signature held: kept whole.
     Authenticated,
-    /// It failed its signature check: kept cut (`NewMessage::unauthenticated`).
+    /// It failed its signature check: kept cut ([`unauthenticated`]).
     Unauthenticated,
 }
 
@@ -84,6 +84,37 @@ impl Trust {
             Trust::Unauthenticated
         }
     }
+}
+
+/// How much of an unauthenticated request's body the log keeps (contract section 8).
+pub const UNAUTHENTICATED_BODY_KEPT: usize = 1024;
+/// How much of an unauthenticated request's header text the log keeps: the contract keeps its
+/// headers, and this bound stops a stranger from filling the log through them instead (a
+/// server accepts a few hundred KiB of headers).
+pub const UNAUTHENTICATED_HEADERS_KEPT: usize = 8 * 1024;
+
+/// `request` as the log keeps it when it failed its signature or token check: its
+/// headers (up to [`UNAUTHENTICATED_HEADERS_KEPT`]), the first
+/// [`UNAUTHENTICATED_BODY_KEPT`] bytes of its body, and in the verdict the length and
+/// SHA-256 of the whole body, so that a stranger can neither fill the store nor leave a
+/// request the log cannot identify.
+pub fn unauthenticated(mut request: NewMessage) -> NewMessage {
+    let length = request.body.len();
+    let digest = sha256_hex(&request.body);
+    request.body.truncate(UNAUTHENTICATED_BODY_KEPT);
+    if request.headers.len() > UNAUTHENTICATED_HEADERS_KEPT {
+        let mut end = UNAUTHENTICATED_HEADERS_KEPT;
+        while !request.headers.is_char_boundary(end) {
+            end -= 1;
+        }
+        request.headers.truncate(end);
+        request.headers.push_str("\n[headers cut]\n");
+    }
+    request.verdict = format!(
+        "unauthenticated: body {length} bytes, sha256 {digest}, first {} kept",
+        request.body.len()
+    );
+    request
 }
 
 fn request_message(inbound: &Inbound<'_>) -> NewMessage {
@@ -149,7 +180,7 @@ where
     let (request, answer) = match handle(request.clone(), replier.clone()).await {
         Handled::Recorded(answer) => return answer.into_response(),
         Handled::NothingStored(answer) => (request, answer),
-        Handled::Unauthenticated(answer) => (request.unauthenticated(), answer),
+        Handled::Unauthenticated(answer) => (unauthenticated(request), answer),
     };
     let record = replier.record(&answer);
     match state.messages.record_exchange(request, record).await {
@@ -190,7 +221,7 @@ where
 {
     let request = match trust {
         Trust::Authenticated => request_message(&inbound),
-        Trust::Unauthenticated => request_message(&inbound).unauthenticated(),
+        Trust::Unauthenticated => unauthenticated(request_message(&inbound)),
     };
     let peer = request.peer.clone();
     let seq = match state.messages.record(request).await {
@@ -223,4 +254,33 @@ where
         tracing::error!(error = %e, partner = inbound.partner, request = seq, "an answer could not be recorded; it is sent all the same");
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::tests::message;
+
+    #[test]
+    fn an_unauthenticated_request_keeps_a_kibibyte_and_the_whole_body_s_digest() {
+        let body: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        let mut m = message(1);
+        m.body = body.clone();
+        m.headers = "x-pad: ".to_owned() + &"é".repeat(5000);
+        let kept = unauthenticated(m);
+        assert_eq!(kept.body, body[..1024]);
+        assert_eq!(
+            kept.verdict,
+            format!(
+                "unauthenticated: body 3000 bytes, sha256 {}, first 1024 kept",
+                crate::chain::sha256_hex(&body)
+            )
+        );
+        assert!(kept.headers.ends_with("\n[headers cut]\n"));
+        assert!(kept.headers.len() <= UNAUTHENTICATED_HEADERS_KEPT + 15);
+        let mut small = message(2);
+        small.body = b"{}".to_vec();
+        let kept = unauthenticated(small.clone());
+        assert_eq!((kept.body, kept.headers), (small.body, small.headers));
+    }
 }

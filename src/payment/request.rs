@@ -9,7 +9,7 @@ use crate::domain::lifecycle::Action;
 use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire;
-use crate::dossiers::lifecycle::{ActionInput, LifecycleError};
+use crate::dossiers::plan::{ActionInput, LifecycleError};
 use crate::store::PaymentEvent;
 use crate::store::{NewPayment, PaymentOp, StoredDossier};
 use chrono::{DateTime, Duration, Utc};
@@ -106,6 +106,7 @@ impl Payments {
                     provider.name()
                 )),
                 new_due: None,
+                counter: None,
             };
             match self
                 .lifecycle

@@ -7,7 +7,8 @@ use crate::audit::log::MessageLog;
 use crate::config::{Config, PaygovConfig, VnpayConfig};
 use crate::domain::lifecycle::Action;
 use crate::domain::money::Vnd;
-use crate::dossiers::lifecycle::{ActionInput, Lifecycle, LifecycleError, Officer};
+use crate::dossiers::lifecycle::Lifecycle;
+use crate::dossiers::plan::{ActionInput, LifecycleError, Officer};
 use crate::mapping::Mappings;
 use crate::store::{PaymentEvent, PaymentOp, PaymentRow, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -204,6 +205,7 @@ impl Payments {
                 outcome.transaction.as_deref().unwrap_or("-")
             )),
             new_due: None,
+            counter: None,
         };
         match self
             .lifecycle

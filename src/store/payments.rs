@@ -38,6 +38,18 @@ pub enum PaymentOp {
         /// The provider's transaction id (prefixed by the provider), if any.
         provider_txn: Option<String>,
     },
+    /// The fees paid at the counter: a payment stored as paid (provider `counter`, the
+    /// receipt's number as its transaction), the pending online request, if any, cancelled.
+    Counter {
+        /// The reference given to it.
+        reference: String,
+        /// The amount paid.
+        amount: Vnd,
+        /// The fee lines paid.
+        fees: Vec<FeeLine>,
+        /// `counter:` and the receipt's number.
+        provider_txn: String,
+    },
 }
 
 /// A stored payment. (Deserialized only from the positional arrays of
@@ -149,6 +161,31 @@ macro_rules! apply_payment_op {
                     .bind($now)
                     .bind(reference)
                     .execute($exec)
+                    .await?
+                    .rows_affected()
+                }
+                $crate::store::PaymentOp::Counter { reference, amount, fees, provider_txn } => {
+                    sqlx::query(
+                        "UPDATE payments SET state = 'cancelled', settled_at = $1 \
+                         WHERE dossier_id = $2 AND state = 'pending'",
+                    )
+                    .bind($now)
+                    .bind($dossier_id)
+                    .execute(&mut *$exec)
+                    .await?;
+                    let fees = serde_json::to_string(fees)
+                        .map_err(|e| StoreError::Encode(format!("fee lines: {e}")))?;
+                    sqlx::query(
+                        "INSERT INTO payments (reference, dossier_id, provider, amount, fees, pay_url, created_at, \
+                         state, provider_txn, settled_at) VALUES ($1, $2, 'counter', $3, $4, '', $5, 'paid', $6, $5)",
+                    )
+                    .bind(reference)
+                    .bind($dossier_id)
+                    .bind(amount.get())
+                    .bind(fees)
+                    .bind($now)
+                    .bind(provider_txn)
+                    .execute(&mut *$exec)
                     .await?
                     .rows_affected()
                 }

@@ -8,6 +8,7 @@ mod clock;
 mod codes;
 mod connections;
 mod expiry;
+mod fees;
 mod fuzz;
 mod helpers;
 mod hostile;
