@@ -17,9 +17,10 @@
 //! 3. [`store`] — every SQL statement, the writer threads and group commit; one `Store` over
 //!    SQLite and PostgreSQL.
 //! 4. Services over the store:
-//!    - [`audit`] — the tamper-evident message log: appending and verifying.
+//!    - [`audit`] — the tamper-evident message log: appending, verifying, anchoring, masking.
 //!    - [`metrics`] — the gateway's Prometheus registry.
-//!    - [`dossiers`] — the dossier service: intake, lifecycle, the read view, the status cache.
+//!    - [`dossiers`] — the dossier service: intake, lifecycle (planned by `plan`, fees), the
+//!      read view, the status cache.
 //!    - [`outbox`] — the delivery worker: claim, sign, send, reschedule, dead-letter.
 //!    - [`payment`] — PayGov and VNPAY: requests, callbacks, settlement, reconciliation.
 //! 5. [`http`] — routers per caller, authentication, rate limits, the one error type.
