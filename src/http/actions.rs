@@ -11,6 +11,7 @@ use crate::domain::time::parse_wire;
 use crate::domain::validation::FieldError;
 use crate::dossiers::fees::CounterReceipt;
 use crate::dossiers::plan::{ActionInput, LifecycleError, Officer};
+use crate::portal::sync::TIEN_DO_LIMITS as LIMITS;
 use crate::store::{IdempotencyKey, StoreError};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -21,9 +22,6 @@ use sha2::{Digest, Sha256};
 
 /// Largest action body.
 const MAX_BODY: usize = 64 * 1024;
-/// Longest free text (note, officer fields).
-const MAX_NOTE: usize = 4000;
-const MAX_NAME: usize = 200;
 
 fn text_field(
     obj: &serde_json::Map<String, Value>,
@@ -75,9 +73,16 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
     };
     let officer = match obj.get("officer") {
         Some(Value::Object(o)) => {
-            let name = text_field(o, "name", "officer.name", MAX_NAME, &mut errors);
-            let title = text_field(o, "title", "officer.title", MAX_NAME, &mut errors);
-            let unit = text_field(o, "unit", "officer.unit", MAX_NAME, &mut errors);
+            // Each as long as the portal's progress record takes it (`TIEN_DO_LIMITS`).
+            let name = text_field(o, "name", "officer.name", LIMITS.officer_name, &mut errors);
+            let title = text_field(
+                o,
+                "title",
+                "officer.title",
+                LIMITS.officer_title,
+                &mut errors,
+            );
+            let unit = text_field(o, "unit", "officer.unit", LIMITS.officer_unit, &mut errors);
             for (v, f) in [
                 (&name, "officer.name"),
                 (&title, "officer.title"),
@@ -105,7 +110,7 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
             None
         }
     };
-    let note = text_field(&obj, "note", "note", MAX_NOTE, &mut errors);
+    let note = text_field(&obj, "note", "note", LIMITS.note, &mut errors);
     if action.is_some_and(Action::needs_note)
         && note.is_none()
         && !errors.iter().any(|e| e.field == "note")

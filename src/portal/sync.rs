@@ -5,6 +5,31 @@ use crate::domain::dossier::Progress;
 use crate::domain::time::format_wire_millis;
 use serde_json::{json, Value};
 
+/// The longest values the portal takes in a sync's `TienDo`, in characters: `NguoiXuLy`,
+/// `ChucDanh`, `PhongBanXuLy`, `NoiDungXuLy`. An action whose officer or note is longer is
+/// refused when it is taken (422 naming the field), never at delivery, where a refused sync
+/// would go dead and hold back the dossier's later ones. `NguoiXuLy`'s 50 is the portal's; the
+/// others are the gateway's reading of the portal's forms, kept here in one place to change.
+pub const TIEN_DO_LIMITS: TienDoLimits = TienDoLimits {
+    officer_name: 50,
+    officer_title: 100,
+    officer_unit: 250,
+    note: 2000,
+};
+
+/// See [`TIEN_DO_LIMITS`].
+#[derive(Debug, Clone, Copy)]
+pub struct TienDoLimits {
+    /// `NguoiXuLy`.
+    pub officer_name: usize,
+    /// `ChucDanh`.
+    pub officer_title: usize,
+    /// `PhongBanXuLy`.
+    pub officer_unit: usize,
+    /// `NoiDungXuLy`.
+    pub note: usize,
+}
+
 /// Destination name of the city portal in the outbox.
 pub const PORTAL: &str = "portal";
 /// Destination name of the department's one-stop software in the outbox.

@@ -439,3 +439,34 @@ async fn actions_arriving_together_each_apply_once_and_keys_hold_across_a_batch(
         .count();
     assert_eq!(accepted, 1, "applied once: {d}");
 }
+
+#[tokio::test]
+async fn officers_and_notes_longer_than_the_portal_takes_are_refused_at_the_action() {
+    let portal = TestPartner::start().await;
+    let app = spawn_app_with(&format!("[portal]\nbase_url = \"{}\"\n", portal.address)).await;
+    let code = new_dossier(&app, "LIMIT-1").await;
+    let with = |name: String, title: String, unit: String, note: String| json!({"action": "accept", "officer": {"name": name, "title": title, "unit": unit}, "note": note});
+    let ok = |n: usize| "Ă".repeat(n);
+    for (body, field) in [
+        (with(ok(51), ok(100), ok(250), ok(2000)), "officer.name"),
+        (with(ok(50), ok(101), ok(250), ok(2000)), "officer.title"),
+        (with(ok(50), ok(100), ok(251), ok(2000)), "officer.unit"),
+        (with(ok(50), ok(100), ok(250), ok(2001)), "note"),
+    ] {
+        let (status, refused) = act(&app, &code, body).await;
+        assert_eq!(status, 422, "{field}");
+        assert_eq!(
+            refused["errors"],
+            json!([{"field": field, "code": "too_long", "message": format!("at most {} characters", match field {
+                "officer.name" => 50, "officer.title" => 100, "officer.unit" => 250, _ => 2000 })}]),
+            "{field}"
+        );
+    }
+    // At the limits the action is taken, and the portal's sync carries every character.
+    let (status, _) = act(&app, &code, with(ok(50), ok(100), ok(250), ok(2000))).await;
+    assert_eq!(status, 200);
+    app.worker.dispatch_all_pending().await.unwrap();
+    let sync = portal.received().last().unwrap().json();
+    assert_eq!(sync["TienDo"]["NguoiXuLy"], ok(50));
+    assert_eq!(sync["TienDo"]["NoiDungXuLy"], ok(2000));
+}
