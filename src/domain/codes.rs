@@ -96,6 +96,12 @@ impl DossierCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The province suffix of the agency that owns it, e.g. `H29`.
+    pub fn province(&self) -> &str {
+        // Parsed: the first 13 bytes are an agency e-ID, whose last three are its province.
+        self.0.get(10..13).unwrap_or_default()
+    }
 }
 
 impl fmt::Display for DossierCode {

@@ -77,6 +77,8 @@ pub const MAX_BATCH: usize = 64;
 #[derive(Debug)]
 struct Arrival {
     agency_name: String,
+    /// The agency's province suffix (`H29`): the portal writes procedure codes in its form.
+    province: String,
     onestop: bool,
 }
 
@@ -104,13 +106,15 @@ impl Intake {
         outbox_wake: Arc<tokio::sync::Notify>,
         status_cache: Arc<StatusCache>,
     ) -> Self {
+        let province = agency.province().to_owned();
+        let writer_agency = agency;
         // One writer: dossiers arriving together are stored in one transaction (group commit),
         // and each is answered only after that commit.
         let writer = store.start_writer(
             "motcua-intake-writer",
             MAX_BATCH,
             move |store, items: Vec<IntakeItem>| {
-                let agency = agency.clone();
+                let agency = writer_agency.clone();
                 async move { store.insert_dossiers(&agency, &items).await }
             },
         );
@@ -118,6 +122,7 @@ impl Intake {
             mappings,
             arrival: Arc::new(Arrival {
                 agency_name,
+                province,
                 onestop,
             }),
             outbox_wake,
@@ -276,7 +281,7 @@ impl Arrival {
                 status_sync(
                     code,
                     d.portal_id.as_str(),
-                    d.procedure.as_str(),
+                    &d.procedure.with_province(&self.province),
                     status,
                     SyncDates::default(),
                     &progress,

@@ -11,7 +11,7 @@ use crate::domain::lifecycle::Action;
 use crate::dossiers::status_cache::StatusCache;
 use crate::dossiers::view::dossier_view;
 use crate::mapping::Mappings;
-use crate::portal::sync::{status_sync, SyncDates, PORTAL};
+use crate::portal::sync::{portal_procedure, status_sync, SyncDates, PORTAL};
 use crate::store::group_commit::GroupCommit;
 use crate::store::{
     ApplyOutcome, Change, IdempotencyKey, NewOutboxMessage, PaymentOp, Store, StoreError,
@@ -170,7 +170,7 @@ impl Lifecycle {
             let sync = status_sync(
                 &d.code,
                 &d.portal_id,
-                &d.procedure_code,
+                &portal_procedure(&d.procedure_code, &d.code),
                 update.status,
                 SyncDates {
                     accepted_at: update.accepted_at,

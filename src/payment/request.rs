@@ -10,6 +10,7 @@ use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire;
 use crate::dossiers::plan::{ActionInput, LifecycleError};
+use crate::portal::sync::portal_procedure;
 use crate::store::PaymentEvent;
 use crate::store::{NewPayment, PaymentOp, StoredDossier};
 use chrono::{DateTime, Duration, Utc};
@@ -187,9 +188,9 @@ impl Payments {
             "Ip": ip,
             "ThongTinBienLai": {
                 "MaHoSo": d.code,
-                "MaTTHC": d.procedure_code,
+                "MaTTHC": portal_procedure(&d.procedure_code, &d.code),
                 "TenTTHC": procedure_name,
-                "MaDonVi": "",
+                "MaDonVi": self.agency_code,
                 "TenDonVi": self.agency_name,
                 "HoTenNguoiNop": d.applicant["name"],
                 "PhiLePhi": fee_lines,

@@ -107,6 +107,8 @@ pub struct Payments {
     /// Where every call to a provider and its answer are recorded.
     pub(crate) messages: MessageLog,
     pub(super) agency_name: String,
+    /// The agency's e-ID (`MaDonVi` on PayGov's receipt).
+    pub(super) agency_code: String,
 }
 
 pub(super) fn system_officer(unit: &str) -> Officer {
@@ -148,6 +150,7 @@ impl Payments {
             http: crate::audit::log::partner_client(config.outbox.timeout.0, 8)?,
             messages,
             agency_name: config.agency.name.clone(),
+            agency_code: config.agency.code.to_string(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! Outbound messages about a dossier: the portal's status sync (`CapNhatTienDoHoSoMC`) and the
 //! push of a new dossier to the department's one-stop software.
 
+use crate::domain::codes::{DossierCode, ProcedureCode};
 use crate::domain::dossier::Progress;
 use crate::domain::time::format_wire_millis;
 use serde_json::{json, Value};
@@ -52,6 +53,16 @@ fn wire(ms: Option<i64>) -> Value {
     ms.map_or(Value::Null, |m| Value::String(format_wire_millis(m)))
 }
 
+/// `MaTTHC` as the portal writes it for the dossier `code`: the stored stem with the province of
+/// the agency that owns the dossier, `1.001029.000.00.00.H29` (the stem itself if either does
+/// not parse).
+pub fn portal_procedure(stem: &str, code: &str) -> String {
+    match (ProcedureCode::parse(stem), DossierCode::parse(code)) {
+        (Ok(procedure), Ok(code)) => procedure.with_province(code.province()),
+        _ => stem.to_owned(),
+    }
+}
+
 /// The body of one status sync to the portal.
 pub fn status_sync(
     code: &str,
@@ -80,4 +91,22 @@ pub fn status_sync(
         }
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_procedure_goes_out_in_the_province_form_of_the_dossier_s_agency() {
+        assert_eq!(
+            portal_procedure("1.001029", "000.00.12.H29-261130-0001"),
+            "1.001029.000.00.00.H29"
+        );
+        assert_eq!(
+            portal_procedure("1.001029.000.00.00.H29", "000.00.12.H41-261130-0001"),
+            "1.001029.000.00.00.H41"
+        );
+        assert_eq!(portal_procedure("1.001029", "not a code"), "1.001029");
+    }
 }

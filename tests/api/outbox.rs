@@ -75,7 +75,9 @@ async fn a_status_change_reaches_the_portal_signed_with_a_stable_id() {
     assert_eq!(accepted["service"], "CapNhatTienDoHoSoMC");
     assert_eq!(accepted["MaHoSo"], code);
     assert_eq!(accepted["MaHoSoQG"], "SYNC-1");
-    assert_eq!(accepted["MaTTHC"], "1.001029");
+    // The portal writes procedure codes in the province's form; both syncs say it so.
+    assert_eq!(accepted["MaTTHC"], "1.001029.000.00.00.H29");
+    assert_eq!(got[0].json()["MaTTHC"], "1.001029.000.00.00.H29");
     assert_eq!(accepted["TrangThaiHoSo"], 2);
     assert!(accepted["NgayTiepNhan"].is_string() && accepted["NgayHenTra"].is_string());
     assert_eq!(accepted["NgayKetThucXuLy"], Value::Null);

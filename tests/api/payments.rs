@@ -339,6 +339,11 @@ async fn a_paygov_payment_is_initialised_signed_and_confirmed() {
     );
     assert_eq!(init["SoTien"], "3000000");
     assert_eq!(init["ThongTinBienLai"]["MaHoSo"], code);
+    assert_eq!(init["ThongTinBienLai"]["MaTTHC"], "1.001029.000.00.00.H29");
+    assert_eq!(
+        init["ThongTinBienLai"]["MaDonVi"], "000.00.12.H29",
+        "the agency's e-ID"
+    );
     assert_eq!(init["ThongTinBienLai"]["PhiLePhi"][0]["SoTien"], 3_000_000);
     let s = |k: &str| {
         init[k]
