@@ -32,6 +32,21 @@ impl Application {
             .calendar
             .load_years()
             .context("the working calendar does not load")?;
+        let today = crate::domain::time::vn_date(chrono::Utc::now());
+        let last = calendar.last_year().unwrap_or(0);
+        let left = crate::metrics::calendar_days_left(last, today);
+        if left < 0 {
+            tracing::error!(
+                last_year = last,
+                "the working calendar has no file for this year: every due date is refused (409 CALENDAR_MISSING) until config/calendar/<year>.toml is added"
+            );
+        } else if left <= 60 {
+            tracing::warn!(
+                last_year = last,
+                days_left = left,
+                "the working calendar ends soon: add next year's file to config/calendar before due dates reach it"
+            );
+        }
         for (year, rules) in calendar.years() {
             if !rules.confirmed {
                 tracing::warn!(

@@ -18,6 +18,13 @@ use tokio::time::Instant;
 /// last reading.
 pub const QUEUE_READ_EVERY: Duration = Duration::from_secs(1);
 
+/// Days from `today` to the end of `last_year` (the calendar's last file): negative once it is
+/// past, and as if it ended the day before the epoch when there is no file at all.
+pub fn calendar_days_left(last_year: i32, today: chrono::NaiveDate) -> i64 {
+    let end = chrono::NaiveDate::from_ymd_opt(last_year, 12, 31).unwrap_or_default();
+    (end - today).num_days()
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptLabels {
     destination: String,
@@ -51,6 +58,9 @@ pub struct Metrics {
     rate_limited: Family<CallerLabels, Counter>,
     store_errors: Counter,
     queue_reads: Counter,
+    calendar_days_left: Gauge,
+    /// The last year the working calendar has a file for (0: none).
+    calendar_last_year: std::sync::atomic::AtomicI32,
     /// When the queue was last read; held while it is read, so that scrapes at once read once.
     queue_read_at: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -81,6 +91,12 @@ impl Metrics {
         let rate_limited = Family::<CallerLabels, Counter>::default();
         let store_errors = Counter::default();
         let queue_reads = Counter::default();
+        let calendar_days_left = Gauge::default();
+        registry.register(
+            "calendar_days_left",
+            "Days from today to the end of the last year the working calendar has a file for (negative: due dates are being refused)",
+            calendar_days_left.clone(),
+        );
         registry.register(
             "outbox_queue_reads",
             "Times the outbox was counted for the queue gauges (at most once a second)",
@@ -133,6 +149,8 @@ impl Metrics {
             rate_limited,
             store_errors,
             queue_reads,
+            calendar_days_left,
+            calendar_last_year: std::sync::atomic::AtomicI32::new(0),
             queue_read_at: tokio::sync::Mutex::new(None),
         }
     }
@@ -186,11 +204,24 @@ impl Metrics {
                 *read_at = Some(Instant::now());
             }
         }
+        let last = self
+            .calendar_last_year
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.calendar_days_left.set(calendar_days_left(
+            last,
+            crate::domain::time::vn_date(chrono::Utc::now()),
+        ));
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             tracing::error!("metrics could not be encoded");
         }
         out
+    }
+
+    /// Records the last year the working calendar has a file for.
+    pub fn set_calendar_last_year(&self, year: Option<i32>) {
+        self.calendar_last_year
+            .store(year.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Sets the queue gauges from the store.

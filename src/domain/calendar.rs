@@ -2,8 +2,9 @@
 //! working days), working hours per office, and arithmetic in working time.
 //!
 //! Years are data (`config/calendar/<year>.toml`, read by `config`, parsed by
-//! `calendar_year`); a year with no file counts weekdays only. All times are Vietnam
-//! wall-clock times (`NaiveDateTime` at UTC+7).
+//! `calendar_year`). Arithmetic that reaches a year with no file fails with
+//! [`CalendarMissing`] rather than count weekdays alone (a Tết it does not know of would pass
+//! unseen). All times are Vietnam wall-clock times (`NaiveDateTime` at UTC+7).
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,6 +88,14 @@ pub struct YearRules {
     pub confirmed: bool,
 }
 
+/// Working-time arithmetic reached a year that has no calendar file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no working calendar for {year}: add config/calendar/{year}.toml")]
+pub struct CalendarMissing {
+    /// The year.
+    pub year: i32,
+}
+
 /// The working calendar.
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {
@@ -111,7 +120,27 @@ impl Calendar {
         self.years.iter()
     }
 
-    /// Whether `d` is a working day.
+    /// The last year with a file, if any.
+    pub fn last_year(&self) -> Option<i32> {
+        self.years.keys().next_back().copied()
+    }
+
+    /// Whether `d`'s year has a file.
+    pub fn covers(&self, d: NaiveDate) -> bool {
+        self.years.contains_key(&d.year())
+    }
+
+    /// `Ok` if `d`'s year has a file.
+    fn covered(&self, d: NaiveDate) -> Result<(), CalendarMissing> {
+        if self.covers(d) {
+            Ok(())
+        } else {
+            Err(CalendarMissing { year: d.year() })
+        }
+    }
+
+    /// Whether `d` is a working day (by weekdays alone in a year without a file: arithmetic
+    /// refuses such years, see [`CalendarMissing`]).
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
         let rules = self.years.get(&d.year());
         if rules.is_some_and(|r| r.worked.contains(&d)) {
@@ -122,16 +151,17 @@ impl Calendar {
 
     /// The moment `seconds` of working time after `start`. With zero seconds, the next working
     /// moment at or after `start`. The result always lies in a working period of a working day
-    /// (a period's end counts as inside it).
+    /// (a period's end counts as inside it). Fails if it reaches a year without a file.
     pub fn add_working_time(
         &self,
         hours: &WorkingHours,
         start: NaiveDateTime,
         seconds: i64,
-    ) -> NaiveDateTime {
+    ) -> Result<NaiveDateTime, CalendarMissing> {
         let mut left = seconds.max(0);
         let mut day = start.date();
         for _ in 0..HORIZON_DAYS {
+            self.covered(day)?;
             if self.is_working_day(day) {
                 for &(ps, pe) in hours.periods() {
                     let from = if day == start.date() {
@@ -145,35 +175,41 @@ impl Calendar {
                     }
                     let available = (pe - from).num_seconds();
                     if left <= available {
-                        return day.and_time(from) + Duration::seconds(left);
+                        return Ok(day.and_time(from) + Duration::seconds(left));
                     }
                     left -= available;
                 }
             }
             day = day.succ_opt().unwrap_or(day);
         }
-        start + Duration::seconds(seconds)
+        Ok(start + Duration::seconds(seconds))
     }
 
     /// The due moment for a processing time of `days` working days counted from `start`.
-    pub fn due(&self, hours: &WorkingHours, start: NaiveDateTime, days: u32) -> NaiveDateTime {
+    pub fn due(
+        &self,
+        hours: &WorkingHours,
+        start: NaiveDateTime,
+        days: u32,
+    ) -> Result<NaiveDateTime, CalendarMissing> {
         self.add_working_time(hours, start, i64::from(days) * SECONDS_PER_WORKING_DAY)
     }
 
-    /// Working seconds in `[from, to)`.
+    /// Working seconds in `[from, to)`. Fails if the span reaches a year without a file.
     pub fn working_time_between(
         &self,
         hours: &WorkingHours,
         from: NaiveDateTime,
         to: NaiveDateTime,
-    ) -> i64 {
+    ) -> Result<i64, CalendarMissing> {
         if to <= from {
-            return 0;
+            return Ok(0);
         }
         let mut total = 0;
         let mut day = from.date();
         let mut guard = 0;
         while day <= to.date() && guard < HORIZON_DAYS {
+            self.covered(day)?;
             if self.is_working_day(day) {
                 for &(ps, pe) in hours.periods() {
                     let a = day.and_time(ps).max(from);
@@ -186,7 +222,7 @@ impl Calendar {
             day = day.succ_opt().unwrap_or(day);
             guard += 1;
         }
-        total
+        Ok(total)
     }
 }
 
@@ -250,7 +286,7 @@ mod tests {
         let c = calendar();
         let due = c.due(&WorkingHours::department(), at("2026-02-13 16:00"), 3);
         // Fri 1h, Mon 23 8h, Tue 24 8h, Wed 25 4h + 3h.
-        assert_eq!(due, at("2026-02-25 16:00"));
+        assert_eq!(due, Ok(at("2026-02-25 16:00")));
     }
 
     #[test]
@@ -259,17 +295,23 @@ mod tests {
         let h = WorkingHours::department();
         assert_eq!(
             c.add_working_time(&h, at("2026-11-27 18:30"), 0),
-            at("2026-11-30 07:30")
+            Ok(at("2026-11-30 07:30"))
         );
         assert_eq!(
             c.add_working_time(&h, at("2026-11-27 12:00"), 0),
-            at("2026-11-27 13:00")
+            Ok(at("2026-11-27 13:00"))
         );
-        assert_eq!(c.due(&h, at("2026-11-27 06:00"), 1), at("2026-11-27 17:00"));
-        assert_eq!(c.due(&h, at("2026-11-27 17:00"), 1), at("2026-11-30 17:00"));
+        assert_eq!(
+            c.due(&h, at("2026-11-27 06:00"), 1),
+            Ok(at("2026-11-27 17:00"))
+        );
+        assert_eq!(
+            c.due(&h, at("2026-11-27 17:00"), 1),
+            Ok(at("2026-11-30 17:00"))
+        );
         assert_eq!(
             c.add_working_time(&h, at("2026-12-04 17:00"), 0),
-            at("2026-12-04 17:00"),
+            Ok(at("2026-12-04 17:00")),
             "a due time stays put"
         );
     }
@@ -300,7 +342,7 @@ mod tests {
         // 2 working days from Thu 31 Dec 2026 16:00: Dec 31 1h, Jan 1 off, weekend, Mon 4 8h, Tue 5 7h.
         assert_eq!(
             c.due(&WorkingHours::department(), at("2026-12-31 16:00"), 2),
-            at("2027-01-05 16:00")
+            Ok(at("2027-01-05 16:00"))
         );
     }
 
@@ -310,15 +352,15 @@ mod tests {
         let h = WorkingHours::department();
         assert_eq!(
             c.working_time_between(&h, at("2026-11-27 11:00"), at("2026-11-27 14:00")),
-            3600 + 1800
+            Ok(3600 + 1800)
         );
         assert_eq!(
             c.working_time_between(&h, at("2026-11-27 16:00"), at("2026-11-30 08:30")),
-            7200
+            Ok(7200)
         );
         assert_eq!(
             c.working_time_between(&h, at("2026-11-28 08:00"), at("2026-11-29 16:00")),
-            0
+            Ok(0)
         );
     }
 
@@ -326,21 +368,47 @@ mod tests {
         (0i64..(2 * 366 * 24 * 60)).prop_map(|m| at("2026-01-01 00:00") + Duration::minutes(m))
     }
 
+    #[test]
+    fn arithmetic_that_reaches_a_year_without_a_file_is_refused() {
+        let c = calendar();
+        let h = WorkingHours::department();
+        // 40 working days from mid-December 2027 reach 2028, which has no file: Tết 2028 is
+        // unknown, so no date is given.
+        assert_eq!(
+            c.due(&h, at("2027-12-15 09:00"), 40),
+            Err(CalendarMissing { year: 2028 })
+        );
+        assert_eq!(
+            c.working_time_between(&h, at("2027-12-30 09:00"), at("2028-01-03 09:00")),
+            Err(CalendarMissing { year: 2028 })
+        );
+        assert_eq!(c.last_year(), Some(2027));
+        assert!(c.covers(NaiveDate::from_ymd_opt(2027, 12, 31).unwrap_or_default()));
+    }
+
     proptest! {
+        // Over 2026 and 2027, whose files ship: a due time lies inside working hours and is
+        // exactly the working time asked, unless it would reach 2028, which is then refused.
         #[test]
-        fn a_due_time_is_always_inside_working_hours(start in any_moment(), days in 1u32..40) {
+        fn a_due_time_is_inside_working_hours_or_refused_past_the_last_file(start in any_moment(), days in 1u32..40) {
             let c = calendar();
             let h = WorkingHours::department();
-            let due = c.due(&h, start, days);
-            prop_assert!(inside_working_hours(&c, &h, due), "{start} + {days} wd = {due}");
-            prop_assert_eq!(c.working_time_between(&h, start, due), i64::from(days) * SECONDS_PER_WORKING_DAY);
+            match c.due(&h, start, days) {
+                Ok(due) => {
+                    prop_assert!(inside_working_hours(&c, &h, due), "{start} + {days} wd = {due}");
+                    prop_assert_eq!(c.working_time_between(&h, start, due), Ok(i64::from(days) * SECONDS_PER_WORKING_DAY));
+                }
+                Err(missing) => prop_assert_eq!(missing, CalendarMissing { year: 2028 }),
+            }
         }
 
         #[test]
         fn more_working_days_never_give_an_earlier_due_time(start in any_moment(), days in 0u32..40, more in 1u32..10) {
             let c = calendar();
             let h = WorkingHours::department();
-            prop_assert!(c.due(&h, start, days + more) > c.due(&h, start, days));
+            if let (Ok(later), Ok(earlier)) = (c.due(&h, start, days + more), c.due(&h, start, days)) {
+                prop_assert!(later > earlier);
+            }
         }
     }
 }

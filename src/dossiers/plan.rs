@@ -4,7 +4,7 @@
 //! `lifecycle` applies the plan in a transaction and re-plans a stale one.
 
 use super::fees::{self, CounterReceipt, FeeRefusal};
-use crate::domain::calendar::{Calendar, WorkingHours};
+use crate::domain::calendar::{Calendar, CalendarMissing, WorkingHours};
 use crate::domain::codes::ProcedureCode;
 use crate::domain::dossier::Progress;
 use crate::domain::lifecycle::{transition, Action, Timeliness};
@@ -14,7 +14,7 @@ use crate::domain::time::{to_vn, vn_date, vn_offset};
 use crate::domain::validation::FieldError;
 use crate::mapping::Mappings;
 use crate::store::{DossierUpdate, StoreError, StoredDossier};
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
 
 /// Who took the action (a line of the control slip).
 #[derive(Debug, Clone)]
@@ -60,6 +60,9 @@ pub enum LifecycleError {
     /// The payment to settle was settled by a concurrent confirmation.
     #[error("the payment is no longer pending")]
     PaymentNotPending,
+    /// A due date would fall in a year without a calendar file (409 `CALENDAR_MISSING`).
+    #[error(transparent)]
+    CalendarMissing(#[from] CalendarMissing),
     /// The result cannot be returned: the fees due are not paid (409 `FEES_UNPAID`).
     #[error("the fees due, {0} đồng, are not paid")]
     FeesUnpaid(Vnd),
@@ -135,7 +138,7 @@ pub fn plan(
                     ))
                 })?;
             u.accepted_at = Some(now_ms);
-            u.due_at = Some(utc_ms(rules.calendar.due(hours, local(now_ms), days)));
+            u.due_at = Some(utc_ms(rules.calendar.due(hours, local(now_ms), days)?));
         }
         Action::RequestSupplement => {
             // Once, listing everything needed (DOMAIN.md, status 5).
@@ -151,10 +154,15 @@ pub fn plan(
             let since = d.supplement_requested_at.unwrap_or(now_ms);
             let spent = rules
                 .calendar
-                .working_time_between(hours, local(since), local(now_ms));
-            u.due_at = d
-                .due_at
-                .map(|due| utc_ms(rules.calendar.add_working_time(hours, local(due), spent)));
+                .working_time_between(hours, local(since), local(now_ms))?;
+            u.due_at = match d.due_at {
+                Some(due) => Some(utc_ms(rules.calendar.add_working_time(
+                    hours,
+                    local(due),
+                    spent,
+                )?)),
+                None => None,
+            };
             u.supplement_requested_at = None;
         }
         Action::RequestPayment => u.status_before_payment = Some(from.code()),
@@ -180,6 +188,11 @@ pub fn plan(
                     "out_of_range",
                     "the new due date must be later than NgayHenTra",
                 )]));
+            }
+            // A date in a year the calendar does not know is refused as any other would be.
+            let year = local(new_due).date();
+            if !rules.calendar.covers(year) {
+                return Err(CalendarMissing { year: year.year() }.into());
             }
             u.due_at = Some(new_due);
             u.extended = true;

@@ -272,6 +272,11 @@ pub async fn act(
             "INVALID_TRANSITION",
             "payment settled",
         )),
+        Err(e @ LifecycleError::CalendarMissing(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CALENDAR_MISSING",
+            e.to_string(),
+        )),
         Err(e @ LifecycleError::FeesUnpaid(_)) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "FEES_UNPAID",

@@ -89,6 +89,8 @@ impl AppState {
         mappings: Arc<Mappings>,
         calendar: Arc<Calendar>,
     ) -> anyhow::Result<Self> {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        metrics.set_calendar_last_year(calendar.last_year());
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let status_cache = Arc::new(StatusCache::new(config.server.status_cache_ttl.0));
         let intake = Intake::new(
@@ -126,7 +128,7 @@ impl AppState {
             )),
             payments,
             messages,
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics,
             lifecycle,
             status_cache,
             outbox_wake,

@@ -43,7 +43,7 @@ pub async fn act_with(app: &TestApp, code: &str, body: Value, key: Option<&str>)
 pub fn step(action: &str) -> Value {
     let mut body = json!({"action": action, "officer": officer(), "note": "Ghi chú"});
     if action == "extend" {
-        body["new_due"] = json!("20991231170000");
+        body["new_due"] = json!("20271231170000");
     }
     if action == "record_payment" {
         // The karaoke fixture's fees, paid at the counter on a receipt of their own.
@@ -165,7 +165,9 @@ async fn accept_sets_the_due_date_in_working_days() {
         .calendar
         .load_years()
         .unwrap();
-    let expected = calendar.due(&WorkingHours::department(), local(&d["NgayTiepNhan"]), 5);
+    let expected = calendar
+        .due(&WorkingHours::department(), local(&d["NgayTiepNhan"]), 5)
+        .unwrap();
     assert_eq!(
         local(&d["NgayHenTra"]),
         expected,
@@ -237,12 +239,14 @@ async fn a_supplement_stops_the_clock_and_the_due_date_moves_by_the_time_waited(
             .naive_utc()
             + chrono::Duration::hours(7)
     };
-    let waited = calendar.working_time_between(hours, vn(requested), vn(received));
+    let waited = calendar
+        .working_time_between(hours, vn(requested), vn(received))
+        .unwrap();
     assert!(
         waited >= 8 * 3600,
         "two weeks hold at least a working day: {waited} s"
     );
-    let expected = calendar.add_working_time(hours, due, waited);
+    let expected = calendar.add_working_time(hours, due, waited).unwrap();
     assert_eq!(
         local(&after["NgayHenTra"]),
         expected,
@@ -263,7 +267,7 @@ async fn a_dossier_is_extended_once_to_a_later_date() {
     let (s, body) = act(
         &app,
         &code,
-        json!({"action": "extend", "officer": officer(), "new_due": "20991231170000"}),
+        json!({"action": "extend", "officer": officer(), "new_due": "20271231170000"}),
     )
     .await;
     assert_eq!(
@@ -271,9 +275,21 @@ async fn a_dossier_is_extended_once_to_a_later_date() {
         (422, Some("note")),
         "the apology letter is required"
     );
+    // A date in a year with no calendar file is refused, and the extension is not spent.
+    let mut to_2099 = step("extend");
+    to_2099["new_due"] = json!("20991231170000");
+    let (s, body) = act(&app, &code, to_2099).await;
+    assert_eq!(
+        (s, body["error_code"].as_str(), body["message"].as_str()),
+        (
+            409,
+            Some("CALENDAR_MISSING"),
+            Some("no working calendar for 2099: add config/calendar/2099.toml")
+        )
+    );
     let (s, body) = act(&app, &code, step("extend")).await;
     assert_eq!(s, 200, "{body}");
-    assert_eq!(body["NgayHenTra"], "20991231170000");
+    assert_eq!(body["NgayHenTra"], "20271231170000");
     assert_eq!(body["TrangThaiHoSo"], 4);
     let (s, body) = act(&app, &code, step("extend")).await;
     assert_eq!(
@@ -469,4 +485,45 @@ async fn officers_and_notes_longer_than_the_portal_takes_are_refused_at_the_acti
     let sync = portal.received().last().unwrap().json();
     assert_eq!(sync["TienDo"]["NguoiXuLy"], ok(50));
     assert_eq!(sync["TienDo"]["NoiDungXuLy"], ok(2000));
+}
+
+#[tokio::test]
+async fn a_due_date_in_a_year_without_a_calendar_file_is_refused() {
+    // A calendar folder that knows only 2027: today's year has no file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("config/calendar/2027.toml"),
+        dir.path().join("2027.toml"),
+    )
+    .unwrap();
+    let app = spawn_app_with(&format!("[calendar]\ndir = \"{}\"\n", dir.path().display())).await;
+    let code = new_dossier(&app, "CAL-1").await;
+    let (s, body) = act(&app, &code, step("accept")).await;
+    let year = chrono::Datelike::year(&vn_now());
+    assert_eq!(
+        (s, body["error_code"].as_str(), body["message"].as_str()),
+        (
+            409,
+            Some("CALENDAR_MISSING"),
+            Some(
+                format!("no working calendar for {year}: add config/calendar/{year}.toml").as_str()
+            )
+        )
+    );
+    let (_, d) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    assert_eq!(d["TrangThaiHoSo"], 1, "nothing changed");
+    // The metric counts the days to the end of the last file's year.
+    let left =
+        (chrono::NaiveDate::from_ymd_opt(2027, 12, 31).unwrap() - vn_now().date()).num_days();
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(&format!("motcua_calendar_days_left {left}\n")),
+        "{metrics}"
+    );
+}
+
+fn vn_now() -> chrono::NaiveDateTime {
+    (chrono::Utc::now() + chrono::Duration::hours(7)).naive_utc()
 }
