@@ -159,6 +159,19 @@ impl Intake {
             found
         });
         let form = procedure.map(|p| p.map_form(&env.form, &mut errors));
+        // Every document the procedure requires must be attached (contract section 6).
+        for required in procedure
+            .iter()
+            .flat_map(|p| p.documents.iter().filter(|d| d.required))
+        {
+            if !env.documents.iter().any(|d| d.component == required.code) {
+                errors.push(FieldError::new(
+                    &format!("TaiLieuNop.{}", required.code),
+                    "missing_document",
+                    format!("{} is required", required.name),
+                ));
+            }
+        }
         match (
             env.portal_id,
             env.procedure,

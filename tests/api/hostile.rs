@@ -488,6 +488,11 @@ fn suite() -> Vec<(&'static str, Req, Expect)> {
             Validation("MaHoSoQG", "invalid"),
         ),
         (
+            "signed without a document the procedure requires",
+            push(fixture("invalid/422-missing-required-document.json")),
+            Validation("TaiLieuNop.TP02", "missing_document"),
+        ),
+        (
             "signed with a bad identity number",
             push(fixture("invalid/422-bad-identity-number.json")),
             Validation("ChuHoSo.SoDinhDanh", "invalid_format"),
