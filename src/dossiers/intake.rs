@@ -166,7 +166,7 @@ impl Intake {
         {
             if !env.documents.iter().any(|d| d.component == required.code) {
                 errors.push(FieldError::new(
-                    &format!("TaiLieuNop.{}", required.code),
+                    format!("TaiLieuNop.{}", required.code),
                     "missing_document",
                     format!("{} is required", required.name),
                 ));
