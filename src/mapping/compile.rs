@@ -87,7 +87,9 @@ pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>>
     check_targets(&fields, "", &mut errs);
     let integer_targets: HashSet<String> = fields
         .iter()
-        .filter(|f| matches!(f.kind, FieldKind::Integer { .. }))
+        // A unit is counted by an integer field, or by the items of a list (the rooms listed,
+        // not a number declared beside them).
+        .filter(|f| matches!(f.kind, FieldKind::Integer { .. } | FieldKind::List { .. }))
         .map(|f| f.target.join("."))
         .collect();
     let fees: Vec<FeeVersion> = spec
@@ -165,7 +167,7 @@ fn compile_fee(
         Some(u) if integer_targets.contains(u) => Some(u.clone()),
         Some(u) => {
             errs.push(format!(
-                "{at}: unit {u:?} is not the target of an integer field"
+                "{at}: unit {u:?} is not the target of an integer or list field"
             ));
             None
         }

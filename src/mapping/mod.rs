@@ -141,10 +141,13 @@ impl Procedure {
         let mut lines = Vec::new();
         for v in newest.into_values() {
             let line = {
-                let count = |unit: &str| {
-                    lookup(form, unit)
-                        .and_then(serde_json::Value::as_i64)
-                        .unwrap_or(0)
+                // An integer field's value, or how many items a list holds.
+                let count = |unit: &str| match lookup(form, unit) {
+                    Some(serde_json::Value::Array(items)) => {
+                        i64::try_from(items.len()).unwrap_or(i64::MAX)
+                    }
+                    Some(v) => v.as_i64().unwrap_or(0),
+                    None => 0,
                 };
                 let amount = match &v.amount {
                     FeeAmount::Fixed(a) => *a,
@@ -290,9 +293,12 @@ mod tests {
     use super::*;
 
     fn karaoke() -> Procedure {
+        compiled(include_str!("../../mappings/1.001029-karaoke.toml"))
+    }
+
+    fn compiled(text: &str) -> Procedure {
         let file = Path::new("mappings/1.001029-karaoke.toml");
-        let bytes = include_bytes!("../../mappings/1.001029-karaoke.toml");
-        compile::compile_file(file, bytes).unwrap_or_else(|e| panic!("{e:?}"))
+        compile::compile_file(file, text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     fn day(s: &str) -> NaiveDate {
@@ -300,22 +306,39 @@ mod tests {
     }
 
     #[test]
-    fn a_fee_past_the_largest_amount_is_a_problem_not_a_zero_fee() {
+    fn the_karaoke_fee_counts_the_rooms_listed_not_the_number_declared() {
         let k = karaoke();
+        let rooms = |n: usize| {
+            let listed: Vec<_> = (0..n)
+                .map(|i| serde_json::json!({"name": format!("P{i}"), "area_m2": "25"}))
+                .collect();
+            // Declared: one room, whatever is listed.
+            serde_json::json!({ "rooms_count": 1, "rooms": listed })
+        };
+        let amounts =
+            |lines: Vec<FeeLine>| lines.iter().map(|l| l.amount.get()).collect::<Vec<_>>();
+        let fee = |n| k.fees_for(&rooms(n), day("2026-11-30")).map(amounts);
+        assert_eq!(fee(3), Ok(vec![3_000_000]));
+        assert_eq!(fee(9), Ok(vec![6_000_000]), "capped at the maximum");
+        // Under Circular 01/2021, in force before 05/01/2026: by bands of rooms listed.
+        let before = |n| k.fees_for(&rooms(n), day("2025-12-01")).map(amounts);
+        assert_eq!(before(3), Ok(vec![4_000_000]));
+        assert_eq!(before(4), Ok(vec![6_000_000]));
+        assert_eq!(before(6), Ok(vec![12_000_000]));
+    }
+
+    #[test]
+    fn a_fee_past_the_largest_amount_is_a_problem_not_a_zero_fee() {
+        // The karaoke fee counted by an integer field instead, to reach absurd counts.
+        let text = include_str!("../../mappings/1.001029-karaoke.toml")
+            .replacen("unit = \"rooms\"", "unit = \"rooms_count\"", 1);
+        let k = compiled(&text);
         let fees = |rooms: i64| {
             k.fees_for(
                 &serde_json::json!({ "rooms_count": rooms }),
                 day("2026-11-30"),
             )
         };
-        let amounts =
-            |lines: Vec<FeeLine>| lines.iter().map(|l| l.amount.get()).collect::<Vec<_>>();
-        assert_eq!(fees(3).map(amounts), Ok(vec![3_000_000]));
-        assert_eq!(
-            fees(9).map(amounts),
-            Ok(vec![6_000_000]),
-            "capped at the maximum"
-        );
         for absurd in [2_000_000_000_000, -1] {
             let Err(problem) = fees(absurd) else {
                 panic!("{absurd} rooms gave a fee");
