@@ -145,6 +145,7 @@ impl Application {
         let pruner = tokio::spawn(prune_messages(
             store.clone(),
             self.state.config.audit.retention.0,
+            self.state.config.audit.payment_retention.0,
             shutdown.clone(),
         ));
         let audit = self.state.config.audit.clone();
@@ -195,15 +196,26 @@ impl Application {
     }
 }
 
-/// Prunes the message log of records older than `retention`, at start and hourly, until
-/// `shutdown`.
-async fn prune_messages(store: Store, retention: std::time::Duration, shutdown: CancellationToken) {
-    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+/// Prunes the message log of records older than `retention`, keeping payment evidence for
+/// `payment_retention`, at start and hourly, until `shutdown`.
+async fn prune_messages(
+    store: Store,
+    retention: std::time::Duration,
+    payment_retention: std::time::Duration,
+    shutdown: CancellationToken,
+) {
+    let ago = |d: std::time::Duration, now: chrono::DateTime<chrono::Utc>| {
+        let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        now.checked_sub_signed(d).unwrap_or(now).timestamp_millis()
+    };
     loop {
         let now = chrono::Utc::now();
-        let before = now.checked_sub_signed(retention).unwrap_or(now);
         match store
-            .prune_messages(before.timestamp_millis(), now.timestamp_millis())
+            .prune_messages(
+                ago(retention, now),
+                ago(payment_retention, now),
+                now.timestamp_millis(),
+            )
             .await
         {
             Ok(0) => {}

@@ -154,6 +154,9 @@ pub struct AuditConfig {
     /// How long partner messages are kept in the message log; older ones are pruned (hourly),
     /// behind a checkpoint from which the rest still verifies.
     pub retention: Dur,
+    /// How long the messages exchanged with the payment providers are kept, past `retention`
+    /// (accounting evidence).
+    pub payment_retention: Dur,
     /// Where the chain's head is anchored, outside the database (JSON lines, appended).
     pub anchor_file: PathBuf,
     /// The HMAC-SHA256 key that signs each anchor line.

@@ -111,6 +111,12 @@ impl Config {
                 "must be at least a day (partner disputes need the record)",
             ));
         }
+        if self.audit.payment_retention.0 < self.audit.retention.0 {
+            return Err(key_error(
+                "audit.payment_retention",
+                "must be at least audit.retention (payment evidence outlives the log)",
+            ));
+        }
         if self.audit.anchor_every.0.is_zero() {
             return Err(key_error("audit.anchor_every", "must be more than zero"));
         }

@@ -330,8 +330,11 @@ mod tests {
     #[test]
     fn a_fee_past_the_largest_amount_is_a_problem_not_a_zero_fee() {
         // The karaoke fee counted by an integer field instead, to reach absurd counts.
-        let text = include_str!("../../mappings/1.001029-karaoke.toml")
-            .replacen("unit = \"rooms\"", "unit = \"rooms_count\"", 1);
+        let text = include_str!("../../mappings/1.001029-karaoke.toml").replacen(
+            "unit = \"rooms\"",
+            "unit = \"rooms_count\"",
+            1,
+        );
         let k = compiled(&text);
         let fees = |rooms: i64| {
             k.fees_for(

@@ -144,6 +144,22 @@ impl Store {
         })
     }
 
+    /// Up to `limit` records kept past the log's retention (payment evidence), after
+    /// `after_seq`, in seq order.
+    pub async fn kept_records(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Record>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM message_log_kept WHERE seq > $1 ORDER BY seq LIMIT $2"
+        );
+        with_pool!(read self, pool => {
+            let rows = sqlx::query(&sql).bind(after_seq).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(record_from_row!(r))).collect()
+        })
+    }
+
     /// Where verification starts: the latest pruning checkpoint, or the beginning.
     pub async fn message_log_anchor(&self) -> Result<Anchor, StoreError> {
         Ok(self
@@ -184,10 +200,21 @@ impl Store {
 
     /// Removes the records of the chain's prefix older than `before` (ms): every record up to
     /// the last one whose time is before it. Leaves a checkpoint with the last removed record's
-    /// seq and hash, from which the rest still verifies. Returns how many were removed.
-    pub async fn prune_messages(&self, before: i64, now: i64) -> Result<u64, StoreError> {
+    /// seq and hash, from which the rest still verifies. The records exchanged with the payment
+    /// providers are moved to `message_log_kept` rather than removed, and those kept from before
+    /// `kept_before` are removed. Returns how many records left the chain.
+    pub async fn prune_messages(
+        &self,
+        before: i64,
+        kept_before: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM message_log_kept WHERE at < $1")
+                .bind(kept_before)
+                .execute(&mut *tx)
+                .await?;
             let last = sqlx::query(
                 "SELECT seq, hash FROM message_log WHERE seq = \
                  (SELECT MAX(seq) FROM message_log WHERE at < $1)",
@@ -196,10 +223,21 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             let Some(last) = last else {
+                // Nothing of the chain to prune; what was kept past its time goes all the same.
+                tx.commit().await?;
                 return Ok(0);
             };
             let up_to: i64 = last.try_get("seq")?;
             let hash: String = last.try_get("hash")?;
+            let kept = format!(
+                "INSERT INTO message_log_kept ({RECORD_COLUMNS}) SELECT {RECORD_COLUMNS} FROM message_log \
+                 WHERE seq <= $1 AND partner IN ('paygov', 'vnpay') AND at >= $2"
+            );
+            sqlx::query(&kept)
+                .bind(up_to)
+                .bind(kept_before)
+                .execute(&mut *tx)
+                .await?;
             let removed = sqlx::query("DELETE FROM message_log WHERE seq <= $1")
                 .bind(up_to)
                 .execute(&mut *tx)
