@@ -66,7 +66,8 @@ pub enum Command {
 /// `motcua mappings …`.
 #[derive(Debug, Subcommand)]
 pub enum MappingsCommand {
-    /// Load every mapping and run every fixture through it; name each problem.
+    /// Load every mapping and run every fixture through it, and read the working calendar's
+    /// year files; name each problem.
     Check {
         /// Folder of mappings (default: `mappings.dir` of the configuration).
         #[arg(long)]
@@ -110,10 +111,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for p in &report.problems {
                 eprintln!("{p}");
             }
+            // The calendar's files are read as `serve` reads them, so that a year file edited
+            // when its notice comes out is checked before a restart.
+            let calendar = config
+                .calendar
+                .load_years()
+                .context("the working calendar does not load")?;
             if report.passed() {
+                let years: Vec<String> = calendar
+                    .years()
+                    .map(|(year, rules)| {
+                        let state = if rules.confirmed {
+                            "announced"
+                        } else {
+                            "provisional"
+                        };
+                        format!("{year} {state}")
+                    })
+                    .collect();
                 println!(
-                    "mappings ok: {} procedures, {} valid fixtures accepted, {} invalid fixtures rejected",
-                    report.procedures, report.valid_ok, report.invalid_ok
+                    "mappings ok: {} procedures, {} valid fixtures accepted, {} invalid fixtures rejected; calendar: {}",
+                    report.procedures,
+                    report.valid_ok,
+                    report.invalid_ok,
+                    years.join(", ")
                 );
                 Ok(())
             } else {

@@ -740,3 +740,36 @@ async fn a_line_break_in_a_callers_reference_cannot_write_a_log_line() {
     );
     assert!(logged.contains(r"TT1\nFORGED-LINE"), "{logged}");
 }
+
+#[test]
+fn mappings_check_reads_the_calendar_as_serve_does() {
+    let out = run_motcua(&["mappings", "check"], &[]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.trim_end()
+            .ends_with("; calendar: 2026 announced, 2027 provisional"),
+        "{said}"
+    );
+    // A year file edited badly is caught before a restart would meet it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("2027.toml"),
+        "year = 2027\nstatus = \"maybe\"\n",
+    )
+    .unwrap();
+    let out = run_motcua(
+        &["mappings", "check"],
+        &[("MOTCUA__CALENDAR__DIR", dir.path().to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the working calendar does not load"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
