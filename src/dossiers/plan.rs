@@ -12,7 +12,7 @@ use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::{to_vn, vn_date, vn_offset};
 use crate::domain::validation::FieldError;
-use crate::mapping::Mappings;
+use crate::mapping::{Mappings, ProcedureKind};
 use crate::store::{DossierUpdate, StoreError, StoredDossier};
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
 
@@ -198,15 +198,20 @@ pub fn plan(
             u.extended = true;
         }
         Action::Complete => {
+            // A notice's date is the deemed-consent date, not a deadline: never `qua_han`.
+            let notice = ProcedureCode::parse(&d.procedure_code)
+                .ok()
+                .and_then(|c| rules.mappings.get(&c))
+                .is_some_and(|p| p.kind == ProcedureKind::Notice);
             u.finished_at = Some(now_ms);
             u.timeliness = d
                 .due_at
                 .and_then(DateTime::<Utc>::from_timestamp_millis)
-                .map(|due| {
-                    Timeliness::of(vn_date(now), vn_date(due))
-                        .as_str()
-                        .to_owned()
-                });
+                .map(|due| match Timeliness::of(vn_date(now), vn_date(due)) {
+                    Timeliness::Late if notice => Timeliness::OnTime,
+                    t => t,
+                })
+                .map(|t| t.as_str().to_owned());
         }
         Action::ReturnResult => {
             fees::settled(d)?;

@@ -5,7 +5,7 @@ use crate::domain::codes::ProcedureCode;
 use crate::domain::dossier::FeeLine;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire_millis;
-use crate::mapping::Mappings;
+use crate::mapping::{Mappings, ProcedureKind};
 use crate::store::StoredDossier;
 use serde_json::{json, Value};
 
@@ -31,6 +31,12 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
     let fee_total = FeeLine::total(&d.fees);
     let now = chrono::Utc::now().timestamp_millis();
     let running = clock_runs(d.status);
+    // A notice (silence is consent): its NgayHenTra is the deemed-consent date, never a
+    // deadline the department misses (contract section 5).
+    let notice = mapping.is_some_and(|m| m.kind == ProcedureKind::Notice);
+    let past_due = d.due_at.is_some_and(|due| due < now);
+    let deemed_consent =
+        notice && past_due && Status::from_code(d.status).is_some_and(Status::is_open);
     json!({
         "MaHoSo": d.code,
         "MaHoSoQG": d.portal_id,
@@ -46,7 +52,12 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
         "NgayKetThucXuLy": wire(d.finished_at),
         "NgayTra": wire(d.returned_at),
         "timeliness": d.timeliness,
-        "overdue": running && d.due_at.is_some_and(|due| due < now),
+        "overdue": running && !notice && past_due,
+        "kind": mapping.map(|m| match m.kind {
+            ProcedureKind::Approval => "approval",
+            ProcedureKind::Notice => "notice",
+        }),
+        "deemed_consent": deemed_consent,
         "handling_unit": mapping.map(|m| m.handling_unit.clone()),
         "applicant": d.applicant,
         "summary": d.summary,

@@ -1,6 +1,6 @@
 //! The processing clock (contract section 5, DOMAIN.md): it stops while the applicant owes a
-//! supplement (5) or fees (6), so such a dossier is never shown as overdue; and a supplement is
-//! asked for once.
+//! supplement (5) or fees (6), so such a dossier is never shown as overdue; a supplement is
+//! asked for once; and a notice's date is its deemed-consent date, never a deadline missed.
 
 use crate::helpers::*;
 use crate::lifecycle::{act, dossier_in};
@@ -83,4 +83,52 @@ async fn a_supplement_is_asked_for_once() {
     // Never at reception: only from 4.
     let fresh = dossier_in(&app, 2, "SUPP-2").await;
     assert_eq!(act(&app, &fresh, step("request_supplement")).await.0, 409);
+}
+
+/// A dossier of `fixture` taken in and brought to 4.
+async fn processing(app: &TestApp, fixture_name: &str, id: &str) -> String {
+    let body = with_portal_id(&fixture(fixture_name), id);
+    let (status, created) = status_and_json(app.submit(&body, "application/json").await).await;
+    assert_eq!(status, 201, "{created}");
+    let code = created["MaHoSo"].as_str().unwrap().to_owned();
+    for action in ["accept", "start_processing"] {
+        let (s, d) = act(app, &code, step(action)).await;
+        assert_eq!(s, 200, "{action}: {d}");
+    }
+    code
+}
+
+#[tokio::test]
+async fn a_notice_past_its_date_is_deemed_consented_never_overdue_or_late() {
+    let app = spawn_app().await;
+    // A library's notice of founding (1.008895, kind = "notice") and a karaoke licence
+    // (1.001029, an approval), both past their dates.
+    let notice = processing(&app, "valid/thu-vien.json", "NOTICE-1").await;
+    let approval = crate::lifecycle::dossier_in(&app, 4, "APPROVAL-1").await;
+    for code in [&notice, &approval] {
+        due_last_week(&app, code).await;
+    }
+    let view = |d: serde_json::Value| {
+        (
+            d["kind"].as_str().map(str::to_owned),
+            d["overdue"].as_bool(),
+            d["deemed_consent"].as_bool(),
+        )
+    };
+    let (_, n) = app
+        .get_json(&format!("/api/v1/dossiers/{notice}"), READER)
+        .await;
+    assert_eq!(view(n), (Some("notice".into()), Some(false), Some(true)));
+    let (_, a) = app
+        .get_json(&format!("/api/v1/dossiers/{approval}"), READER)
+        .await;
+    assert_eq!(view(a), (Some("approval".into()), Some(true), Some(false)));
+    // Completed after the date: the notice is on time, the approval late.
+    let (_, n) = act(&app, &notice, step("complete")).await;
+    assert_eq!(
+        (n["timeliness"].as_str(), n["deemed_consent"].as_bool()),
+        (Some("dung_han"), Some(false))
+    );
+    let (_, a) = act(&app, &approval, step("complete")).await;
+    assert_eq!(a["timeliness"], "qua_han");
 }
