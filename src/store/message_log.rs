@@ -111,9 +111,19 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<Record>, StoreError> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM message_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-        );
+        self.records_of("message_log", after_seq, limit).await
+    }
+
+    /// Up to `limit` records of `table` (the log, or what is kept past its retention) after
+    /// `after_seq`, in seq order.
+    async fn records_of(
+        &self,
+        table: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Record>, StoreError> {
+        let sql =
+            format!("SELECT {RECORD_COLUMNS} FROM {table} WHERE seq > $1 ORDER BY seq LIMIT $2");
         with_pool!(read self, pool => {
             let rows = sqlx::query(&sql).bind(after_seq).bind(limit).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(record_from_row!(r))).collect()
@@ -151,13 +161,7 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<Record>, StoreError> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM message_log_kept WHERE seq > $1 ORDER BY seq LIMIT $2"
-        );
-        with_pool!(read self, pool => {
-            let rows = sqlx::query(&sql).bind(after_seq).bind(limit).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(record_from_row!(r))).collect()
-        })
+        self.records_of("message_log_kept", after_seq, limit).await
     }
 
     /// Where verification starts: the latest pruning checkpoint, or the beginning.

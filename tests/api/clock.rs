@@ -68,11 +68,7 @@ async fn a_supplement_is_asked_for_once() {
     assert_eq!(act(&app, &code, step("receive_supplement")).await.0, 200);
     let (status, refused) = act(&app, &code, step("request_supplement")).await;
     assert_eq!(
-        (
-            status,
-            refused["error_code"].as_str(),
-            refused["message"].as_str()
-        ),
+        refusal(status, &refused),
         (
             409,
             Some("INVALID_TRANSITION"),

@@ -38,11 +38,7 @@ async fn a_result_is_not_returned_while_its_fees_are_unpaid() {
     assert_eq!(act(&app, &code, step("complete")).await.0, 200);
     let (status, refused) = act(&app, &code, step("return_result")).await;
     assert_eq!(
-        (
-            status,
-            refused["error_code"].as_str(),
-            refused["message"].as_str()
-        ),
+        refusal(status, &refused),
         (
             409,
             Some("FEES_UNPAID"),

@@ -305,6 +305,15 @@ pub async fn get_ipn(app: &TestApp, query: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// A refusal as `(status, error_code, message)`, to compare whole.
+pub fn refusal(status: u16, body: &serde_json::Value) -> (u16, Option<&str>, Option<&str>) {
+    (
+        status,
+        body["error_code"].as_str(),
+        body["message"].as_str(),
+    )
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
