@@ -7,6 +7,7 @@ pub mod answer;
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod catalogue;
 pub mod error;
 pub mod limits;
 pub mod ops;
@@ -187,6 +188,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.server.request_timeout.0;
     let portal = Router::new().route("/portal/v1/dossiers", post(portal::submit));
     let api = Router::new()
+        .route("/api/v1/procedures", get(catalogue::procedures))
         .route("/api/v1/dossiers", get(api::list))
         .route(
             "/api/v1/dossiers/by-portal-id/{id}",

@@ -123,6 +123,18 @@ pub struct Procedure {
 }
 
 impl Procedure {
+    /// For each fee code, the newest version in force on `day`, by code.
+    pub fn fees_in_force(&self, day: NaiveDate) -> Vec<&FeeVersion> {
+        let mut newest: BTreeMap<&str, &FeeVersion> = BTreeMap::new();
+        for v in self.fees.iter().filter(|v| v.effective_from <= day) {
+            let slot = newest.entry(v.code.as_str()).or_insert(v);
+            if v.effective_from > slot.effective_from {
+                *slot = v;
+            }
+        }
+        newest.into_values().collect()
+    }
+
     /// The fee lines due for a dossier that arrived on `day` with mapped `form` data: for each
     /// fee code, the newest version in force that day. Lines that come to zero are left out; a
     /// line past the largest amount is a problem with the count it multiplies (never a zero fee).
@@ -131,15 +143,8 @@ impl Procedure {
         form: &serde_json::Value,
         day: NaiveDate,
     ) -> Result<Vec<FeeLine>, FieldError> {
-        let mut newest: BTreeMap<&str, &FeeVersion> = BTreeMap::new();
-        for v in self.fees.iter().filter(|v| v.effective_from <= day) {
-            let slot = newest.entry(v.code.as_str()).or_insert(v);
-            if v.effective_from > slot.effective_from {
-                *slot = v;
-            }
-        }
         let mut lines = Vec::new();
-        for v in newest.into_values() {
+        for v in self.fees_in_force(day) {
             let line = {
                 // An integer field's value, or how many items a list holds.
                 let count = |unit: &str| match lookup(form, unit) {

@@ -1,0 +1,85 @@
+//! `GET /api/v1/procedures`: the catalogue of procedures received online (contract section 5),
+//! open to anyone — it is what the department publishes. Each procedure's code in the stem and
+//! the portal's form, name, field, kind, processing time, required documents and the fee lines
+//! in force on `?at=YYYY-MM-DD` (today, Vietnam time, by default); stand-in codes, for which no
+//! published catalogue page was found, are marked as such.
+
+use super::error::{json_response, ApiError};
+use super::AppState;
+use crate::domain::time::vn_date;
+use crate::mapping::{CodeSource, FeeAmount, FeeVersion, Procedure, ProcedureKind};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The query.
+#[derive(Debug, Deserialize)]
+pub struct CatalogueQuery {
+    /// The day whose rules are shown.
+    at: Option<String>,
+}
+
+/// The handler.
+pub async fn procedures(
+    State(state): State<AppState>,
+    Query(q): Query<CatalogueQuery>,
+) -> Result<Response, ApiError> {
+    let day = match q.at.as_deref() {
+        None => vn_date(chrono::Utc::now()),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid_query("at: a day YYYY-MM-DD"))?,
+    };
+    let province = state.config.agency.code.province().to_owned();
+    let items: Vec<Value> = state
+        .mappings
+        .iter()
+        .map(|p| procedure(p, day, &province))
+        .collect();
+    let body = json!({"at": day.format("%Y-%m-%d").to_string(), "items": items});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+fn procedure(p: &Procedure, day: NaiveDate, province: &str) -> Value {
+    json!({
+        "MaTTHC": p.code.as_str(),
+        "MaTTHC_portal": p.code.with_province(province),
+        "stand_in": p.code_source == CodeSource::Example,
+        "name": p.name,
+        "field": p.field,
+        "kind": match p.kind {
+            ProcedureKind::Approval => "approval",
+            ProcedureKind::Notice => "notice",
+        },
+        "processing_days": p.processing_days,
+        "handling_unit": p.handling_unit,
+        "legal_basis": p.legal_basis,
+        "documents": p.documents.iter().map(|d| json!({
+            "MaThanhPhanHoSo": d.code, "name": d.name, "required": d.required,
+        })).collect::<Vec<_>>(),
+        "fees": p.fees_in_force(day).into_iter().map(fee).collect::<Vec<_>>(),
+    })
+}
+
+fn fee(v: &FeeVersion) -> Value {
+    let amount = match &v.amount {
+        FeeAmount::Fixed(a) => json!({"fixed": a}),
+        FeeAmount::PerUnit { each, unit, max } => {
+            json!({"per_unit": each, "unit": unit, "max": max})
+        }
+        FeeAmount::Tiers { unit, bands } => json!({
+            "unit": unit,
+            "tiers": bands.iter().map(|(up_to, amount)| json!({"up_to": up_to, "amount": amount})).collect::<Vec<_>>(),
+        }),
+    };
+    json!({
+        "kind": v.kind,
+        "code": v.code,
+        "name": v.name,
+        "legal_basis": v.legal_basis,
+        "effective_from": v.effective_from.format("%Y-%m-%d").to_string(),
+        "amount": amount,
+    })
+}

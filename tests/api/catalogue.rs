@@ -1,0 +1,88 @@
+//! The catalogue (`GET /api/v1/procedures`, contract section 5): open to anyone, each
+//! procedure with the rules in force on the day asked.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+
+async fn catalogue(app: &TestApp, query: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/procedures{query}")))
+        .send()
+        .await
+        .unwrap();
+    status_and_json(res).await
+}
+
+fn find<'a>(items: &'a Value, code: &str) -> &'a Value {
+    items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["MaTTHC"] == code)
+        .unwrap_or_else(|| panic!("{code} in {items}"))
+}
+
+#[tokio::test]
+async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
+    let app = spawn_app().await;
+    let (status, now) = catalogue(&app, "?at=2026-11-30").await;
+    assert_eq!(status, 200, "no token needed: {now}");
+    assert_eq!(now["at"], "2026-11-30");
+    assert_eq!(now["items"].as_array().unwrap().len(), 10);
+    let karaoke = find(&now, "1.001029");
+    assert_eq!(
+        (
+            karaoke["MaTTHC_portal"].as_str(),
+            karaoke["kind"].as_str(),
+            karaoke["stand_in"].as_bool(),
+            karaoke["processing_days"].as_i64()
+        ),
+        (
+            Some("1.001029.000.00.00.H29"),
+            Some("approval"),
+            Some(false),
+            Some(5)
+        )
+    );
+    assert_eq!(
+        karaoke["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (
+                d["MaThanhPhanHoSo"].as_str().unwrap(),
+                d["required"].as_bool().unwrap()
+            ))
+            .collect::<Vec<_>>(),
+        [("TP01", true), ("TP02", true), ("TP03", false)]
+    );
+    assert_eq!(
+        karaoke["fees"],
+        json!([{
+            "kind": "phi", "code": "PHI_TD_KARAOKE",
+            "name": "Phí thẩm định cấp giấy phép kinh doanh dịch vụ karaoke",
+            "legal_basis": "Thông tư 110/2025/TT-BTC", "effective_from": "2026-01-05",
+            "amount": {"per_unit": 1_000_000, "unit": "rooms", "max": 6_000_000}
+        }])
+    );
+    // The day before Circular 110/2025 took effect: Circular 01/2021's bands.
+    let (_, before) = catalogue(&app, "?at=2026-01-04").await;
+    let fees = &find(&before, "1.001029")["fees"];
+    assert_eq!(fees[0]["legal_basis"], "Thông tư 01/2021/TT-BTC");
+    assert_eq!(
+        fees[0]["amount"]["tiers"],
+        json!([{"up_to": 3, "amount": 4_000_000}, {"up_to": 5, "amount": 6_000_000}, {"up_to": null, "amount": 12_000_000}])
+    );
+    assert_eq!(find(&now, "1.008895")["kind"], "notice");
+    assert_eq!(
+        find(&now, "9.900001")["stand_in"],
+        true,
+        "a stand-in says so"
+    );
+    let (status, refused) = catalogue(&app, "?at=30/11/2026").await;
+    assert_eq!(
+        (status, refused["error_code"].as_str()),
+        (400, Some("INVALID_QUERY"))
+    );
+}
