@@ -40,6 +40,8 @@ pub struct ActionInput {
     pub new_due: Option<DateTime<Utc>>,
     /// `record_payment`: what was paid at the counter.
     pub counter: Option<CounterReceipt>,
+    /// `accept`: the procedure's variant whose processing time applies.
+    pub variant: Option<String>,
 }
 
 /// Why an action was not applied.
@@ -124,19 +126,45 @@ pub fn plan(
     let now_ms = now.timestamp_millis();
     let hours = rules.hours;
     let mut u = DossierUpdate::from_stored(d);
+    let mut variant_note = None;
     u.status = to.code();
     match action {
         Action::Accept => {
-            let days = ProcedureCode::parse(&d.procedure_code)
+            let procedure = ProcedureCode::parse(&d.procedure_code)
                 .ok()
                 .and_then(|c| rules.mappings.get(&c))
-                .map(|p| p.processing_days)
                 .ok_or_else(|| {
                     LifecycleError::InvalidTransition(format!(
                         "procedure {} is no longer mapped",
                         d.procedure_code
                     ))
                 })?;
+            // The procedure's own longer time for a case (ministries consulted, a council
+            // convened), chosen by the officer: never `extend`, which is the apology.
+            let days = match input.variant.as_deref() {
+                None => procedure.processing_days,
+                Some(code) => {
+                    let v = procedure.variants.iter().find(|v| v.code == code);
+                    let Some(v) = v else {
+                        let known: Vec<&str> =
+                            procedure.variants.iter().map(|v| v.code.as_str()).collect();
+                        return Err(LifecycleError::Validation(vec![FieldError::new(
+                            "variant",
+                            "not_allowed",
+                            if known.is_empty() {
+                                "this procedure has no variants".to_owned()
+                            } else {
+                                format!("one of {}", known.join(", "))
+                            },
+                        )]));
+                    };
+                    variant_note = Some(format!(
+                        "{} ({} ngày làm việc, {})",
+                        v.name, v.processing_days, v.legal_basis
+                    ));
+                    v.processing_days
+                }
+            };
             u.accepted_at = Some(now_ms);
             u.due_at = Some(utc_ms(rules.calendar.due(hours, local(now_ms), days)?));
         }
@@ -225,12 +253,16 @@ pub fn plan(
         officer_name: input.officer.name.clone(),
         officer_title: input.officer.title.clone(),
         officer_unit: input.officer.unit.clone(),
-        note: Some(
-            input
+        note: Some({
+            let note = input
                 .note
                 .clone()
-                .unwrap_or_else(|| action.default_note().to_owned()),
-        ),
+                .unwrap_or_else(|| action.default_note().to_owned());
+            match variant_note {
+                Some(variant) => format!("{note} — {variant}"),
+                None => note,
+            }
+        }),
         at: now_ms,
     };
     Ok((u, progress))

@@ -138,6 +138,14 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
     {
         errors.push(FieldError::required("new_due"));
     }
+    let variant = text_field(&obj, "variant", "variant", 64, &mut errors);
+    if variant.is_some() && action.is_some_and(|a| a != Action::Accept) {
+        errors.push(FieldError::new(
+            "variant",
+            "not_allowed",
+            "only accept takes a variant",
+        ));
+    }
     let counter = if action == Some(Action::RecordPayment) {
         counter_receipt(&obj, &mut errors)
     } else {
@@ -150,6 +158,7 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
             note,
             new_due,
             counter,
+            variant,
         }),
         _ => Err(ApiError::validation(&errors)),
     }

@@ -54,6 +54,10 @@ fn procedure(p: &Procedure, day: NaiveDate, province: &str) -> Value {
             ProcedureKind::Notice => "notice",
         },
         "processing_days": p.processing_days,
+        "variants": p.variants.iter().map(|v| json!({
+            "code": v.code, "name": v.name, "processing_days": v.processing_days,
+            "legal_basis": v.legal_basis,
+        })).collect::<Vec<_>>(),
         "handling_unit": p.handling_unit,
         "legal_basis": p.legal_basis,
         "documents": p.documents.iter().map(|d| json!({

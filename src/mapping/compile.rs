@@ -3,7 +3,9 @@
 
 use super::field::{check_targets, compile_fields, FieldKind};
 use super::spec::{FeeSpec, MappingFile};
-use super::{CodeSource, DocumentComponent, FeeAmount, FeeVersion, Procedure, ProcedureKind};
+use super::{
+    CodeSource, DocumentComponent, FeeAmount, FeeVersion, Procedure, ProcedureKind, Variant,
+};
 use crate::domain::codes::ProcedureCode;
 use crate::domain::money::Vnd;
 use chrono::NaiveDate;
@@ -108,6 +110,24 @@ pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>>
         }
     }
 
+    let mut variant_codes = HashSet::new();
+    for (i, v) in spec.variants.iter().enumerate() {
+        if v.code.trim().is_empty() || v.name.trim().is_empty() || v.legal_basis.trim().is_empty() {
+            errs.push(format!(
+                "variants[{i}]: code, name and legal_basis are required"
+            ));
+        }
+        if !variant_codes.insert(v.code.as_str()) {
+            errs.push(format!("variants[{i}]: {:?} is listed twice", v.code));
+        }
+        if v.processing_days <= p.processing_days || v.processing_days > 365 {
+            errs.push(format!(
+                "variants[{i}] ({}): processing_days {} must be longer than the procedure's {} and at most 365",
+                v.code, v.processing_days, p.processing_days
+            ));
+        }
+    }
+
     match (code, code_source, kind, errs.is_empty()) {
         (Some(code), Some(code_source), Some(kind), true) => Ok(Procedure {
             code,
@@ -117,6 +137,16 @@ pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>>
             handling_unit: p.handling_unit.clone(),
             kind,
             processing_days: p.processing_days,
+            variants: spec
+                .variants
+                .iter()
+                .map(|v| Variant {
+                    code: v.code.clone(),
+                    name: v.name.clone(),
+                    processing_days: v.processing_days,
+                    legal_basis: v.legal_basis.clone(),
+                })
+                .collect(),
             legal_basis: p.legal_basis.clone(),
             documents: spec
                 .documents

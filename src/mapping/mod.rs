@@ -51,6 +51,19 @@ pub struct DocumentComponent {
     pub required: bool,
 }
 
+/// A processing time the procedure provides for a case (`[[variants]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// Its name in the API.
+    pub code: String,
+    /// What it is.
+    pub name: String,
+    /// Processing time in working days.
+    pub processing_days: u32,
+    /// The legal text that provides it.
+    pub legal_basis: String,
+}
+
 /// How a fee version computes its amount.
 #[derive(Debug, Clone)]
 pub enum FeeAmount {
@@ -108,6 +121,8 @@ pub struct Procedure {
     pub kind: ProcedureKind,
     /// Processing time in working days.
     pub processing_days: u32,
+    /// Longer processing times the procedure provides for some cases.
+    pub variants: Vec<Variant>,
     /// Legal texts.
     pub legal_basis: Vec<String>,
     /// Document components.

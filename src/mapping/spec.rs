@@ -20,6 +20,24 @@ pub struct MappingFile {
     /// Form fields of `DuLieuBieuMau`.
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
+    /// The procedure's own longer processing times, chosen by the officer at acceptance.
+    #[serde(default)]
+    pub variants: Vec<VariantSpec>,
+}
+
+/// `[[variants]]`: a processing time the procedure itself provides for a case, such as
+/// consulting ministries or convening an appraisal council.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    /// Its name in the API (`accept`'s `variant`).
+    pub code: String,
+    /// What it is, as officers read it.
+    pub name: String,
+    /// Processing time in working days.
+    pub processing_days: u32,
+    /// The legal text that provides it.
+    pub legal_basis: String,
 }
 
 /// `[procedure]`.

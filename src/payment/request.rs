@@ -108,6 +108,7 @@ impl Payments {
                 )),
                 new_due: None,
                 counter: None,
+                variant: None,
             };
             match self
                 .lifecycle

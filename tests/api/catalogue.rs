@@ -76,6 +76,11 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
     );
     assert_eq!(find(&now, "1.008895")["kind"], "notice");
     assert_eq!(
+        find(&now, "1.003784")["variants"],
+        json!([{"code": "lay_y_kien_bo_nganh", "name": "Có lấy ý kiến các bộ, ngành liên quan",
+                "processing_days": 10, "legal_basis": "Nghị định 32/2012/NĐ-CP"}])
+    );
+    assert_eq!(
         find(&now, "9.900001")["stand_in"],
         true,
         "a stand-in says so"

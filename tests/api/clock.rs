@@ -128,3 +128,73 @@ async fn a_notice_past_its_date_is_deemed_consented_never_overdue_or_late() {
     let (_, a) = act(&app, &approval, step("complete")).await;
     assert_eq!(a["timeliness"], "qua_han");
 }
+
+#[tokio::test]
+async fn a_procedure_s_own_longer_time_is_chosen_at_acceptance_not_by_extending() {
+    let app = spawn_app().await;
+    let body = with_portal_id(&fixture("valid/nhap-khau.json"), "VARIANT-1");
+    let (_, created) = status_and_json(app.submit(&body, "application/json").await).await;
+    let code = created["MaHoSo"].as_str().unwrap().to_owned();
+    let mut accept = step("accept");
+    accept["note"] = serde_json::Value::Null;
+    for (variant, why) in [
+        ("lay_y_kien", "one of lay_y_kien_bo_nganh"),
+        ("hoi_dong_tham_dinh", "one of lay_y_kien_bo_nganh"),
+    ] {
+        accept["variant"] = json!(variant);
+        let (status, refused) = act(&app, &code, accept.clone()).await;
+        assert_eq!(status, 422, "{refused}");
+        assert_eq!(
+            refused["errors"],
+            json!([{"field": "variant", "code": "not_allowed", "message": why}])
+        );
+    }
+    accept["variant"] = json!("lay_y_kien_bo_nganh");
+    let (status, d) = act(&app, &code, accept).await;
+    assert_eq!(status, 200, "{d}");
+    // Ten working days from acceptance, on the department's calendar, computed apart.
+    let calendar = motcua_gateway::config::Config::from_toml("")
+        .unwrap()
+        .calendar
+        .load_years()
+        .unwrap();
+    let local = |v: &serde_json::Value| {
+        chrono::NaiveDateTime::parse_from_str(v.as_str().unwrap(), "%Y%m%d%H%M%S").unwrap()
+    };
+    let expected = calendar
+        .due(
+            &motcua_gateway::domain::calendar::WorkingHours::department(),
+            local(&d["NgayTiepNhan"]),
+            10,
+        )
+        .unwrap();
+    assert_eq!(local(&d["NgayHenTra"]), expected);
+    assert_eq!(
+        d["progress"][1]["NoiDungXuLy"],
+        "Tiếp nhận hồ sơ, hẹn ngày trả kết quả — Có lấy ý kiến các bộ, ngành liên quan (10 ngày làm việc, Nghị định 32/2012/NĐ-CP)"
+    );
+    // The one extension is still there to spend.
+    let mut extend = step("extend");
+    extend["new_due"] = json!("20271231170000");
+    assert_eq!(
+        act(&app, &code, extend).await.0,
+        200,
+        "the extension was not spent"
+    );
+    // A procedure without variants, and an action other than accept, take none.
+    let karaoke = crate::lifecycle::new_dossier(&app, "VARIANT-2").await;
+    let mut accept = step("accept");
+    accept["variant"] = json!("lay_y_kien_bo_nganh");
+    let (_, refused) = act(&app, &karaoke, accept).await;
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "this procedure has no variants"
+    );
+    let mut start = step("start_processing");
+    start["variant"] = json!("lay_y_kien_bo_nganh");
+    let (status, refused) = act(&app, &code, start).await;
+    assert_eq!(
+        (status, refused["errors"][0]["message"].as_str()),
+        (422, Some("only accept takes a variant"))
+    );
+}
