@@ -28,6 +28,16 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Drop for TestDb {
+    /// A PostgreSQL test's anchor file lives in the temporary folder (an SQLite test's, in its
+    /// own folder, goes with it): removed with the test's database handle.
+    fn drop(&mut self) {
+        if self._dir.is_none() {
+            let _ = std::fs::remove_file(anchor_file(&self.url));
+        }
+    }
+}
+
 /// Makes a fresh, empty database on the backend the run is for.
 pub async fn fresh_database() -> TestDb {
     match std::env::var("TEST_DATABASE_URL") {
