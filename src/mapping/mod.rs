@@ -348,6 +348,24 @@ mod tests {
     }
 
     #[test]
+    fn a_variant_not_longer_than_the_procedure_s_time_is_refused() {
+        let text = include_str!("../../mappings/1.003784-nhap-khau-van-hoa-pham.toml");
+        let file = Path::new("mappings/1.003784-nhap-khau-van-hoa-pham.toml");
+        let Ok(p) = compile::compile_file(file, text.as_bytes()) else {
+            panic!("the shipped mapping compiles");
+        };
+        assert_eq!(p.variants.len(), 1);
+        let short = text.replacen("processing_days = 10", "processing_days = 2", 1);
+        let Err(problems) = compile::compile_file(file, short.as_bytes()) else {
+            panic!("a variant of 2 days beside a procedure of 2 compiled");
+        };
+        assert_eq!(
+            problems,
+            ["variants[0] (lay_y_kien_bo_nganh): processing_days 2 must be longer than the procedure's 2 and at most 365"]
+        );
+    }
+
+    #[test]
     fn a_fee_past_the_largest_amount_is_a_problem_not_a_zero_fee() {
         // The karaoke fee counted by an integer field instead, to reach absurd counts.
         let text = include_str!("../../mappings/1.001029-karaoke.toml").replacen(

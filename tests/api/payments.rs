@@ -811,6 +811,60 @@ async fn a_retry_with_the_same_key_while_the_provider_is_answering_makes_no_seco
 }
 
 #[tokio::test]
+async fn a_reservation_left_by_a_request_that_died_is_taken_over_after_two_minutes() {
+    let app = spawn_app().await;
+    let code = dossier_in(&app, 4, "PIDEM-4").await;
+    let body = json!({"provider": "vnpay"});
+    let key = motcua_gateway::http::actions::idempotency_key(
+        &{
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("idempotency-key", "pay-died".parse().unwrap());
+            h
+        },
+        "payer",
+        &format!("POST /api/v1/dossiers/{code}/payments"),
+        body.to_string().as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    let send = || {
+        app.client
+            .post(app.url(&format!("/api/v1/dossiers/{code}/payments")))
+            .bearer_auth(PAYER)
+            .header("idempotency-key", "pay-died")
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    // A reservation of a minute ago is still its request's: 409.
+    let reserve = |age_ms: i64| {
+        format!(
+            "INSERT INTO idempotency_keys (client, key, request_hash, status, body, created_at) \
+             VALUES ('payer', 'pay-died', '{}', 0, '', {})",
+            key.request_hash,
+            chrono::Utc::now().timestamp_millis() - age_ms
+        )
+    };
+    raw_sql(&app.db_url(), &reserve(60_000)).await;
+    let (status, busy) = status_and_json(send().await.unwrap()).await;
+    assert_eq!(
+        (status, busy["error_code"].as_str()),
+        (409, Some("IDEMPOTENCY_IN_PROGRESS"))
+    );
+    // Three minutes old: the request that held it died; this one takes it over.
+    raw_sql(&app.db_url(), "DELETE FROM idempotency_keys").await;
+    raw_sql(&app.db_url(), &reserve(180_000)).await;
+    let (status, made) = status_and_json(send().await.unwrap()).await;
+    assert_eq!(status, 201, "{made}");
+    let (status, again) = status_and_json(send().await.unwrap()).await;
+    assert_eq!(
+        (status, again),
+        (201, made),
+        "and the key then holds its answer"
+    );
+}
+
+#[tokio::test]
 async fn a_key_whose_request_made_nothing_may_be_tried_again() {
     let paygov = TestPartner::start().await;
     paygov.script([
