@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::http::{router, AppState};
 use crate::mapping::Mappings;
 use crate::outbox::Worker;
-use crate::store::Store;
+use crate::store::{RuleVersion, Store};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub struct Application {
 impl Application {
     /// Builds everything that can fail before serving.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let mappings = Mappings::load_dir(&config.mappings.dir).map_err(|problems| {
+        let mut mappings = Mappings::load_dir(&config.mappings.dir).map_err(|problems| {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             anyhow::anyhow!(
                 "the procedure mappings do not load:\n  {}",
@@ -64,6 +64,7 @@ impl Application {
                 .await
                 .context("cannot migrate the database")?;
         }
+        keep_rules(&store, &mut mappings).await?;
         let listener = TcpListener::bind(&config.server.listen)
             .await
             .with_context(|| {
@@ -227,4 +228,37 @@ async fn prune_messages(
             () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
         }
     }
+}
+
+/// Keeps the text of every version of the rules the files hold, then takes in the versions
+/// kept earlier that the files no longer hold: a dossier judged by one keeps it.
+async fn keep_rules(store: &Store, mappings: &mut Mappings) -> anyhow::Result<()> {
+    let loaded: Vec<RuleVersion> = mappings
+        .loaded_versions()
+        .map(|p| RuleVersion {
+            id: p.version.clone(),
+            procedure_code: p.code.as_str().to_owned(),
+            effective_from: p.effective_from.to_string(),
+            rules: p.text.clone(),
+        })
+        .collect();
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .keep_rule_versions(&loaded, now)
+        .await
+        .context("cannot keep the procedures' rule versions")?;
+    let kept = store
+        .kept_rule_versions()
+        .await
+        .context("cannot read the kept rule versions")?;
+    let count = kept.len().saturating_sub(loaded.len());
+    for problem in mappings.adopt(kept.into_iter().map(|v| (v.id, v.rules))) {
+        tracing::error!(%problem, "a kept version of a procedure's rules does not compile: its dossiers are judged by the version in force the day they arrived");
+    }
+    tracing::info!(
+        loaded = loaded.len(),
+        kept_earlier = count,
+        "procedure rule versions kept"
+    );
+    Ok(())
 }

@@ -130,8 +130,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     })
                     .collect();
                 println!(
-                    "mappings ok: {} procedures, {} valid fixtures accepted, {} invalid fixtures rejected; calendar: {}",
+                    "mappings ok: {} procedures in {} dated versions, {} valid fixtures accepted, {} invalid fixtures rejected; calendar: {}",
                     report.procedures,
+                    report.versions,
                     report.valid_ok,
                     report.invalid_ok,
                     years.join(", ")

@@ -1,11 +1,13 @@
 //! `motcua mappings check`: load every mapping, then run every fixture through intake
 //! (parsing, envelope, mapping) and name the file and the problem for anything wrong.
 //!
-//! Valid fixtures must be accepted; every mapped procedure must have at least one valid XML and
-//! one valid JSON fixture. Invalid fixtures are named `<status>-<reason>.<ext>` and must be
+//! Each fixture is judged by the version of its procedure in force on its `NgayNopHoSo`, so an
+//! old version is checked with fixtures of its own days. Valid fixtures must be accepted; every
+//! mapped procedure must have at least one valid XML and one valid JSON fixture, and every
+//! version at least one valid fixture. Invalid fixtures are named `<status>-<reason>.<ext>` and must be
 //! rejected with that status (400 or 422: the statuses a body alone decides).
 
-use super::intake::{BodyFormat, Intake, IntakeError};
+use super::intake::{BodyFormat, Intake, IntakeError, RulesDay};
 use crate::domain::codes::ProcedureCode;
 use crate::mapping::Mappings;
 use chrono::Utc;
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 pub struct CheckReport {
     /// Procedures loaded.
     pub procedures: usize,
+    /// Dated versions of their rules.
+    pub versions: usize,
     /// Valid fixtures accepted.
     pub valid_ok: usize,
     /// Invalid fixtures rejected as named.
@@ -70,9 +74,11 @@ pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
         }
     };
     report.procedures = mappings.len();
+    report.versions = mappings.loaded_versions().count();
     let now = Utc::now();
     let mut coverage: BTreeMap<ProcedureCode, (usize, usize)> =
-        mappings.iter().map(|p| (p.code.clone(), (0, 0))).collect();
+        mappings.iter().map(|(c, _)| (c.clone(), (0, 0))).collect();
+    let mut versions_seen: BTreeMap<String, usize> = BTreeMap::new();
 
     for file in files_in(&fixtures_dir.join("valid"), &mut report.problems) {
         let Some(format) = format_of(&file) else {
@@ -89,9 +95,10 @@ pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
                 continue;
             }
         };
-        match Intake::build(&mappings, format, &bytes, now) {
+        match Intake::build_under(&mappings, format, &bytes, now, RulesDay::Submitted) {
             Ok(d) => {
                 report.valid_ok += 1;
+                *versions_seen.entry(d.mapping_version.clone()).or_default() += 1;
                 if let Some(c) = coverage.get_mut(&d.procedure) {
                     match format {
                         BodyFormat::Xml => c.0 += 1,
@@ -114,13 +121,23 @@ pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
         }
     }
     for (code, (xml, json)) in &coverage {
+        let versions = mappings.versions(code);
+        let file = versions
+            .first()
+            .map(|p| p.file.display().to_string())
+            .unwrap_or_default();
         if *xml == 0 || *json == 0 {
-            let file = mappings
-                .get(code)
-                .map(|p| p.file.display().to_string())
-                .unwrap_or_default();
             report.problems.push(format!(
                 "{file}: procedure {code} needs a valid XML and a valid JSON fixture (has {xml} XML, {json} JSON)"
+            ));
+        }
+        for v in versions
+            .iter()
+            .filter(|v| !versions_seen.contains_key(&v.version))
+        {
+            report.problems.push(format!(
+                "{file}: the version of {code} from {} has no valid fixture submitted in its days",
+                v.effective_from
             ));
         }
     }
@@ -140,7 +157,7 @@ pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
             continue;
         };
         let bytes = std::fs::read(&file).unwrap_or_default();
-        let got = match Intake::build(&mappings, format, &bytes, now) {
+        let got = match Intake::build_under(&mappings, format, &bytes, now, RulesDay::Submitted) {
             Ok(_) => "accepted",
             Err(IntakeError::Malformed(_)) => "400",
             Err(IntakeError::Invalid(_)) => "422",

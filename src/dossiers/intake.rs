@@ -15,6 +15,7 @@ use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
 use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
+use crate::mapping::Procedure;
 use crate::portal::json::parse_json;
 use crate::portal::submission::read_envelope;
 use crate::portal::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
@@ -28,6 +29,28 @@ use crate::store::{
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
+
+/// Which day's rules judge a body: the day it is received (intake), or the day its
+/// `NgayNopHoSo` says it was submitted (a fixture checked offline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulesDay {
+    /// The day the gateway receives it.
+    Received,
+    /// The day of its `NgayNopHoSo`.
+    Submitted,
+}
+
+/// A procedure's versions' days, as a rejection names them: `2024-11-19..2026-01-04, 2026-01-05..`.
+fn in_force_spans(versions: &[Arc<Procedure>]) -> String {
+    let spans: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            let until = v.effective_until.map(|d| d.to_string()).unwrap_or_default();
+            format!("{}..{until}", v.effective_from)
+        })
+        .collect();
+    spans.join(", ")
+}
 
 /// The two body formats the portal may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,13 +154,25 @@ impl Intake {
         }
     }
 
-    /// Parses, validates and maps a body without storing anything (also used by
-    /// `motcua mappings check`).
+    /// Parses, validates and maps a body received `now` without storing anything, under the
+    /// rules in force that day.
     pub fn build(
         mappings: &Mappings,
         format: BodyFormat,
         body: &[u8],
         now: DateTime<Utc>,
+    ) -> Result<NewDossier, IntakeError> {
+        Self::build_under(mappings, format, body, now, RulesDay::Received)
+    }
+
+    /// [`Intake::build`] under the rules of the day `day` names (`motcua mappings check` runs
+    /// each fixture under the version in force on its `NgayNopHoSo`).
+    pub fn build_under(
+        mappings: &Mappings,
+        format: BodyFormat,
+        body: &[u8],
+        now: DateTime<Utc>,
+        day: RulesDay,
     ) -> Result<NewDossier, IntakeError> {
         let limits = Limits::default();
         let root = match format {
@@ -147,14 +182,27 @@ impl Intake {
         let env = read_envelope(&root)?;
         let mut errors = root.control_characters();
         errors.extend(env.errors);
+        let rules_day = match (day, env.submitted_at) {
+            (RulesDay::Submitted, Some(submitted)) => vn_date(submitted),
+            _ => vn_date(now),
+        };
         let procedure = env.procedure.as_ref().and_then(|code| {
-            let found = mappings.get(code);
-            if found.is_none() {
-                errors.push(FieldError::new(
+            let found = mappings.in_force(code, rules_day);
+            match mappings.versions(code) {
+                [] => errors.push(FieldError::new(
                     "MaTTHC",
                     "unknown_procedure",
                     format!("procedure {code} is not handled by this gateway"),
-                ));
+                )),
+                versions if found.is_none() => errors.push(FieldError::new(
+                    "MaTTHC",
+                    "procedure_not_in_force",
+                    format!(
+                        "procedure {code} has no rules in force on {rules_day} (its versions run {})",
+                        in_force_spans(versions)
+                    ),
+                )),
+                _ => {}
             }
             found
         });
@@ -191,7 +239,7 @@ impl Intake {
                 Some(form),
             ) if errors.is_empty() => {
                 let fees = p
-                    .fees_for(&form, vn_date(now))
+                    .fees_for(&form, rules_day)
                     .map_err(|problem| IntakeError::Invalid(vec![problem]))?;
                 Ok(NewDossier {
                     portal_id,
@@ -224,7 +272,7 @@ impl Intake {
         let dossier = Self::build(&self.mappings, format, &raw.body, now)?;
         let procedure_name = self
             .mappings
-            .get(&dossier.procedure)
+            .judged_by(&dossier.procedure, &dossier.mapping_version, vn_date(now))
             .map(|p| p.name.as_str())
             .unwrap_or_default();
         let rows = self.arrival.rows(&dossier, procedure_name, now)?;

@@ -4,9 +4,8 @@
 //! is read again and re-planned.
 
 use super::fees;
-use super::plan::{plan, ActionInput, LifecycleError, Rules};
+use super::plan::{plan, rules_of, ActionInput, LifecycleError, Rules};
 use crate::domain::calendar::{Calendar, WorkingHours};
-use crate::domain::codes::ProcedureCode;
 use crate::domain::lifecycle::Action;
 use crate::dossiers::status_cache::StatusCache;
 use crate::dossiers::view::dossier_view;
@@ -102,9 +101,7 @@ impl Lifecycle {
     }
 
     fn hours_for(&self, d: &StoredDossier) -> &WorkingHours {
-        ProcedureCode::parse(&d.procedure_code)
-            .ok()
-            .and_then(|c| self.mappings.get(&c))
+        rules_of(&self.mappings, d)
             .and_then(|p| self.hours.offices.get(&p.handling_unit))
             .unwrap_or(&self.hours.default)
     }

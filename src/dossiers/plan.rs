@@ -10,11 +10,12 @@ use crate::domain::dossier::Progress;
 use crate::domain::lifecycle::{transition, Action, Timeliness};
 use crate::domain::money::Vnd;
 use crate::domain::status::Status;
-use crate::domain::time::{to_vn, vn_date, vn_offset};
+use crate::domain::time::{from_millis, to_vn, vn_date, vn_offset};
 use crate::domain::validation::FieldError;
-use crate::mapping::{Mappings, ProcedureKind};
+use crate::mapping::{Mappings, Procedure, ProcedureKind};
 use crate::store::{DossierUpdate, StoreError, StoredDossier};
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
+use std::sync::Arc;
 
 /// Who took the action (a line of the control slip).
 #[derive(Debug, Clone)]
@@ -104,6 +105,14 @@ pub(super) fn utc_ms(local: NaiveDateTime) -> i64 {
         .map_or(0, |t| t.timestamp_millis())
 }
 
+/// The rules a stored dossier is judged by for its whole life: the version of its procedure
+/// that was in force the day it arrived, as it recorded it (contract section 5).
+pub fn rules_of<'m>(mappings: &'m Mappings, d: &StoredDossier) -> Option<&'m Arc<Procedure>> {
+    let code = ProcedureCode::parse(&d.procedure_code).ok()?;
+    let received = vn_date(from_millis(d.received_at)?);
+    mappings.judged_by(&code, &d.mapping_version, received)
+}
+
 /// The new column values and progress record of an action on `d`, or why it is refused.
 pub fn plan(
     rules: &Rules<'_>,
@@ -130,15 +139,12 @@ pub fn plan(
     u.status = to.code();
     match action {
         Action::Accept => {
-            let procedure = ProcedureCode::parse(&d.procedure_code)
-                .ok()
-                .and_then(|c| rules.mappings.get(&c))
-                .ok_or_else(|| {
-                    LifecycleError::InvalidTransition(format!(
-                        "procedure {} is no longer mapped",
-                        d.procedure_code
-                    ))
-                })?;
+            let procedure = rules_of(rules.mappings, d).ok_or_else(|| {
+                LifecycleError::InvalidTransition(format!(
+                    "procedure {} is no longer mapped",
+                    d.procedure_code
+                ))
+            })?;
             // The procedure's own longer time for a case (ministries consulted, a council
             // convened), chosen by the officer: never `extend`, which is the apology.
             let days = match input.variant.as_deref() {
@@ -227,10 +233,8 @@ pub fn plan(
         }
         Action::Complete => {
             // A notice's date is the deemed-consent date, not a deadline: never `qua_han`.
-            let notice = ProcedureCode::parse(&d.procedure_code)
-                .ok()
-                .and_then(|c| rules.mappings.get(&c))
-                .is_some_and(|p| p.kind == ProcedureKind::Notice);
+            let notice =
+                rules_of(rules.mappings, d).is_some_and(|p| p.kind == ProcedureKind::Notice);
             u.finished_at = Some(now_ms);
             u.timeliness = d
                 .due_at

@@ -1,7 +1,7 @@
 //! The dossier as the internal API shows it: the answer of `GET /api/v1/dossiers/{MaHoSo}` and
 //! of every lifecycle action (which renders it inside the action's transaction).
 
-use crate::domain::codes::ProcedureCode;
+use super::plan::rules_of;
 use crate::domain::dossier::FeeLine;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire_millis;
@@ -26,8 +26,7 @@ pub fn clock_runs(status: i64) -> bool {
 
 /// The dossier as `GET /api/v1/dossiers/{MaHoSo}` shows it.
 pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
-    let procedure = ProcedureCode::parse(&d.procedure_code).ok();
-    let mapping = procedure.as_ref().and_then(|c| mappings.get(c));
+    let mapping = rules_of(mappings, d);
     let fee_total = FeeLine::total(&d.fees);
     let now = chrono::Utc::now().timestamp_millis();
     let running = clock_runs(d.status);
@@ -91,5 +90,12 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
             "last_delivered_at": wire(d.sync.last_delivered_at),
         },
         "mapping_version": d.mapping_version,
+        // The version of the procedure's rules this dossier is judged by (contract section 5).
+        "rules": mapping.map(|m| json!({
+            "version": m.version,
+            "effective_from": m.effective_from.to_string(),
+            "effective_until": m.effective_until.map(|day| day.to_string()),
+            "legal_basis": m.legal_basis,
+        })),
     })
 }

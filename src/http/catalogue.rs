@@ -1,8 +1,10 @@
 //! `GET /api/v1/procedures`: the catalogue of procedures received online (contract section 5),
 //! open to anyone — it is what the department publishes. Each procedure's code in the stem and
 //! the portal's form, name, field, kind, processing time, required documents and the fee lines
-//! in force on `?at=YYYY-MM-DD` (today, Vietnam time, by default); stand-in codes, for which no
-//! published catalogue page was found, are marked as such.
+//! in force on `?at=YYYY-MM-DD` (today, Vietnam time, by default) — all of it from the version of
+//! the procedure's rules in force that day, which is named; a procedure with no version in force
+//! that day is left out. Stand-in codes, for which no published catalogue page was found, are
+//! marked as such.
 
 use super::error::{json_response, ApiError};
 use super::AppState;
@@ -14,6 +16,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// The query.
 #[derive(Debug, Deserialize)]
@@ -36,17 +39,31 @@ pub async fn procedures(
     let items: Vec<Value> = state
         .mappings
         .iter()
-        .map(|p| procedure(p, day, &province))
+        .filter_map(|(code, versions)| {
+            let p = state.mappings.in_force(code, day)?;
+            Some(procedure(p, versions, day, &province))
+        })
         .collect();
     let body = json!({"at": day.format("%Y-%m-%d").to_string(), "items": items});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
-fn procedure(p: &Procedure, day: NaiveDate, province: &str) -> Value {
+fn procedure(p: &Procedure, versions: &[Arc<Procedure>], day: NaiveDate, province: &str) -> Value {
+    let span = |v: &Procedure| {
+        json!({
+            "effective_from": v.effective_from.to_string(),
+            "effective_until": v.effective_until.map(|d| d.to_string()),
+        })
+    };
     json!({
         "MaTTHC": p.code.as_str(),
         "MaTTHC_portal": p.code.with_province(province),
         "stand_in": p.code_source == CodeSource::Example,
+        "code_note": p.code_note,
+        "version": p.version,
+        "effective_from": p.effective_from.to_string(),
+        "effective_until": p.effective_until.map(|d| d.to_string()),
+        "versions": versions.iter().map(|v| span(v)).collect::<Vec<_>>(),
         "name": p.name,
         "field": p.field,
         "kind": match p.kind {

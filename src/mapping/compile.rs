@@ -1,26 +1,63 @@
-//! Turns one mapping file's TOML into a checked [`Procedure`]: every rule is validated here,
-//! once, so applying a mapping to a submission never meets a bad rule.
+//! Turns one mapping file's TOML into checked [`Procedure`]s, one per dated version: every
+//! rule is validated here, once, so applying a mapping to a submission never meets a bad rule.
+//! A version the store kept (its canonical JSON) compiles the same way.
 
 use super::field::{check_targets, compile_fields, FieldKind};
 use super::spec::{FeeSpec, MappingFile};
+use super::versions::{expand, parse_day, DatedSpec};
 use super::{
     CodeSource, DocumentComponent, FeeAmount, FeeVersion, Procedure, ProcedureKind, Variant,
 };
 use crate::domain::codes::ProcedureCode;
 use crate::domain::money::Vnd;
-use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::Path;
 
-fn parse_day(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
-}
-
-pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>> {
+/// Every version of one mapping file, oldest first.
+pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Vec<Procedure>, Vec<String>> {
     let text = std::str::from_utf8(bytes).map_err(|_| vec!["the file is not UTF-8".to_owned()])?;
     let spec: MappingFile =
         toml::from_str(text).map_err(|e| vec![format!("not a valid mapping: {e}")])?;
+    let mut errs = Vec::new();
+    let mut procedures = Vec::new();
+    for dated in expand(spec)? {
+        match compile_version(file, &dated) {
+            Ok(p) => procedures.push(p),
+            // The first version's problems are named as the file names them; a later
+            // version's carry its place in `[[versions]]`.
+            Err(e) if dated.at == "procedure" => errs.extend(e),
+            Err(e) => errs.extend(e.into_iter().map(|e| format!("{}: {e}", dated.at))),
+        }
+    }
+    if errs.is_empty() {
+        Ok(procedures)
+    } else {
+        Err(errs)
+    }
+}
+
+/// A version the store kept under `id` (the SHA-256 of `text`, checked here).
+pub fn compile_stored(id: &str, text: &str) -> Result<Procedure, Vec<String>> {
+    if hex::encode(Sha256::digest(text.as_bytes())) != id {
+        return Err(vec![format!(
+            "the kept text of rules {id} does not match its id"
+        )]);
+    }
+    let spec: MappingFile =
+        serde_json::from_str(text).map_err(|e| vec![format!("kept rules {id}: {e}")])?;
+    let mut versions = expand(spec)?;
+    let (Some(mut dated), true) = (versions.pop(), versions.is_empty()) else {
+        return Err(vec![format!("kept rules {id} hold more than one version")]);
+    };
+    // The kept text is the version's identity, whatever this build would write for it.
+    dated.id = id.to_owned();
+    dated.text = text.to_owned();
+    compile_version(Path::new("(kept rules)"), &dated)
+}
+
+fn compile_version(file: &Path, dated: &DatedSpec) -> Result<Procedure, Vec<String>> {
+    let spec = &dated.spec;
     let mut errs = Vec::new();
     let p = &spec.procedure;
 
@@ -65,13 +102,6 @@ pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>>
             errs.push(format!("procedure.{key} is empty"));
         }
     }
-    if parse_day(&p.effective_from).is_none() {
-        errs.push(format!(
-            "procedure.effective_from {:?}: a date YYYY-MM-DD",
-            p.effective_from
-        ));
-    }
-
     let mut doc_codes = HashSet::new();
     for (i, d) in spec.documents.iter().enumerate() {
         if d.code.trim().is_empty() || d.name.trim().is_empty() {
@@ -87,18 +117,20 @@ pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>>
 
     let fields = compile_fields(&spec.fields, "fields", &mut errs);
     check_targets(&fields, "", &mut errs);
-    let integer_targets: HashSet<String> = fields
-        .iter()
+    let targets = FeeTargets {
         // A unit is counted by an integer field, or by the items of a list (the rooms listed,
         // not a number declared beside them).
-        .filter(|f| matches!(f.kind, FieldKind::Integer { .. } | FieldKind::List { .. }))
-        .map(|f| f.target.join("."))
-        .collect();
+        counts: fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Integer { .. } | FieldKind::List { .. }))
+            .map(|f| f.target.join("."))
+            .collect(),
+    };
     let fees: Vec<FeeVersion> = spec
         .fees
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| compile_fee(i, f, &integer_targets, &mut errs))
+        .filter_map(|(i, f)| compile_fee(i, f, &targets, &mut errs))
         .collect();
     let mut versions = HashSet::new();
     for f in &fees {
@@ -132,6 +164,7 @@ pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>>
         (Some(code), Some(code_source), Some(kind), true) => Ok(Procedure {
             code,
             code_source,
+            code_note: p.code_note.clone(),
             name: p.name.clone(),
             field: p.field.clone(),
             handling_unit: p.handling_unit.clone(),
@@ -160,16 +193,24 @@ pub fn compile_file(file: &Path, bytes: &[u8]) -> Result<Procedure, Vec<String>>
             fees,
             fields,
             file: file.to_owned(),
-            version: hex::encode(Sha256::digest(bytes)),
+            effective_from: dated.from,
+            effective_until: dated.until,
+            version: dated.id.clone(),
+            text: dated.text.clone(),
         }),
         _ => Err(errs),
     }
 }
 
+/// What a fee line may name: the fields that count units.
+struct FeeTargets {
+    counts: HashSet<String>,
+}
+
 fn compile_fee(
     i: usize,
     f: &FeeSpec,
-    integer_targets: &HashSet<String>,
+    targets: &FeeTargets,
     errs: &mut Vec<String>,
 ) -> Option<FeeVersion> {
     let at = format!("fees[{i}] ({})", f.code);
@@ -194,7 +235,7 @@ fn compile_fee(
         })
     };
     let mut unit = || match &f.unit {
-        Some(u) if integer_targets.contains(u) => Some(u.clone()),
+        Some(u) if targets.counts.contains(u) => Some(u.clone()),
         Some(u) => {
             errs.push(format!(
                 "{at}: unit {u:?} is not the target of an integer or list field"

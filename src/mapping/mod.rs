@@ -3,14 +3,19 @@
 //! documents, fees and processing time.
 //!
 //! Files are read at start (no rebuild needed to change one); every problem in every file is
-//! reported with the file's name, so `motcua mappings check` can list them all at once.
+//! reported with the file's name, so `motcua mappings check` can list them all at once. A file
+//! holds its procedure's dated versions; each compiles to a [`Procedure`] of its own, and a
+//! dossier is judged by the one in force the day it arrived ([`Mappings`]).
 
 mod apply;
 mod compile;
 pub mod field;
+mod set;
 pub mod spec;
+mod versions;
 
 pub use field::{FieldKind, FieldRule};
+pub use set::Mappings;
 
 use crate::domain::codes::ProcedureCode;
 use crate::domain::dossier::FeeLine;
@@ -19,8 +24,7 @@ use crate::domain::validation::FieldError;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 /// Whether the procedure's code was seen in a published source or stands in for one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +115,8 @@ pub struct Procedure {
     pub code: ProcedureCode,
     /// Where the code comes from.
     pub code_source: CodeSource,
+    /// Where the code (or the lack of one) was seen.
+    pub code_note: Option<String>,
     /// Official name.
     pub name: String,
     /// Lĩnh vực.
@@ -133,11 +139,22 @@ pub struct Procedure {
     pub fields: Vec<FieldRule>,
     /// The file it came from.
     pub file: PathBuf,
-    /// SHA-256 of the file, recorded on each dossier it mapped.
+    /// First day these rules are in force.
+    pub effective_from: NaiveDate,
+    /// Last day they are, where a later version or a text ends them.
+    pub effective_until: Option<NaiveDate>,
+    /// The version's id: the SHA-256 of `text`, recorded on each dossier judged by it.
     pub version: String,
+    /// The version's rules as the store keeps them (canonical JSON).
+    pub text: String,
 }
 
 impl Procedure {
+    /// Whether these rules are in force on `day`.
+    pub fn in_force_on(&self, day: NaiveDate) -> bool {
+        self.effective_from <= day && self.effective_until.is_none_or(|u| day <= u)
+    }
+
     /// For each fee code, the newest version in force on `day`, by code.
     pub fn fees_in_force(&self, day: NaiveDate) -> Vec<&FeeVersion> {
         let mut newest: BTreeMap<&str, &FeeVersion> = BTreeMap::new();
@@ -228,97 +245,26 @@ impl fmt::Display for MappingProblem {
     }
 }
 
-/// Every procedure the gateway accepts, by code stem.
-#[derive(Debug, Clone, Default)]
-pub struct Mappings {
-    procedures: BTreeMap<ProcedureCode, Arc<Procedure>>,
-}
-
-impl Mappings {
-    /// Loads every `*.toml` file of `dir`; all problems in all files are returned together.
-    pub fn load_dir(dir: &Path) -> Result<Self, Vec<MappingProblem>> {
-        let problem = |file: &Path, problem: String| MappingProblem {
-            file: file.to_owned(),
-            problem,
-        };
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| vec![problem(dir, format!("cannot read the folder: {e}"))])?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(vec![problem(dir, "no *.toml mapping files".into())]);
-        }
-        let mut problems = Vec::new();
-        let mut procedures: BTreeMap<ProcedureCode, Arc<Procedure>> = BTreeMap::new();
-        for file in files {
-            let bytes = match std::fs::read(&file) {
-                Ok(b) => b,
-                Err(e) => {
-                    problems.push(problem(&file, format!("cannot read: {e}")));
-                    continue;
-                }
-            };
-            match compile::compile_file(&file, &bytes) {
-                Ok(p) => {
-                    if let Some(other) = procedures.get(&p.code) {
-                        problems.push(problem(
-                            &file,
-                            format!(
-                                "procedure {} is already mapped by {}",
-                                p.code,
-                                other.file.display()
-                            ),
-                        ));
-                    } else {
-                        procedures.insert(p.code.clone(), Arc::new(p));
-                    }
-                }
-                Err(errs) => problems.extend(errs.into_iter().map(|e| problem(&file, e))),
-            }
-        }
-        if problems.is_empty() {
-            Ok(Self { procedures })
-        } else {
-            Err(problems)
-        }
-    }
-
-    /// The procedure with this code.
-    pub fn get(&self, code: &ProcedureCode) -> Option<&Arc<Procedure>> {
-        self.procedures.get(code)
-    }
-
-    /// Every procedure, by code.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Procedure>> {
-        self.procedures.values()
-    }
-
-    /// How many procedures are mapped.
-    pub fn len(&self) -> usize {
-        self.procedures.len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.procedures.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn karaoke() -> Procedure {
-        compiled(include_str!("../../mappings/1.001029-karaoke.toml"))
-    }
+    use std::path::Path;
 
-    fn compiled(text: &str) -> Procedure {
+    const KARAOKE: &str = include_str!("../../mappings/1.001029-karaoke.toml");
+
+    fn compiled(text: &str) -> Vec<Procedure> {
         let file = Path::new("mappings/1.001029-karaoke.toml");
         compile::compile_file(file, text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// The version of `versions` in force on `on`.
+    fn on(versions: &[Procedure], on: &str) -> Procedure {
+        let on = day(on);
+        let found = versions.iter().rev().find(|p| p.in_force_on(on));
+        found
+            .cloned()
+            .unwrap_or_else(|| panic!("no version in force on {on}"))
     }
 
     fn day(s: &str) -> NaiveDate {
@@ -327,7 +273,7 @@ mod tests {
 
     #[test]
     fn the_karaoke_fee_counts_the_rooms_listed_not_the_number_declared() {
-        let k = karaoke();
+        let versions = compiled(KARAOKE);
         let rooms = |n: usize| {
             let listed: Vec<_> = (0..n)
                 .map(|i| serde_json::json!({"name": format!("P{i}"), "area_m2": "25"}))
@@ -337,11 +283,21 @@ mod tests {
         };
         let amounts =
             |lines: Vec<FeeLine>| lines.iter().map(|l| l.amount.get()).collect::<Vec<_>>();
-        let fee = |n| k.fees_for(&rooms(n), day("2026-11-30")).map(amounts);
+        let fee = |n| {
+            let on_day = day("2026-11-30");
+            on(&versions, "2026-11-30")
+                .fees_for(&rooms(n), on_day)
+                .map(amounts)
+        };
         assert_eq!(fee(3), Ok(vec![3_000_000]));
         assert_eq!(fee(9), Ok(vec![6_000_000]), "capped at the maximum");
         // Under Circular 01/2021, in force before 05/01/2026: by bands of rooms listed.
-        let before = |n| k.fees_for(&rooms(n), day("2025-12-01")).map(amounts);
+        let before = |n| {
+            let on_day = day("2025-12-01");
+            on(&versions, "2025-12-01")
+                .fees_for(&rooms(n), on_day)
+                .map(amounts)
+        };
         assert_eq!(before(3), Ok(vec![4_000_000]));
         assert_eq!(before(4), Ok(vec![6_000_000]));
         assert_eq!(before(6), Ok(vec![12_000_000]));
@@ -354,7 +310,7 @@ mod tests {
         let Ok(p) = compile::compile_file(file, text.as_bytes()) else {
             panic!("the shipped mapping compiles");
         };
-        assert_eq!(p.variants.len(), 1);
+        assert_eq!(p.iter().map(|v| v.variants.len()).collect::<Vec<_>>(), [1]);
         let short = text.replacen("processing_days = 10", "processing_days = 2", 1);
         let Err(problems) = compile::compile_file(file, short.as_bytes()) else {
             panic!("a variant of 2 days beside a procedure of 2 compiled");
@@ -368,12 +324,8 @@ mod tests {
     #[test]
     fn a_fee_past_the_largest_amount_is_a_problem_not_a_zero_fee() {
         // The karaoke fee counted by an integer field instead, to reach absurd counts.
-        let text = include_str!("../../mappings/1.001029-karaoke.toml").replacen(
-            "unit = \"rooms\"",
-            "unit = \"rooms_count\"",
-            1,
-        );
-        let k = compiled(&text);
+        let text = KARAOKE.replace("unit = \"rooms\"", "unit = \"rooms_count\"");
+        let k = on(&compiled(&text), "2026-11-30");
         let fees = |rooms: i64| {
             k.fees_for(
                 &serde_json::json!({ "rooms_count": rooms }),

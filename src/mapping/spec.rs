@@ -1,12 +1,14 @@
 //! The mapping files' TOML schema, exactly as the department's IT staff write it.
 //!
 //! These structs are configuration, not partner input: they are read once at start (or by
-//! `motcua mappings check`) and compiled into [`super::Procedure`].
+//! `motcua mappings check`) and compiled into [`super::Procedure`]. Each version of a file,
+//! `[[versions]]` laid over the one before (`super::versions`), is serialised back to JSON: that
+//! text is what the store keeps, so a dossier's rules outlive the file they came from.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One mapping file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingFile {
     /// The procedure itself.
@@ -23,11 +25,60 @@ pub struct MappingFile {
     /// The procedure's own longer processing times, chosen by the officer at acceptance.
     #[serde(default)]
     pub variants: Vec<VariantSpec>,
+    /// Later versions of the whole procedure, oldest first, each laid over the one before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<VersionSpec>,
+}
+
+/// `[[versions]]`: the procedure's rules from a later day. What a version names replaces the
+/// same thing of the version before it, whole (a list of documents, fees, fields or variants
+/// is replaced, not merged); what it does not name carries over.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    /// Day this version takes effect (`YYYY-MM-DD`); the version before ends the day before.
+    pub effective_from: String,
+    /// Last day this version is in force, where a text ends it without a successor.
+    #[serde(default)]
+    pub effective_until: Option<String>,
+    /// Official name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Lĩnh vực.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The unit that handles it.
+    #[serde(default)]
+    pub handling_unit: Option<String>,
+    /// `approval` or `notice`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Processing time in working days.
+    #[serde(default)]
+    pub processing_days: Option<u32>,
+    /// Legal texts.
+    #[serde(default)]
+    pub legal_basis: Option<Vec<String>>,
+    /// The decision that published this version.
+    #[serde(default)]
+    pub published_by: Option<String>,
+    /// Document components.
+    #[serde(default)]
+    pub documents: Option<Vec<DocumentSpec>>,
+    /// Fee lines.
+    #[serde(default)]
+    pub fees: Option<Vec<FeeSpec>>,
+    /// Form fields.
+    #[serde(default)]
+    pub fields: Option<Vec<FieldSpec>>,
+    /// Longer processing times.
+    #[serde(default)]
+    pub variants: Option<Vec<VariantSpec>>,
 }
 
 /// `[[variants]]`: a processing time the procedure itself provides for a case, such as
 /// consulting ministries or convening an appraisal council.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantSpec {
     /// Its name in the API (`accept`'s `variant`).
@@ -41,7 +92,7 @@ pub struct VariantSpec {
 }
 
 /// `[procedure]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcedureSpec {
     /// National code stem, e.g. `1.001029`.
@@ -69,10 +120,13 @@ pub struct ProcedureSpec {
     pub published_by: Option<String>,
     /// Day this mapping's rules took effect (`YYYY-MM-DD`).
     pub effective_from: String,
+    /// Last day these rules are in force, where a text ends them with no `[[versions]]` after.
+    #[serde(default)]
+    pub effective_until: Option<String>,
 }
 
 /// `[[documents]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentSpec {
     /// `MaThanhPhanHoSo`.
@@ -85,7 +139,7 @@ pub struct DocumentSpec {
 }
 
 /// `[[fees]]`: one version of one fee line.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeeSpec {
     /// `phi` or `le_phi`.
@@ -116,7 +170,7 @@ pub struct FeeSpec {
 }
 
 /// One band of a tiered fee.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TierSpec {
     /// Highest count in this band; absent in the last band.
@@ -127,7 +181,7 @@ pub struct TierSpec {
 }
 
 /// `[[fields]]`: one form field and how it maps.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     /// Path in `DuLieuBieuMau`, segments separated by `/` (same for XML and JSON).
@@ -182,7 +236,7 @@ pub struct FieldSpec {
 }
 
 /// One allowed value of an `enum` field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnumValueSpec {
     /// The value as sent.

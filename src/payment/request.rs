@@ -9,7 +9,7 @@ use crate::domain::lifecycle::Action;
 use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire;
-use crate::dossiers::plan::{ActionInput, LifecycleError};
+use crate::dossiers::plan::{rules_of, ActionInput, LifecycleError};
 use crate::portal::sync::portal_procedure;
 use crate::store::PaymentEvent;
 use crate::store::{NewPayment, PaymentOp, StoredDossier};
@@ -155,9 +155,7 @@ impl Payments {
             time: &time,
             ip,
         };
-        let procedure_name = crate::domain::codes::ProcedureCode::parse(&d.procedure_code)
-            .ok()
-            .and_then(|c| self.mappings.get(&c))
+        let procedure_name = rules_of(&self.mappings, d)
             .map(|p| p.name.clone())
             .unwrap_or_default();
         let fee_lines: Vec<Value> = d

@@ -28,6 +28,7 @@ mod message_log;
 mod outbox;
 mod outbox_ops;
 mod payments;
+mod rule_versions;
 
 pub use delivery_cycle::DeliveryCycle;
 pub use dossier_rows::{DocumentRow, DossierFilter, DossierSummary, OutboxSummary, StoredDossier};
@@ -36,6 +37,7 @@ pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredA
 pub use outbox::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, NewOutboxMessage};
 pub use outbox_ops::{AttemptItem, OutboxItem, OutboxSelector, QueueStats};
 pub use payments::{NewPayment, PaymentEvent, PaymentOp, PaymentRow};
+pub use rule_versions::RuleVersion;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

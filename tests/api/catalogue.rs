@@ -31,6 +31,15 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
     assert_eq!(now["at"], "2026-11-30");
     assert_eq!(now["items"].as_array().unwrap().len(), 10);
     let karaoke = find(&now, "1.001029");
+    // The version in force that day is named, with every version's days.
+    assert_eq!(karaoke["effective_from"], "2026-01-05");
+    assert_eq!(karaoke["effective_until"], Value::Null);
+    assert_eq!(
+        karaoke["versions"],
+        json!([{"effective_from": "2024-11-19", "effective_until": "2026-01-04"},
+               {"effective_from": "2026-01-05", "effective_until": null}])
+    );
+    assert_eq!(karaoke["version"].as_str().map(str::len), Some(64));
     assert_eq!(
         (
             karaoke["MaTTHC_portal"].as_str(),
@@ -66,9 +75,15 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
             "amount": {"per_unit": 1_000_000, "unit": "rooms", "max": 6_000_000}
         }])
     );
-    // The day before Circular 110/2025 took effect: Circular 01/2021's bands.
+    // The day before Circular 110/2025 took effect: the earlier version, Circular 01/2021's
+    // bands.
     let (_, before) = catalogue(&app, "?at=2026-01-04").await;
-    let fees = &find(&before, "1.001029")["fees"];
+    let old = find(&before, "1.001029");
+    assert_eq!(old["effective_from"], "2024-11-19");
+    assert_eq!(old["effective_until"], "2026-01-04");
+    assert_ne!(old["version"], karaoke["version"]);
+    assert_eq!(old["legal_basis"].as_array().map(Vec::len), Some(3));
+    let fees = &old["fees"];
     assert_eq!(fees[0]["legal_basis"], "Thông tư 01/2021/TT-BTC");
     assert_eq!(
         fees[0]["amount"]["tiers"],
@@ -84,6 +99,21 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
         find(&now, "9.900001")["stand_in"],
         true,
         "a stand-in says so"
+    );
+    assert!(find(&now, "9.900001")["code_note"]
+        .as_str()
+        .is_some_and(|n| n.contains("stand-in")));
+    let stand_ins: Vec<String> = now["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["stand_in"] == true)
+        .map(|p| p["MaTTHC"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        stand_ins,
+        ["9.900001", "9.900002", "9.900003", "9.900004", "9.900005"],
+        "every code not found in a published source, and only those"
     );
     let (status, refused) = catalogue(&app, "?at=30/11/2026").await;
     assert_eq!(

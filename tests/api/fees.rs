@@ -24,7 +24,7 @@ async fn payments(app: &TestApp, code: &str) -> (i64, Vec<(String, String)>) {
     (d["TrangThaiHoSo"].as_i64().unwrap(), list)
 }
 
-fn counter(amount: Value, receipt: &str) -> Value {
+pub(crate) fn counter(amount: Value, receipt: &str) -> Value {
     let mut body = step("record_payment");
     body["amount"] = amount;
     body["receipt_no"] = json!(receipt);

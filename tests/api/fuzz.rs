@@ -65,8 +65,13 @@ fn answered(format: BodyFormat, body: &[u8]) -> Result<Outcome, TestCaseError> {
     );
     let outcome = match result {
         Ok(d) => {
-            prop_assert!(
-                mappings().get(&d.procedure).is_some(),
+            // Judged by the version in force the day it was received, which it names.
+            let day = motcua_gateway::domain::time::vn_date(now);
+            prop_assert_eq!(
+                mappings()
+                    .in_force(&d.procedure, day)
+                    .map(|p| p.version.as_str()),
+                Some(d.mapping_version.as_str()),
                 "{}",
                 d.procedure.as_str()
             );

@@ -20,3 +20,4 @@ mod pages;
 mod payments;
 mod process;
 mod read_api;
+mod versions;

@@ -238,7 +238,10 @@ fn the_shipped_mappings_pass_their_check() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("10 procedures"), "{stdout}");
+    assert!(
+        stdout.contains("mappings ok: 10 procedures in 11 dated versions, 22 valid fixtures"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -289,6 +292,50 @@ fn a_mapping_that_rejects_its_own_fixture_fails_the_check() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("vu-truong.json") && err.contains("DienTichPhongKhieuVu out_of_range"),
+        "{err}"
+    );
+}
+
+#[test]
+fn each_fixture_is_checked_under_the_version_of_its_day_and_overlaps_fail_the_check() {
+    let dir = mappings_copy();
+    // The karaoke rules of 2024 end on 30/11/2025: the fixture submitted on 01/12/2025 falls in
+    // no version, and that version is left with no fixture of its days.
+    let karaoke = dir.path().join("1.001029-karaoke.toml");
+    let text = std::fs::read_to_string(&karaoke).unwrap();
+    std::fs::write(
+        &karaoke,
+        text.replacen(
+            "effective_from = \"2024-11-19\"\n",
+            "effective_from = \"2024-11-19\"\neffective_until = \"2025-11-30\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let check = |dir: &std::path::Path| {
+        let out = run_motcua(&["mappings", "check", "--dir", dir.to_str().unwrap()], &[]);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = check(dir.path());
+    for expected in [
+        "karaoke-2025.json: MaTTHC procedure_not_in_force: procedure 1.001029 has no rules in force on 2025-12-01 (its versions run 2024-11-19..2025-11-30, 2026-01-05..)",
+        "karaoke-2025.xml: MaTTHC procedure_not_in_force",
+        "1.001029-karaoke.toml: the version of 1.001029 from 2024-11-19 has no valid fixture submitted in its days",
+    ] {
+        assert!(err.contains(expected), "{expected}\nnot in\n{err}");
+    }
+    assert!(err.contains("motcua: 3 problem(s)"), "{err}");
+
+    // A version older than the one before it is refused before any fixture runs.
+    let dir = mappings_copy();
+    let dance_hall = dir.path().join("9.900001-vu-truong.toml");
+    let mut text = std::fs::read_to_string(&dance_hall).unwrap();
+    text.push_str("\n[[versions]]\neffective_from = \"2024-06-01\"\n");
+    std::fs::write(&dance_hall, text).unwrap();
+    let err = check(dir.path());
+    assert!(
+        err.contains("9.900001-vu-truong.toml: versions[0]: effective_from 2024-06-01 must come after the version before (2024-11-19)"),
         "{err}"
     );
 }
