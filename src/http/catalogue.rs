@@ -101,6 +101,7 @@ fn fee(v: &FeeVersion) -> Value {
         "name": v.name,
         "legal_basis": v.legal_basis,
         "effective_from": v.effective_from.format("%Y-%m-%d").to_string(),
+        "when": v.when.as_ref().map(|(field, equals)| json!({"field": field, "equals": equals})),
         "amount": amount,
     })
 }

@@ -11,7 +11,7 @@ use super::{
 use crate::domain::codes::ProcedureCode;
 use crate::domain::money::Vnd;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Every version of one mapping file, oldest first.
@@ -125,6 +125,16 @@ fn compile_version(file: &Path, dated: &DatedSpec) -> Result<Procedure, Vec<Stri
             .filter(|f| matches!(f.kind, FieldKind::Integer { .. } | FieldKind::List { .. }))
             .map(|f| f.target.join("."))
             .collect(),
+        choices: fields
+            .iter()
+            .filter_map(|f| match &f.kind {
+                FieldKind::Enum { values } => Some((
+                    f.target.join("."),
+                    values.iter().map(|(code, _)| code.clone()).collect(),
+                )),
+                _ => None,
+            })
+            .collect(),
     };
     let fees: Vec<FeeVersion> = spec
         .fees
@@ -202,9 +212,11 @@ fn compile_version(file: &Path, dated: &DatedSpec) -> Result<Procedure, Vec<Stri
     }
 }
 
-/// What a fee line may name: the fields that count units.
+/// What a fee line may name: the fields that count units, and the `enum` fields (with their
+/// values) that a `when` may test.
 struct FeeTargets {
     counts: HashSet<String>,
+    choices: HashMap<String, Vec<String>>,
 }
 
 fn compile_fee(
@@ -286,10 +298,27 @@ fn compile_fee(
             None
         }
     };
+    let when = f.when.as_ref().and_then(|w| {
+        match targets.choices.get(&w.field) {
+            Some(values) if values.contains(&w.equals) => {
+                return Some((w.field.clone(), w.equals.clone()))
+            }
+            Some(_) => errs.push(format!(
+                "{at}: when {:?} is not one of the values of {:?}",
+                w.equals, w.field
+            )),
+            None => errs.push(format!(
+                "{at}: when {:?} is not the target of an enum field",
+                w.field
+            )),
+        }
+        None
+    });
     if errs.len() > before {
         return None;
     }
     Some(FeeVersion {
+        when,
         kind: f.kind.clone(),
         code: f.code.clone(),
         name: f.name.clone(),

@@ -104,6 +104,8 @@ pub struct FeeVersion {
     pub legal_basis: String,
     /// In force from this day.
     pub effective_from: NaiveDate,
+    /// Due only when this `enum` field (target path) holds this value.
+    pub when: Option<(String, String)>,
     /// The amount rule.
     pub amount: FeeAmount,
 }
@@ -177,6 +179,11 @@ impl Procedure {
     ) -> Result<Vec<FeeLine>, FieldError> {
         let mut lines = Vec::new();
         for v in self.fees_in_force(day) {
+            if let Some((field, value)) = &v.when {
+                if lookup(form, field).and_then(serde_json::Value::as_str) != Some(value) {
+                    continue;
+                }
+            }
             let line = {
                 // An integer field's value, or how many items a list holds.
                 let count = |unit: &str| match lookup(form, unit) {
@@ -342,5 +349,25 @@ mod tests {
                 "{absurd}"
             );
         }
+    }
+
+    #[test]
+    fn a_fee_s_condition_must_name_an_enum_field_and_one_of_its_values() {
+        let text = include_str!("../../mappings/9.900009-dieu-chinh-karaoke.toml");
+        let file = Path::new("mappings/9.900009-dieu-chinh-karaoke.toml");
+        let problems = |text: String| compile::compile_file(file, text.as_bytes()).err();
+        assert_eq!(problems(text.to_owned()), None);
+        assert_eq!(
+            problems(text.replace("equals = \"1\"", "equals = \"yes\"")),
+            Some(vec![
+                "fees[0] (PHI_DC_KARAOKE_CHU): when \"yes\" is not one of the values of \"change.owner\"".to_owned()
+            ])
+        );
+        assert_eq!(
+            problems(text.replace("field = \"change.owner\"", "field = \"licence.number\"")),
+            Some(vec![
+                "fees[0] (PHI_DC_KARAOKE_CHU): when \"licence.number\" is not the target of an enum field".to_owned()
+            ])
+        );
     }
 }

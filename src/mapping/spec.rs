@@ -167,6 +167,19 @@ pub struct FeeSpec {
     /// Amount by bands of units: the first band whose `up_to` covers the count.
     #[serde(default)]
     pub tiers: Vec<TierSpec>,
+    /// Due only when an `enum` form field holds a value (a change of owner, say).
+    #[serde(default)]
+    pub when: Option<WhenSpec>,
+}
+
+/// `when = { field = "...", equals = "..." }` of a fee line.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenSpec {
+    /// Target name of an `enum` field.
+    pub field: String,
+    /// The value that makes the fee due.
+    pub equals: String,
 }
 
 /// One band of a tiered fee.

@@ -29,7 +29,7 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
     let (status, now) = catalogue(&app, "?at=2026-11-30").await;
     assert_eq!(status, 200, "no token needed: {now}");
     assert_eq!(now["at"], "2026-11-30");
-    assert_eq!(now["items"].as_array().unwrap().len(), 10);
+    assert_eq!(now["items"].as_array().unwrap().len(), 15);
     let karaoke = find(&now, "1.001029");
     // The version in force that day is named, with every version's days.
     assert_eq!(karaoke["effective_from"], "2026-01-05");
@@ -72,17 +72,33 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
             "kind": "phi", "code": "PHI_TD_KARAOKE",
             "name": "Phí thẩm định cấp giấy phép kinh doanh dịch vụ karaoke",
             "legal_basis": "Thông tư 110/2025/TT-BTC", "effective_from": "2026-01-05",
+            "when": null,
             "amount": {"per_unit": 1_000_000, "unit": "rooms", "max": 6_000_000}
         }])
     );
     // The day before Circular 110/2025 took effect: the earlier version, Circular 01/2021's
-    // bands.
+    // bands; the karaoke adjustment, mapped from that day, is not offered yet.
     let (_, before) = catalogue(&app, "?at=2026-01-04").await;
     let old = find(&before, "1.001029");
     assert_eq!(old["effective_from"], "2024-11-19");
     assert_eq!(old["effective_until"], "2026-01-04");
     assert_ne!(old["version"], karaoke["version"]);
     assert_eq!(old["legal_basis"].as_array().map(Vec::len), Some(3));
+    let codes = |c: &Value| {
+        c["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["MaTTHC"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes(&now)
+            .into_iter()
+            .filter(|c| !codes(&before).contains(c))
+            .collect::<Vec<_>>(),
+        ["9.900009"]
+    );
     let fees = &old["fees"];
     assert_eq!(fees[0]["legal_basis"], "Thông tư 01/2021/TT-BTC");
     assert_eq!(
@@ -103,6 +119,11 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
     assert!(find(&now, "9.900001")["code_note"]
         .as_str()
         .is_some_and(|n| n.contains("stand-in")));
+    // The adjustment's owner fee is due only when the owner changes.
+    assert_eq!(
+        find(&now, "9.900009")["fees"][0]["when"],
+        json!({"field": "change.owner", "equals": "1"})
+    );
     let stand_ins: Vec<String> = now["items"]
         .as_array()
         .unwrap()
@@ -112,7 +133,10 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
         .collect();
     assert_eq!(
         stand_ins,
-        ["9.900001", "9.900002", "9.900003", "9.900004", "9.900005"],
+        [
+            "9.900001", "9.900002", "9.900003", "9.900004", "9.900005", "9.900006", "9.900007",
+            "9.900008", "9.900009"
+        ],
         "every code not found in a published source, and only those"
     );
     let (status, refused) = catalogue(&app, "?at=30/11/2026").await;

@@ -122,3 +122,66 @@ async fn a_counter_payment_is_recorded_once_for_the_fees_due_and_cancels_the_onl
     );
     assert_eq!(payments(&app, &other).await, (6, vec![]));
 }
+
+#[tokio::test]
+async fn the_karaoke_adjustment_charges_for_a_new_owner_only_when_the_owner_changes() {
+    let app = spawn_app().await;
+    let fees_of = |body: Value| {
+        let app = &app;
+        async move {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let (status, answer) =
+                status_and_json(app.submit(&bytes, "application/json").await).await;
+            assert_eq!(status, 201, "{answer}");
+            let d = dossier(app, answer["MaHoSo"].as_str().unwrap()).await;
+            let lines: Vec<(String, i64)> = d["fees"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    (
+                        l["code"].as_str().unwrap().to_owned(),
+                        l["amount"].as_i64().unwrap(),
+                    )
+                })
+                .collect();
+            (lines, d["fee_total"].as_i64().unwrap())
+        }
+    };
+    let fixture: Value = serde_json::from_slice(&fixture("valid/dieu-chinh-karaoke.json")).unwrap();
+    // A new owner and two rooms added (Circular 110/2025): 500,000 + 2 × 1,000,000.
+    assert_eq!(
+        fees_of(fixture.clone()).await,
+        (
+            vec![
+                ("PHI_DC_KARAOKE_CHU".to_owned(), 500_000),
+                ("PHI_DC_KARAOKE_PHONG".to_owned(), 2_000_000)
+            ],
+            2_500_000
+        )
+    );
+    // Rooms taken away, the owner kept: nothing is due.
+    let mut fewer = fixture.clone();
+    fewer["MaHoSoQG"] = json!("G22.99-ADJ-FEWER");
+    fewer["DuLieuBieuMau"]["DoiChuSoHuu"] = json!("0");
+    fewer["DuLieuBieuMau"]["SoPhongSauDieuChinh"] = json!(2);
+    fewer["DuLieuBieuMau"]
+        .as_object_mut()
+        .unwrap()
+        .remove("PhongTangThem");
+    assert_eq!(fees_of(fewer).await, (vec![], 0));
+    // Eight rooms added, the owner kept: the room fee's cap of 6,000,000.
+    let mut more = fixture;
+    more["MaHoSoQG"] = json!("G22.99-ADJ-MORE");
+    more["DuLieuBieuMau"]["DoiChuSoHuu"] = json!("0");
+    more["DuLieuBieuMau"]["PhongTangThem"]["Phong"] = json!((1..=8)
+        .map(|i| json!({"TenPhong": format!("N{i}"), "DienTich": "25"}))
+        .collect::<Vec<_>>());
+    assert_eq!(
+        fees_of(more).await,
+        (
+            vec![("PHI_DC_KARAOKE_PHONG".to_owned(), 6_000_000)],
+            6_000_000
+        )
+    );
+}

@@ -239,7 +239,7 @@ fn the_shipped_mappings_pass_their_check() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("mappings ok: 10 procedures in 11 dated versions, 22 valid fixtures"),
+        stdout.contains("mappings ok: 15 procedures in 16 dated versions, 32 valid fixtures"),
         "{stdout}"
     );
 }
