@@ -12,6 +12,7 @@
 
 mod attempt;
 mod run;
+pub mod schedule;
 
 use crate::audit::log::partner_client;
 use crate::config::{Config, HttpUrl, OutboxConfig};
@@ -241,23 +242,16 @@ impl Worker {
     /// (`give_up_after` from queueing): one answer asking for a long wait does not make a
     /// message dead; only the schedule running out of the window does.
     fn reschedule(&self, claimed: &Claimed, now: i64, hint: Option<Duration>) -> AttemptOutcome {
-        let schedule = &self.config.retry_schedule;
-        let n = usize::try_from(claimed.attempts)
-            .unwrap_or(usize::MAX)
-            .min(schedule.len().saturating_sub(1));
-        let base = schedule.get(n).map_or(Duration::from_secs(60), |d| d.0);
-        let jitter = rand::rng().random_range(0.8..1.2);
-        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
-        let scheduled = now.saturating_add(ms(base.mul_f64(jitter)));
-        let give_up = claimed
-            .created_at
-            .saturating_add(ms(self.config.give_up_after.0));
-        if scheduled > give_up {
-            return AttemptOutcome::Dead;
-        }
-        let asked = now.saturating_add(ms(hint.unwrap_or_default()));
-        AttemptOutcome::Retry {
-            next_attempt_at: scheduled.max(asked.min(give_up)),
+        match schedule::next_attempt(
+            &self.config.retry_schedule,
+            self.config.give_up_after.0,
+            claimed.attempts,
+            claimed.created_at,
+            now,
+            hint,
+        ) {
+            Some(next_attempt_at) => AttemptOutcome::Retry { next_attempt_at },
+            None => AttemptOutcome::Dead,
         }
     }
 
