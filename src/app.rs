@@ -132,6 +132,10 @@ impl Application {
         } else {
             None
         };
+        let fetcher = self.state.config.storage.fetcher.then(|| {
+            tracing::info!(storage = %self.state.files.location, "document fetcher started");
+            tokio::spawn(self.state.fetcher.clone().run(shutdown.clone()))
+        });
         let payments = &self.state.config.payments;
         let reconciler = tokio::spawn(self.state.payments.clone().run_reconciler(
             payments.reconcile_after.0,
@@ -189,6 +193,11 @@ impl Application {
         if let Some(w) = worker {
             if w.await.is_err() {
                 tracing::error!("the outbox worker panicked");
+            }
+        }
+        if let Some(f) = fetcher {
+            if f.await.is_err() {
+                tracing::error!("the document fetcher panicked");
             }
         }
         store.close().await;

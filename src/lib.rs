@@ -23,6 +23,8 @@
 //!      read view, the status cache.
 //!    - [`outbox`] — the delivery worker: claim, sign, send, reschedule, dead-letter.
 //!    - [`payment`] — PayGov and VNPAY: requests, callbacks, settlement, reconciliation.
+//!    - [`files`] — the dossiers' documents: guarded fetch (retried on the outbox's schedule),
+//!      proof by hash, storage by hash.
 //! 5. [`http`] — routers per caller, authentication, rate limits, the one error type.
 //! 6. [`app`] — start-up, serving, graceful shutdown; [`telemetry`] — logging.
 //! 7. [`bench`] — `motcua bench`, the load harness.
@@ -36,6 +38,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod dossiers;
+pub mod files;
 pub mod http;
 pub mod mapping;
 pub mod metrics;

@@ -58,6 +58,7 @@ pub struct Metrics {
     rate_limited: Family<CallerLabels, Counter>,
     store_errors: Counter,
     queue_reads: Counter,
+    documents: Family<StateLabels, Gauge>,
     calendar_days_left: Gauge,
     /// The last year the working calendar has a file for (0: none).
     calendar_last_year: std::sync::atomic::AtomicI32,
@@ -92,6 +93,12 @@ impl Metrics {
         let store_errors = Counter::default();
         let queue_reads = Counter::default();
         let calendar_days_left = Gauge::default();
+        let documents = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "documents",
+            "The dossiers' documents by state (pending, stored, hash_mismatch, too_large, host_not_allowed, failed), read with the outbox's queue",
+            documents.clone(),
+        );
         registry.register(
             "calendar_days_left",
             "Days from today to the end of the last year the working calendar has a file for (negative: due dates are being refused)",
@@ -149,6 +156,7 @@ impl Metrics {
             rate_limited,
             store_errors,
             queue_reads,
+            documents,
             calendar_days_left,
             calendar_last_year: std::sync::atomic::AtomicI32::new(0),
             queue_read_at: tokio::sync::Mutex::new(None),
@@ -244,6 +252,19 @@ impl Metrics {
                 (chrono::Utc::now().timestamp_millis() - t).max(0) / 1000
             });
             self.oldest_pending.set(age);
+        }
+        if let Ok(counts) = store.document_counts().await {
+            for state in crate::domain::dossier::DOCUMENT_STATES {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == state)
+                    .map_or(0, |(_, n)| *n);
+                self.documents
+                    .get_or_create(&StateLabels {
+                        state: (*state).to_owned(),
+                    })
+                    .set(n);
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ pub const TOKEN: &str = "bench-reader-token";
 pub const CLAIMED_PER_SLOT: usize = 16;
 
 /// The configuration of a benchmarked gateway: port 0, limits out of the way, the worker as
-/// asked, logs at warn.
+/// asked, no document fetching, logs at warn.
 pub fn config(db_url: &str, sink: Option<&str>, outbox_concurrency: usize) -> String {
     let worker = sink.is_some();
     let portal = sink.unwrap_or("http://127.0.0.1:9");
@@ -41,6 +41,10 @@ worker = {worker}
 concurrency = {claimed}
 destination_concurrency = {outbox_concurrency}
 destination_rate = {{ per_second = 1000000, burst = 1000000 }}
+[storage]
+# Documents are not fetched: the harness measures intake and delivery.
+fetcher = false
+files = "{files}"
 [rate_limits]
 portal = {{ per_second = 1000000, burst = 1000000 }}
 payment = {{ per_second = 1000000, burst = 1000000 }}
@@ -51,6 +55,7 @@ level = "error"
 "#,
         token = crate::config::token_hash(TOKEN),
         claimed = CLAIMED_PER_SLOT * outbox_concurrency,
+        files = std::env::temp_dir().join("motcua-bench-files").display(),
     )
 }
 

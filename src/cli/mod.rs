@@ -1,11 +1,13 @@
-//! The `motcua` command line: serve, migrate, check mappings, operate the outbox, make client
-//! tokens.
+//! The `motcua` command line: serve, migrate, check mappings, operate the outbox, verify the
+//! stored documents, make client tokens.
 
 mod audit;
+mod files;
 mod outbox;
 mod serve;
 
 pub use audit::AuditCommand;
+pub use files::FilesCommand;
 pub use outbox::{OutboxCommand, Selection};
 
 use crate::config::{token_hash, Config};
@@ -46,6 +48,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: OutboxCommand,
+    },
+    /// The dossiers' stored documents.
+    Files {
+        /// What to do.
+        #[command(subcommand)]
+        command: FilesCommand,
     },
     /// The tamper-evident partner message log.
     Audit {
@@ -154,6 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             result
         }
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Files { command } => files::run(&config, command).await,
         Command::Audit { command } => {
             let store = Store::connect(&config.database.url, 2)
                 .await

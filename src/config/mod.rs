@@ -154,6 +154,12 @@ mod tests {
             ("[log]\nformat = \"xml\"", "log.format"),
             ("[outbox]\nconcurrency = 1025", "outbox.concurrency"),
             (
+                "[storage]\nfetch_concurrency = 0",
+                "storage.fetch_concurrency",
+            ),
+            ("[storage]\nfetch_timeout = \"0s\"", "storage.fetch_timeout"),
+            ("[storage]\nfiles = \" \"", "storage.files"),
+            (
                 "[calendar]\nworking_hours = [\"13:00-11:00\"]",
                 "calendar.working_hours",
             ),

@@ -203,8 +203,15 @@ pub struct RateLimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
-    /// Folder for stored documents.
+    /// Where stored documents live: a folder, or an object-store URL (`s3://bucket/prefix`).
     pub files: String,
+    /// Whether `serve` fetches the dossiers' documents (turn off only where another process
+    /// does).
+    pub fetcher: bool,
+    /// Documents fetched at once.
+    pub fetch_concurrency: usize,
+    /// One fetch's limit, from the request to the last byte.
+    pub fetch_timeout: Dur,
 }
 
 /// `[mappings]`.

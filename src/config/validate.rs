@@ -90,7 +90,8 @@ impl Config {
         Ok(())
     }
 
-    /// `[database]` and `[audit]`: a database the store can open, a log kept long enough.
+    /// `[database]`, `[audit]` and `[storage]`: a database the store can open, a log kept long
+    /// enough, documents kept somewhere and fetched within a time.
     fn check_storage(&self) -> Result<(), ConfigError> {
         let db = &self.database.url;
         if !(db.starts_with("sqlite://")
@@ -125,6 +126,15 @@ impl Config {
                 "audit.anchor_key",
                 "must be at least 16 characters",
             ));
+        }
+        if self.storage.files.trim().is_empty() {
+            return Err(key_error("storage.files", "must name a folder or a URL"));
+        }
+        if self.storage.fetch_concurrency == 0 {
+            return Err(key_error("storage.fetch_concurrency", "must be at least 1"));
+        }
+        if self.storage.fetch_timeout.0.is_zero() {
+            return Err(key_error("storage.fetch_timeout", "must be more than zero"));
         }
         Ok(())
     }

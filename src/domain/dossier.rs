@@ -131,3 +131,14 @@ pub struct Progress {
     /// When (ms since epoch).
     pub at: i64,
 }
+
+/// Every state a dossier's document can be in (contract section 6): `pending` until fetched,
+/// then `stored`, or why not.
+pub const DOCUMENT_STATES: &[&str] = &[
+    "pending",
+    "stored",
+    "hash_mismatch",
+    "too_large",
+    "host_not_allowed",
+    "failed",
+];

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod catalogue;
+pub mod documents;
 pub mod error;
 pub mod limits;
 pub mod ops;
@@ -68,6 +69,10 @@ pub struct Inner {
     pub payments: crate::payment::service::Payments,
     /// The tamper-evident log of partner messages.
     pub messages: MessageLog,
+    /// Where the dossiers' documents are stored.
+    pub files: crate::files::storage::FileStore,
+    /// The fetcher of the dossiers' documents.
+    pub fetcher: Arc<crate::files::fetch::Fetcher>,
     /// The portal's inbound secrets, replaced on reload (SIGHUP) without a restart.
     inbound_secrets: std::sync::RwLock<Arc<Vec<crate::signing::WebhookSecret>>>,
 }
@@ -123,7 +128,18 @@ impl AppState {
             &config,
             messages.clone(),
         )?;
+        let files = crate::files::storage::FileStore::open(&config.storage.files).map_err(|e| {
+            anyhow::anyhow!("cannot open storage.files {:?}: {e}", config.storage.files)
+        })?;
+        let fetcher = Arc::new(crate::files::fetch::Fetcher::new(
+            &config,
+            store.clone(),
+            files.clone(),
+            status_cache.clone(),
+        )?);
         Ok(Self(Arc::new(Inner {
+            files,
+            fetcher,
             inbound_secrets: std::sync::RwLock::new(Arc::new(
                 config.portal.inbound_secrets.clone(),
             )),
@@ -196,6 +212,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/dossiers/{code}", get(api::get_by_code))
         .route("/api/v1/dossiers/{code}/actions", post(actions::act))
+        .route(
+            "/api/v1/dossiers/{code}/documents/{id}",
+            get(documents::download),
+        )
         .route("/api/v1/dossiers/{code}/payments", post(payment::request))
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/replay", post(outbox::replay_many))

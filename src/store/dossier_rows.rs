@@ -23,6 +23,8 @@ pub struct DocumentRow {
     pub size: i64,
     /// `pending`, `stored`, …
     pub state: String,
+    /// Why the last fetch failed or the document was refused (none once stored).
+    pub reason: Option<String>,
 }
 
 /// Where the dossier's messages to the portal stand.

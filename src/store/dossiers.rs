@@ -143,7 +143,11 @@ impl Store {
             Store::Postgres(_) => ("json_build_array", "::text"),
         };
         let agg = |columns: &str, order: &str| self.json_rows(columns, order);
-        let documents = agg("id, component, file_name, sha256, size, state", "position");
+        let documents = agg(
+            "id, component, file_name, sha256, size, state, \
+             CASE WHEN state = 'stored' THEN NULL ELSE last_error END",
+            "position",
+        );
         let progress = agg(
             "action, status, officer_name, officer_title, officer_unit, note, at",
             "id",

@@ -16,6 +16,7 @@
 mod bulk;
 mod checkpoint;
 mod delivery_cycle;
+mod documents;
 mod dossier_rows;
 mod dossiers;
 pub mod group_commit;
@@ -31,6 +32,7 @@ mod payments;
 mod rule_versions;
 
 pub use delivery_cycle::DeliveryCycle;
+pub use documents::{DocumentFile, DocumentOutcome, DueDocument};
 pub use dossier_rows::{DocumentRow, DossierFilter, DossierSummary, OutboxSummary, StoredDossier};
 pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};

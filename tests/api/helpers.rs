@@ -29,11 +29,12 @@ pub struct TestDb {
 }
 
 impl Drop for TestDb {
-    /// A PostgreSQL test's anchor file lives in the temporary folder (an SQLite test's, in its
-    /// own folder, goes with it): removed with the test's database handle.
+    /// A PostgreSQL test's anchor file and document folder live in the temporary folder (an
+    /// SQLite test's, in its own folder, go with it): removed with the test's database handle.
     fn drop(&mut self) {
         if self._dir.is_none() {
             let _ = std::fs::remove_file(anchor_file(&self.url));
+            let _ = std::fs::remove_dir_all(files_dir(&self.url));
         }
     }
 }
@@ -93,6 +94,9 @@ max_connections = 8
 worker = false
 [audit]
 anchor_file = "{anchor_file}"
+[storage]
+files = "{files}"
+fetcher = false
 [rate_limits]
 portal = {{ per_second = 100000, burst = 100000 }}
 payment = {{ per_second = 100000, burst = 100000 }}
@@ -104,7 +108,19 @@ address = {{ per_second = 100000, burst = 100000 }}
         token_hash(ADMIN),
         token_hash(PAYER),
         anchor_file = anchor_file(db_url).display(),
+        files = files_dir(db_url).display(),
     )
+}
+
+/// The documents folder of the database at `db_url`, placed as its anchor file is.
+pub fn files_dir(db_url: &str) -> PathBuf {
+    match db_url.strip_prefix("sqlite://") {
+        Some(path) => Path::new(path).with_file_name("files"),
+        None => {
+            let name = db_url.rsplit('/').next().unwrap_or("db");
+            std::env::temp_dir().join(format!("{name}-files"))
+        }
+    }
 }
 
 /// The anchor file of the database at `db_url`: beside an SQLite file, in the temporary folder
@@ -133,6 +149,8 @@ pub struct TestApp {
     /// A delivery worker to drive by hand (`outbox.worker` is off in tests unless turned on).
     pub worker: std::sync::Arc<motcua_gateway::outbox::Worker>,
     payments: motcua_gateway::payment::service::Payments,
+    /// The document fetcher, to drive by hand (`storage.fetcher` is off in tests).
+    pub fetcher: std::sync::Arc<motcua_gateway::files::fetch::Fetcher>,
     shutdown: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -153,6 +171,7 @@ pub async fn spawn_on(db: TestDb, extra: &str) -> TestApp {
     let store = app.state().store.clone();
     let worker = app.outbox_worker().expect("worker builds");
     let payments = app.state().payments.clone();
+    let fetcher = app.state().fetcher.clone();
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.run(shutdown.clone()));
     TestApp {
@@ -162,6 +181,7 @@ pub async fn spawn_on(db: TestDb, extra: &str) -> TestApp {
         db: Some(db),
         worker,
         payments,
+        fetcher,
         shutdown,
         handle: Some(handle),
     }
@@ -616,6 +636,11 @@ pub async fn raw_sql(db_url: &str, sql: &str) {
 
 /// One integer read behind the gateway's back (`SELECT` of one row and column).
 pub async fn sql_i64(db_url: &str, sql: &str) -> i64 {
+    behind_the_gateway!(db_url, conn => sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
+}
+
+/// One text read behind the gateway's back.
+pub async fn sql_text(db_url: &str, sql: &str) -> String {
     behind_the_gateway!(db_url, conn => sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
 }
 

@@ -11,9 +11,9 @@ use tokio::process::{Child, Command};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_motcua");
 
-struct Gateway {
-    child: Child,
-    address: String,
+pub(crate) struct Gateway {
+    pub(crate) child: Child,
+    pub(crate) address: String,
     /// The rest of its stdout, kept open so later lines can be read (and written).
     lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 }
@@ -49,7 +49,7 @@ async fn start(config: &std::path::Path) -> Gateway {
 }
 
 /// Starts the binary with environment overrides (`MOTCUA__SECTION__KEY`).
-async fn start_with(config: &std::path::Path, envs: &[(&str, &str)]) -> Gateway {
+pub(crate) async fn start_with(config: &std::path::Path, envs: &[(&str, &str)]) -> Gateway {
     start_full(config, envs, Stdio::inherit()).await
 }
 
