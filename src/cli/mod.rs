@@ -5,17 +5,17 @@ mod audit;
 mod files;
 mod outbox;
 mod serve;
+mod token;
 
 pub use audit::AuditCommand;
 pub use files::FilesCommand;
 pub use outbox::{OutboxCommand, Selection};
 
-use crate::config::{token_hash, Config};
+use crate::config::Config;
 use crate::dossiers::check;
 use crate::store::Store;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rand::Rng;
 use std::path::PathBuf;
 
 /// motcua-gateway: the Department of Culture and Sports' integration gateway.
@@ -63,6 +63,12 @@ pub enum Command {
     },
     /// The load harness: start a gateway on a fresh database and measure it (release build).
     Bench(crate::bench::BenchArgs),
+    /// The configuration.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Internal API client tokens.
     Token {
         /// What to do.
@@ -86,6 +92,15 @@ pub enum MappingsCommand {
     },
 }
 
+/// `motcua config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the configuration as `serve` would, print it in effect (defaults, file and
+    /// environment merged) with its secrets redacted, and name the published test secrets still
+    /// in use.
+    Check,
+}
+
 /// `motcua token …`.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -93,6 +108,12 @@ pub enum TokenCommand {
     New {
         /// The client's name.
         name: String,
+        /// Its scopes, separated by commas: dossiers:read, dossiers:write, payments:write, admin.
+        #[arg(long, value_delimiter = ',', default_value = "dossiers:read")]
+        scopes: Vec<String>,
+        /// Also add the client to this configuration file (created if missing).
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
     },
 }
 
@@ -171,14 +192,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             result
         }
-        Command::Token {
-            command: TokenCommand::New { name },
+        Command::Config {
+            command: ConfigCommand::Check,
         } => {
-            let bytes: [u8; 32] = rand::rng().random();
-            let token = format!("mct_{}", hex::encode(bytes));
-            println!("token (give it to the client, it is not stored): {token}");
-            println!("\n[[clients]]\nname = {name:?}\ntoken_sha256 = \"{}\"\nscopes = [\"dossiers:read\"]", token_hash(&token));
+            print!("{}", Config::effective_toml(cli.config.as_deref())?);
+            let published = config.test_secrets_in_use();
+            if published.is_empty() {
+                println!("\n# no published test secret is in use");
+            } else {
+                println!(
+                    "\n# published test secrets still in use (replace before production): {}",
+                    published.join(", ")
+                );
+            }
             Ok(())
         }
+        Command::Token {
+            command:
+                TokenCommand::New {
+                    name,
+                    scopes,
+                    write,
+                },
+        } => token::new_token(&name, &scopes, write.as_deref()),
     }
 }

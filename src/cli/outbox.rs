@@ -59,8 +59,16 @@ impl Selection {
 pub(super) async fn outbox_command(store: &Store, command: OutboxCommand) -> anyhow::Result<()> {
     match command {
         OutboxCommand::List { state, limit } => {
-            for item in store.outbox_page(&state, 0, limit.clamp(1, 10_000)).await? {
-                println!("{}", crate::http::outbox::item_view(&item));
+            if !["pending", "dead", "delivered", "discarded"].contains(&state.as_str()) {
+                anyhow::bail!("--state {state:?}: use pending, dead, delivered or discarded");
+            }
+            let items = store.outbox_page(&state, 0, limit.clamp(1, 10_000)).await?;
+            for item in &items {
+                println!("{}", crate::http::outbox::item_view(item));
+            }
+            // Said on stderr, so that stdout stays JSON lines for scripts.
+            if items.is_empty() {
+                eprintln!("no {state} messages");
             }
         }
         OutboxCommand::Replay(sel) => {

@@ -6,10 +6,12 @@
 //! `[redacted]`.
 
 mod sections;
+mod show;
 mod validate;
 mod values;
 
 pub use sections::*;
+pub use show::SECRET_KEYS;
 pub use values::{token_hash, Dur, HttpUrl, LogFormat, PlainSecret};
 
 use figment::providers::{Env, Format, Toml};
@@ -37,6 +39,18 @@ pub enum ConfigError {
     /// The `--config` file does not exist.
     #[error("configuration file {0} does not exist")]
     MissingFile(PathBuf),
+}
+
+/// Defaults, then `file` if given, then the environment, not yet read into types.
+fn layered(file: Option<&Path>) -> Result<Figment, ConfigError> {
+    let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(ConfigError::MissingFile(path.to_owned()));
+        }
+        figment = figment.merge(Toml::file(path));
+    }
+    Ok(figment.merge(Env::prefixed("MOTCUA__").split("__")))
 }
 
 pub(crate) fn key_error(key: &str, message: impl Into<String>) -> ConfigError {
@@ -89,14 +103,7 @@ pub struct Config {
 impl Config {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
-        if let Some(path) = file {
-            if !path.is_file() {
-                return Err(ConfigError::MissingFile(path.to_owned()));
-            }
-            figment = figment.merge(Toml::file(path));
-        }
-        Self::extract(figment.merge(Env::prefixed("MOTCUA__").split("__")))
+        Self::extract(layered(file)?)
     }
 
     /// Defaults with TOML text layered over them, no environment (tests and tools).

@@ -49,6 +49,24 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long the first connection to PostgreSQL may take before the start gives up.
+const FIRST_CONNECTION: Duration = Duration::from_secs(5);
+
+/// The cause of a failed connection, as an operator needs it.
+fn unreachable(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                format!("connection refused (is PostgreSQL running and listening there?): {io}")
+            }
+            _ => format!("cannot connect: {io}"),
+        },
+        sqlx::Error::Database(db) => format!("the server refused: {}", db.message()),
+        sqlx::Error::Tls(t) => format!("TLS failed: {t}"),
+        other => format!("cannot connect: {other}"),
+    }
+}
+
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,6 +84,9 @@ pub enum StoreError {
     /// The URL is neither `sqlite://` nor `postgres://`.
     #[error("database.url must start with sqlite:// or postgres://")]
     UnsupportedUrl,
+    /// The database server could not be reached or refused us, with the cause.
+    #[error("{0}")]
+    Unreachable(String),
     /// A stored value does not decode (a bug or a hand-edited row).
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
@@ -245,6 +266,22 @@ impl Store {
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
+            // One connection first, briefly, so that the cause reaches the operator at once
+            // (refused, unknown host, bad password, no such database) instead of a pool's
+            // timeout half a minute later.
+            let first =
+                tokio::time::timeout(FIRST_CONNECTION, sqlx::ConnectOptions::connect(&options))
+                    .await;
+            match first {
+                Ok(Ok(conn)) => drop(sqlx::Connection::close(conn).await),
+                Ok(Err(e)) => return Err(StoreError::Unreachable(unreachable(&e))),
+                Err(_) => {
+                    return Err(StoreError::Unreachable(format!(
+                        "no answer within {} s",
+                        FIRST_CONNECTION.as_secs()
+                    )))
+                }
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(30))

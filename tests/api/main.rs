@@ -17,6 +17,7 @@ mod helpers;
 mod hostile;
 mod intake;
 mod lifecycle;
+mod operators;
 mod outbox;
 mod pages;
 mod payments;
