@@ -795,3 +795,38 @@ async fn an_object_store_location_keeps_and_serves_documents_the_same_way() {
         "a range across the parts' seam"
     );
 }
+
+#[tokio::test]
+async fn three_redirects_are_followed_and_a_fourth_is_not() {
+    let files = FileServer::start().await;
+    let app = spawn_app_with(&files.config(&[], 1 << 20)).await;
+    let (near, far) = (b"three hops".to_vec(), b"four hops".to_vec());
+    // /n1 → /n2 → /n3 → the file; /f1 → … → /f4 → the file.
+    let chain = |prefix: &str, hops: usize, bytes: &[u8]| {
+        let mut next = files.serve(&format!("/{prefix}-file"), Route::File(bytes.to_vec()));
+        for hop in (1..=hops).rev() {
+            next = files.serve(&format!("/{prefix}{hop}"), Route::Redirect(next));
+        }
+        (next, sha256(bytes), bytes.len())
+    };
+    let body = with_documents("DOC-HOPS-1", [chain("n", 3, &near), chain("f", 4, &far)]);
+    submit(&app, &body).await;
+    assert_eq!(
+        fetch_round(&app)
+            .await
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>(),
+        ["stored", "failed"]
+    );
+    assert_eq!((files.hits("/n-file"), files.hits("/f-file")), (1, 0));
+    assert_eq!(files.hits("/f4"), 1, "the fourth redirect is read, not followed");
+    assert_eq!(
+        sql_text(
+            &app.db_url(),
+            "SELECT last_error FROM dossier_documents WHERE state = 'failed'"
+        )
+        .await,
+        "more than 3 redirects"
+    );
+}
