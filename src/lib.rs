@@ -27,7 +27,7 @@
 //!      proof by hash, storage by hash.
 //! 5. [`http`] — routers per caller, authentication, rate limits, the one error type.
 //! 6. [`app`] — start-up, serving, graceful shutdown; [`telemetry`] — logging.
-//! 7. [`bench`] — `motcua bench`, the load harness.
+//! 7. [`bench`] — `motcua bench`, the load harness; [`sim`] — the partners' simulators.
 //! 8. [`cli`] — the `motcua` command line.
 
 pub mod app;
@@ -46,5 +46,6 @@ pub mod outbox;
 pub mod payment;
 pub mod portal;
 pub mod signing;
+pub mod sim;
 pub mod store;
 pub mod telemetry;

@@ -5,11 +5,13 @@ mod audit;
 mod files;
 mod outbox;
 mod serve;
+mod sim;
 mod token;
 
 pub use audit::AuditCommand;
 pub use files::FilesCommand;
 pub use outbox::{OutboxCommand, Selection};
+pub use sim::SimCommand;
 
 use crate::config::Config;
 use crate::dossiers::check;
@@ -60,6 +62,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Partner simulators: the city portal, PayGov, VNPAY.
+    Sim {
+        /// Which.
+        #[command(subcommand)]
+        command: SimCommand,
     },
     /// The load harness: start a gateway on a fresh database and measure it (release build).
     Bench(crate::bench::BenchArgs),
@@ -184,6 +192,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Files { command } => files::run(&config, command).await,
+        Command::Sim { command } => sim::run(&config, command).await,
         Command::Audit { command } => {
             let store = Store::connect(&config.database.url, 2)
                 .await

@@ -11,6 +11,7 @@ pub mod code_template;
 pub mod codes;
 pub mod dossier;
 pub mod form;
+pub mod html;
 pub mod lifecycle;
 pub mod money;
 pub mod status;

@@ -3,6 +3,7 @@
 //! recorded, still being confirmed, or failed, and never settles anything itself.
 
 use super::AppState;
+use crate::domain::html::escape;
 use crate::payment::callbacks::{ReturnState, ReturnView};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
@@ -32,22 +33,6 @@ pub async fn vnpay_return(State(state): State<AppState>, uri: Uri) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
     );
     res
-}
-
-/// Text for HTML: `&`, `<`, `>`, `"` and `'` escaped.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// An amount as Vietnamese write it: `3.000.000 đồng`.

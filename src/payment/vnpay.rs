@@ -167,22 +167,33 @@ pub const QUERYDR_ANSWER_FIELDS: [&str; 15] = [
     "vnp_PromotionAmount",
 ];
 
-/// Whether a querydr answer's `vnp_SecureHash` is right (constant time).
-pub fn verify_querydr_answer(answer: &serde_json::Value, secret: &str) -> bool {
+/// The text a querydr answer's `vnp_SecureHash` covers: its signed fields joined by `|`.
+fn querydr_answer_data(answer: &serde_json::Value) -> String {
     let text = |k: &str| match answer.get(k) {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Number(n)) => n.to_string(),
         _ => String::new(),
     };
-    let data = QUERYDR_ANSWER_FIELDS
+    QUERYDR_ANSWER_FIELDS
         .iter()
         .map(|k| text(k))
         .collect::<Vec<_>>()
-        .join("|");
+        .join("|")
+}
+
+/// Whether a querydr answer's `vnp_SecureHash` is right (constant time).
+pub fn verify_querydr_answer(answer: &serde_json::Value, secret: &str) -> bool {
+    let data = querydr_answer_data(answer);
     answer
         .get("vnp_SecureHash")
         .and_then(serde_json::Value::as_str)
         .is_some_and(|given| super::hex_eq(&hmac_hex(secret, &data), given))
+}
+
+/// Signs a querydr answer as VNPAY does (the simulator's side).
+pub fn sign_querydr_answer(answer: &mut serde_json::Value, secret: &str) {
+    let hash = hmac_hex(secret, &querydr_answer_data(answer));
+    answer["vnp_SecureHash"] = serde_json::Value::String(hash);
 }
 
 #[cfg(test)]

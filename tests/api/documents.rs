@@ -820,7 +820,11 @@ async fn three_redirects_are_followed_and_a_fourth_is_not() {
         ["stored", "failed"]
     );
     assert_eq!((files.hits("/n-file"), files.hits("/f-file")), (1, 0));
-    assert_eq!(files.hits("/f4"), 1, "the fourth redirect is read, not followed");
+    assert_eq!(
+        files.hits("/f4"),
+        1,
+        "the fourth redirect is read, not followed"
+    );
     assert_eq!(
         sql_text(
             &app.db_url(),

@@ -23,4 +23,5 @@ mod pages;
 mod payments;
 mod process;
 mod read_api;
+mod sims;
 mod versions;
