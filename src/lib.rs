@@ -27,7 +27,8 @@
 //!      proof by hash, storage by hash.
 //! 5. [`http`] — routers per caller, authentication, rate limits, the one error type.
 //! 6. [`app`] — start-up, serving, graceful shutdown; [`telemetry`] — logging.
-//! 7. [`bench`] — `motcua bench`, the load harness; [`sim`] — the partners' simulators.
+//! 7. [`bench`] — `motcua bench`, the load harness; [`sim`] — the partners' simulators;
+//!    [`demo`] — `motcua demo`, the gateway and the simulators end to end.
 //! 8. [`cli`] — the `motcua` command line.
 
 pub mod app;
@@ -36,6 +37,7 @@ pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod dossiers;
 pub mod files;

@@ -63,6 +63,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The gateway and the partners' simulators end to end on a fresh database: three
+    /// dossiers through their whole life, every step checked.
+    Demo {
+        /// Keep the demo's database, documents and log in this (new or empty) folder.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// Partner simulators: the city portal, PayGov, VNPAY.
     Sim {
         /// Which.
@@ -193,6 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Files { command } => files::run(&config, command).await,
         Command::Sim { command } => sim::run(&config, command).await,
+        Command::Demo { keep } => crate::demo::run(keep.as_deref()).await.map(drop),
         Command::Audit { command } => {
             let store = Store::connect(&config.database.url, 2)
                 .await

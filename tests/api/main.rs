@@ -8,6 +8,7 @@ mod catalogue;
 mod clock;
 mod codes;
 mod connections;
+mod demo;
 mod documents;
 mod expiry;
 mod fees;

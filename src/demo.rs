@@ -1,0 +1,402 @@
+//! `motcua demo`: the gateway tried end to end with no setup. A gateway on a fresh embedded
+//! database in a temporary folder, the three partner simulators beside it, and three dossiers
+//! of three procedures (XML and JSON) taken through acceptance, a supplement, payment through
+//! each provider, their documents fetched and verified, completion and return — each step
+//! printed with the dossier's status, then what the portal received. Every step is checked
+//! against the contract; the demo exits non-zero at the first that does not come out as it
+//! says.
+
+use crate::app::Application;
+use crate::config::{token_hash, Config};
+use crate::sim::paygov::PaygovSim;
+use crate::sim::portal::{self, PortalSim};
+use crate::sim::vnpay::{Paths, VnpaySim};
+use crate::sim::Journal;
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// One dossier of the demo: its fixture, the provider that collects its fees (none for a
+/// procedure without fees), and the portal statuses its life must produce, in order.
+struct Case {
+    fixture: &'static str,
+    provider: Option<&'static str>,
+    supplement: bool,
+    statuses: &'static [i64],
+}
+
+const CASES: [Case; 3] = [
+    Case {
+        fixture: "karaoke.xml",
+        provider: Some("vnpay"),
+        supplement: true,
+        statuses: &[1, 2, 4, 5, 4, 6, 4, 9, 10],
+    },
+    Case {
+        fixture: "vu-truong.json",
+        provider: Some("paygov"),
+        supplement: false,
+        statuses: &[1, 2, 4, 6, 4, 9, 10],
+    },
+    Case {
+        fixture: "thu-vien.json",
+        provider: None,
+        supplement: false,
+        statuses: &[1, 2, 4, 9, 10],
+    },
+];
+
+/// What the demo prints, and what a test reads back.
+#[derive(Debug, Default)]
+pub struct Account {
+    /// The lines printed.
+    pub lines: Vec<String>,
+    /// Each dossier's code, in the order of [`CASES`].
+    pub codes: Vec<String>,
+}
+
+impl Account {
+    fn say(&mut self, line: String) {
+        println!("{line}");
+        self.lines.push(line);
+    }
+}
+
+/// Runs the demo from the repository's root (it reads `fixtures/portal/valid`), its data in a
+/// temporary folder removed at the end, or in `keep` (an empty or new folder) for a look after.
+pub async fn run(keep: Option<&std::path::Path>) -> anyhow::Result<Account> {
+    let temporary = tempfile::tempdir()?;
+    let dir = match keep {
+        Some(folder) => {
+            std::fs::create_dir_all(folder)?;
+            if std::fs::read_dir(folder)?.next().is_some() {
+                bail!(
+                    "{} is not empty: the demo starts on a fresh database",
+                    folder.display()
+                );
+            }
+            folder.to_owned()
+        }
+        None => temporary.path().to_owned(),
+    };
+    let defaults = Config::from_toml("")?;
+    let journal = Journal::default();
+    let portal_sim = PortalSim::start(
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        defaults.portal.outbound_secret.clone(),
+        journal.clone(),
+    )
+    .await?;
+    let paygov = PaygovSim::start(
+        "127.0.0.1:0",
+        &defaults.paygov.partner_code,
+        defaults.paygov.secret.expose(),
+        "http://127.0.0.1:9",
+        journal.clone(),
+    )
+    .await?;
+    let paths = Paths {
+        pay: "/paymentv2/vpcpay.html".into(),
+        api: "/merchant_webapi/api/transaction".into(),
+    };
+    let vnpay = VnpaySim::start(
+        "127.0.0.1:0",
+        &paths,
+        &defaults.vnpay.tmn_code,
+        defaults.vnpay.hash_secret.expose(),
+        "http://127.0.0.1:9",
+        journal.clone(),
+    )
+    .await?;
+    let token = format!("mct_demo_{:032x}", rand::random::<u128>());
+    let root = dir.display();
+    let config = Config::from_toml(&format!(
+        r#"clients = [{{ name = "demo", token_sha256 = "{hash}", scopes = ["dossiers:read", "dossiers:write", "payments:write", "admin"] }}]
+[server]
+listen = "127.0.0.1:0"
+[database]
+url = "sqlite://{root}/motcua.db"
+[portal]
+base_url = "http://{sync}"
+file_hosts = ["{files}"]
+[paygov]
+base_url = "http://{paygov}"
+[vnpay]
+pay_url = "http://{vnpay}{pay}"
+api_url = "http://{vnpay}{api}"
+[storage]
+files = "{root}/files"
+[audit]
+anchor_file = "{root}/audit-anchors.jsonl"
+[log]
+level = "error"
+"#,
+        hash = token_hash(&token),
+        sync = portal_sim.sync_address,
+        files = portal_sim.files_address,
+        paygov = paygov.address,
+        vnpay = vnpay.address,
+        pay = paths.pay,
+        api = paths.api,
+    ))?;
+    let app = Application::build(config).await?;
+    let gateway = format!("http://{}", app.local_addr()?);
+    paygov.callbacks().set_gateway(&gateway);
+    vnpay.callbacks().set_gateway(&gateway);
+    let inbound = app.state().config.portal.inbound_secrets[0].clone();
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(app.run(stop.clone()));
+
+    let mut account = Account::default();
+    account.say(format!(
+        "gateway on {gateway}, data in {root}; simulators: portal {}, PayGov {}, VNPAY {}",
+        portal_sim.sync_address, paygov.address, vnpay.address
+    ));
+    let api = Api {
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+        gateway: gateway.clone(),
+        token,
+    };
+    let result = drive(&api, &portal_sim, &inbound, &vnpay.address, &mut account).await;
+    stop.cancel();
+    let _ = serving.await;
+    result?;
+    account.say("demo passed: every step came out as the contract says".into());
+    Ok(account)
+}
+
+struct Api {
+    client: reqwest::Client,
+    gateway: String,
+    token: String,
+}
+
+impl Api {
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .client
+            .get(format!("{}{path}", self.gateway))
+            .bearer_auth(&self.token)
+            .header("cache-control", "no-cache")
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.gateway))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        Ok((
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        ))
+    }
+
+    /// One lifecycle action; the dossier's new status, or why not.
+    async fn act(&self, code: &str, action: &str, expect: i64) -> anyhow::Result<String> {
+        let body = json!({
+            "action": action,
+            "officer": {"name": "Lê Thị Hoa", "title": "Chuyên viên", "unit": "Bộ phận Một cửa"},
+            "note": match action {
+                "request_supplement" => "Bổ sung bản sao Giấy chứng nhận đủ điều kiện về an ninh, trật tự",
+                _ => "Demo",
+            },
+        });
+        let (status, d) = self
+            .post(&format!("/api/v1/dossiers/{code}/actions"), &body)
+            .await?;
+        if status != 200 || d["TrangThaiHoSo"] != expect {
+            bail!("{code}: {action} answered {status} {d}, expected status {expect}");
+        }
+        Ok(format!(
+            "{action} → {expect} {}",
+            d["TenTrangThaiHoSo"].as_str().unwrap_or("")
+        ))
+    }
+}
+
+/// Polls until `done` holds for the dossier, at most 30 s.
+async fn until(
+    api: &Api,
+    code: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    for _ in 0..300 {
+        let d = api.get(&format!("/api/v1/dossiers/{code}")).await?;
+        if done(&d) {
+            return Ok(d);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{code}: {what} did not happen within 30 s")
+}
+
+async fn drive(
+    api: &Api,
+    portal_sim: &PortalSim,
+    inbound: &crate::signing::WebhookSecret,
+    vnpay_address: &str,
+    account: &mut Account,
+) -> anyhow::Result<()> {
+    for case in &CASES {
+        let path = format!("fixtures/portal/valid/{}", case.fixture);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| {
+                format!("cannot read {path} (run the demo from the repository's root)")
+            })?
+            .replace("127.0.0.1:9102", &portal_sim.files_address);
+        let kind = if case.fixture.ends_with(".xml") {
+            "application/xml"
+        } else {
+            "application/json"
+        };
+        let (status, answer) =
+            portal::push(&api.client, &api.gateway, inbound, text.as_bytes(), kind).await?;
+        let code = answer["MaHoSo"].as_str().unwrap_or_default().to_owned();
+        if status != 201 || code.is_empty() {
+            bail!(
+                "{}: the portal's push answered {status} {answer}",
+                case.fixture
+            );
+        }
+        account.say(format!(
+            "{code} ({}): pushed by the portal → 201, status 1",
+            case.fixture
+        ));
+        let d = until(api, &code, "documents fetched", |d| {
+            d["documents"]
+                .as_array()
+                .is_some_and(|docs| docs.iter().all(|x| x["state"] != "pending"))
+        })
+        .await?;
+        let states: Vec<&str> = d["documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["state"].as_str())
+            .collect();
+        if states.iter().any(|s| *s != "stored") {
+            bail!("{code}: documents {states:?}, all should be stored");
+        }
+        account.say(format!(
+            "{code}: {} documents fetched, hashes verified, stored",
+            states.len()
+        ));
+        account.codes.push(code.clone());
+        let mut steps = vec![("accept", 2), ("start_processing", 4)];
+        if case.supplement {
+            steps.extend([("request_supplement", 5), ("receive_supplement", 4)]);
+        }
+        for (action, to) in steps {
+            let line = api.act(&code, action, to).await?;
+            account.say(format!("{code}: {line}"));
+        }
+        if let Some(provider) = case.provider {
+            pay(api, &code, provider, vnpay_address, account).await?;
+        }
+        for (action, to) in [("complete", 9), ("return_result", 10)] {
+            let line = api.act(&code, action, to).await?;
+            account.say(format!("{code}: {line}"));
+        }
+    }
+    // What the portal received: every status change, in order, signed.
+    for (case, code) in CASES.iter().zip(account.codes.clone()) {
+        let mut received = Vec::new();
+        for _ in 0..300 {
+            received = portal_sim
+                .syncs()
+                .into_iter()
+                .filter(|s| s.verified && s.body["MaHoSo"] == code.as_str())
+                .filter_map(|s| s.body["TrangThaiHoSo"].as_i64())
+                .collect();
+            if received.len() >= case.statuses.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if received != case.statuses {
+            bail!(
+                "{code}: the portal received statuses {received:?}, expected {:?}",
+                case.statuses
+            );
+        }
+        account.say(format!(
+            "{code}: the portal received {} signed syncs, in order: {received:?}",
+            received.len()
+        ));
+    }
+    Ok(())
+}
+
+async fn pay(
+    api: &Api,
+    code: &str,
+    provider: &str,
+    vnpay_address: &str,
+    account: &mut Account,
+) -> anyhow::Result<()> {
+    let (status, created) = api
+        .post(
+            &format!("/api/v1/dossiers/{code}/payments"),
+            &json!({"provider": provider}),
+        )
+        .await?;
+    let (Some(url), Some(reference)) =
+        (created["pay_url"].as_str(), created["payment_ref"].as_str())
+    else {
+        bail!("{code}: the payment request answered {status} {created}");
+    };
+    account.say(format!(
+        "{code}: request_payment → 6, {} đồng through {provider}",
+        created["amount"]
+    ));
+    let paid = match provider {
+        "paygov" => {
+            api.client
+                .post(url)
+                .form(&[("outcome", "pay")])
+                .send()
+                .await?
+        }
+        _ => {
+            api.client.get(url).send().await?.error_for_status()?;
+            api.client
+                .post(format!("http://{vnpay_address}/sim/pay"))
+                .form(&[("reference", reference), ("outcome", "pay")])
+                .send()
+                .await?
+        }
+    };
+    if !(paid.status().is_success() || paid.status().is_redirection()) {
+        bail!(
+            "{code}: the {provider} simulator's page answered {}",
+            paid.status()
+        );
+    }
+    let d = until(api, code, "the payment confirmed", |d| {
+        d["TrangThaiHoSo"] == 4
+    })
+    .await?;
+    let state = d["payments"][0]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if state != "paid" {
+        bail!("{code}: the payment is {state}, expected paid");
+    }
+    account.say(format!(
+        "{code}: paid on the {provider} simulator, its signed callback accepted → 4"
+    ));
+    Ok(())
+}
