@@ -47,19 +47,49 @@ const CASES: [Case; 3] = [
     },
 ];
 
-/// What the demo prints, and what a test reads back.
-#[derive(Debug, Default)]
+/// What the demo prints, and what a test reads back. On a terminal a spinner shows the step
+/// under way; elsewhere (a pipe, a log) only the plain lines are written.
+#[derive(Debug)]
 pub struct Account {
     /// The lines printed.
     pub lines: Vec<String>,
     /// Each dossier's code, in the order of [`CASES`].
     pub codes: Vec<String>,
+    spinner: Option<indicatif::ProgressBar>,
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        use std::io::IsTerminal;
+        let spinner = std::io::stdout().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Self {
+            lines: Vec::new(),
+            codes: Vec::new(),
+            spinner,
+        }
+    }
 }
 
 impl Account {
     fn say(&mut self, line: String) {
-        println!("{line}");
+        match &self.spinner {
+            Some(bar) => {
+                bar.println(&line);
+                bar.set_message(format!("after: {line}"));
+            }
+            None => println!("{line}"),
+        }
         self.lines.push(line);
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.spinner {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -162,6 +192,7 @@ level = "error"
         token,
     };
     let result = drive(&api, &portal_sim, &inbound, &vnpay.address, &mut account).await;
+    account.done();
     stop.cancel();
     let _ = serving.await;
     result?;
