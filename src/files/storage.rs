@@ -272,3 +272,32 @@ impl Upload {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_writes_older_than_the_lease_are_swept_from_incoming() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path().to_str().unwrap_or_default().to_owned();
+        let store = FileStore::open(&root).unwrap_or_else(|e| panic!("{e}"));
+        let incoming = dir.path().join(INCOMING);
+        let (old, fresh) = (incoming.join("aa.old"), incoming.join("bb.fresh"));
+        for f in [&old, &fresh] {
+            std::fs::write(f, b"partial").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(hour_ago))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let swept = store.sweep_incoming(Duration::from_secs(900)).await;
+        assert_eq!(swept.ok(), Some(1));
+        assert!(
+            !old.exists() && fresh.exists(),
+            "a write still in its lease is kept"
+        );
+    }
+}
