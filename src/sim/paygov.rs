@@ -159,6 +159,9 @@ pub struct PayForm {
     /// How many times the confirmation is sent (1 by default, 2 to rehearse a repeat).
     #[serde(default)]
     pub times: Option<u8>,
+    /// `1`: the callback is lost (never sent), for reconciliation to find the payment.
+    #[serde(default)]
+    pub lost: Option<String>,
     /// Seconds to wait before sending it (a late confirmation).
     #[serde(default)]
     pub late: Option<u64>,
@@ -200,7 +203,15 @@ async fn pay(
         "ThongTinGiaoDich": fields.info, "MaXacThuc": paygov::confirm_checksum(&fields, &s.secret),
     });
     let mut answers = Vec::new();
-    for _ in 0..form.times.unwrap_or(1).max(1) {
+    let sends = if form.lost.as_deref() == Some("1") {
+        s.callbacks
+            .journal()
+            .note(format!("paygov: CONFIRM of {reference} lost on purpose"));
+        0
+    } else {
+        form.times.unwrap_or(1).max(1)
+    };
+    for _ in 0..sends {
         let answer = match s
             .callbacks
             .client

@@ -146,6 +146,9 @@ pub struct PayForm {
     /// How many times the IPN is sent (1 by default).
     #[serde(default)]
     pub times: Option<u8>,
+    /// `1`: the callback is lost (never sent), for reconciliation to find the payment.
+    #[serde(default)]
+    pub lost: Option<String>,
     /// Seconds to wait before sending it (a late IPN).
     #[serde(default)]
     pub late: Option<u64>,
@@ -186,7 +189,15 @@ async fn pay(State(s): State<Shared>, Form(form): Form<PayForm>) -> Response {
         tokio::time::sleep(Duration::from_secs(secs)).await;
     }
     let ipn = vnpay::payment_url(&s.callbacks.url("/payment/vnpay/ipn"), &params, &s.secret);
-    for _ in 0..form.times.unwrap_or(1).max(1) {
+    let sends = if form.lost.as_deref() == Some("1") {
+        s.callbacks
+            .journal()
+            .note(format!("vnpay: IPN of {} lost on purpose", form.reference));
+        0
+    } else {
+        form.times.unwrap_or(1).max(1)
+    };
+    for _ in 0..sends {
         let answer = match s.callbacks.client.get(&ipn).send().await {
             Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
             Err(e) => json!({"RspCode": "?", "Message": e.to_string()}),

@@ -356,3 +356,99 @@ async fn motcua_sim_portal_pushes_to_a_running_gateway_and_sees_its_sync_and_fet
     .unwrap_or_else(|_| panic!("{seen:#?}"));
     sim.start_kill().unwrap();
 }
+
+#[tokio::test]
+async fn payments_whose_callbacks_are_lost_are_found_by_reconciliation_through_the_simulators() {
+    let config = defaults();
+    let paygov = PaygovSim::start(
+        "127.0.0.1:0",
+        &config.paygov.partner_code,
+        config.paygov.secret.expose(),
+        "http://127.0.0.1:9",
+        Journal::default(),
+    )
+    .await
+    .unwrap();
+    let vnpay = VnpaySim::start(
+        "127.0.0.1:0",
+        &Paths {
+            pay: "/paymentv2/vpcpay.html".into(),
+            api: "/merchant_webapi/api/transaction".into(),
+        },
+        &config.vnpay.tmn_code,
+        config.vnpay.hash_secret.expose(),
+        "http://127.0.0.1:9",
+        Journal::default(),
+    )
+    .await
+    .unwrap();
+    let app = spawn_app_with(&format!(
+        "[paygov]\nbase_url = \"http://{p}\"\n[vnpay]\npay_url = \"http://{v}/paymentv2/vpcpay.html\"\n\
+         api_url = \"http://{v}/merchant_webapi/api/transaction\"\n",
+        p = paygov.address,
+        v = vnpay.address
+    ))
+    .await;
+    paygov.callbacks().set_gateway(&app.address);
+    vnpay.callbacks().set_gateway(&app.address);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut codes = Vec::new();
+    for (id, provider) in [("SIM-LOST-PG", "paygov"), ("SIM-LOST-VNP", "vnpay")] {
+        let code = dossier_in(&app, 4, id).await;
+        let (_, created) = request(&app, &code, provider).await;
+        let (url, reference) = (
+            created["pay_url"].as_str().unwrap(),
+            created["payment_ref"].as_str().unwrap(),
+        );
+        let paid = match provider {
+            "paygov" => client.post(url).form(&[("outcome", "pay"), ("lost", "1")]),
+            _ => {
+                client.get(url).send().await.unwrap();
+                client
+                    .post(format!("http://{}/sim/pay", vnpay.address))
+                    .form(&[("reference", reference), ("outcome", "pay"), ("lost", "1")])
+            }
+        }
+        .send()
+        .await
+        .unwrap();
+        assert!(paid.status().is_success() || paid.status().is_redirection());
+        assert_eq!(
+            status_of(&app, &code).await,
+            (6, vec![format!("{provider} pending")]),
+            "the callback never came"
+        );
+        codes.push((code, provider));
+    }
+    let settled = app
+        .worker_payments()
+        .reconcile_once(
+            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(86_400),
+            chrono::Utc::now() + chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(settled, 2, "QUERY and querydr answered paid, signed");
+    for (code, provider) in codes {
+        assert_eq!(
+            status_of(&app, &code).await,
+            (4, vec![format!("{provider} paid")])
+        );
+    }
+    assert!(paygov
+        .callbacks()
+        .journal()
+        .lines()
+        .iter()
+        .any(|l| l.starts_with("paygov: QUERY ") && l.contains("\"TrangThaiGD\":\"1\"")));
+    assert!(vnpay
+        .callbacks()
+        .journal()
+        .lines()
+        .iter()
+        .any(|l| l.contains("querydr") && l.contains("vnp_TransactionStatus 00")));
+}
