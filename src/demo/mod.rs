@@ -13,9 +13,15 @@ use crate::sim::portal::{self, PortalSim};
 use crate::sim::vnpay::{Paths, VnpaySim};
 use crate::sim::Journal;
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+mod account;
+mod api;
+
+pub use account::Account;
+use api::{until, Api};
 
 /// One dossier of the demo: its fixture, the provider that collects its fees (none for a
 /// procedure without fees), and the portal statuses its life must produce, in order.
@@ -46,52 +52,6 @@ const CASES: [Case; 3] = [
         statuses: &[1, 2, 4, 9, 10],
     },
 ];
-
-/// What the demo prints, and what a test reads back. On a terminal a spinner shows the step
-/// under way; elsewhere (a pipe, a log) only the plain lines are written.
-#[derive(Debug)]
-pub struct Account {
-    /// The lines printed.
-    pub lines: Vec<String>,
-    /// Each dossier's code, in the order of [`CASES`].
-    pub codes: Vec<String>,
-    spinner: Option<indicatif::ProgressBar>,
-}
-
-impl Default for Account {
-    fn default() -> Self {
-        use std::io::IsTerminal;
-        let spinner = std::io::stdout().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        Self {
-            lines: Vec::new(),
-            codes: Vec::new(),
-            spinner,
-        }
-    }
-}
-
-impl Account {
-    fn say(&mut self, line: String) {
-        match &self.spinner {
-            Some(bar) => {
-                bar.println(&line);
-                bar.set_message(format!("after: {line}"));
-            }
-            None => println!("{line}"),
-        }
-        self.lines.push(line);
-    }
-
-    fn done(&self) {
-        if let Some(bar) = &self.spinner {
-            bar.finish_and_clear();
-        }
-    }
-}
 
 /// Runs the demo from the repository's root (it reads `fixtures/portal/valid`), its data in a
 /// temporary folder removed at the end, or in `keep` (an empty or new folder) for a look after.
@@ -198,79 +158,6 @@ level = "error"
     result?;
     account.say("demo passed: every step came out as the contract says".into());
     Ok(account)
-}
-
-struct Api {
-    client: reqwest::Client,
-    gateway: String,
-    token: String,
-}
-
-impl Api {
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        Ok(self
-            .client
-            .get(format!("{}{path}", self.gateway))
-            .bearer_auth(&self.token)
-            .header("cache-control", "no-cache")
-            .send()
-            .await?
-            .json()
-            .await?)
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
-        let res = self
-            .client
-            .post(format!("{}{path}", self.gateway))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await?;
-        Ok((
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
-        ))
-    }
-
-    /// One lifecycle action; the dossier's new status, or why not.
-    async fn act(&self, code: &str, action: &str, expect: i64) -> anyhow::Result<String> {
-        let body = json!({
-            "action": action,
-            "officer": {"name": "Lê Thị Hoa", "title": "Chuyên viên", "unit": "Bộ phận Một cửa"},
-            "note": match action {
-                "request_supplement" => "Bổ sung bản sao Giấy chứng nhận đủ điều kiện về an ninh, trật tự",
-                _ => "Demo",
-            },
-        });
-        let (status, d) = self
-            .post(&format!("/api/v1/dossiers/{code}/actions"), &body)
-            .await?;
-        if status != 200 || d["TrangThaiHoSo"] != expect {
-            bail!("{code}: {action} answered {status} {d}, expected status {expect}");
-        }
-        Ok(format!(
-            "{action} → {expect} {}",
-            d["TenTrangThaiHoSo"].as_str().unwrap_or("")
-        ))
-    }
-}
-
-/// Polls until `done` holds for the dossier, at most 30 s.
-async fn until(
-    api: &Api,
-    code: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> anyhow::Result<Value> {
-    for _ in 0..300 {
-        let d = api.get(&format!("/api/v1/dossiers/{code}")).await?;
-        if done(&d) {
-            return Ok(d);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("{code}: {what} did not happen within 30 s")
 }
 
 async fn drive(
