@@ -103,31 +103,36 @@ impl Fetcher {
         let lease = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX / 4);
         let limit = i64::try_from(self.concurrency).unwrap_or(4);
         let due = self.store.claim_documents(now, now + lease, limit).await?;
-        let outcomes: Vec<(DueDocument, DocumentOutcome)> = futures_util::stream::iter(due)
-            .map(|doc| async move {
-                let verdict = self.fetch(&doc).await;
-                let outcome = self.outcome(&doc, verdict);
-                (doc, outcome)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        let mut recorded = Vec::with_capacity(outcomes.len());
-        for (doc, outcome) in outcomes {
-            let push = match &outcome {
-                DocumentOutcome::Settled { state, .. } if self.onestop => Some(push(&doc, state)),
-                _ => None,
-            };
-            let changed = self
-                .store
-                .record_document(&doc, &outcome, push.as_ref(), now_ms())
-                .await?;
-            if changed {
-                self.status_cache.forget(doc.dossier_id);
-            }
-            recorded.push((doc.id, outcome));
+        // Each outcome is recorded as its fetch ends, not when the batch's slowest does.
+        let recorded: Vec<Result<(i64, DocumentOutcome), StoreError>> =
+            futures_util::stream::iter(due)
+                .map(|doc| async move {
+                    let verdict = self.fetch(&doc).await;
+                    let outcome = self.outcome(&doc, verdict);
+                    self.record(&doc, &outcome).await?;
+                    Ok((doc.id, outcome))
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+        recorded.into_iter().collect()
+    }
+
+    /// Records one outcome, with the one-stop push when it settles, and drops the dossier's
+    /// cached read.
+    async fn record(&self, doc: &DueDocument, outcome: &DocumentOutcome) -> Result<(), StoreError> {
+        let push = match outcome {
+            DocumentOutcome::Settled { state, .. } if self.onestop => Some(push(doc, state)),
+            _ => None,
+        };
+        let changed = self
+            .store
+            .record_document(doc, outcome, push.as_ref(), now_ms())
+            .await?;
+        if changed {
+            self.status_cache.forget(doc.dossier_id);
         }
-        Ok(recorded)
+        Ok(())
     }
 
     /// Fetches until stopped: whatever is due, then again a second later (a document waits at
