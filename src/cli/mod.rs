@@ -84,6 +84,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print the internal API's OpenAPI 3 document (the one `/api/v1/openapi.json` serves).
+    Openapi,
     /// Internal API client tokens.
     Token {
         /// What to do.
@@ -201,6 +203,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Files { command } => files::run(&config, command).await,
         Command::Sim { command } => sim::run(&config, command).await,
         Command::Demo { keep } => crate::demo::run(keep.as_deref()).await.map(drop),
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(crate::http::openapi::document())?
+            );
+            Ok(())
+        }
         Command::Audit { command } => {
             let store = Store::connect(&config.database.url, 2)
                 .await

@@ -62,7 +62,7 @@ pub struct DocumentRef {
 
 /// One fee line due for a dossier, frozen at arrival with its legal basis. (Read back from
 /// the store as it was written.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FeeLine {
     /// `phi` (fee) or `le_phi` (charge).
     pub kind: String,
@@ -71,10 +71,12 @@ pub struct FeeLine {
     /// Fee name in Vietnamese.
     pub name: String,
     /// Amount due.
+    #[schema(value_type = i64)]
     pub amount: Vnd,
     /// The legal text that sets it.
     pub legal_basis: String,
     /// The day the rate took effect.
+    #[schema(value_type = String, format = Date)]
     pub effective_from: NaiveDate,
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One problem with one field of a submission, as the contract's 422 lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Path of the field in the portal's format, e.g. `ChuHoSo.SoDinhDanh`.
     pub field: String,

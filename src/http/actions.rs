@@ -248,6 +248,31 @@ pub fn key_reused() -> ApiError {
 }
 
 /// The handler.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dossiers/{MaHoSo}/actions",
+    operation_id = "act_on_dossier",
+    tag = "dossiers",
+    summary = "One step of a dossier's lifecycle",
+    description = "The action's rules are contract section 5's table. The answer is the dossier as \
+`GET` then shows it; each status change is queued for the portal in order.",
+    params(
+        ("MaHoSo" = String, Path, description = "The department's dossier code"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key and body again return the first answer and do nothing more"),
+    ),
+    request_body(content = super::openapi::schema::ActionBody, description = "The action, its officer, and the action's own fields"),
+    responses(
+        (status = 200, description = "Done: the dossier after it", body = super::openapi::schema::Dossier),
+        (status = 400, description = "`MALFORMED`: not one JSON object", body = super::openapi::schema::ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no dossier with this code", body = super::openapi::schema::ErrorBody),
+        (status = 409, description = "`INVALID_TRANSITION` (the lifecycle forbids it from this status), \
+`CALENDAR_MISSING` (the due date falls in a year with no calendar file) or `FEES_UNPAID` (`return_result` with fees due)", body = super::openapi::schema::ErrorBody),
+        (status = 413, description = "`TOO_LARGE`: the body is over 64 KiB", body = super::openapi::schema::ErrorBody),
+        (status = 422, description = "`VALIDATION` (every problem of the body, listed) or \
+`IDEMPOTENCY_KEY_REUSED` (the key was used with another body)", body = super::openapi::schema::ValidationBody),
+    ),
+    security(("bearer" = ["dossiers:write"]))
+)]
 pub async fn act(
     State(state): State<AppState>,
     caller: Caller,

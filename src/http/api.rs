@@ -42,6 +42,21 @@ fn wants_fresh(headers: &HeaderMap) -> bool {
 
 /// `GET /api/v1/dossiers/{MaHoSo}`: from the status cache when it holds a fresh answer and the
 /// caller did not ask for a fresh one (`Cache-Control: no-cache`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/dossiers/{MaHoSo}",
+    operation_id = "get_dossier",
+    tag = "dossiers",
+    summary = "One dossier by the department's code",
+    description = "The dossier whole: dates, status, applicant, mapped form, documents, fees, payments, \
+progress and sync state. `Cache-Control: no-cache` asks for an answer read from the store now.",
+    params(("MaHoSo" = String, Path, description = "The department's dossier code")),
+    responses(
+        (status = 200, description = "The dossier", body = super::openapi::schema::Dossier),
+        (status = 404, description = "`NOT_FOUND`: no dossier with this code", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["dossiers:read"]))
+)]
 pub async fn get_by_code(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,6 +92,20 @@ pub async fn get_by_code(
 }
 
 /// `GET /api/v1/dossiers/by-portal-id/{MaHoSoQG}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dossiers/by-portal-id/{MaHoSoQG}",
+    operation_id = "get_dossier_by_portal_id",
+    tag = "dossiers",
+    summary = "One dossier by the portal's id",
+    description = "The same answer as by the department's code.",
+    params(("MaHoSoQG" = String, Path, description = "The portal's dossier id")),
+    responses(
+        (status = 200, description = "The dossier", body = super::openapi::schema::Dossier),
+        (status = 404, description = "`NOT_FOUND`: no dossier with this id", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["dossiers:read"]))
+)]
 pub async fn get_by_portal_id(
     State(state): State<AppState>,
     caller: Caller,
@@ -92,13 +121,20 @@ pub async fn get_by_portal_id(
 }
 
 /// Query of the paged list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only dossiers in this status (`TrangThaiHoSo`, 1–10).
     status: Option<String>,
+    /// Only dossiers of this procedure (`MaTTHC`, either form).
     procedure: Option<String>,
+    /// Received at or after (`yyyyMMdd` or `yyyyMMddHHmmss`, Vietnam time).
     from: Option<String>,
+    /// Received at or before (`yyyyMMdd` or `yyyyMMddHHmmss`, Vietnam time).
     to: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
     limit: Option<String>,
 }
 
@@ -115,6 +151,20 @@ fn bound(text: &str, edge: Edge, key: &str) -> Result<i64, ApiError> {
 
 /// `GET /api/v1/dossiers`: from the status cache when it holds a fresh page for the same query
 /// and the caller did not ask for a fresh one (`Cache-Control: no-cache`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/dossiers",
+    operation_id = "list_dossiers",
+    tag = "dossiers",
+    summary = "Dossiers, newest first, a page at a time",
+    description = "Filtered by status, procedure and the day received; follow `next_cursor` until it is null.",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page", body = Page),
+        (status = 400, description = "`INVALID_QUERY`: a parameter is not understood", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["dossiers:read"]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,9 +271,10 @@ pub async fn list(
     Ok(json_response(StatusCode::OK, body))
 }
 
-/// One item of the paged list, serialized straight from the stored row.
-#[derive(Serialize)]
-struct ListItem<'a> {
+/// One dossier of the paged list.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DossierListItem)]
+pub struct ListItem<'a> {
     #[serde(rename = "MaHoSo")]
     code: &'a str,
     #[serde(rename = "MaHoSoQG")]
@@ -240,9 +291,10 @@ struct ListItem<'a> {
     due_at: Option<String>,
 }
 
-/// The paged list's answer.
-#[derive(Serialize)]
-struct Page<'a> {
+/// A page of dossiers.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DossierPage)]
+pub struct Page<'a> {
     items: Vec<ListItem<'a>>,
     next_cursor: Option<String>,
 }

@@ -19,13 +19,26 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CatalogueQuery {
-    /// The day whose rules are shown.
+    /// The day whose rules are shown, `YYYY-MM-DD` (default: today, Vietnam time).
     at: Option<String>,
 }
 
 /// The handler.
+#[utoipa::path(
+    get,
+    path = "/api/v1/procedures",
+    operation_id = "list_procedures",
+    tag = "catalogue",
+    summary = "The procedures received online, under the rules in force on a day",
+    params(CatalogueQuery),
+    responses(
+        (status = 200, description = "The catalogue", body = super::openapi::schema::Catalogue),
+        (status = 400, description = "`INVALID_QUERY`: `at` is not a day", body = super::openapi::schema::ErrorBody),
+    )
+)]
 pub async fn procedures(
     State(state): State<AppState>,
     Query(q): Query<CatalogueQuery>,

@@ -96,6 +96,28 @@ pub fn disposition(file_name: &str) -> String {
 }
 
 /// The handler.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dossiers/{MaHoSo}/documents/{id}",
+    operation_id = "download_document",
+    tag = "dossiers",
+    summary = "A document's stored bytes",
+    description = "With its original file name (`Content-Disposition`), its SHA-256 as the `ETag`, \
+and one byte range when asked (`Range: bytes=…`).",
+    params(
+        ("MaHoSo" = String, Path, description = "The department's dossier code"),
+        ("id" = i64, Path, description = "The document's `id` in the dossier's `documents`"),
+        ("Range" = Option<String>, Header, description = "One range of bytes: `a-b`, `a-` or `-n`"),
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The range asked", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "`NOT_FOUND`: no such dossier or document", body = super::openapi::schema::ErrorBody),
+        (status = 409, description = "`NOT_STORED`: the document is pending, refused or failed", body = super::openapi::schema::ErrorBody),
+        (status = 416, description = "The range lies past the end of the file"),
+    ),
+    security(("bearer" = ["dossiers:read"]))
+)]
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,

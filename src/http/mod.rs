@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod documents;
 pub mod error;
 pub mod limits;
+pub mod openapi;
 pub mod ops;
 pub mod outbox;
 pub mod pages;
@@ -38,6 +39,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
@@ -199,40 +202,57 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
 }
 
+/// The internal API (contract section 5), each route registered with its description: a
+/// handler without `#[utoipa::path]` cannot be registered here.
+fn internal_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(catalogue::procedures))
+        .routes(routes!(api::list))
+        .routes(routes!(api::get_by_portal_id))
+        .routes(routes!(api::get_by_code))
+        .routes(routes!(actions::act))
+        .routes(routes!(documents::download))
+        .routes(routes!(payment::request))
+        .routes(routes!(outbox::list))
+        .routes(routes!(outbox::replay_many))
+        .routes(routes!(outbox::discard_many))
+        .routes(routes!(outbox::replay))
+        .routes(routes!(outbox::discard))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(openapi::docs))
+}
+
+/// The probes that read the store, and the metrics.
+fn probes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The liveness probe, outside every limit.
+pub(crate) fn liveness() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ops::healthz))
+}
+
+/// The described routes that count against the per-address limit, for the OpenAPI document.
+pub(crate) fn limited_routes() -> OpenApiRouter<AppState> {
+    internal_api().merge(probes())
+}
+
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.server.request_timeout.0;
     let portal = Router::new().route("/portal/v1/dossiers", post(portal::submit));
-    let api = Router::new()
-        .route("/api/v1/procedures", get(catalogue::procedures))
-        .route("/api/v1/dossiers", get(api::list))
-        .route(
-            "/api/v1/dossiers/by-portal-id/{id}",
-            get(api::get_by_portal_id),
-        )
-        .route("/api/v1/dossiers/{code}", get(api::get_by_code))
-        .route("/api/v1/dossiers/{code}/actions", post(actions::act))
-        .route(
-            "/api/v1/dossiers/{code}/documents/{id}",
-            get(documents::download),
-        )
-        .route("/api/v1/dossiers/{code}/payments", post(payment::request))
-        .route("/api/v1/outbox", get(outbox::list))
-        .route("/api/v1/outbox/replay", post(outbox::replay_many))
-        .route("/api/v1/outbox/discard", post(outbox::discard_many))
-        .route("/api/v1/outbox/{id}/replay", post(outbox::replay))
-        .route("/api/v1/outbox/{id}/discard", post(outbox::discard))
-        .layer(DefaultBodyLimit::max(64 * 1024));
+    let (api, _) = internal_api().split_for_parts();
+    let api = api.layer(DefaultBodyLimit::max(64 * 1024));
     let callbacks = Router::new()
         .route("/payment/paygov/confirm", post(payment::paygov_confirm))
         .route("/payment/vnpay/ipn", get(payment::vnpay_ipn))
         .route("/payment/vnpay/return", get(pages::vnpay_return));
     // Every route but the liveness probe counts against the per-address limit first, callbacks
     // and the store-reading probes included (contract section 8).
-    let ops = Router::new()
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
-    let liveness = Router::new().route("/healthz", get(ops::healthz));
+    let (ops, _) = probes().split_for_parts();
+    let (liveness, _) = liveness().split_for_parts();
     let max_in_flight = state.config.server.max_in_flight;
     // Inside out: a slot of the in-flight limit is taken only once the address's budget
     // allows the request; the liveness probe needs neither.

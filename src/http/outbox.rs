@@ -15,10 +15,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Query of the listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// `pending`, `dead` (the default), `delivered` or `discarded`.
     state: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Page size, 1–500 (default 100).
     limit: Option<String>,
 }
 
@@ -48,6 +52,19 @@ pub fn item_view(m: &OutboxItem) -> Value {
 }
 
 /// `GET /api/v1/outbox?state=pending|dead|delivered`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/outbox",
+    operation_id = "list_outbox",
+    tag = "outbox",
+    summary = "Messages in one state, oldest first, with every attempt",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page", body = super::openapi::schema::OutboxPage),
+        (status = 400, description = "`INVALID_QUERY`: a parameter is not understood", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,6 +141,21 @@ async fn decide(
 }
 
 /// `POST /api/v1/outbox/{id}/replay`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/outbox/{id}/replay",
+    operation_id = "replay_message",
+    tag = "outbox",
+    summary = "Replay one dead message",
+    description = "The message is sent next, its attempts starting again.",
+    params(("id" = i64, Path, description = "The message's `id`")),
+    responses(
+        (status = 200, description = "Decided: the message is now `pending`", body = super::openapi::schema::Decided),
+        (status = 404, description = "`NOT_FOUND`: not a message id", body = super::openapi::schema::ErrorBody),
+        (status = 409, description = "`NOT_DEAD`: no dead message with this id", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]))
+)]
 pub async fn replay(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,6 +165,21 @@ pub async fn replay(
 }
 
 /// `POST /api/v1/outbox/{id}/discard`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/outbox/{id}/discard",
+    operation_id = "discard_message",
+    tag = "outbox",
+    summary = "Discard one dead message",
+    description = "The message is set aside for good, releasing the dossier's later messages.",
+    params(("id" = i64, Path, description = "The message's `id`")),
+    responses(
+        (status = 200, description = "Decided: the message is now `discarded`", body = super::openapi::schema::Decided),
+        (status = 404, description = "`NOT_FOUND`: not a message id", body = super::openapi::schema::ErrorBody),
+        (status = 409, description = "`NOT_DEAD`: no dead message with this id", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]))
+)]
 pub async fn discard(
     State(state): State<AppState>,
     caller: Caller,
@@ -182,6 +229,19 @@ async fn bulk(
 }
 
 /// `POST /api/v1/outbox/replay` with a selection: many dead messages at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/outbox/replay",
+    operation_id = "replay_messages",
+    tag = "outbox",
+    summary = "Replay every dead message a selection names",
+    request_body(content = super::openapi::schema::Selection),
+    responses(
+        (status = 200, description = "How many were moved", body = super::openapi::schema::BulkDecided),
+        (status = 400, description = "`MALFORMED` (not the selection's JSON) or `INVALID_QUERY` (no condition and no `all: true`)", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]))
+)]
 pub async fn replay_many(
     State(state): State<AppState>,
     caller: Caller,
@@ -191,6 +251,19 @@ pub async fn replay_many(
 }
 
 /// `POST /api/v1/outbox/discard` with a selection: many dead messages at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/outbox/discard",
+    operation_id = "discard_messages",
+    tag = "outbox",
+    summary = "Discard every dead message a selection names",
+    request_body(content = super::openapi::schema::Selection),
+    responses(
+        (status = 200, description = "How many were moved", body = super::openapi::schema::BulkDecided),
+        (status = 400, description = "`MALFORMED` (not the selection's JSON) or `INVALID_QUERY` (no condition and no `all: true`)", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]))
+)]
 pub async fn discard_many(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,6 +28,34 @@ const RESERVATION_STALE_AFTER_MS: i64 = 120_000;
 /// rather than a second payment request; the key then holds the 201, or is given back if
 /// nothing was made (a refusal, the provider unavailable). The store's own rule — one pending
 /// payment per dossier — holds with or without a key.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dossiers/{MaHoSo}/payments",
+    operation_id = "request_payment",
+    tag = "payments",
+    summary = "Ask a payment platform to collect a dossier's fees",
+    description = "The dossier moves to status 6 (awaiting payment) and the platform is asked for a \
+payment page; the platform's signed confirmation, or reconciliation, settles it. One pending payment \
+per dossier.",
+    params(
+        ("MaHoSo" = String, Path, description = "The department's dossier code"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The same key and body again return the first answer and do nothing more"),
+    ),
+    request_body(content = super::openapi::schema::PaymentOrder),
+    responses(
+        (status = 201, description = "The payment request made", body = super::openapi::schema::PaymentMade),
+        (status = 400, description = "`MALFORMED`: not one JSON object", body = super::openapi::schema::ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no dossier with this code", body = super::openapi::schema::ErrorBody),
+        (status = 409, description = "`NO_FEES` (nothing to pay), `INVALID_TRANSITION` (not payable in \
+this status, or a payment is pending) or `IDEMPOTENCY_IN_PROGRESS` (the key's first request is still \
+waiting on the platform; `Retry-After`)", body = super::openapi::schema::ErrorBody),
+        (status = 413, description = "`TOO_LARGE`: the body is over 16 KiB", body = super::openapi::schema::ErrorBody),
+        (status = 422, description = "`VALIDATION` (`provider` is neither `paygov` nor `vnpay`) or \
+`IDEMPOTENCY_KEY_REUSED`", body = super::openapi::schema::ValidationBody),
+        (status = 502, description = "`PROVIDER_UNAVAILABLE`: the platform did not make the payment", body = super::openapi::schema::ErrorBody),
+    ),
+    security(("bearer" = ["payments:write"]))
+)]
 pub async fn request(
     State(state): State<AppState>,
     caller: Caller,

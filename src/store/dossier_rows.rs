@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// A document row as the read API shows it. (Deserialized only from the positional arrays of
 /// `Store::dossier_select`, in field order.)
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DocumentRow {
     /// Row id.
     pub id: i64,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod browser;
 mod catalogue;
 mod clock;
 mod codes;
@@ -18,6 +19,7 @@ mod helpers;
 mod hostile;
 mod intake;
 mod lifecycle;
+mod openapi;
 mod operators;
 mod outbox;
 mod pages;
