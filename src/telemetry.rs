@@ -14,6 +14,8 @@ pub fn init(config: &LogConfig) {
     let _ = if config.format == crate::config::LogFormat::Json {
         builder.with_ansi(false).without_time().try_init()
     } else {
-        builder.try_init()
+        // Colours for a person at a terminal; plain text for a file, a pipe or journald.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        builder.with_ansi(terminal).try_init()
     };
 }
