@@ -127,17 +127,22 @@ async fn verify(store: &Store, audit: &AuditConfig) -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     let n_anchors = anchors.len();
     let mut verifier = Verifier::anchored(checkpoint.as_ref(), anchors, retention, now);
+    let bar = super::progress::bar("records");
+    let expected = store.message_log_head().await?.seq - first + 1;
+    bar.set_length(u64::try_from(expected).unwrap_or(0));
     let mut after = 0;
     loop {
         let page = store.message_records(after, PAGE).await?;
         for record in &page {
             verifier.check(record);
         }
+        bar.inc(page.len() as u64);
         match page.last() {
             Some(last) => after = last.seq,
             None => break,
         }
     }
+    bar.finish_and_clear();
     let checked = verifier.checked;
     // Payment evidence kept apart past the log's retention: each record by itself.
     let (mut kept, mut kept_problems, mut after) = (0u64, Vec::new(), 0);

@@ -4,6 +4,7 @@
 mod audit;
 mod files;
 mod outbox;
+mod progress;
 mod serve;
 mod sim;
 mod token;
@@ -153,7 +154,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: MappingsCommand::Check { dir, fixtures },
         } => {
             let dir = dir.unwrap_or(config.mappings.dir);
-            let report = check::check(&dir, &fixtures);
+            let bar = progress::bar("fixtures");
+            let report = check::check_with(&dir, &fixtures, &mut |done, of| {
+                bar.set_length(of as u64);
+                bar.set_position(done as u64);
+            });
+            bar.finish_and_clear();
             for p in &report.problems {
                 eprintln!("{p}");
             }

@@ -65,6 +65,15 @@ fn files_in(dir: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
 /// Checks the mappings in `mappings_dir` against the fixtures in `fixtures_dir`
 /// (which holds `valid/` and `invalid/`).
 pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
+    check_with(mappings_dir, fixtures_dir, &mut |_, _| {})
+}
+
+/// [`check`], telling `progress` of each fixture done: `(done, of)`.
+pub fn check_with(
+    mappings_dir: &Path,
+    fixtures_dir: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> CheckReport {
     let mut report = CheckReport::default();
     let mappings = match Mappings::load_dir(mappings_dir) {
         Ok(m) => m,
@@ -80,7 +89,13 @@ pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
         mappings.iter().map(|(c, _)| (c.clone(), (0, 0))).collect();
     let mut versions_seen: BTreeMap<String, usize> = BTreeMap::new();
 
-    for file in files_in(&fixtures_dir.join("valid"), &mut report.problems) {
+    let valid = files_in(&fixtures_dir.join("valid"), &mut report.problems);
+    let invalid = files_in(&fixtures_dir.join("invalid"), &mut report.problems);
+    let total = valid.len() + invalid.len();
+    let mut done = 0;
+    for file in valid {
+        done += 1;
+        progress(done, total);
         let Some(format) = format_of(&file) else {
             report.problems.push(format!(
                 "{}: a fixture ends in .xml or .json",
@@ -142,7 +157,9 @@ pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
         }
     }
 
-    for file in files_in(&fixtures_dir.join("invalid"), &mut report.problems) {
+    for file in invalid {
+        done += 1;
+        progress(done, total);
         let name = file
             .file_name()
             .and_then(|n| n.to_str())

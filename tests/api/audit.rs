@@ -251,6 +251,12 @@ async fn audit_verify_names_an_edited_or_removed_record() {
         "{}",
         stdout(&out)
     );
+    // In a pipe, only the result; on a terminal, a bar counting the records first.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    let seen = crate::process::on_terminal(&["--config", cfg, "audit", "verify"]);
+    let bar = regex::Regex::new(r"records \[[=> ]{40}\] \d/4").unwrap();
+    assert!(bar.is_match(&seen), "{seen}");
+    assert!(seen.contains("message log intact: 4 record(s)"), "{seen}");
 
     raw_sql(
         &app.db_url(),

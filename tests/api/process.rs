@@ -197,6 +197,35 @@ pub(crate) fn run_motcua(args: &[&str], envs: &[(&str, &str)]) -> std::process::
         .unwrap()
 }
 
+/// Runs the gateway's command as a person at a terminal would (under `script`, which gives it a
+/// pseudo-terminal): what the terminal showed, control codes and all.
+pub(crate) fn on_terminal(args: &[&str]) -> String {
+    let line = std::iter::once(BIN)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(root())
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(out.status.success(), "{line}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn long_commands_show_progress_on_a_terminal_and_nothing_more_in_a_pipe() {
+    let seen = on_terminal(&["mappings", "check"]);
+    let bar = regex::Regex::new(r"fixtures \[[=> ]{40}\] \d+/\d+").unwrap();
+    assert!(bar.is_match(&seen), "{seen}");
+    assert!(seen.contains("mappings ok: "), "{seen}");
+    let piped = run_motcua(&["mappings", "check"], &[]);
+    assert!(piped.status.success());
+    assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
+    assert!(String::from_utf8_lossy(&piped.stdout).starts_with("mappings ok: "));
+}
+
 #[test]
 fn a_bad_configuration_value_stops_the_start_and_names_its_key() {
     let dir = tempfile::tempdir().unwrap();
