@@ -5,6 +5,7 @@ mod audit;
 mod files;
 mod outbox;
 mod progress;
+mod report;
 mod serve;
 mod sim;
 mod token;
@@ -87,6 +88,12 @@ pub enum Command {
     },
     /// Print the internal API's OpenAPI 3 document (the one `/api/v1/openapi.json` serves).
     Openapi,
+    /// Reports: the city's monthly indicators.
+    Report {
+        /// Which report.
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Internal API client tokens.
     Token {
         /// What to do.
@@ -107,6 +114,21 @@ pub enum MappingsCommand {
         /// Folder holding valid/ and invalid/ fixtures.
         #[arg(long, default_value = "fixtures/portal")]
         fixtures: PathBuf,
+    },
+}
+
+/// `motcua report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The city's monthly indicators per procedure and in total, as
+    /// `GET /api/v1/reports/indicators` gives them.
+    Indicators {
+        /// The month, `YYYY-MM` (Vietnam time).
+        #[arg(long)]
+        month: String,
+        /// CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -209,6 +231,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Files { command } => files::run(&config, command).await,
         Command::Sim { command } => sim::run(&config, command).await,
         Command::Demo { keep } => crate::demo::run(keep.as_deref()).await.map(drop),
+        Command::Report {
+            command: ReportCommand::Indicators { month, csv },
+        } => report::run(&config, &month, csv).await,
         Command::Openapi => {
             println!(
                 "{}",

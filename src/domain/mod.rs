@@ -12,6 +12,7 @@ pub mod codes;
 pub mod dossier;
 pub mod form;
 pub mod html;
+pub mod indicators;
 pub mod lifecycle;
 pub mod money;
 pub mod status;

@@ -1,12 +1,14 @@
 //! The dossier service: a verified portal request taken in as a stored dossier ([`intake`]),
 //! the department's actions on it ([`lifecycle`], each planned by [`plan`]), the dossier as the internal API shows it
 //! ([`view`]), the status reads kept for a second ([`status_cache`]), the fees the lifecycle
-//! enforces ([`fees`]), and the offline check of mappings against fixtures ([`check`]).
+//! enforces ([`fees`]), the offline check of mappings against fixtures ([`check`]), and the
+//! city's monthly indicators ([`report`]).
 
 pub mod check;
 pub mod fees;
 pub mod intake;
 pub mod lifecycle;
 pub mod plan;
+pub mod report;
 pub mod status_cache;
 pub mod view;

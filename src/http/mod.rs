@@ -18,6 +18,7 @@ pub mod pages;
 pub mod payment;
 pub mod portal;
 pub mod record;
+pub mod reports;
 pub mod server;
 
 use crate::audit::log::MessageLog;
@@ -218,6 +219,7 @@ fn internal_api() -> OpenApiRouter<AppState> {
         .routes(routes!(outbox::discard_many))
         .routes(routes!(outbox::replay))
         .routes(routes!(outbox::discard))
+        .routes(routes!(reports::indicators))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs))
 }

@@ -154,7 +154,7 @@ macro_rules! apply_in {
             if updated.rows_affected() == 0 {
                 return Ok(ApplyOutcome::Stale);
             }
-            insert_progress!(&mut *$tx, c.dossier_id, c.progress).await?;
+            insert_progress!(&mut *$tx, c.dossier_id, c.progress, u.due_at).await?;
             for m in &c.outbox {
                 insert_outbox!(&mut *$tx, c.dossier_id, m, c.now).await?;
             }

@@ -21,6 +21,7 @@ mod documents;
 mod dossier_rows;
 mod dossiers;
 pub mod group_commit;
+mod indicators;
 mod intake;
 mod intake_batch;
 mod intake_plan;
@@ -291,12 +292,13 @@ impl Store {
     }
 }
 
-/// Writes a progress record of dossier `$id` through `$exec` (a transaction).
+/// Writes a progress record of dossier `$id` through `$exec` (a transaction), with the due
+/// date in force after it (`$due`, ms).
 macro_rules! insert_progress {
-    ($exec:expr, $id:expr, $p:expr) => {
+    ($exec:expr, $id:expr, $p:expr, $due:expr) => {
         sqlx::query(
-            "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, officer_unit, note, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, officer_unit, note, at, due_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind($id)
         .bind(&$p.action)
@@ -306,6 +308,7 @@ macro_rules! insert_progress {
         .bind(&$p.officer_unit)
         .bind($p.note.as_deref())
         .bind($p.at)
+        .bind($due)
         .execute($exec)
     };
 }

@@ -17,6 +17,7 @@ mod fetch_process;
 mod fuzz;
 mod helpers;
 mod hostile;
+mod indicators;
 mod intake;
 mod lifecycle;
 mod openapi;

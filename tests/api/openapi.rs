@@ -39,6 +39,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("post", "/api/v1/outbox/{id}/discard", Some("admin")),
     ("post", "/api/v1/outbox/replay", Some("admin")),
     ("post", "/api/v1/outbox/discard", Some("admin")),
+    ("get", "/api/v1/reports/indicators", Some("dossiers:read")),
     ("get", "/api/v1/procedures", None),
     ("get", "/api/v1/openapi.json", None),
     ("get", "/api/v1/docs", None),
@@ -47,12 +48,9 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/metrics", None),
 ];
 
-/// Section 5's routes of the officers' issue (20), not served yet: when they are, they join
-/// `ROUTES` (a route can only be registered with its description).
-const NOT_YET: &[&str] = &[
-    "/api/v1/dossiers/{MaHoSo}/receipt",
-    "/api/v1/reports/indicators",
-];
+/// Section 5's route of the officers' issue (20) not served yet: when it is, it joins `ROUTES`
+/// (a route can only be registered with its description).
+const NOT_YET: &[&str] = &["/api/v1/dossiers/{MaHoSo}/receipt"];
 
 async fn document(app: &TestApp) -> Value {
     let res = app
@@ -389,6 +387,19 @@ async fn the_answers_given_are_the_answers_described() {
     assert!(b["items"].as_array().unwrap().len() >= 10);
     let (s, _) = api
         .call("get", "/api/v1/procedures?at=tomorrow", &[], READER, None)
+        .await;
+    assert_eq!(s, 400);
+    // The month the dossier was received in, Vietnam time, as its `NgayNhan` says.
+    let received = d["NgayNhan"].as_str().unwrap();
+    let month = format!("{}-{}", &received[..4], &received[4..6]);
+    let indicators = format!("/api/v1/reports/indicators?month={month}");
+    let (s, b) = api.call("get", &indicators, &[], READER, None).await;
+    assert_eq!(
+        (s, b["total"]["received"]["total"].as_i64()),
+        (200, Some(1))
+    );
+    let (s, _) = api
+        .call("get", "/api/v1/reports/indicators", &[], READER, None)
         .await;
     assert_eq!(s, 400);
     for probe in ["/healthz", "/readyz"] {
