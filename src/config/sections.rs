@@ -64,6 +64,9 @@ pub struct AgencyConfig {
     pub code: AgencyCode,
     /// Its name, as printed on receipts.
     pub name: String,
+    /// Where a citizen looks a dossier up, `{MaHoSo}` standing for its code: the receipt's QR
+    /// code holds it.
+    pub lookup_url: HttpUrl,
 }
 
 /// `[portal]`.

@@ -39,6 +39,12 @@ impl Config {
 
     /// `[server]`: an address to listen on and limits that let it serve.
     fn check_server(&self) -> Result<(), ConfigError> {
+        if !self.agency.lookup_url.as_str().contains("{MaHoSo}") {
+            return Err(key_error(
+                "agency.lookup_url",
+                "must hold {MaHoSo}, where the dossier's code goes",
+            ));
+        }
         if !self.server.listen.contains(':')
             || self.server.listen.parse::<SocketAddr>().is_err()
                 && !self.server.listen.starts_with("localhost:")

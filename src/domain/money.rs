@@ -75,9 +75,29 @@ impl fmt::Display for Vnd {
     }
 }
 
+/// An amount as Vietnamese write it: `3.000.000 đồng`.
+pub fn dong(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    format!("{out} đồng")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_written_with_dots() {
+        assert_eq!(dong(3_000_000), "3.000.000 đồng");
+        assert_eq!(dong(500), "500 đồng");
+        assert_eq!(dong(12_500), "12.500 đồng");
+    }
 
     #[test]
     fn amounts_add_up_to_the_maximum_and_no_further() {

@@ -41,6 +41,13 @@ pub fn format_wire_millis(millis: i64) -> String {
     from_millis(millis).map(format_wire).unwrap_or_default()
 }
 
+/// A moment as people read it on the department's pages: `dd/MM/yyyy HH:mm`, Vietnam time.
+pub fn format_people_millis(millis: i64) -> String {
+    from_millis(millis)
+        .map(|t| to_vn(t).format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_default()
+}
+
 /// Milliseconds since the Unix epoch to an instant (None when out of chrono's range).
 pub fn from_millis(millis: i64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_millis(millis)

@@ -33,6 +33,28 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// A page for a browser: HTML, never cached, and allowed nothing but its own inline style
+    /// (no script, no request elsewhere).
+    pub fn page(status: StatusCode, html: impl Into<Bytes>) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+        Answer {
+            status,
+            headers,
+            body: html.into(),
+        }
+    }
+}
+
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         let mut res = Response::new(Body::from(self.body));

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod pages;
 pub mod payment;
 pub mod portal;
+pub mod receipt;
 pub mod record;
 pub mod reports;
 pub mod server;
@@ -220,6 +221,7 @@ fn internal_api() -> OpenApiRouter<AppState> {
         .routes(routes!(outbox::replay))
         .routes(routes!(outbox::discard))
         .routes(routes!(reports::indicators))
+        .routes(routes!(receipt::slip))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs))
 }

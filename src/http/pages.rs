@@ -2,11 +2,13 @@
 //! (`GET /payment/vnpay/return`, contract section 4), which says whether the payment is
 //! recorded, still being confirmed, or failed, and never settles anything itself.
 
+use super::answer::Answer;
 use super::AppState;
 use crate::domain::html::escape;
+use crate::domain::money::dong;
 use crate::payment::callbacks::{ReturnState, ReturnView};
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 /// `GET /payment/vnpay/return?…`.
@@ -21,31 +23,7 @@ pub async fn vnpay_return(State(state): State<AppState>, uri: Uri) -> Response {
         ReturnView::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::OK,
     };
-    let mut res = (status, render(&view, &state.config.agency.name)).into_response();
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-    );
-    res
-}
-
-/// An amount as Vietnamese write it: `3.000.000 đồng`.
-fn dong(amount: i64) -> String {
-    let digits = amount.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    format!("{out} đồng")
+    Answer::page(status, render(&view, &state.config.agency.name)).into_response()
 }
 
 fn render(view: &ReturnView, agency: &str) -> String {
@@ -122,10 +100,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amounts_are_written_with_dots_and_text_is_escaped() {
-        assert_eq!(dong(3_000_000), "3.000.000 đồng");
-        assert_eq!(dong(500), "500 đồng");
-        assert_eq!(dong(12_500), "12.500 đồng");
+    fn text_is_escaped() {
         assert_eq!(
             escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"

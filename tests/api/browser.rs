@@ -13,8 +13,8 @@ fn screenshots() -> PathBuf {
 }
 
 /// Opens `url` in headless Chromium, checks that the page it rendered holds `expected` and
-/// keeps a screenshot as `name.png`.
-pub async fn look_at(url: &str, name: &str, expected: &str) {
+/// keeps a screenshot as `name.png`, whose path it returns.
+pub async fn look_at(url: &str, name: &str, expected: &str) -> PathBuf {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -32,6 +32,7 @@ pub async fn look_at(url: &str, name: &str, expected: &str) {
         "--disable-sync",
         "--hide-scrollbars",
         "--window-size=900,700",
+        "--force-device-scale-factor=2",
     ];
     let profile_flag = format!("--user-data-dir={}", profile.path().display());
     let dom = tokio::process::Command::new(chromium)
@@ -64,4 +65,5 @@ pub async fn look_at(url: &str, name: &str, expected: &str) {
         std::fs::metadata(&png).unwrap().len() > 1000,
         "a real picture"
     );
+    png
 }

@@ -27,5 +27,6 @@ mod pages;
 mod payments;
 mod process;
 mod read_api;
+mod receipt;
 mod sims;
 mod versions;

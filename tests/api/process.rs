@@ -247,6 +247,22 @@ fn a_bad_configuration_value_stops_the_start_and_names_its_key() {
     let out = run_motcua(&["--config", "/nonexistent/motcua.toml", "serve"], &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/motcua.toml"));
+
+    // A lookup link with no place for the dossier's code would print the same QR code on
+    // every receipt.
+    let out = run_motcua(
+        &["config", "check"],
+        &[(
+            "MOTCUA__AGENCY__LOOKUP_URL",
+            "https://dichvucong.example/tra-cuu",
+        )],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("agency.lookup_url") && err.contains("must hold {MaHoSo}"),
+        "{err}"
+    );
 }
 
 #[test]

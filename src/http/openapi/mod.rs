@@ -11,7 +11,8 @@ mod page;
 pub mod schema;
 
 use super::error::json_response;
-use axum::http::{header, HeaderValue, StatusCode};
+use super::answer::Answer;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
 use utoipa::openapi::path::Operation;
@@ -212,12 +213,7 @@ pub async fn openapi_json() -> Response {
 pub async fn docs() -> Response {
     static HTML: OnceLock<String> = OnceLock::new();
     let html = HTML.get_or_init(|| page::render(document()));
-    let mut res = (StatusCode::OK, html.as_str()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    res
+    Answer::page(StatusCode::OK, html.as_str()).into_response()
 }
 
 #[cfg(test)]
