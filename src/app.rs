@@ -76,6 +76,11 @@ impl Application {
                 "a published test secret is in use; replace it before production"
             );
         }
+        if config.admin.session_key.is_none() {
+            tracing::warn!(
+                "admin.session_key is unset: the officers' sessions end when this process does and are not shared with other instances"
+            );
+        }
         tracing::info!(
             database = store.backend(),
             procedures = mappings.len(),
@@ -162,7 +167,7 @@ impl Application {
             shutdown.clone(),
         ));
         let limits = self.state.config.server.clone();
-        let app = router(self.state);
+        let app = router(self.state, crate::admin::router());
         let closed_in_time =
             crate::http::server::serve(self.listener, app, &limits, shutdown.clone(), grace).await;
         if !closed_in_time {

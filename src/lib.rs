@@ -31,6 +31,7 @@
 //!    [`demo`] — `motcua demo`, the gateway and the simulators end to end.
 //! 8. [`cli`] — the `motcua` command line.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod bench;

@@ -98,6 +98,9 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The officers' page.
+    #[serde(default)]
+    pub admin: AdminConfig,
 }
 
 impl Config {

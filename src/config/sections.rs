@@ -277,3 +277,26 @@ pub struct ClientConfig {
     /// What it may do.
     pub scopes: Vec<Scope>,
 }
+
+/// `[admin]`: the officers' page (`/admin`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The key sessions are signed with; unset, one is drawn at start (sessions then end with
+    /// the process and are not shared between instances).
+    pub session_key: Option<PlainSecret>,
+    /// How long a session lasts.
+    pub session_ttl: Dur,
+    /// Marks the cookie `Secure` (the page is served behind TLS).
+    pub secure_cookie: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            session_key: None,
+            session_ttl: Dur(std::time::Duration::from_secs(8 * 3600)),
+            secure_cookie: false,
+        }
+    }
+}

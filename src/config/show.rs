@@ -13,6 +13,7 @@ pub const SECRET_KEYS: &[(&str, &str)] = &[
     ("paygov", "secret"),
     ("vnpay", "hash_secret"),
     ("audit", "anchor_key"),
+    ("admin", "session_key"),
 ];
 
 const REDACTED: &str = "[redacted]";

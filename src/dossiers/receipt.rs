@@ -35,6 +35,46 @@ pub struct Issuer<'a> {
     pub lookup: &'a str,
 }
 
+/// Which paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paper {
+    /// The receipt and appointment slip.
+    Receipt,
+    /// The control slip.
+    Control,
+}
+
+impl Paper {
+    /// The paper a `?slip=` asks for: none for the receipt, `control` for the control slip.
+    pub fn asked(slip: Option<&str>) -> Option<Self> {
+        match slip {
+            None => Some(Self::Receipt),
+            Some("control") => Some(Self::Control),
+            Some(_) => None,
+        }
+    }
+}
+
+/// The paper `which` of `d`, judged by the rules it records, issued by `agency` (its name, and
+/// its lookup link with the code put in); `None` for a receipt of a dossier never accepted.
+pub fn paper(
+    d: &StoredDossier,
+    mappings: &crate::mapping::Mappings,
+    agency: &crate::config::AgencyConfig,
+    which: Paper,
+) -> Option<String> {
+    let lookup = agency.lookup_url.as_str().replace("{MaHoSo}", &d.code);
+    let issuer = Issuer {
+        agency: &agency.name,
+        lookup: &lookup,
+    };
+    let rules = super::plan::rules_of(mappings, d).map(AsRef::as_ref);
+    match which {
+        Paper::Receipt => receipt(d, rules, &issuer),
+        Paper::Control => Some(control_slip(d, rules, &issuer)),
+    }
+}
+
 /// The QR code of `link`, as inline SVG.
 pub fn qr_svg(link: &str) -> String {
     match QrCode::new(link.as_bytes()) {

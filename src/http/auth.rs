@@ -45,6 +45,18 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// The client a bearer token belongs to.
+    pub fn by_token(&self, token: &str) -> Option<&Client> {
+        self.0.get(&token_hash(token))
+    }
+
+    /// The client of this name, as configured now.
+    pub fn by_name(&self, name: &str) -> Option<&Client> {
+        self.0.values().find(|c| c.name == name)
+    }
+}
+
 /// The authenticated caller of an internal API request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Client);
@@ -88,8 +100,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(unauthorized)?;
         let client = state
             .clients
-            .0
-            .get(&token_hash(token))
+            .by_token(token)
             .cloned()
             .ok_or_else(unauthorized)?;
         if let Err(refused) = state.limiters.check_api(&client.name) {

@@ -21,6 +21,7 @@ pub mod receipt;
 pub mod record;
 pub mod reports;
 pub mod server;
+pub mod session;
 
 use crate::audit::log::MessageLog;
 use crate::config::Config;
@@ -56,6 +57,8 @@ pub struct Inner {
     pub store: Store,
     /// Procedure mappings.
     pub mappings: Arc<Mappings>,
+    /// What the officers' sessions are signed with.
+    pub admin_key: session::SessionKey,
     /// Intake service.
     pub intake: Intake,
     /// Lifecycle service.
@@ -155,6 +158,7 @@ impl AppState {
             status_cache,
             outbox_wake,
             clients: Clients::new(&config.clients),
+            admin_key: session::SessionKey::new(config.admin.session_key.as_ref()),
             limiters: Limiters::new(&config.rate_limits),
             intake,
             store,
@@ -243,8 +247,9 @@ pub(crate) fn limited_routes() -> OpenApiRouter<AppState> {
     internal_api().merge(probes())
 }
 
-/// The whole router.
-pub fn router(state: AppState) -> Router {
+/// The whole router, with `pages` (the officers' page, which this module does not know)
+/// served under the same limits as the API.
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let timeout = state.config.server.request_timeout.0;
     let portal = Router::new().route("/portal/v1/dossiers", post(portal::submit));
     let (api, _) = internal_api().split_for_parts();
@@ -265,6 +270,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(callbacks)
         .merge(ops)
+        .merge(pages)
         .route_layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             max_in_flight,
         ))

@@ -7,8 +7,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
 use crate::config::Scope;
-use crate::dossiers::plan::rules_of;
-use crate::dossiers::receipt::{control_slip, receipt, Issuer};
+use crate::dossiers::receipt::{paper, Paper};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -52,42 +51,20 @@ pub async fn slip(
     Query(q): Query<SlipQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::DossiersRead)?;
-    let control = match q.slip.as_deref() {
-        None => false,
-        Some("control") => true,
-        Some(_) => {
-            return Err(ApiError::invalid_query(
-                "slip: control, or none for the receipt",
-            ))
-        }
-    };
+    let which = Paper::asked(q.slip.as_deref())
+        .ok_or_else(|| ApiError::invalid_query("slip: control, or none for the receipt"))?;
     let d = state
         .store
         .dossier_by_code(&code)
         .await
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(|| ApiError::not_found("dossier"))?;
-    let lookup = state
-        .config
-        .agency
-        .lookup_url
-        .as_str()
-        .replace("{MaHoSo}", &d.code);
-    let issuer = Issuer {
-        agency: &state.config.agency.name,
-        lookup: &lookup,
-    };
-    let rules = rules_of(&state.mappings, &d).map(AsRef::as_ref);
-    let html = if control {
-        control_slip(&d, rules, &issuer)
-    } else {
-        receipt(&d, rules, &issuer).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "NOT_ACCEPTED",
-                "the dossier was never accepted: there is no appointment to give",
-            )
-        })?
-    };
+    let html = paper(&d, &state.mappings, &state.config.agency, which).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "NOT_ACCEPTED",
+            "the dossier was never accepted: there is no appointment to give",
+        )
+    })?;
     Ok(Answer::page(StatusCode::OK, html).into_response())
 }

@@ -10,8 +10,8 @@
 mod page;
 pub mod schema;
 
-use super::error::json_response;
 use super::answer::Answer;
+use super::error::json_response;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;

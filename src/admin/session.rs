@@ -1,0 +1,80 @@
+//! The officers' sign-in: a client token (scope `admin` to act, `dossiers:read` to look) is
+//! exchanged once at `POST /admin/login` for a session cookie, and the token is never kept.
+//!
+//! The cookie is signed, not stored (`http::session`: `name.expiry.nonce.mac`). It is
+//! `HttpOnly`, `SameSite=Strict`, scoped
+//! to `/admin`, and expires; every page checks it, and the client's scopes are read from the
+//! configuration at each request, so removing a client ends its sessions. Every form that
+//! changes something carries a CSRF token, the MAC of the session's nonce, checked in constant
+//! time.
+
+use crate::http::auth::Client;
+use crate::http::session::Session;
+use crate::http::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// The cookie's name.
+pub const COOKIE: &str = "motcua_admin";
+
+/// The cookie that starts a session of `ttl_secs`.
+pub fn set_cookie(value: &str, ttl_secs: i64, secure: bool) -> String {
+    format!(
+        "{COOKIE}={value}; Path=/admin; Max-Age={ttl_secs}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The cookie that ends it.
+pub fn clear_cookie(secure: bool) -> String {
+    set_cookie("", 0, secure)
+}
+
+/// A signed-in officer: the session and the client it belongs to, as configured now.
+#[derive(Debug, Clone)]
+pub struct Officer {
+    /// The session.
+    pub session: Session,
+    /// The client, with its current scopes.
+    pub client: Client,
+}
+
+/// Where a request without a valid session is sent.
+pub fn to_login() -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static("/admin/login"));
+    res
+}
+
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+impl FromRequestParts<AppState> for Officer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let now = chrono::Utc::now().timestamp();
+        let session = cookie(parts, COOKIE)
+            .and_then(|v| state.admin_key.open(v, now))
+            .ok_or_else(to_login)?;
+        let client = state
+            .clients
+            .by_name(&session.name)
+            .filter(|c| super::may_look(c))
+            .cloned()
+            .ok_or_else(to_login)?;
+        Ok(Officer { session, client })
+    }
+}

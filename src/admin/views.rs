@@ -1,0 +1,257 @@
+//! The officers' pages as templates (`templates/admin/`, compiled in and escaped by askama)
+//! and the Vietnamese words and formats they show: dates `dd/MM/yyyy HH:mm` Vietnam time,
+//! money as `1.000.000 đồng`, each state by its name.
+
+use crate::domain::money::dong;
+use crate::domain::time::format_people_millis as when;
+use crate::dossiers::view::{clock_runs, status_name};
+use crate::mapping::{Procedure, ProcedureKind};
+use crate::store::{DossierSummary, StoredDossier};
+use askama::Template;
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+pub struct Login<'a> {
+    /// The department's name.
+    pub agency: &'a str,
+    /// Why the last attempt failed.
+    pub problem: Option<&'a str>,
+}
+
+/// One line of the dossiers' list.
+pub struct Row {
+    /// `MaHoSo`.
+    pub code: String,
+    /// The procedure's code and name.
+    pub procedure: String,
+    /// The status's name.
+    pub status: String,
+    /// When received.
+    pub received: String,
+    /// When due.
+    pub due: String,
+    /// Past due with the clock running (never a notice).
+    pub overdue: bool,
+}
+
+/// Whether a dossier is past due with its clock running; a notice never is.
+pub fn overdue(status: i64, due: Option<i64>, rules: Option<&Procedure>, now: i64) -> bool {
+    let notice = rules.is_some_and(|p| p.kind == ProcedureKind::Notice);
+    !notice && clock_runs(status) && due.is_some_and(|d| d < now)
+}
+
+impl Row {
+    /// The line of `d`, judged by `rules`.
+    pub fn new(d: &DossierSummary, rules: Option<&Procedure>, now: i64) -> Self {
+        Self {
+            code: d.code.clone(),
+            procedure: rules.map_or_else(
+                || d.procedure_code.clone(),
+                |p| format!("{} · {}", d.procedure_code, p.name),
+            ),
+            status: status_name(d.status).to_owned(),
+            received: when(d.received_at),
+            due: d.due_at.map(when).unwrap_or_default(),
+            overdue: overdue(d.status, d.due_at, rules, now),
+        }
+    }
+}
+
+/// The dossiers' list.
+#[derive(Template)]
+#[template(path = "admin/dossiers.html")]
+pub struct Dossiers<'a> {
+    /// The department's name.
+    pub agency: &'a str,
+    /// Who is signed in.
+    pub officer: &'a str,
+    /// Whether they may act (scope `admin`).
+    pub acts: bool,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+    /// Each status: code, name, chosen.
+    pub statuses: Vec<(i64, &'static str, bool)>,
+    /// Each procedure: code, name, chosen.
+    pub procedures: Vec<(String, String, bool)>,
+    /// The page's lines.
+    pub rows: Vec<Row>,
+    /// The next page's link.
+    pub next: Option<String>,
+}
+
+/// One dossier's facts, in words.
+pub struct Facts {
+    /// `MaHoSo`.
+    pub code: String,
+    /// `MaHoSoQG`.
+    pub portal_id: String,
+    /// The procedure.
+    pub procedure: String,
+    /// The status's name.
+    pub status: String,
+    /// Past due with the clock running.
+    pub overdue: bool,
+    /// The applicant's name.
+    pub applicant: String,
+    /// When received.
+    pub received: String,
+    /// When accepted.
+    pub accepted: String,
+    /// Whether it was.
+    pub accepted_yet: bool,
+    /// When due.
+    pub due: String,
+    /// The fees due, and whether they are paid.
+    pub fees: String,
+}
+
+/// A document's line: its name, its file, its state.
+pub type DocumentLine = (String, String, &'static str);
+/// A progress record's line: time, officer, note, status.
+pub type ProgressLine = (String, String, String, &'static str);
+/// A payment's line: reference, provider, amount, state, time.
+pub type PaymentLine = (String, String, String, &'static str, String);
+
+/// A dossier's page.
+#[derive(Template)]
+#[template(path = "admin/dossier.html")]
+pub struct Dossier<'a> {
+    /// The department's name.
+    pub agency: &'a str,
+    /// Who is signed in.
+    pub officer: &'a str,
+    /// Whether they may act.
+    pub acts: bool,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+    /// The facts.
+    pub d: Facts,
+    /// Documents.
+    pub documents: Vec<DocumentLine>,
+    /// Progress records.
+    pub progress: Vec<ProgressLine>,
+    /// Payments.
+    pub payments: Vec<PaymentLine>,
+    /// Where its status sync stands.
+    pub sync: String,
+}
+
+fn document_state(state: &str) -> &'static str {
+    match state {
+        "pending" => "Đang chờ tải về",
+        "stored" => "Đã lưu, đúng mã băm",
+        "hash_mismatch" => "Sai mã băm",
+        "too_large" => "Quá dung lượng cho phép",
+        "host_not_allowed" => "Nguồn không được phép",
+        "failed" => "Không tải được",
+        _ => "Không rõ",
+    }
+}
+
+fn payment_state(state: &str) -> &'static str {
+    match state {
+        "pending" => "Đang chờ thanh toán",
+        "paid" => "Đã thanh toán",
+        "failed" => "Không thành công",
+        "expired" => "Hết hạn",
+        "cancelled" => "Đã hủy",
+        _ => "Không rõ",
+    }
+}
+
+impl Facts {
+    /// The facts of `d`, judged by `rules`, at `now`.
+    pub fn new(d: &StoredDossier, rules: Option<&Procedure>, now: i64) -> Self {
+        let total: i64 = d.fees.iter().map(|l| l.amount.get()).sum();
+        let paid = d.payments.iter().any(|p| p.state == "paid");
+        Self {
+            code: d.code.clone(),
+            portal_id: d.portal_id.clone(),
+            procedure: rules.map_or_else(
+                || d.procedure_code.clone(),
+                |p| format!("{} · {}", d.procedure_code, p.name),
+            ),
+            status: status_name(d.status).to_owned(),
+            overdue: overdue(d.status, d.due_at, rules, now),
+            applicant: d
+                .applicant
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            received: when(d.received_at),
+            accepted: d.accepted_at.map(when).unwrap_or_else(|| "chưa".to_owned()),
+            accepted_yet: d.accepted_at.is_some(),
+            due: d.due_at.map(when).unwrap_or_else(|| "chưa có".to_owned()),
+            fees: if d.fees.is_empty() {
+                "không thu".to_owned()
+            } else {
+                format!(
+                    "{} ({})",
+                    dong(total),
+                    if paid { "đã nộp" } else { "chưa nộp" }
+                )
+            },
+        }
+    }
+}
+
+/// The lists of a dossier's page.
+pub fn lists(
+    d: &StoredDossier,
+    rules: Option<&Procedure>,
+) -> (Vec<DocumentLine>, Vec<ProgressLine>, Vec<PaymentLine>) {
+    let documents = d
+        .documents
+        .iter()
+        .map(|doc| {
+            let name = rules
+                .and_then(|p| p.documents.iter().find(|c| c.code == doc.component))
+                .map_or_else(|| doc.component.clone(), |c| c.name.clone());
+            (name, doc.file_name.clone(), document_state(&doc.state))
+        })
+        .collect();
+    let progress = d
+        .progress
+        .iter()
+        .map(|p| {
+            (
+                when(p.at),
+                format!(
+                    "{} ({}, {})",
+                    p.officer_name, p.officer_title, p.officer_unit
+                ),
+                p.note.clone().unwrap_or_default(),
+                status_name(p.status),
+            )
+        })
+        .collect();
+    let payments = d
+        .payments
+        .iter()
+        .map(|p| {
+            (
+                p.reference.clone(),
+                p.provider.clone(),
+                dong(p.amount.get()),
+                payment_state(&p.state),
+                when(p.created_at),
+            )
+        })
+        .collect();
+    (documents, progress, payments)
+}
+
+/// Where a dossier's status sync stands, in words.
+pub fn sync_words(d: &StoredDossier) -> String {
+    let s = &d.sync;
+    let mut out = format!("{} tin đã gửi, {} tin đang chờ gửi", s.delivered, s.pending);
+    if s.dead > 0 {
+        out.push_str(&format!(", {} tin gửi không được (chờ xử lý)", s.dead));
+    }
+    if let Some(at) = s.last_delivered_at {
+        out.push_str(&format!("; lần gửi gần nhất {}", when(at)));
+    }
+    out
+}
