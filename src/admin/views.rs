@@ -2,10 +2,11 @@
 //! and the Vietnamese words and formats they show: dates `dd/MM/yyyy HH:mm` Vietnam time,
 //! money as `1.000.000 đồng`, each state by its name.
 
+use crate::domain::dossier::FeeLine;
 use crate::domain::money::dong;
 use crate::domain::time::format_people_millis as when;
-use crate::dossiers::view::{clock_runs, status_name};
-use crate::mapping::{Procedure, ProcedureKind};
+use crate::dossiers::view::{overdue, status_name};
+use crate::mapping::Procedure;
 use crate::store::{DossierSummary, StoredDossier};
 use askama::Template;
 
@@ -33,12 +34,6 @@ pub struct Row {
     pub due: String,
     /// Past due with the clock running (never a notice).
     pub overdue: bool,
-}
-
-/// Whether a dossier is past due with its clock running; a notice never is.
-pub fn overdue(status: i64, due: Option<i64>, rules: Option<&Procedure>, now: i64) -> bool {
-    let notice = rules.is_some_and(|p| p.kind == ProcedureKind::Notice);
-    !notice && clock_runs(status) && due.is_some_and(|d| d < now)
 }
 
 impl Row {
@@ -163,7 +158,7 @@ fn payment_state(state: &str) -> &'static str {
 impl Facts {
     /// The facts of `d`, judged by `rules`, at `now`.
     pub fn new(d: &StoredDossier, rules: Option<&Procedure>, now: i64) -> Self {
-        let total: i64 = d.fees.iter().map(|l| l.amount.get()).sum();
+        let total = FeeLine::total(&d.fees).map_or(0, |t| t.get());
         let paid = d.payments.iter().any(|p| p.state == "paid");
         Self {
             code: d.code.clone(),

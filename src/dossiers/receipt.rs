@@ -4,6 +4,7 @@
 //! (Phiếu kiểm soát quá trình giải quyết hồ sơ) listing every progress record. Pure: built from
 //! the stored dossier and the rules it is judged by.
 
+use crate::domain::dossier::FeeLine;
 use crate::domain::html::escape;
 use crate::domain::money::dong;
 use crate::domain::time::format_people_millis as when;
@@ -171,7 +172,7 @@ pub fn receipt(
                 dong(line.amount.get())
             );
         }
-        let total: i64 = d.fees.iter().map(|l| l.amount.get()).sum();
+        let total = FeeLine::total(&d.fees).map_or(0, |t| t.get());
         let paid = d.payments.iter().any(|p| p.state == "paid");
         let _ = write!(
             body,

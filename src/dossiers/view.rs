@@ -5,7 +5,7 @@ use super::plan::rules_of;
 use crate::domain::dossier::FeeLine;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire_millis;
-use crate::mapping::{Mappings, ProcedureKind};
+use crate::mapping::{Mappings, Procedure, ProcedureKind};
 use crate::store::StoredDossier;
 use serde_json::{json, Value};
 
@@ -24,14 +24,20 @@ pub fn clock_runs(status: i64) -> bool {
     Status::from_code(status).is_some_and(Status::clock_runs)
 }
 
+/// Whether a dossier is past its due time `now` with its clock running. A notice never is:
+/// its `NgayHenTra` is the deemed-consent date, not a deadline the department misses (contract
+/// section 5).
+pub fn overdue(status: i64, due: Option<i64>, rules: Option<&Procedure>, now: i64) -> bool {
+    let notice = rules.is_some_and(|p| p.kind == ProcedureKind::Notice);
+    !notice && clock_runs(status) && due.is_some_and(|d| d < now)
+}
+
 /// The dossier as `GET /api/v1/dossiers/{MaHoSo}` shows it.
 pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
     let mapping = rules_of(mappings, d);
     let fee_total = FeeLine::total(&d.fees);
     let now = chrono::Utc::now().timestamp_millis();
-    let running = clock_runs(d.status);
-    // A notice (silence is consent): its NgayHenTra is the deemed-consent date, never a
-    // deadline the department misses (contract section 5).
+    // A notice (silence is consent): its NgayHenTra is the deemed-consent date.
     let notice = mapping.is_some_and(|m| m.kind == ProcedureKind::Notice);
     let past_due = d.due_at.is_some_and(|due| due < now);
     let deemed_consent =
@@ -51,7 +57,7 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
         "NgayKetThucXuLy": wire(d.finished_at),
         "NgayTra": wire(d.returned_at),
         "timeliness": d.timeliness,
-        "overdue": running && !notice && past_due,
+        "overdue": overdue(d.status, d.due_at, mapping.map(AsRef::as_ref), now),
         "kind": mapping.map(|m| match m.kind {
             ProcedureKind::Approval => "approval",
             ProcedureKind::Notice => "notice",

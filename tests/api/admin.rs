@@ -4,7 +4,7 @@
 
 use crate::browser::look_at;
 use crate::helpers::*;
-use crate::lifecycle::dossier_in;
+use crate::lifecycle::{dossier_in, new_dossier};
 use crate::payments::request;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
@@ -180,6 +180,18 @@ async fn an_officer_sees_the_list_a_dossier_its_timeline_and_its_papers() {
     assert!(receipt.contains("GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ"));
     let (status, _, _) = open(&app, "/admin/dossiers/000.00.12.H29-261130-9999", &session).await;
     assert_eq!(status, 404);
+    let other = format!("/admin/dossiers/{code}/receipt?slip=other");
+    let (status, _, html) = open(&app, &other, &session).await;
+    assert_eq!((status, html.as_str()), (400, "Không có loại giấy này."));
+    let fresh = new_dossier(&app, "ADM-3").await;
+    let (status, _, html) = open(&app, &format!("/admin/dossiers/{fresh}/receipt"), &session).await;
+    assert_eq!(
+        (status, html.as_str()),
+        (
+            409,
+            "Hồ sơ chưa được tiếp nhận nên chưa có giấy hẹn trả kết quả."
+        )
+    );
     let (status, location, _) = open(&app, &format!("/admin/dossiers/{code}"), "").await;
     assert_eq!((status, location.as_deref()), (303, Some("/admin/login")));
 

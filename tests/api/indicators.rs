@@ -3,7 +3,7 @@
 //! by hand below, per procedure and in total, from the API and from `motcua report`.
 
 use crate::helpers::*;
-use crate::lifecycle::{act, step};
+use crate::lifecycle::{act, arrive, step};
 use crate::payments::{ipn, request, send_ipn, VNPAY_SECRET};
 use crate::process::run_motcua;
 use chrono::TimeZone;
@@ -19,20 +19,6 @@ fn vn(month: u32, day: u32, hour: u32) -> i64 {
         .with_ymd_and_hms(2026, month, day, hour, 0, 0)
         .unwrap()
         .timestamp_millis()
-}
-
-async fn arrive(app: &TestApp, fixture_name: &str, id: &str) -> String {
-    let res = app
-        .submit(
-            &with_portal_id(&fixture(&format!("valid/{fixture_name}")), id),
-            "application/json",
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["MaHoSo"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn drive(app: &TestApp, code: &str, actions: &[&str]) {

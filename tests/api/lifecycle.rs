@@ -7,9 +7,14 @@ use motcua_gateway::domain::calendar::WorkingHours;
 use serde_json::{json, Value};
 
 pub async fn new_dossier(app: &TestApp, id: &str) -> String {
+    arrive(app, "karaoke.json", id).await
+}
+
+/// A dossier of the valid JSON fixture `fixture_name`, pushed with portal id `id`: its code.
+pub async fn arrive(app: &TestApp, fixture_name: &str, id: &str) -> String {
     let res = app
         .submit(
-            &with_portal_id(&fixture("valid/karaoke.json"), id),
+            &with_portal_id(&fixture(&format!("valid/{fixture_name}")), id),
             "application/json",
         )
         .await;
