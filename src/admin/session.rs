@@ -8,13 +8,14 @@
 //! changes something carries a CSRF token, the MAC of the session's nonce, checked in constant
 //! time.
 
+use crate::config::Scope;
 use crate::http::auth::Client;
 use crate::http::session::Session;
 use crate::http::AppState;
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 /// The cookie's name.
 pub const COOKIE: &str = "motcua_admin";
@@ -32,6 +33,19 @@ pub fn clear_cookie(secure: bool) -> String {
     set_cookie("", 0, secure)
 }
 
+/// Whether a client may open the page: it looks with `dossiers:read`, acts with `admin`.
+pub fn may_look(client: &Client) -> bool {
+    client
+        .scopes
+        .iter()
+        .any(|s| matches!(s, Scope::DossiersRead | Scope::Admin))
+}
+
+/// Whether a client may change what it sees (scope `admin`).
+pub fn acts(client: &Client) -> bool {
+    client.scopes.contains(&Scope::Admin)
+}
+
 /// A signed-in officer: the session and the client it belongs to, as configured now.
 #[derive(Debug, Clone)]
 pub struct Officer {
@@ -43,10 +57,7 @@ pub struct Officer {
 
 /// Where a request without a valid session is sent.
 pub fn to_login() -> Response {
-    let mut res = StatusCode::SEE_OTHER.into_response();
-    res.headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_static("/admin/login"));
-    res
+    super::reply::see_other("/admin/login")
 }
 
 fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -72,7 +83,7 @@ impl FromRequestParts<AppState> for Officer {
         let client = state
             .clients
             .by_name(&session.name)
-            .filter(|c| super::may_look(c))
+            .filter(|c| may_look(c))
             .cloned()
             .ok_or_else(to_login)?;
         Ok(Officer { session, client })

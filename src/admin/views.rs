@@ -3,11 +3,13 @@
 //! money as `1.000.000 đồng`, each state by its name.
 
 use crate::domain::dossier::FeeLine;
+use crate::domain::lifecycle::Action;
 use crate::domain::money::dong;
+use crate::domain::status::Status;
 use crate::domain::time::format_people_millis as when;
 use crate::dossiers::view::{overdue, status_name};
 use crate::mapping::Procedure;
-use crate::store::{DossierSummary, StoredDossier};
+use crate::store::{DossierSummary, OutboxItem, PaymentMessage, StoredDossier};
 use askama::Template;
 
 /// The sign-in page.
@@ -105,8 +107,15 @@ pub struct Facts {
 pub type DocumentLine = (String, String, &'static str);
 /// A progress record's line: time, officer, note, status.
 pub type ProgressLine = (String, String, String, &'static str);
-/// A payment's line: reference, provider, amount, state, time.
-pub type PaymentLine = (String, String, String, &'static str, String);
+/// A payment's line: reference, provider, amount, state, time, and its provider messages.
+pub type PaymentLine = (
+    String,
+    String,
+    String,
+    &'static str,
+    String,
+    Vec<ProviderLine>,
+);
 
 /// A dossier's page.
 #[derive(Template)]
@@ -130,6 +139,139 @@ pub struct Dossier<'a> {
     pub payments: Vec<PaymentLine>,
     /// Where its status sync stands.
     pub sync: String,
+    /// Every message sent about it and every attempt.
+    pub messages: Vec<MessageLine>,
+    /// What the officer may do from its status.
+    pub actions: ActionChoice,
+    /// Why the last action was refused.
+    pub problems: Vec<String>,
+    /// The action form's idempotency key: the same form sent twice acts once.
+    pub form_key: String,
+    /// What the officer typed in a form just refused, given back.
+    pub typed: Typed,
+    /// How long each field may be: the portal's progress record's limits, the API's own.
+    pub limits: crate::portal::sync::TienDoLimits,
+}
+
+/// What an officer typed in the action form, given back with its problems when refused.
+#[derive(Debug, Clone, Default)]
+pub struct Typed {
+    /// Their name.
+    pub officer_name: String,
+    /// Their title.
+    pub officer_title: String,
+    /// Their unit.
+    pub officer_unit: String,
+    /// The note.
+    pub note: String,
+}
+
+/// The actions an officer may take from a dossier's status, and the fields they ask for.
+pub struct ActionChoice {
+    /// Each action's API name and label.
+    pub actions: Vec<(&'static str, &'static str)>,
+    /// Whether `extend` is among them (a new due date).
+    pub extend: bool,
+    /// Whether `record_payment` is (amount and receipt number).
+    pub record_payment: bool,
+}
+
+impl ActionChoice {
+    /// The choice from status `code`.
+    pub fn from_status(code: i64) -> Self {
+        let actions: Vec<Action> = Status::from_code(code)
+            .map(|s| Action::available_from(s).collect())
+            .unwrap_or_default();
+        Self {
+            extend: actions.contains(&Action::Extend),
+            record_payment: actions.contains(&Action::RecordPayment),
+            actions: actions.iter().map(|a| (a.name(), a.label_vi())).collect(),
+        }
+    }
+}
+
+/// One line of a dossier's messages: what was sent where, and each attempt's answer.
+pub struct MessageLine {
+    /// Message id and what it reports.
+    pub what: String,
+    /// Where to.
+    pub destination: String,
+    /// Its state, in words.
+    pub state: &'static str,
+    /// Each attempt: time, HTTP status, outcome and error.
+    pub attempts: Vec<(String, String, String)>,
+}
+
+/// The words of an outbox message's state.
+pub fn message_state(state: &str) -> &'static str {
+    match state {
+        "pending" => "Đang chờ gửi",
+        "delivered" => "Đã gửi, đối tác đã nhận",
+        "dead" => "Gửi không được, chờ xử lý",
+        "discarded" => "Đã bỏ qua",
+        _ => "Không rõ",
+    }
+}
+
+impl MessageLine {
+    /// The line of `m`.
+    pub fn new(m: &OutboxItem) -> Self {
+        Self {
+            what: format!("#{} · {}", m.id, m.kind),
+            destination: m.destination.clone(),
+            state: message_state(&m.state),
+            attempts: m
+                .attempt_log
+                .iter()
+                .map(|a| {
+                    let status = a
+                        .http_status
+                        .map_or_else(|| "—".to_owned(), |s| s.to_string());
+                    let error = a
+                        .error
+                        .as_deref()
+                        .map(|e| format!(" · {}", cut(e, 200)))
+                        .unwrap_or_default();
+                    (
+                        when(a.started_at),
+                        format!("HTTP {status}"),
+                        format!("{}{error}", a.outcome),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// At most `max` characters of `s`, marked where cut.
+pub fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
+}
+
+/// A provider message of a payment: time, kind, whether signed, verdict, an excerpt.
+pub type ProviderLine = (String, String, &'static str, String, String);
+
+/// The lines of a payment's provider messages.
+pub fn provider_lines(events: &[PaymentMessage]) -> Vec<ProviderLine> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                when(e.at),
+                e.kind.clone(),
+                if e.verified {
+                    "Chữ ký đúng"
+                } else {
+                    "Chữ ký sai"
+                },
+                e.verdict.clone(),
+                cut(&String::from_utf8_lossy(&e.raw), 300),
+            )
+        })
+        .collect()
 }
 
 fn document_state(state: &str) -> &'static str {
@@ -232,6 +374,7 @@ pub fn lists(
                 dong(p.amount.get()),
                 payment_state(&p.state),
                 when(p.created_at),
+                Vec::new(),
             )
         })
         .collect();

@@ -37,6 +37,50 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action an officer may ask for, in the order a page offers them.
+    pub const OFFICERS: [Action; 12] = [
+        Self::Accept,
+        Self::Reject,
+        Self::StartProcessing,
+        Self::RequestSupplement,
+        Self::ReceiveSupplement,
+        Self::RequestPayment,
+        Self::RecordPayment,
+        Self::Extend,
+        Self::Complete,
+        Self::ReturnResult,
+        Self::Withdraw,
+        Self::Stop,
+    ];
+
+    /// The officers' actions the lifecycle allows from `from`.
+    pub fn available_from(from: Status) -> impl Iterator<Item = Action> {
+        // The status before payment only decides where a payment leads, not whether it may
+        // be recorded: any open status stands in for it here.
+        Self::OFFICERS
+            .into_iter()
+            .filter(move |a| transition(*a, from, Some(Status::Processing)).is_some())
+    }
+
+    /// What an officer's page calls it.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Self::Accept => "Tiếp nhận hồ sơ",
+            Self::Reject => "Từ chối tiếp nhận",
+            Self::StartProcessing => "Chuyển xử lý",
+            Self::RequestSupplement => "Yêu cầu bổ sung giấy tờ",
+            Self::ReceiveSupplement => "Nhận giấy tờ bổ sung",
+            Self::RequestPayment => "Yêu cầu nộp phí, lệ phí",
+            Self::ConfirmPayment => "Xác nhận thanh toán trực tuyến",
+            Self::RecordPayment => "Ghi nhận nộp phí tại quầy",
+            Self::Extend => "Gia hạn giải quyết",
+            Self::Complete => "Hoàn thành xử lý",
+            Self::ReturnResult => "Trả kết quả",
+            Self::Withdraw => "Rút hồ sơ theo yêu cầu công dân",
+            Self::Stop => "Dừng xử lý",
+        }
+    }
+
     /// From the API's name; `ConfirmPayment` has none (only payment callbacks take it).
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -231,6 +275,26 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn an_officer_is_offered_what_the_table_allows_from_each_status() {
+        let offered =
+            |s: Status| -> Vec<&str> { Action::available_from(s).map(Action::name).collect() };
+        assert_eq!(offered(Status::New), ["accept", "reject", "withdraw"]);
+        assert_eq!(
+            offered(Status::PaymentRequested),
+            ["record_payment", "extend", "withdraw", "stop"]
+        );
+        assert_eq!(offered(Status::Completed), ["return_result"]);
+        for s in [
+            Status::Refused,
+            Status::Withdrawn,
+            Status::Stopped,
+            Status::Returned,
+        ] {
+            assert_eq!(offered(s), Vec::<&str>::new());
+        }
     }
 
     #[test]

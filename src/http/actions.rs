@@ -56,8 +56,14 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
     let Value::Object(obj) = value else {
         return Err(ApiError::malformed("the body must be one JSON object"));
     };
+    action_input(&obj).map_err(|errors| ApiError::validation(&errors))
+}
+
+/// The action an object asks for, checked field by field; every problem is listed. The
+/// officers' page builds the same object from its form.
+pub fn action_input(obj: &serde_json::Map<String, Value>) -> Result<ActionInput, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let action = match text_field(&obj, "action", "action", 64, &mut errors) {
+    let action = match text_field(obj, "action", "action", 64, &mut errors) {
         Some(name) => Action::parse(&name).or_else(|| {
             errors.push(FieldError::new(
                 "action",
@@ -110,7 +116,7 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
             None
         }
     };
-    let note = text_field(&obj, "note", "note", LIMITS.note, &mut errors);
+    let note = text_field(obj, "note", "note", LIMITS.note, &mut errors);
     if action.is_some_and(Action::needs_note)
         && note.is_none()
         && !errors.iter().any(|e| e.field == "note")
@@ -121,7 +127,7 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
             "this action needs a note (the reason, or what is needed)",
         ));
     }
-    let new_due = match text_field(&obj, "new_due", "new_due", 14, &mut errors) {
+    let new_due = match text_field(obj, "new_due", "new_due", 14, &mut errors) {
         Some(t) => parse_wire(&t).or_else(|| {
             errors.push(FieldError::new(
                 "new_due",
@@ -138,7 +144,7 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
     {
         errors.push(FieldError::required("new_due"));
     }
-    let variant = text_field(&obj, "variant", "variant", 64, &mut errors);
+    let variant = text_field(obj, "variant", "variant", 64, &mut errors);
     if variant.is_some() && action.is_some_and(|a| a != Action::Accept) {
         errors.push(FieldError::new(
             "variant",
@@ -147,7 +153,7 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
         ));
     }
     let counter = if action == Some(Action::RecordPayment) {
-        counter_receipt(&obj, &mut errors)
+        counter_receipt(obj, &mut errors)
     } else {
         None
     };
@@ -160,7 +166,7 @@ fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {
             counter,
             variant,
         }),
-        _ => Err(ApiError::validation(&errors)),
+        _ => Err(errors),
     }
 }
 

@@ -104,14 +104,14 @@ pub async fn list(
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
-async fn decide(
+/// An operator's decision on the dead message `id`: replayed (sent next) or discarded. Whether
+/// there was such a message. Shared by the API and the officers' page.
+pub async fn decide_one(
     state: &AppState,
-    caller: &Caller,
-    id: &str,
+    id: i64,
     replay: bool,
-) -> Result<Response, ApiError> {
-    caller.require(Scope::Admin)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found("message"))?;
+    operator: &str,
+) -> Result<bool, crate::store::StoreError> {
     let sel = OutboxSelector {
         id: Some(id),
         ..OutboxSelector::default()
@@ -121,18 +121,33 @@ async fn decide(
         state.store.replay_outbox(&sel, now).await
     } else {
         state.store.discard_outbox(&sel).await
-    }
-    .map_err(|e| ApiError::internal(&e))?;
+    }?;
     state.lifecycle.forget_all();
-    if n == 0 {
+    if n > 0 {
+        tracing::info!(outbox.id = id, operator = %operator, decision = if replay { "replay" } else { "discard" }, "operator decision");
+        state.outbox_wake.notify_one();
+    }
+    Ok(n > 0)
+}
+
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    replay: bool,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("message"))?;
+    let decided = decide_one(state, id, replay, &caller.0.name)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    if !decided {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "NOT_DEAD",
             "no dead message with this id",
         ));
     }
-    tracing::info!(outbox.id = id, operator = %caller.0.name, decision = if replay { "replay" } else { "discard" }, "operator decision");
-    state.outbox_wake.notify_one();
     let state_word = if replay { "pending" } else { "discarded" };
     Ok(json_response(
         StatusCode::OK,

@@ -10,6 +10,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+/// 128 random bits in hex: a session's nonce, a form's idempotency key.
+pub fn nonce() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
 /// The key sessions and CSRF tokens are signed with.
 pub struct SessionKey {
     key: Vec<u8>,
@@ -52,7 +57,7 @@ impl SessionKey {
     /// A session for client `name` until `expiry` (Unix seconds): the cookie's value.
     pub fn issue(&self, name: &str, expiry: i64) -> String {
         let name = B64URL.encode(name);
-        let nonce = hex::encode(rand::random::<[u8; 16]>());
+        let nonce = nonce();
         let expiry = expiry.to_string();
         let mac = self.mac(&["session", &name, &expiry, &nonce]);
         format!("{name}.{expiry}.{nonce}.{mac}")

@@ -40,7 +40,7 @@ pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, Submissi
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use outbox::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, NewOutboxMessage};
 pub use outbox_ops::{AttemptItem, OutboxItem, OutboxSelector, QueueStats};
-pub use payments::{NewPayment, PaymentEvent, PaymentOp, PaymentRow};
+pub use payments::{NewPayment, PaymentEvent, PaymentMessage, PaymentOp, PaymentRow};
 pub use rule_versions::RuleVersion;
 
 use sqlx::{PgPool, SqlitePool};

@@ -144,13 +144,30 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.outbox_items(Some(state), None, after, limit).await
+    }
+
+    /// Every message of one dossier (by row id), oldest first, each with its attempt log.
+    pub async fn outbox_of_dossier(&self, dossier_id: i64) -> Result<Vec<OutboxItem>, StoreError> {
+        self.outbox_items(None, Some(dossier_id), 0, 1000).await
+    }
+
+    async fn outbox_items(
+        &self,
+        state: Option<&str>,
+        dossier_id: Option<i64>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         with_pool!(read self, pool => {
             let rows = sqlx::query(
                 "SELECT o.id, o.destination, d.code, o.kind, o.state, o.attempts, o.created_at, o.next_attempt_at, \
                  o.delivered_at, o.last_error FROM outbox o LEFT JOIN dossiers d ON d.id = o.dossier_id \
-                 WHERE o.state = $1 AND o.id > $2 ORDER BY o.id LIMIT $3",
+                 WHERE ($1 IS NULL OR o.state = $1) AND ($2 IS NULL OR o.dossier_id = $2) AND o.id > $3 \
+                 ORDER BY o.id LIMIT $4",
             )
             .bind(state)
+            .bind(dossier_id)
             .bind(after)
             .bind(limit)
             .fetch_all(pool)

@@ -79,6 +79,21 @@ pub struct PaymentRow {
     pub settled_at: Option<i64>,
 }
 
+/// One provider message as kept in its payment's history.
+#[derive(Debug, Clone)]
+pub struct PaymentMessage {
+    /// What it was (`ipn`, `return`, `confirm`, `query`, …).
+    pub kind: String,
+    /// Whether its signature held.
+    pub verified: bool,
+    /// What the gateway made of it.
+    pub verdict: String,
+    /// The message as received (cut where unsigned).
+    pub raw: Vec<u8>,
+    /// When it arrived (ms).
+    pub at: i64,
+}
+
 /// One provider message as received, for its payment's history.
 #[derive(Debug, Clone)]
 pub struct PaymentEvent<'a> {
@@ -299,18 +314,21 @@ impl Store {
         })
     }
 
-    /// The history of one payment reference: `(kind, verified, verdict, raw)`, oldest first.
-    pub async fn payment_events(
-        &self,
-        reference: &str,
-    ) -> Result<Vec<(String, bool, String, Vec<u8>)>, StoreError> {
+    /// The history of one payment reference, oldest first.
+    pub async fn payment_events(&self, reference: &str) -> Result<Vec<PaymentMessage>, StoreError> {
         with_pool!(read self, pool => {
-            let rows = sqlx::query("SELECT kind, verified, verdict, raw FROM payment_events WHERE reference = $1 ORDER BY id")
+            let rows = sqlx::query("SELECT kind, verified, verdict, raw, at FROM payment_events WHERE reference = $1 ORDER BY id")
                 .bind(reference)
                 .fetch_all(pool)
                 .await?;
             rows.iter()
-                .map(|r| Ok((r.try_get("kind")?, r.try_get::<i64, _>("verified")? != 0, r.try_get("verdict")?, r.try_get("raw")?)))
+                .map(|r| Ok(PaymentMessage {
+                    kind: r.try_get("kind")?,
+                    verified: r.try_get::<i64, _>("verified")? != 0,
+                    verdict: r.try_get("verdict")?,
+                    raw: r.try_get("raw")?,
+                    at: r.try_get("at")?,
+                }))
                 .collect()
         })
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod admin_actions;
 mod audit;
 mod browser;
 mod catalogue;
@@ -21,6 +22,7 @@ mod hostile;
 mod indicators;
 mod intake;
 mod lifecycle;
+mod officer_browser;
 mod openapi;
 mod operators;
 mod outbox;
@@ -31,3 +33,4 @@ mod read_api;
 mod receipt;
 mod sims;
 mod versions;
+mod webdriver;

@@ -129,7 +129,7 @@ async fn a_vnpay_payment_moves_the_dossier_to_6_and_its_ipn_brings_it_back() {
     assert_eq!(events.len(), 2);
     assert!(events
         .iter()
-        .all(|(kind, verified, _, raw)| kind == "ipn" && *verified && !raw.is_empty()));
+        .all(|e| e.kind == "ipn" && e.verified && !e.raw.is_empty()));
 }
 
 #[tokio::test]
@@ -493,7 +493,7 @@ async fn rejected_paygov_confirmations_change_nothing() {
     let events = app.store.payment_events(&reference).await.unwrap();
     let verdicts: Vec<_> = events
         .iter()
-        .map(|(k, v, d, _)| (k.as_str(), *v, d.as_str()))
+        .map(|e| (e.kind.as_str(), e.verified, e.verdict.as_str()))
         .collect();
     assert_eq!(
         verdicts,
