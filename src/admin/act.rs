@@ -47,8 +47,10 @@ pub struct ActForm {
 /// `2026-12-05T17:00` as the wire's `20261205170000`; anything else is passed on as typed, to
 /// be refused by the API's own rule.
 fn wire_due(local: &str) -> String {
-    chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
-        .map_or_else(|_| local.to_owned(), |t| t.format("%Y%m%d%H%M00").to_string())
+    chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").map_or_else(
+        |_| local.to_owned(),
+        |t| t.format("%Y%m%d%H%M00").to_string(),
+    )
 }
 
 impl ActForm {

@@ -2,10 +2,13 @@
 //! signed in with a client token (`session`), with no script and nothing fetched from
 //! elsewhere: sign-in and sign-out here; the dossiers' list and a dossier's page with its
 //! receipt and control slip (`dossiers`), an officer's action on it (`act`), dead messages and
-//! payments awaiting reconciliation (`queues`).
+//! payments awaiting reconciliation (`queues`), the month's indicators with a chart
+//! (`indicators`, `chart`).
 
 pub mod act;
+pub mod chart;
 pub mod dossiers;
+pub mod indicators;
 pub mod queues;
 pub mod reply;
 pub mod session;
@@ -35,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/outbox/{id}/replay", post(queues::replay))
         .route("/admin/outbox/{id}/discard", post(queues::discard))
         .route("/admin/payments", get(queues::awaiting))
+        .route("/admin/indicators", get(indicators::indicators))
         .layer(DefaultBodyLimit::max(16 * 1024))
 }
 

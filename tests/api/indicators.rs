@@ -4,6 +4,7 @@
 
 use crate::helpers::*;
 use crate::lifecycle::{act, arrive, step};
+use crate::officer_browser::signed_in;
 use crate::payments::{ipn, request, send_ipn, VNPAY_SECRET};
 use crate::process::run_motcua;
 use chrono::TimeZone;
@@ -415,6 +416,28 @@ async fn a_seeded_month_counts_as_computed_by_hand() {
     );
     assert_eq!(rows[3], "total,6,1,5,0,2,1,0,1,1,4,2,2/6,1/5,1/6,,");
     assert_eq!(rows[4], "");
+
+    // The same figures on the officers' page, as a browser shows them, with the chart.
+    let b = signed_in(&app, READER).await;
+    b.go(&app.url("/admin/indicators?month=2026-10")).await;
+    assert_eq!(b.text("h1").await, "Chỉ số tháng 2026-10");
+    let row = |at: usize| format!("table.figures tbody tr:nth-child({at})");
+    assert_eq!(
+        b.text(&row(3)).await,
+        "Tổng cộng 1 5 0 6 1 0 1 2 1 4 2 33,3 % (2/6) 20,0 % (1/5) 16,7 % (1/6)"
+    );
+    assert!(b.text(&row(2)).await.starts_with("9.900008 · "));
+    assert!(b
+        .text(&row(2))
+        .await
+        .ends_with(" 0 1 0 1 0 0 0 0 1 1 0 100,0 % (1/1) — 0,0 % (0/1)"));
+    // Karaoke's early and late bars; the notice finished nothing and draws none.
+    assert_eq!(b.count("svg.chart rect > title").await, 2);
+    assert_eq!(
+        b.text("#chart-desc").await,
+        "Tháng 2026-10: 2 hồ sơ giải quyết xong, 1 trước hạn, 0 đúng hạn, 1 trễ hạn."
+    );
+    b.screenshot("officer-indicators").await;
 
     // November, under way: G and H's November events, none of October's.
     let (_, nov) = app

@@ -8,6 +8,16 @@ use crate::lifecycle::new_dossier;
 use crate::webdriver::Browser;
 use motcua_gateway::outbox::Dispatched;
 
+/// A browser signed in with `token` through the sign-in page, on the dossiers' list.
+pub async fn signed_in(app: &TestApp, token: &str) -> Browser {
+    let b = Browser::start().await;
+    b.go(&app.url("/admin/login")).await;
+    b.type_into("#token", token).await;
+    b.follow("form[action='/admin/login'] button").await;
+    assert_eq!(b.url().await, app.url("/admin"));
+    b
+}
+
 #[tokio::test]
 async fn an_officer_signs_in_accepts_a_dossier_replays_its_dead_message_and_prints_the_receipt() {
     let portal = TestPartner::start().await;
