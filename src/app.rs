@@ -158,6 +158,7 @@ impl Application {
             self.state.config.audit.payment_retention.0,
             shutdown.clone(),
         ));
+        tokio::spawn(name_stored(store.clone(), shutdown.clone()));
         let audit = self.state.config.audit.clone();
         let anchorer = tokio::spawn(crate::audit::anchor::run(
             store.clone(),
@@ -208,6 +209,32 @@ impl Application {
         store.close().await;
         tracing::info!("gateway stopped");
         Ok(())
+    }
+}
+
+/// Keeps the name words of dossiers stored before migration 0015 (the officers' search), a
+/// thousand at a time, until none is left or `shutdown`; each batch is its own transaction, so
+/// an interrupted run goes on at the next start. Dossiers not yet done are not found by name.
+async fn name_stored(store: Store, shutdown: CancellationToken) {
+    let mut done = 0u64;
+    loop {
+        match store.name_unnamed(1000).await {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) => {
+                tracing::error!(error = %e, "the names of stored dossiers could not be kept for the officers' search");
+                return;
+            }
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+    }
+    if done > 0 {
+        tracing::info!(
+            dossiers = done,
+            "names of dossiers stored before the officers' search kept for it"
+        );
     }
 }
 

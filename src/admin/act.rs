@@ -4,7 +4,8 @@
 //! token and a key of its own, so a form sent twice acts once.
 
 use super::dossiers::{dossier_page, found};
-use super::reply::{failed, forged, looks_only, see_other, short};
+use super::lang::Lang;
+use super::reply::{failed, forged, looks_only, not_found, see_other};
 use super::session::{acts, Officer};
 use super::views::Typed;
 use crate::domain::money::dong;
@@ -86,55 +87,81 @@ impl ActForm {
 }
 
 /// What a form field is called on the page.
-fn field_label(field: &str) -> &str {
+fn field_label(field: &str, t: Lang) -> &str {
     match field {
-        "action" => "Thao tác",
-        "officer" | "officer.name" => "Họ tên cán bộ",
-        "officer.title" => "Chức vụ",
-        "officer.unit" => "Đơn vị",
-        "note" => "Nội dung",
-        "new_due" => "Hạn trả kết quả mới",
-        "method" => "Hình thức nộp",
-        "amount" => "Số tiền",
-        "receipt_no" => "Số biên lai",
+        "action" => t.w("Thao tác", "Action"),
+        "officer" | "officer.name" => t.w("Họ tên cán bộ", "Officer's name"),
+        "officer.title" => t.w("Chức vụ", "Title"),
+        "officer.unit" => t.w("Đơn vị", "Unit"),
+        "note" => t.w("Nội dung", "Note"),
+        "new_due" => t.w("Hạn trả kết quả mới", "New due date"),
+        "method" => t.w("Hình thức nộp", "Method"),
+        "amount" => t.w("Số tiền", "Amount"),
+        "receipt_no" => t.w("Số biên lai", "Receipt number"),
         other => other,
     }
 }
 
 /// What a field's problem means, in words.
-fn problem_words(e: &FieldError) -> String {
+fn problem_words(e: &FieldError, t: Lang) -> String {
     let what = match e.code {
-        "required" => "cần nhập".to_owned(),
-        "too_long" => format!("quá dài ({})", e.message),
-        "invalid_format" | "wrong_type" => "không đúng định dạng".to_owned(),
-        "not_allowed" => "không được phép với thao tác này".to_owned(),
-        "amount_mismatch" => format!("không khớp số phải nộp ({})", e.message),
+        "required" => t.w("cần nhập", "required").to_owned(),
+        "too_long" => format!("{} ({})", t.w("quá dài", "too long"), e.message),
+        "invalid_format" | "wrong_type" => t
+            .w("không đúng định dạng", "not in the expected form")
+            .to_owned(),
+        "not_allowed" => t
+            .w(
+                "không được phép với thao tác này",
+                "not allowed with this action",
+            )
+            .to_owned(),
+        "amount_mismatch" => format!(
+            "{} ({})",
+            t.w("không khớp số phải nộp", "not the amount due"),
+            e.message
+        ),
         _ => e.message.clone(),
     };
-    format!("{}: {what}", field_label(&e.field))
+    format!("{}: {what}", field_label(&e.field, t))
 }
 
 /// Why the lifecycle refused, as a status and the officer's words; `None` for a store failure.
-fn refusal(e: &LifecycleError) -> Option<(StatusCode, Vec<String>)> {
+fn refusal(e: &LifecycleError, t: Lang) -> Option<(StatusCode, Vec<String>)> {
     let conflict = |words: String| Some((StatusCode::CONFLICT, vec![words]));
     match e {
-        LifecycleError::NotFound => Some((StatusCode::NOT_FOUND, vec!["Không tìm thấy hồ sơ này.".into()])),
+        LifecycleError::NotFound => Some((StatusCode::NOT_FOUND, Vec::new())),
         LifecycleError::InvalidTransition(_) | LifecycleError::PaymentNotPending => conflict(
-            "Trạng thái hiện tại của hồ sơ không cho phép thao tác này (có thể hồ sơ vừa được xử lý ở nơi khác)."
-                .into(),
+            t.w(
+                "Trạng thái hiện tại của hồ sơ không cho phép thao tác này (có thể hồ sơ vừa được xử lý ở nơi khác).",
+                "The dossier's status does not allow this action (it may have just been handled elsewhere).",
+            )
+            .into(),
         ),
         LifecycleError::Validation(errors) => Some((
             StatusCode::UNPROCESSABLE_ENTITY,
-            errors.iter().map(problem_words).collect(),
+            errors.iter().map(|e| problem_words(e, t)).collect(),
         )),
-        LifecycleError::KeyReused => conflict("Biểu mẫu này đã được gửi với nội dung khác. Vui lòng tải lại trang.".into()),
-        LifecycleError::CalendarMissing(c) => conflict(format!("Chưa có lịch làm việc để tính hạn ({c}).")),
-        LifecycleError::FeesUnpaid(due) => {
-            conflict(format!("Hồ sơ còn phí, lệ phí chưa nộp: {}.", dong(due.get())))
-        }
-        LifecycleError::Store(StoreError::Duplicate(_)) => {
-            conflict("Số biên lai này đã được ghi nhận.".into())
-        }
+        LifecycleError::KeyReused => conflict(
+            t.w(
+                "Biểu mẫu này đã được gửi với nội dung khác. Vui lòng tải lại trang.",
+                "This form was sent with other content. Reload the page.",
+            )
+            .into(),
+        ),
+        LifecycleError::CalendarMissing(c) => conflict(format!(
+            "{} ({c}).",
+            t.w("Chưa có lịch làm việc để tính hạn", "No working calendar to count the due date")
+        )),
+        LifecycleError::FeesUnpaid(due) => conflict(format!(
+            "{}: {}.",
+            t.w("Hồ sơ còn phí, lệ phí chưa nộp", "Fees are not paid"),
+            dong(due.get())
+        )),
+        LifecycleError::Store(StoreError::Duplicate(_)) => conflict(
+            t.w("Số biên lai này đã được ghi nhận.", "This receipt number is already recorded.")
+                .into(),
+        ),
         LifecycleError::Store(_) => None,
     }
 }
@@ -146,14 +173,15 @@ pub async fn act(
     Path(code): Path<String>,
     Form(form): Form<ActForm>,
 ) -> Response {
+    let t = officer.lang;
     if !officer.session.csrf_ok(&form.csrf) {
-        return forged();
+        return forged(t);
     }
     if !acts(&officer.client) {
-        return looks_only();
+        return looks_only(t);
     }
     if !(1..=64).contains(&form.key.len()) || !form.key.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return forged();
+        return forged(t);
     }
     let fields = form.body();
     let body = Value::Object(fields.clone()).to_string();
@@ -178,11 +206,9 @@ pub async fn act(
             tracing::info!(officer = %officer.client.name, dossier = %code, action = %form.action, "an officer acted from the page");
             see_other(&format!("/admin/dossiers/{code}"))
         }
-        Err(e) => match refusal(&e) {
-            Some((StatusCode::NOT_FOUND, _)) => {
-                short(StatusCode::NOT_FOUND, "Không tìm thấy hồ sơ này.")
-            }
-            Some((status, problems)) => match found(&state, &code).await {
+        Err(e) => match refusal(&e, t) {
+            Some((StatusCode::NOT_FOUND, _)) => not_found(t),
+            Some((status, problems)) => match found(&state, &code, t).await {
                 Ok(d) => {
                     let typed = Typed {
                         officer_name: form.officer_name,

@@ -3,6 +3,7 @@
 //! chart of the dossiers finished early, on time and late, per procedure.
 
 use super::chart::{stacked_bars, Series};
+use super::lang::Lang;
 use super::reply::{failed, page};
 use super::session::{acts, Officer};
 use crate::domain::indicators::{Figures, Month, Share};
@@ -14,20 +15,22 @@ use axum::response::Response;
 use serde::Deserialize;
 
 /// The chart's series: finished early, on time, late.
-const FINISHED: [Series; 3] = [
-    Series {
-        name: "Trước hạn",
-        colour: "#2e7d32",
-    },
-    Series {
-        name: "Đúng hạn",
-        colour: "#1565c0",
-    },
-    Series {
-        name: "Trễ hạn",
-        colour: "#c62828",
-    },
-];
+fn finished(t: Lang) -> [Series; 3] {
+    [
+        Series {
+            name: t.w("Trước hạn", "Early"),
+            colour: "#2e7d32",
+        },
+        Series {
+            name: t.w("Đúng hạn", "On time"),
+            colour: "#1565c0",
+        },
+        Series {
+            name: t.w("Trễ hạn", "Late"),
+            colour: "#c62828",
+        },
+    ]
+}
 
 /// One line of the table, every figure in words.
 pub struct Line {
@@ -92,6 +95,8 @@ impl Line {
 #[derive(Template)]
 #[template(path = "admin/indicators.html")]
 pub struct IndicatorsPage<'a> {
+    /// The page's language.
+    pub t: Lang,
     /// The department's name.
     pub agency: &'a str,
     /// Who is signed in.
@@ -153,20 +158,31 @@ pub async fn indicators(
         })
         .collect();
     let t = &report.total.finished;
-    let summary = format!(
-        "Tháng {}: {} hồ sơ giải quyết xong, {} trước hạn, {} đúng hạn, {} trễ hạn.",
-        report.month, t.total, t.early, t.on_time, t.late
-    );
+    let lang = officer.lang;
+    let summary = match lang {
+        Lang::Vi => format!(
+            "Tháng {}: {} hồ sơ giải quyết xong, {} trước hạn, {} đúng hạn, {} trễ hạn.",
+            report.month, t.total, t.early, t.on_time, t.late
+        ),
+        Lang::En => format!(
+            "{}: {} dossiers finished, {} early, {} on time, {} late.",
+            report.month, t.total, t.early, t.on_time, t.late
+        ),
+    };
     let mut lines: Vec<Line> = report
         .procedures
         .iter()
         .map(|p| Line::new(name(&p.code, &p.name), &p.figures))
         .collect();
-    lines.push(Line::new("Tổng cộng".to_owned(), &report.total));
+    lines.push(Line::new(
+        lang.w("Tổng cộng", "Total").to_owned(),
+        &report.total,
+    ));
     let counted_at = crate::domain::time::parse_wire(&report.counted_at)
         .map(|t| crate::domain::time::format_people_millis(t.timestamp_millis()))
         .unwrap_or_default();
     let view = IndicatorsPage {
+        t: lang,
         agency: &state.config.agency.name,
         officer: &officer.client.name,
         acts: acts(&officer.client),
@@ -176,9 +192,12 @@ pub async fn indicators(
         counted_at,
         lines,
         chart: stacked_bars(
-            "Hồ sơ giải quyết xong trong tháng",
+            lang.w(
+                "Hồ sơ giải quyết xong trong tháng",
+                "Dossiers finished in the month",
+            ),
             &summary,
-            &FINISHED,
+            &finished(lang),
             &bars,
         ),
     };

@@ -1,7 +1,7 @@
 //! The officers' page, `/admin` (contract section 7): server-rendered pages in Vietnamese,
 //! signed in with a client token (`session`), with no script and nothing fetched from
 //! elsewhere: sign-in and sign-out here; the dossiers' list and a dossier's page with its
-//! receipt and control slip (`dossiers`), an officer's action on it (`act`), dead messages and
+//! receipt and control slip (`list`, `dossiers`), an officer's action on it (`act`), dead messages and
 //! payments awaiting reconciliation (`queues`), the month's indicators with a chart
 //! (`indicators`, `chart`).
 
@@ -9,6 +9,8 @@ pub mod act;
 pub mod chart;
 pub mod dossiers;
 pub mod indicators;
+pub mod lang;
+pub mod list;
 pub mod queues;
 pub mod reply;
 pub mod session;
@@ -28,8 +30,9 @@ use session::{clear_cookie, may_look, set_cookie, to_login, Officer};
 /// The officers' routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(dossiers::dossiers))
+        .route("/admin", get(list::dossiers))
         .route("/admin/login", get(login_page).post(login))
+        .route("/admin/lang/{code}", get(lang::choose))
         .route("/admin/logout", post(logout))
         .route("/admin/dossiers/{code}", get(dossiers::dossier))
         .route("/admin/dossiers/{code}/act", post(act::act))
@@ -42,8 +45,9 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(16 * 1024))
 }
 
-async fn login_page(State(state): State<AppState>) -> Response {
+async fn login_page(State(state): State<AppState>, t: lang::Lang) -> Response {
     let view = views::Login {
+        t,
         agency: &state.config.agency.name,
         problem: None,
     };
@@ -56,15 +60,23 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    t: lang::Lang,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let client = state
         .clients
         .by_token(form.token.trim())
         .filter(|c| may_look(c));
     let Some(client) = client else {
         let view = views::Login {
+            t,
             agency: &state.config.agency.name,
-            problem: Some("Mã truy cập không đúng, hoặc không có quyền xem hồ sơ."),
+            problem: Some(t.w(
+                "Mã truy cập không đúng, hoặc không có quyền xem hồ sơ.",
+                "Wrong token, or a token that may not look at dossiers.",
+            )),
         };
         return page(StatusCode::UNAUTHORIZED, view.render());
     };
@@ -89,7 +101,7 @@ async fn logout(
     Form(form): Form<Guarded>,
 ) -> Response {
     if !officer.session.csrf_ok(&form.csrf) {
-        return forged();
+        return forged(officer.lang);
     }
     let mut res = to_login();
     if let Ok(cookie) = HeaderValue::from_str(&clear_cookie(state.config.admin.secure_cookie)) {

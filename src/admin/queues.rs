@@ -2,9 +2,10 @@
 //! form with the session's CSRF token), and payments still pending after
 //! `payments.reconcile_after`, which reconciliation is asking the providers about.
 
+use super::lang::Lang;
 use super::reply::{failed, forged, looks_only, page, see_other, short};
 use super::session::{acts, Officer};
-use super::views::{cut, message_state};
+use super::views::cut;
 use crate::domain::money::dong;
 use crate::domain::time::format_people_millis as when;
 use crate::http::outbox::decide_one;
@@ -42,6 +43,8 @@ pub struct DeadLine {
 #[derive(Template)]
 #[template(path = "admin/outbox.html")]
 pub struct DeadMessages<'a> {
+    /// The page's language.
+    pub t: Lang,
     /// The department's name.
     pub agency: &'a str,
     /// Who is signed in.
@@ -63,6 +66,8 @@ pub type AwaitingLine = (String, String, String, String, String);
 #[derive(Template)]
 #[template(path = "admin/payments.html")]
 pub struct AwaitingPayments<'a> {
+    /// The page's language.
+    pub t: Lang,
     /// The department's name.
     pub agency: &'a str,
     /// Who is signed in.
@@ -103,6 +108,7 @@ pub async fn dead(
         })
         .flatten();
     let view = DeadMessages {
+        t: officer.lang,
         agency: &state.config.agency.name,
         officer: &officer.client.name,
         acts: acts(&officer.client),
@@ -114,7 +120,7 @@ pub async fn dead(
                 dossier: m.dossier.clone(),
                 destination: m.destination.clone(),
                 kind: m.kind.clone(),
-                state: message_state(&m.state),
+                state: officer.lang.message_state(&m.state),
                 attempts: m.attempts,
                 queued: when(m.created_at),
                 last_error: m
@@ -142,17 +148,21 @@ async fn decide(
     form: &Decision,
     replay: bool,
 ) -> Response {
+    let t = officer.lang;
     if !officer.session.csrf_ok(&form.csrf) {
-        return forged();
+        return forged(t);
     }
     if !acts(&officer.client) {
-        return looks_only();
+        return looks_only(t);
     }
     match decide_one(state, id, replay, &officer.client.name).await {
         Ok(true) => see_other("/admin/outbox"),
         Ok(false) => short(
             StatusCode::CONFLICT,
-            "Tin này không còn ở trạng thái gửi không được (có thể đã được xử lý ở nơi khác).",
+            t.w(
+                "Tin này không còn ở trạng thái gửi không được (có thể đã được xử lý ở nơi khác).",
+                "This message is no longer dead (it may have just been decided elsewhere).",
+            ),
         ),
         Err(e) => failed(&e),
     }
@@ -192,6 +202,7 @@ pub async fn awaiting(State(state): State<AppState>, officer: Officer) -> Respon
         Err(e) => return failed(&e),
     };
     let view = AwaitingPayments {
+        t: officer.lang,
         agency: &state.config.agency.name,
         officer: &officer.client.name,
         acts: acts(&officer.client),

@@ -1,6 +1,7 @@
 //! How the officers' pages answer: a rendered template, or a short page saying why not
 //! (the form was forged, the dossier is missing, the store failed).
 
+use super::lang::Lang;
 use crate::http::answer::Answer;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,18 +37,32 @@ pub struct Guarded {
 }
 
 /// 403: a changing form without its session's CSRF token.
-pub fn forged() -> Response {
+pub fn forged(t: Lang) -> Response {
     short(
         StatusCode::FORBIDDEN,
-        "Yêu cầu không hợp lệ: biểu mẫu đã cũ hoặc không phải từ trang này. Vui lòng tải lại trang.",
+        t.w(
+            "Yêu cầu không hợp lệ: biểu mẫu đã cũ hoặc không phải từ trang này. Vui lòng tải lại trang.",
+            "Refused: the form is stale or not from this page. Reload the page.",
+        ),
     )
 }
 
 /// 403: a change asked for by an officer who may only look (`dossiers:read`).
-pub fn looks_only() -> Response {
+pub fn looks_only(t: Lang) -> Response {
     short(
         StatusCode::FORBIDDEN,
-        "Tài khoản này chỉ được xem hồ sơ, không được xử lý (cần quyền admin).",
+        t.w(
+            "Tài khoản này chỉ được xem hồ sơ, không được xử lý (cần quyền admin).",
+            "This account may look at dossiers, not act on them (scope admin is needed).",
+        ),
+    )
+}
+
+/// 404: no dossier with this code.
+pub fn not_found(t: Lang) -> Response {
+    short(
+        StatusCode::NOT_FOUND,
+        t.w("Không tìm thấy hồ sơ này.", "No dossier with this code."),
     )
 }
 

@@ -46,13 +46,16 @@ pub fn acts(client: &Client) -> bool {
     client.scopes.contains(&Scope::Admin)
 }
 
-/// A signed-in officer: the session and the client it belongs to, as configured now.
+/// A signed-in officer: the session and the client it belongs to, as configured now, and the
+/// language they read the page in.
 #[derive(Debug, Clone)]
 pub struct Officer {
     /// The session.
     pub session: Session,
     /// The client, with its current scopes.
     pub client: Client,
+    /// The page's language.
+    pub lang: super::lang::Lang,
 }
 
 /// Where a request without a valid session is sent.
@@ -60,7 +63,8 @@ pub fn to_login() -> Response {
     super::reply::see_other("/admin/login")
 }
 
-fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+/// The value of the cookie `name` a request carries.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -86,6 +90,13 @@ impl FromRequestParts<AppState> for Officer {
             .filter(|c| may_look(c))
             .cloned()
             .ok_or_else(to_login)?;
-        Ok(Officer { session, client })
+        let lang = cookie(parts, super::lang::COOKIE)
+            .and_then(super::lang::Lang::parse)
+            .unwrap_or_default();
+        Ok(Officer {
+            session,
+            client,
+            lang,
+        })
     }
 }

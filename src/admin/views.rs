@@ -1,13 +1,14 @@
 //! The officers' pages as templates (`templates/admin/`, compiled in and escaped by askama)
-//! and the Vietnamese words and formats they show: dates `dd/MM/yyyy HH:mm` Vietnam time,
-//! money as `1.000.000 đồng`, each state by its name.
+//! and what they show: dates `dd/MM/yyyy HH:mm` Vietnam time, money as `1.000.000 đồng`, each
+//! state by its name in the page's language (`lang`).
 
+use super::lang::Lang;
 use crate::domain::dossier::FeeLine;
 use crate::domain::lifecycle::Action;
 use crate::domain::money::dong;
 use crate::domain::status::Status;
 use crate::domain::time::format_people_millis as when;
-use crate::dossiers::view::{overdue, status_name};
+use crate::dossiers::view::overdue;
 use crate::mapping::Procedure;
 use crate::store::{DossierSummary, OutboxItem, PaymentMessage, StoredDossier};
 use askama::Template;
@@ -16,6 +17,8 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "admin/login.html")]
 pub struct Login<'a> {
+    /// The page's language.
+    pub t: Lang,
     /// The department's name.
     pub agency: &'a str,
     /// Why the last attempt failed.
@@ -36,21 +39,24 @@ pub struct Row {
     pub due: String,
     /// Past due with the clock running (never a notice).
     pub overdue: bool,
+    /// The applicant's name.
+    pub applicant: String,
 }
 
 impl Row {
     /// The line of `d`, judged by `rules`.
-    pub fn new(d: &DossierSummary, rules: Option<&Procedure>, now: i64) -> Self {
+    pub fn new(d: &DossierSummary, rules: Option<&Procedure>, now: i64, t: Lang) -> Self {
         Self {
             code: d.code.clone(),
             procedure: rules.map_or_else(
                 || d.procedure_code.clone(),
                 |p| format!("{} · {}", d.procedure_code, p.name),
             ),
-            status: status_name(d.status).to_owned(),
+            status: t.status(d.status).to_owned(),
             received: when(d.received_at),
             due: d.due_at.map(when).unwrap_or_default(),
             overdue: overdue(d.status, d.due_at, rules, now),
+            applicant: d.applicant.clone(),
         }
     }
 }
@@ -59,6 +65,8 @@ impl Row {
 #[derive(Template)]
 #[template(path = "admin/dossiers.html")]
 pub struct Dossiers<'a> {
+    /// The page's language.
+    pub t: Lang,
     /// The department's name.
     pub agency: &'a str,
     /// Who is signed in.
@@ -71,6 +79,12 @@ pub struct Dossiers<'a> {
     pub statuses: Vec<(i64, &'static str, bool)>,
     /// Each procedure: code, name, chosen.
     pub procedures: Vec<(String, String, bool)>,
+    /// Received from (`YYYY-MM-DD`), as asked.
+    pub from: String,
+    /// Received up to, as asked.
+    pub to: String,
+    /// The search, as typed.
+    pub q: String,
     /// The page's lines.
     pub rows: Vec<Row>,
     /// The next page's link.
@@ -121,6 +135,8 @@ pub type PaymentLine = (
 #[derive(Template)]
 #[template(path = "admin/dossier.html")]
 pub struct Dossier<'a> {
+    /// The page's language.
+    pub t: Lang,
     /// The department's name.
     pub agency: &'a str,
     /// Who is signed in.
@@ -178,14 +194,14 @@ pub struct ActionChoice {
 
 impl ActionChoice {
     /// The choice from status `code`.
-    pub fn from_status(code: i64) -> Self {
+    pub fn from_status(code: i64, t: Lang) -> Self {
         let actions: Vec<Action> = Status::from_code(code)
             .map(|s| Action::available_from(s).collect())
             .unwrap_or_default();
         Self {
             extend: actions.contains(&Action::Extend),
             record_payment: actions.contains(&Action::RecordPayment),
-            actions: actions.iter().map(|a| (a.name(), a.label_vi())).collect(),
+            actions: actions.iter().map(|a| (a.name(), t.action(*a))).collect(),
         }
     }
 }
@@ -202,24 +218,13 @@ pub struct MessageLine {
     pub attempts: Vec<(String, String, String)>,
 }
 
-/// The words of an outbox message's state.
-pub fn message_state(state: &str) -> &'static str {
-    match state {
-        "pending" => "Đang chờ gửi",
-        "delivered" => "Đã gửi, đối tác đã nhận",
-        "dead" => "Gửi không được, chờ xử lý",
-        "discarded" => "Đã bỏ qua",
-        _ => "Không rõ",
-    }
-}
-
 impl MessageLine {
     /// The line of `m`.
-    pub fn new(m: &OutboxItem) -> Self {
+    pub fn new(m: &OutboxItem, t: Lang) -> Self {
         Self {
             what: format!("#{} · {}", m.id, m.kind),
             destination: m.destination.clone(),
-            state: message_state(&m.state),
+            state: t.message_state(&m.state),
             attempts: m
                 .attempt_log
                 .iter()
@@ -255,7 +260,7 @@ pub fn cut(s: &str, max: usize) -> String {
 pub type ProviderLine = (String, String, &'static str, String, String);
 
 /// The lines of a payment's provider messages.
-pub fn provider_lines(events: &[PaymentMessage]) -> Vec<ProviderLine> {
+pub fn provider_lines(events: &[PaymentMessage], t: Lang) -> Vec<ProviderLine> {
     events
         .iter()
         .map(|e| {
@@ -263,9 +268,9 @@ pub fn provider_lines(events: &[PaymentMessage]) -> Vec<ProviderLine> {
                 when(e.at),
                 e.kind.clone(),
                 if e.verified {
-                    "Chữ ký đúng"
+                    t.w("Chữ ký đúng", "Signature holds")
                 } else {
-                    "Chữ ký sai"
+                    t.w("Chữ ký sai", "Signature fails")
                 },
                 e.verdict.clone(),
                 cut(&String::from_utf8_lossy(&e.raw), 300),
@@ -274,32 +279,9 @@ pub fn provider_lines(events: &[PaymentMessage]) -> Vec<ProviderLine> {
         .collect()
 }
 
-fn document_state(state: &str) -> &'static str {
-    match state {
-        "pending" => "Đang chờ tải về",
-        "stored" => "Đã lưu, đúng mã băm",
-        "hash_mismatch" => "Sai mã băm",
-        "too_large" => "Quá dung lượng cho phép",
-        "host_not_allowed" => "Nguồn không được phép",
-        "failed" => "Không tải được",
-        _ => "Không rõ",
-    }
-}
-
-fn payment_state(state: &str) -> &'static str {
-    match state {
-        "pending" => "Đang chờ thanh toán",
-        "paid" => "Đã thanh toán",
-        "failed" => "Không thành công",
-        "expired" => "Hết hạn",
-        "cancelled" => "Đã hủy",
-        _ => "Không rõ",
-    }
-}
-
 impl Facts {
     /// The facts of `d`, judged by `rules`, at `now`.
-    pub fn new(d: &StoredDossier, rules: Option<&Procedure>, now: i64) -> Self {
+    pub fn new(d: &StoredDossier, rules: Option<&Procedure>, now: i64, t: Lang) -> Self {
         let total = FeeLine::total(&d.fees).map_or(0, |t| t.get());
         let paid = d.payments.iter().any(|p| p.state == "paid");
         Self {
@@ -309,7 +291,7 @@ impl Facts {
                 || d.procedure_code.clone(),
                 |p| format!("{} · {}", d.procedure_code, p.name),
             ),
-            status: status_name(d.status).to_owned(),
+            status: t.status(d.status).to_owned(),
             overdue: overdue(d.status, d.due_at, rules, now),
             applicant: d
                 .applicant
@@ -318,16 +300,24 @@ impl Facts {
                 .unwrap_or("")
                 .to_owned(),
             received: when(d.received_at),
-            accepted: d.accepted_at.map(when).unwrap_or_else(|| "chưa".to_owned()),
+            accepted: d
+                .accepted_at
+                .map_or_else(|| t.w("chưa", "not yet").to_owned(), when),
             accepted_yet: d.accepted_at.is_some(),
-            due: d.due_at.map(when).unwrap_or_else(|| "chưa có".to_owned()),
+            due: d
+                .due_at
+                .map_or_else(|| t.w("chưa có", "none yet").to_owned(), when),
             fees: if d.fees.is_empty() {
-                "không thu".to_owned()
+                t.w("không thu", "none").to_owned()
             } else {
                 format!(
                     "{} ({})",
                     dong(total),
-                    if paid { "đã nộp" } else { "chưa nộp" }
+                    if paid {
+                        t.w("đã nộp", "paid")
+                    } else {
+                        t.w("chưa nộp", "not paid")
+                    }
                 )
             },
         }
@@ -338,6 +328,7 @@ impl Facts {
 pub fn lists(
     d: &StoredDossier,
     rules: Option<&Procedure>,
+    t: Lang,
 ) -> (Vec<DocumentLine>, Vec<ProgressLine>, Vec<PaymentLine>) {
     let documents = d
         .documents
@@ -346,7 +337,7 @@ pub fn lists(
             let name = rules
                 .and_then(|p| p.documents.iter().find(|c| c.code == doc.component))
                 .map_or_else(|| doc.component.clone(), |c| c.name.clone());
-            (name, doc.file_name.clone(), document_state(&doc.state))
+            (name, doc.file_name.clone(), t.document_state(&doc.state))
         })
         .collect();
     let progress = d
@@ -360,7 +351,7 @@ pub fn lists(
                     p.officer_name, p.officer_title, p.officer_unit
                 ),
                 p.note.clone().unwrap_or_default(),
-                status_name(p.status),
+                t.status(p.status),
             )
         })
         .collect();
@@ -372,24 +363,11 @@ pub fn lists(
                 p.reference.clone(),
                 p.provider.clone(),
                 dong(p.amount.get()),
-                payment_state(&p.state),
+                t.payment_state(&p.state),
                 when(p.created_at),
                 Vec::new(),
             )
         })
         .collect();
     (documents, progress, payments)
-}
-
-/// Where a dossier's status sync stands, in words.
-pub fn sync_words(d: &StoredDossier) -> String {
-    let s = &d.sync;
-    let mut out = format!("{} tin đã gửi, {} tin đang chờ gửi", s.delivered, s.pending);
-    if s.dead > 0 {
-        out.push_str(&format!(", {} tin gửi không được (chờ xử lý)", s.dead));
-    }
-    if let Some(at) = s.last_delivered_at {
-        out.push_str(&format!("; lần gửi gần nhất {}", when(at)));
-    }
-    out
 }

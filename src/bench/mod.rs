@@ -177,6 +177,10 @@ async fn fill(db: &BenchDb, args: &BenchArgs) -> anyhow::Result<()> {
     let added = store
         .bulk_copy_dossiers(template, agency.as_str(), 1, args.stored)
         .await?;
+    store
+        .bulk_officers_mix(chrono::Utc::now().timestamp_millis())
+        .await?;
+    store.refresh_statistics().await?;
     store.close().await;
     eprintln!(
         "filled the store with {added} dossiers in {:.1} s",

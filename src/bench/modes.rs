@@ -9,6 +9,7 @@ use super::gateway::{self, Gateway, Usage};
 use super::report::{max_usage, Phase};
 use super::{fill, healthz, phase, start, store_alone, submit_all, workload, BenchArgs};
 use crate::store::Store;
+use anyhow::Context as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -161,8 +162,38 @@ pub(super) async fn read(run: Run<'_>, gw: Gateway) -> Measured {
         .await
         .against(&base);
     phases.extend([base, reads, fresh, pages, fresh_pages]);
+    // The officers' list, signed in as an officer: the first page (overdue first), a full
+    // name searched, and one word a third of the store's names hold.
+    let cookie = officer_cookie(&gw.addr).await?;
+    for (name, path) in [
+        ("officers' list (50, overdue first)", "/admin"),
+        ("officers' search, a full name", "/admin?q=nguyen+van+an"),
+        ("officers' search, a common word", "/admin?q=nguyen"),
+    ] {
+        let request = client::get_with(path, None, &format!("cookie: {cookie}\r\n"));
+        let make: MakeRequest = Arc::new(move |_, _| request.clone());
+        phases.push(phase(&gw, name, c, d, 200, make).await.against(&phases[0]));
+    }
     usage = stop(gw, usage).await;
     Ok((phases, usage))
+}
+
+/// Signs in to the officers' page with the bench's token: the session cookie.
+async fn officer_cookie(addr: &str) -> anyhow::Result<String> {
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?
+        .post(format!("http://{addr}/admin/login"))
+        .form(&[("token", gateway::TOKEN)])
+        .send()
+        .await?;
+    let cookie = res
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("signing in to the officers' page gave no cookie")?;
+    Ok(cookie.to_owned())
 }
 
 /// The outbox: queued messages drained into a local sink, against a bare client loop and

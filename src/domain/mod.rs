@@ -15,6 +15,7 @@ pub mod html;
 pub mod indicators;
 pub mod lifecycle;
 pub mod money;
+pub mod search;
 pub mod status;
 pub mod time;
 pub mod validation;

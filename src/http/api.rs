@@ -231,6 +231,7 @@ pub async fn list(
         to,
         before_id,
         limit,
+        ..DossierFilter::default()
     };
     // The query as understood, so that `?limit=50&status=1` and `?status=1&limit=50` share a page.
     let key = format!(

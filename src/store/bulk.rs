@@ -59,6 +59,58 @@ impl Store {
         Ok(added)
     }
 
+    /// Gives the bulk copies (portal id `BULK-…`) what the officers' list meets in a real
+    /// store: the words of varied applicant names (Vietnamese surnames weighted as they occur,
+    /// a middle name, a given name: chosen by the row id, so that "nguyen" matches about a
+    /// third of the copies and a full name a few hundred of a million) and a status mix, one
+    /// in fifty open in processing and past due, the rest returned. The copies' applicant
+    /// JSON keeps the template's name: only the search words vary. Returns the words written.
+    pub async fn bulk_officers_mix(&self, now: i64) -> Result<u64, StoreError> {
+        const SURNAMES: &[&str] = &[
+            "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "tran",
+            "tran", "tran", "le", "le", "pham", "pham", "hoang", "huynh", "phan", "vu", "vo",
+            "dang", "bui", "do",
+        ];
+        const MIDDLE: &[&str] = &[
+            "van", "thi", "minh", "ngoc", "duc", "thanh", "hoang", "quoc", "thu", "anh", "huu",
+        ];
+        const GIVEN: &[&str] = &[
+            "an", "binh", "chau", "cuong", "dung", "giang", "ha", "hai", "hanh", "hieu", "hoa",
+            "hung", "huong", "khanh", "khoa", "lan", "linh", "long", "mai", "minh", "nam", "nga",
+            "nhung", "phong", "phuong", "quan", "quang", "son", "tam", "thao", "thang", "thuy",
+            "tien", "trang", "trung", "tuan", "tung", "uyen", "viet", "vinh", "yen",
+        ];
+        let mut written = 0;
+        for (list, salt) in [(SURNAMES, 0i64), (MIDDLE, 7), (GIVEN, 13)] {
+            let values: Vec<String> = list
+                .iter()
+                .enumerate()
+                .map(|(k, w)| format!("({k}, '{w}')"))
+                .collect();
+            let sql = format!(
+                "WITH w(k, word) AS (VALUES {}) \
+                 INSERT INTO dossier_words (dossier_id, word) \
+                 SELECT d.id, w.word FROM dossiers d JOIN w ON w.k = (d.id + {salt}) % {} \
+                 WHERE d.portal_id LIKE 'BULK-%' ON CONFLICT DO NOTHING",
+                values.join(", "),
+                list.len()
+            );
+            written +=
+                with_pool!(self, pool => sqlx::query(&sql).execute(pool).await?.rows_affected());
+        }
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE dossiers SET status = CASE WHEN id % 50 = 0 THEN 4 ELSE 10 END, \
+                 due_at = CASE WHEN id % 50 = 0 THEN $1 - id ELSE NULL END \
+                 WHERE portal_id LIKE 'BULK-%'",
+            )
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(written)
+    }
+
     /// Up to `limit` dossier codes and row ids, newest first.
     pub async fn dossier_codes(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
         with_pool!(read self, pool => {

@@ -114,6 +114,8 @@ pub struct DossierSummary {
     pub received_at: i64,
     /// `NgayHenTra` (ms).
     pub due_at: Option<i64>,
+    /// The applicant's name (`HoTen`).
+    pub applicant: String,
 }
 
 /// Filters of the paged list; all optional.
@@ -131,4 +133,11 @@ pub struct DossierFilter {
     pub before_id: Option<i64>,
     /// Page size.
     pub limit: i64,
+    /// Only the dossier with this code or portal id.
+    pub code: Option<String>,
+    /// Only dossiers whose applicant's name has a word starting with each of these (folded:
+    /// `domain::search`).
+    pub words: Vec<String>,
+    /// The officers' order, overdue first: which part (`store::listing`).
+    pub overdue: Option<super::OverdueFirst>,
 }

@@ -1,7 +1,7 @@
 //! Dossier rows and their reads: one dossier whole (by code or portal id), the paged list.
 //! The intake transaction that writes them is `intake_batch`, handed what `intake` defines.
 
-use super::dossier_rows::{DossierFilter, DossierSummary, OutboxSummary, StoredDossier};
+use super::dossier_rows::{OutboxSummary, StoredDossier};
 use super::{with_pool, Store, StoreError};
 use sqlx::Row;
 
@@ -190,76 +190,5 @@ impl Store {
     ) -> Result<Option<StoredDossier>, StoreError> {
         let sql = self.dossier_select(column);
         with_pool!(read self, pool => load_dossier!(pool, sql, value).await)
-    }
-
-    /// A page of dossiers, newest first.
-    pub async fn list_dossiers(
-        &self,
-        filter: &DossierFilter,
-    ) -> Result<Vec<DossierSummary>, StoreError> {
-        enum Arg {
-            Int(i64),
-            Text(String),
-        }
-        let mut conditions = Vec::new();
-        let mut args = Vec::new();
-        let mut add = |cond: &str, arg: Arg| {
-            args.push(arg);
-            conditions.push(cond.replace('?', &format!("${}", args.len())));
-        };
-        if let Some(s) = filter.status {
-            add("status = ?", Arg::Int(s));
-        }
-        if let Some(p) = filter.procedure.as_deref() {
-            add("procedure_code = ?", Arg::Text(p.to_owned()));
-        }
-        if let Some(f) = filter.from {
-            add("received_at >= ?", Arg::Int(f));
-        }
-        if let Some(t) = filter.to {
-            add("received_at < ?", Arg::Int(t));
-        }
-        if let Some(b) = filter.before_id {
-            add("id < ?", Arg::Int(b));
-        }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let columns = "id, code, portal_id, procedure_code, status, received_at, due_at";
-        let sql = format!(
-            "SELECT {} AS page FROM (SELECT {columns} FROM dossiers {where_clause} \
-             ORDER BY id DESC LIMIT {}) p",
-            self.json_rows(columns, "id DESC"),
-            filter.limit.clamp(1, 1000)
-        );
-        type Item = (i64, String, String, String, i64, i64, Option<i64>);
-        let page: String = with_pool!(read self, pool => {
-            let mut q = sqlx::query_scalar(&sql);
-            for a in &args {
-                q = match a {
-                    Arg::Int(i) => q.bind(*i),
-                    Arg::Text(t) => q.bind(t.as_str()),
-                };
-            }
-            q.fetch_one(pool).await?
-        });
-        Ok(decode_json::<Vec<Item>>(&page, "page")?
-            .into_iter()
-            .map(
-                |(id, code, portal_id, procedure_code, status, received_at, due_at)| {
-                    DossierSummary {
-                        id,
-                        code,
-                        portal_id,
-                        procedure_code,
-                        status,
-                        received_at,
-                        due_at,
-                    }
-                },
-            )
-            .collect())
     }
 }

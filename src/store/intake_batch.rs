@@ -176,8 +176,8 @@ async fn insert_dossiers(
     })
 }
 
-/// What hangs off each new dossier: its raw submission, documents, arrival progress record and
-/// messages, one multi-row statement each.
+/// What hangs off each new dossier: its raw submission, documents, the words of its
+/// applicant's name, arrival progress record and messages, one multi-row statement each.
 async fn insert_children(
     tx: &mut WriteTx,
     fresh: &[Fresh<'_>],
@@ -223,6 +223,23 @@ async fn insert_children(
                     .push_bind(doc.sha256.as_str())
                     .push_bind(doc.size)
                     .push_bind(f.now);
+            });
+            q.build().execute(&mut **t).await?;
+        }
+
+        let words: Vec<(i64, String)> = fresh
+            .iter()
+            .flat_map(|f| {
+                let id = id_of(f);
+                crate::domain::search::words(&f.item.dossier.applicant.name)
+                    .into_iter()
+                    .map(move |w| (id, w))
+            })
+            .collect();
+        if !words.is_empty() {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO dossier_words (dossier_id, word) ");
+            q.push_values(&words, |mut b, (id, word)| {
+                b.push_bind(*id).push_bind(word.as_str());
             });
             q.build().execute(&mut **t).await?;
         }

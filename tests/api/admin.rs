@@ -195,3 +195,69 @@ async fn an_officer_sees_the_list_a_dossier_its_timeline_and_its_papers() {
     let (status, location, _) = open(&app, &format!("/admin/dossiers/{code}"), "").await;
     assert_eq!((status, location.as_deref()), (303, Some("/admin/login")));
 }
+
+#[tokio::test]
+async fn the_language_is_chosen_by_a_cookie_and_goes_back_only_within_admin() {
+    let app = spawn_app().await;
+    let choose = |referer: Option<String>, code: &'static str| {
+        let app = &app;
+        async move {
+            let mut req = browser().get(app.url(&format!("/admin/lang/{code}")));
+            if let Some(r) = referer {
+                req = req.header("referer", r);
+            }
+            let res = req.send().await.unwrap();
+            (
+                res.status().as_u16(),
+                res.headers()[LOCATION].to_str().unwrap().to_owned(),
+                res.headers()
+                    .get(SET_COOKIE)
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            )
+        }
+    };
+    let here = app.url("/admin/outbox?after=3");
+    assert_eq!(
+        choose(Some(here), "en").await,
+        (
+            303,
+            "/admin/outbox?after=3".to_owned(),
+            Some("motcua_lang=en; Path=/admin; Max-Age=31536000; HttpOnly; SameSite=Strict".into())
+        )
+    );
+    // Another site, a page outside /admin, none: back to the list.
+    for referer in [
+        Some("https://evil.example/admin/outbox".to_owned()),
+        Some(app.url("/api/v1/dossiers")),
+        None,
+    ] {
+        assert_eq!(choose(referer, "vi").await.1, "/admin");
+    }
+    assert_eq!(
+        choose(None, "fr").await.2,
+        None,
+        "no such language: no cookie"
+    );
+
+    // The sign-in page in English, and a refusal in English.
+    let (_, _, html) = open(&app, "/admin/login", "motcua_lang=en").await;
+    assert!(
+        html.starts_with("<!doctype html>\n<html lang=\"en\">"),
+        "{html}"
+    );
+    assert!(html.contains("<label for=\"token\">Access token</label>"));
+    let (_, cookie, _) = sign_in(&app, READER).await;
+    let cookies = format!("{}; motcua_lang=en", pair(&cookie.unwrap()));
+    let res = browser()
+        .post(app.url("/admin/logout"))
+        .header(COOKIE, cookies)
+        .form(&[("csrf", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.text().await.unwrap(),
+        "Refused: the form is stale or not from this page. Reload the page."
+    );
+}

@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_actions;
+mod admin_list;
 mod audit;
 mod browser;
 mod catalogue;

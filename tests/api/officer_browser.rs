@@ -37,7 +37,8 @@ async fn an_officer_signs_in_accepts_a_dossier_replays_its_dead_message_and_prin
     // Without a session every page sends the officer to sign in.
     b.go(&app.url(&format!("/admin/dossiers/{code}"))).await;
     assert_eq!(b.url().await, app.url("/admin/login"));
-    // The keyboard reaches the token's field, then the button.
+    // The keyboard reaches the other language, the token's field, then the button.
+    assert_eq!(b.tab(1).await, "A#:English");
     assert_eq!(b.tab(1).await, "INPUT#token:");
     assert_eq!(b.tab(1).await, "BUTTON#:Đăng nhập");
     b.type_into("#token", ADMIN).await;
@@ -111,4 +112,18 @@ async fn an_officer_signs_in_accepts_a_dossier_replays_its_dead_message_and_prin
     );
     assert!(b.source().await.contains(&code));
     b.screenshot("officer-6-receipt").await;
+
+    // In English, chosen from the header, on the page it was chosen on.
+    b.go(&app.url(&format!("/admin/dossiers/{code}"))).await;
+    b.follow("header a[lang='en']").await;
+    assert_eq!(b.url().await, app.url(&format!("/admin/dossiers/{code}")));
+    assert_eq!(b.text("h1").await, format!("Dossier {code}"));
+    let page = b.source().await;
+    assert!(page.starts_with("<html lang=\"en\">") || page.contains("<html lang=\"en\""));
+    assert!(page.contains("<dd>Accepted</dd>"), "the status in English");
+    assert!(page.contains("<option value=\"start_processing\">Start processing</option>"));
+    assert!(page.contains(">Timeline</h2>"));
+    b.screenshot("officer-7-dossier-in-english").await;
+    b.follow("header a[lang='vi']").await;
+    assert_eq!(b.text("h1").await, format!("Hồ sơ {code}"));
 }
