@@ -8,6 +8,7 @@ use super::views;
 use crate::dossiers::plan::rules_of;
 use crate::dossiers::receipt::{paper, Paper};
 use crate::http::answer::Answer;
+use crate::http::documents::{document_response, NotServed};
 use crate::http::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -92,6 +93,32 @@ pub async fn dossier_page(
 #[derive(Deserialize)]
 pub struct PaperQuery {
     slip: Option<String>,
+}
+
+/// `GET /admin/dossiers/{MaHoSo}/documents/{id}`: a stored document, as the API serves it
+/// (`http::documents`), for a signed-in officer.
+pub async fn document(
+    State(state): State<AppState>,
+    officer: Officer,
+    headers: axum::http::HeaderMap,
+    Path((code, id)): Path<(String, i64)>,
+) -> Response {
+    let t = officer.lang;
+    match document_response(&state, &code, id, &headers).await {
+        Ok(res) => res,
+        Err(NotServed::Missing) => short(
+            StatusCode::NOT_FOUND,
+            t.w("Không tìm thấy giấy tờ này.", "No such document."),
+        ),
+        Err(NotServed::NotStored(_)) => short(
+            StatusCode::CONFLICT,
+            t.w(
+                "Giấy tờ này chưa được lưu (đang chờ tải về, hoặc bị từ chối).",
+                "This document is not stored (waiting to be fetched, or refused).",
+            ),
+        ),
+        Err(NotServed::Failed(e)) => failed(&e),
+    }
 }
 
 /// `GET /admin/dossiers/{MaHoSo}/receipt`: the receipt, or `?slip=control` the control slip.

@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/dossiers/{code}", get(dossiers::dossier))
         .route("/admin/dossiers/{code}/act", post(act::act))
         .route("/admin/dossiers/{code}/receipt", get(dossiers::papers))
+        .route(
+            "/admin/dossiers/{code}/documents/{id}",
+            get(dossiers::document),
+        )
         .route("/admin/outbox", get(queues::dead))
         .route("/admin/outbox/{id}/replay", post(queues::replay))
         .route("/admin/outbox/{id}/discard", post(queues::discard))

@@ -117,8 +117,9 @@ pub struct Facts {
     pub fees: String,
 }
 
-/// A document's line: its name, its file, its state.
-pub type DocumentLine = (String, String, &'static str);
+/// A document's line: its name, its file, its state, its id, whether it is stored (and so
+/// can be downloaded).
+pub type DocumentLine = (String, String, &'static str, i64, bool);
 /// A progress record's line: time, officer, note, status.
 pub type ProgressLine = (String, String, String, &'static str);
 /// A payment's line: reference, provider, amount, state, time, and its provider messages.
@@ -337,7 +338,13 @@ pub fn lists(
             let name = rules
                 .and_then(|p| p.documents.iter().find(|c| c.code == doc.component))
                 .map_or_else(|| doc.component.clone(), |c| c.name.clone());
-            (name, doc.file_name.clone(), t.document_state(&doc.state))
+            (
+                name,
+                doc.file_name.clone(),
+                t.document_state(&doc.state),
+                doc.id,
+                doc.state == "stored",
+            )
         })
         .collect();
     let progress = d

@@ -126,18 +126,45 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::DossiersRead)?;
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("document"))?;
-    let doc = state
-        .store
-        .document_file(&code, id)
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .ok_or_else(|| ApiError::not_found("document"))?;
-    if doc.state != "stored" {
-        return Err(ApiError::new(
+    match document_response(&state, &code, id, &headers).await {
+        Ok(res) => Ok(res),
+        Err(NotServed::Missing) => Err(ApiError::not_found("document")),
+        Err(NotServed::NotStored(state)) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "NOT_STORED",
-            format!("the document is {}", doc.state),
-        ));
+            format!("the document is {state}"),
+        )),
+        Err(NotServed::Failed(e)) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// Why a document's bytes are not served.
+#[derive(Debug)]
+pub enum NotServed {
+    /// No such dossier, or no such document of it.
+    Missing,
+    /// The document is in this state, not `stored`.
+    NotStored(String),
+    /// The store or the storage failed.
+    Failed(String),
+}
+
+/// The stored bytes of document `id` of dossier `code` as a response (one range when
+/// `headers` ask), for the API and the officers' page alike.
+pub async fn document_response(
+    state: &AppState,
+    code: &str,
+    id: i64,
+    headers: &HeaderMap,
+) -> Result<Response, NotServed> {
+    let doc = state
+        .store
+        .document_file(code, id)
+        .await
+        .map_err(|e| NotServed::Failed(e.to_string()))?
+        .ok_or(NotServed::Missing)?;
+    if doc.state != "stored" {
+        return Err(NotServed::NotStored(doc.state));
     }
     let size = u64::try_from(doc.size).unwrap_or(0);
     let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -158,7 +185,7 @@ pub async fn download(
         .files
         .read(&doc.sha256, range.clone())
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| NotServed::Failed(e.to_string()))?;
     let length = range.as_ref().map_or(size, |r| r.end - r.start);
     let mut response = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
     *response.status_mut() = status;

@@ -271,3 +271,69 @@ async fn payments_pending_past_reconcile_after_are_listed_for_officers() {
     assert!(!page.contains(&fresh), "not yet due for reconciliation");
     assert!(page.contains("<td>3.000.000 đồng</td>"), "{page}");
 }
+
+#[tokio::test]
+async fn an_officer_downloads_a_stored_document_and_not_one_still_pending() {
+    use crate::documents::{fetch_round, sha256, submit, with_documents, FileServer, Route};
+    let files = FileServer::start().await;
+    let app = spawn_app_with(&files.config(&[], 1 << 20)).await;
+    let don = b"%PDF-1.7 don de nghi".to_vec();
+    let late = b"%PDF-1.7 late".to_vec();
+    let body = with_documents(
+        "ADMDOC-1",
+        [
+            files.file("/don.pdf", &don),
+            (
+                files.serve("/late.pdf", Route::FailThen(5, late.clone())),
+                sha256(&late),
+                late.len(),
+            ),
+        ],
+    );
+    let code = submit(&app, &body).await;
+    assert_eq!(fetch_round(&app).await.len(), 2, "one stored, one to retry");
+    let (_, d) = app
+        .get_json(&format!("/api/v1/dossiers/{code}"), READER)
+        .await;
+    let ids: Vec<i64> = d["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|doc| doc["id"].as_i64().unwrap())
+        .collect();
+    let reader = session(&app, READER).await;
+    let (_, _, page) = open(&app, &format!("/admin/dossiers/{code}"), &reader).await;
+    let stored = format!("/admin/dossiers/{code}/documents/{}", ids[0]);
+    let pending = format!("/admin/dossiers/{code}/documents/{}", ids[1]);
+    assert!(page.contains(&format!(
+        "<a href=\"{stored}\" download>Đơn đề nghị TP01.pdf</a>"
+    )));
+    assert!(!page.contains(&pending), "a pending document has no link");
+
+    let res = browser()
+        .get(app.url(&stored))
+        .header(COOKIE, &reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("filename*=UTF-8''%C4%90%C6%A1n%20%C4%91%E1%BB%81%20ngh%E1%BB%8B%20TP01"));
+    assert_eq!(res.bytes().await.unwrap().as_ref(), don.as_slice());
+
+    let (status, _, html) = open(&app, &pending, &reader).await;
+    assert_eq!(
+        (status, html.as_str()),
+        (
+            409,
+            "Giấy tờ này chưa được lưu (đang chờ tải về, hoặc bị từ chối)."
+        )
+    );
+    let missing = format!("/admin/dossiers/{code}/documents/999999");
+    assert_eq!(open(&app, &missing, &reader).await.0, 404);
+    let (status, location, _) = open(&app, &stored, "").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/admin/login")));
+}
