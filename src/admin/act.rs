@@ -5,21 +5,20 @@
 
 use super::dossiers::{dossier_page, found};
 use super::lang::Lang;
-use super::reply::{failed, forged, looks_only, not_found, see_other};
-use super::session::{acts, Officer};
+use super::reply::{failed, forged, not_found, see_other};
+use super::session::Officer;
 use super::views::Typed;
 use crate::domain::money::dong;
 use crate::domain::validation::FieldError;
 use crate::dossiers::plan::LifecycleError;
-use crate::http::actions::action_input;
+use crate::http::actions::{action_input, request_key};
 use crate::http::AppState;
-use crate::store::{IdempotencyKey, StoreError};
+use crate::store::StoreError;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 /// The action form as posted; every field is text, read as the API would read it.
 #[derive(Debug, Deserialize)]
@@ -126,11 +125,11 @@ fn problem_words(e: &FieldError, t: Lang) -> String {
     format!("{}: {what}", field_label(&e.field, t))
 }
 
-/// Why the lifecycle refused, as a status and the officer's words; `None` for a store failure.
+/// Why the lifecycle refused, as a status and the officer's words; `None` for what the page
+/// answers otherwise (no such dossier, a store failure).
 fn refusal(e: &LifecycleError, t: Lang) -> Option<(StatusCode, Vec<String>)> {
     let conflict = |words: String| Some((StatusCode::CONFLICT, vec![words]));
     match e {
-        LifecycleError::NotFound => Some((StatusCode::NOT_FOUND, Vec::new())),
         LifecycleError::InvalidTransition(_) | LifecycleError::PaymentNotPending => conflict(
             t.w(
                 "Trạng thái hiện tại của hồ sơ không cho phép thao tác này (có thể hồ sơ vừa được xử lý ở nơi khác).",
@@ -162,7 +161,7 @@ fn refusal(e: &LifecycleError, t: Lang) -> Option<(StatusCode, Vec<String>)> {
             t.w("Số biên lai này đã được ghi nhận.", "This receipt number is already recorded.")
                 .into(),
         ),
-        LifecycleError::Store(_) => None,
+        LifecycleError::NotFound | LifecycleError::Store(_) => None,
     }
 }
 
@@ -174,25 +173,19 @@ pub async fn act(
     Form(form): Form<ActForm>,
 ) -> Response {
     let t = officer.lang;
-    if !officer.session.csrf_ok(&form.csrf) {
-        return forged(t);
-    }
-    if !acts(&officer.client) {
-        return looks_only(t);
+    if let Some(refused) = officer.refusal(&form.csrf) {
+        return refused;
     }
     if !(1..=64).contains(&form.key.len()) || !form.key.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return forged(t);
     }
     let fields = form.body();
-    let body = Value::Object(fields.clone()).to_string();
-    let mut hash = Sha256::new();
-    hash.update(format!("POST /admin/dossiers/{code}/act\n").as_bytes());
-    hash.update(body.as_bytes());
-    let key = IdempotencyKey {
-        client: officer.client.name.clone(),
-        key: format!("admin:{}", form.key),
-        request_hash: hex::encode(hash.finalize()),
-    };
+    let key = request_key(
+        &officer.client.name,
+        &format!("admin:{}", form.key),
+        &format!("POST /admin/dossiers/{code}/act"),
+        Value::Object(fields.clone()).to_string().as_bytes(),
+    );
     let done = match action_input(&fields) {
         Ok(input) => state
             .lifecycle
@@ -206,8 +199,8 @@ pub async fn act(
             tracing::info!(officer = %officer.client.name, dossier = %code, action = %form.action, "an officer acted from the page");
             see_other(&format!("/admin/dossiers/{code}"))
         }
+        Err(LifecycleError::NotFound) => not_found(t),
         Err(e) => match refusal(&e, t) {
-            Some((StatusCode::NOT_FOUND, _)) => not_found(t),
             Some((status, problems)) => match found(&state, &code, t).await {
                 Ok(d) => {
                     let typed = Typed {

@@ -3,7 +3,7 @@
 //! `payments.reconcile_after`, which reconciliation is asking the providers about.
 
 use super::lang::Lang;
-use super::reply::{failed, forged, looks_only, page, see_other, short};
+use super::reply::{failed, page, see_other, short, Guarded};
 use super::session::{acts, Officer};
 use super::views::cut;
 use crate::domain::money::dong;
@@ -135,25 +135,16 @@ pub async fn dead(
     page(StatusCode::OK, view.render())
 }
 
-/// The form of a decision: its CSRF token.
-#[derive(Deserialize)]
-pub struct Decision {
-    csrf: String,
-}
-
 async fn decide(
     state: &AppState,
     officer: &Officer,
     id: i64,
-    form: &Decision,
+    form: &Guarded,
     replay: bool,
 ) -> Response {
     let t = officer.lang;
-    if !officer.session.csrf_ok(&form.csrf) {
-        return forged(t);
-    }
-    if !acts(&officer.client) {
-        return looks_only(t);
+    if let Some(refused) = officer.refusal(&form.csrf) {
+        return refused;
     }
     match decide_one(state, id, replay, &officer.client.name).await {
         Ok(true) => see_other("/admin/outbox"),
@@ -173,7 +164,7 @@ pub async fn replay(
     State(state): State<AppState>,
     officer: Officer,
     Path(id): Path<i64>,
-    Form(form): Form<Decision>,
+    Form(form): Form<Guarded>,
 ) -> Response {
     decide(&state, &officer, id, &form, true).await
 }
@@ -183,7 +174,7 @@ pub async fn discard(
     State(state): State<AppState>,
     officer: Officer,
     Path(id): Path<i64>,
-    Form(form): Form<Decision>,
+    Form(form): Form<Guarded>,
 ) -> Response {
     decide(&state, &officer, id, &form, false).await
 }

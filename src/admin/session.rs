@@ -58,6 +58,20 @@ pub struct Officer {
     pub lang: super::lang::Lang,
 }
 
+impl Officer {
+    /// The refusal of a change asked by a form carrying `csrf`, if it is refused: 403 without
+    /// the session's token, and 403 for who only looks (no `admin` scope).
+    pub fn refusal(&self, csrf: &str) -> Option<Response> {
+        if !self.session.csrf_ok(csrf) {
+            return Some(super::reply::forged(self.lang));
+        }
+        if !acts(&self.client) {
+            return Some(super::reply::looks_only(self.lang));
+        }
+        None
+    }
+}
+
 /// Where a request without a valid session is sent.
 pub fn to_login() -> Response {
     super::reply::see_other("/admin/login")

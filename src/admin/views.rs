@@ -25,6 +25,11 @@ pub struct Login<'a> {
     pub problem: Option<&'a str>,
 }
 
+/// A procedure as the pages name it: its code and, where its rules are known, its name.
+fn procedure_label(code: &str, rules: Option<&Procedure>) -> String {
+    rules.map_or_else(|| code.to_owned(), |p| format!("{code} · {}", p.name))
+}
+
 /// One line of the dossiers' list.
 pub struct Row {
     /// `MaHoSo`.
@@ -48,10 +53,7 @@ impl Row {
     pub fn new(d: &DossierSummary, rules: Option<&Procedure>, now: i64, t: Lang) -> Self {
         Self {
             code: d.code.clone(),
-            procedure: rules.map_or_else(
-                || d.procedure_code.clone(),
-                |p| format!("{} · {}", d.procedure_code, p.name),
-            ),
+            procedure: procedure_label(&d.procedure_code, rules),
             status: t.status(d.status).to_owned(),
             received: when(d.received_at),
             due: d.due_at.map(when).unwrap_or_default(),
@@ -288,10 +290,7 @@ impl Facts {
         Self {
             code: d.code.clone(),
             portal_id: d.portal_id.clone(),
-            procedure: rules.map_or_else(
-                || d.procedure_code.clone(),
-                |p| format!("{} · {}", d.procedure_code, p.name),
-            ),
+            procedure: procedure_label(&d.procedure_code, rules),
             status: t.status(d.status).to_owned(),
             overdue: overdue(d.status, d.due_at, rules, now),
             applicant: d

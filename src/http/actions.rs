@@ -233,15 +233,22 @@ pub fn idempotency_key(
                 "Idempotency-Key: 1 to 255 visible ASCII characters",
             )
         })?;
+    Ok(Some(request_key(client, key, method_path, body)))
+}
+
+/// The key `key` of `client` for the request `method_path` with `body`: the request is kept as
+/// its SHA-256, so that the same key with another request is told apart. The officers' page
+/// keys its action forms the same way.
+pub fn request_key(client: &str, key: &str, method_path: &str, body: &[u8]) -> IdempotencyKey {
     let mut hash = Sha256::new();
     hash.update(method_path.as_bytes());
     hash.update(b"\n");
     hash.update(body);
-    Ok(Some(IdempotencyKey {
+    IdempotencyKey {
         client: client.to_owned(),
         key: key.to_owned(),
         request_hash: hex::encode(hash.finalize()),
-    }))
+    }
 }
 
 /// 422: the key was used with another request.

@@ -192,22 +192,18 @@ impl Store {
             ) => {
                 let (cond, args) = c.overdue(o);
                 c.add(&format!("NOT ({cond})"), args);
+                if let Some(b) = filter.before_id {
+                    c.add("id < ?", vec![Arg::Int(b)]);
+                }
                 "id DESC"
             }
-            None => "id DESC",
+            None => {
+                if let Some(b) = filter.before_id {
+                    c.add("id < ?", vec![Arg::Int(b)]);
+                }
+                "id DESC"
+            }
         };
-        if let (Some(b), false) = (
-            filter.before_id,
-            matches!(
-                &filter.overdue,
-                Some(OverdueFirst {
-                    part: Part::Overdue { .. },
-                    ..
-                })
-            ),
-        ) {
-            c.add("id < ?", vec![Arg::Int(b)]);
-        }
         let where_clause = if c.text.is_empty() {
             String::new()
         } else {

@@ -37,6 +37,7 @@ pub fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
+/// `GET path` with `cookie`, as a browser that does not follow redirects.
 pub async fn open(app: &TestApp, path: &str, cookie: &str) -> (u16, Option<String>, String) {
     let res = browser()
         .get(app.url(path))
@@ -44,6 +45,11 @@ pub async fn open(app: &TestApp, path: &str, cookie: &str) -> (u16, Option<Strin
         .send()
         .await
         .unwrap();
+    seen(res).await
+}
+
+/// An answer as the tests look at it: status, `Location`, body.
+pub async fn seen(res: reqwest::Response) -> (u16, Option<String>, String) {
     let status = res.status().as_u16();
     let location = res
         .headers()

@@ -4,12 +4,12 @@
 //! says why in Vietnamese and gives back what was typed. Payments awaiting reconciliation
 //! are listed.
 
-use crate::admin::{browser, csrf, open, pair, sign_in};
+use crate::admin::{browser, csrf, open, pair, seen, sign_in};
 use crate::helpers::*;
 use crate::lifecycle::new_dossier;
 use crate::payments::request;
 use motcua_gateway::outbox::Dispatched;
-use reqwest::header::{COOKIE, LOCATION};
+use reqwest::header::COOKIE;
 
 const OFFICER: [(&str, &str); 3] = [
     ("officer_name", "Lê Thị Hoa"),
@@ -44,12 +44,7 @@ async fn post(
         .send()
         .await
         .unwrap();
-    let status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, location, res.text().await.unwrap())
+    seen(res).await
 }
 
 /// The dossier's status and how many progress records it has, through the API.
@@ -73,13 +68,14 @@ async fn an_action_needs_the_session_its_csrf_token_and_the_admin_scope_and_acts
     let (_, _, page) = open(&app, &format!("/admin/dossiers/{code}"), &admin).await;
     let (token, key) = (csrf(&page), form_key(&page));
     // From status 1 the page offers exactly what the lifecycle allows.
-    let offered: Vec<&str> = page
+    let select = &page[page.find("<select id=\"action\"").unwrap()..];
+    let select = &select[..select.find("</select>").unwrap()];
+    let offered: Vec<&str> = select
         .match_indices("<option value=\"")
-        .map(|(at, _)| {
-            let rest = &page[at + 15..];
+        .map(|(at, m)| {
+            let rest = &select[at + m.len()..];
             &rest[..rest.find('"').unwrap()]
         })
-        .filter(|v| !v.is_empty() && !v.chars().all(|c| c.is_ascii_digit()) && !v.contains('.'))
         .collect();
     assert_eq!(offered, ["accept", "reject", "withdraw"]);
     let accept = |csrf: &str, key: &str| {
@@ -112,7 +108,16 @@ async fn an_action_needs_the_session_its_csrf_token_and_the_admin_scope_and_acts
             "Tài khoản này chỉ được xem hồ sơ, không được xử lý (cần quyền admin)."
         )
     );
+    // A form key that is not one the page draws: refused as forged.
+    let odd_key = accept(&token, "not a key!");
+    let (status, _, html) = post(&app, &path, &admin, &odd_key).await;
+    assert_eq!(status, 403);
+    assert!(html.starts_with("Yêu cầu không hợp lệ"), "{html}");
     assert_eq!(where_it_stands(&app, &code).await, (1, 1));
+    // A dossier that is not there: 404, in words.
+    let nowhere = "/admin/dossiers/000.00.12.H29-000000-0000/act";
+    let (status, _, html) = post(&app, nowhere, &admin, &good).await;
+    assert_eq!((status, html.as_str()), (404, "Không tìm thấy hồ sơ này."));
 
     // The officer accepts; the same form sent again acts once.
     for _ in 0..2 {
@@ -264,8 +269,8 @@ async fn payments_pending_past_reconcile_after_are_listed_for_officers() {
         ),
     )
     .await;
-    let admin = session(&app, READER).await;
-    let (status, _, page) = open(&app, "/admin/payments", &admin).await;
+    let reader = session(&app, READER).await;
+    let (status, _, page) = open(&app, "/admin/payments", &reader).await;
     assert_eq!(status, 200);
     assert!(page.contains(&format!("<a href=\"/admin/dossiers/{old}\">{old}</a>")));
     assert!(!page.contains(&fresh), "not yet due for reconciliation");
