@@ -1,7 +1,7 @@
 //! The officers' page's two languages: Vietnamese, the default, and English for the IT staff
 //! and partners who read it. Each template holds both words side by side
 //! (`{{ t.w("Hồ sơ", "Dossiers") }}`), so a missing translation shows in review, not at run
-//! time; the choice is a cookie set by `GET /admin/lang/{vi|en}`. The gateway's own words
+//! time; the choice is a cookie set by `GET /admin/lang/{vi|en}` (`admin::choose_lang`). The gateway's own words
 //! (statuses, actions, states) are here in both languages; procedure and document names are
 //! the mappings' own, in Vietnamese.
 
@@ -9,10 +9,8 @@ use crate::domain::lifecycle::Action;
 use crate::domain::status::Status;
 use crate::domain::time::format_people_millis;
 use crate::store::OutboxSummary;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
 
 /// The language cookie's name.
 pub const COOKIE: &str = "motcua_lang";
@@ -179,41 +177,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(super::session::cookie(parts, COOKIE)
+        Ok(super::cookies::cookie(parts, COOKIE)
             .and_then(Lang::parse)
             .unwrap_or_default())
     }
-}
-
-/// `GET /admin/lang/{vi|en}`: remembers the choice for a year and goes back to the page it was
-/// made on, as the browser's `Referer` names it (a path under `/admin` of this host only;
-/// anything else goes to `/admin`).
-pub async fn choose(Path(code): Path<String>, headers: HeaderMap) -> Response {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let back = headers
-        .get(header::REFERER)
-        .and_then(|r| r.to_str().ok())
-        .and_then(|r| url::Url::parse(r).ok())
-        .filter(|u| {
-            u.host_str()
-                .zip(host)
-                .is_some_and(|(h, host)| host.split(':').next() == Some(h))
-        })
-        .map(|u| match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_owned(),
-        })
-        .filter(|p| p.starts_with("/admin") && !p.starts_with("/admin/lang/"))
-        .unwrap_or_else(|| "/admin".to_owned());
-    let mut res = super::reply::see_other(&back);
-    if let Some(lang) = Lang::parse(&code) {
-        let cookie = format!(
-            "{COOKIE}={}; Path=/admin; Max-Age=31536000; HttpOnly; SameSite=Strict",
-            lang.code()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            res.headers_mut().insert(header::SET_COOKIE, v);
-        }
-    }
-    res
 }

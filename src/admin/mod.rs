@@ -3,10 +3,12 @@
 //! elsewhere: sign-in and sign-out here; the dossiers' list and a dossier's page with its
 //! receipt and control slip (`list`, `dossiers`), an officer's action on it (`act`), dead messages and
 //! payments awaiting reconciliation (`queues`), the month's indicators with a chart
-//! (`indicators`, `chart`).
+//! (`indicators`, `chart`); the language's switch here, its words in `lang`, the cookies read
+//! in `cookies`.
 
 pub mod act;
 pub mod chart;
+pub mod cookies;
 pub mod dossiers;
 pub mod indicators;
 pub mod lang;
@@ -18,8 +20,8 @@ pub mod views;
 
 use crate::http::AppState;
 use askama::Template;
-use axum::extract::{DefaultBodyLimit, Form, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, Form, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -32,7 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(list::dossiers))
         .route("/admin/login", get(login_page).post(login))
-        .route("/admin/lang/{code}", get(lang::choose))
+        .route("/admin/lang/{code}", get(choose_lang))
         .route("/admin/logout", post(logout))
         .route("/admin/dossiers/{code}", get(dossiers::dossier))
         .route("/admin/dossiers/{code}/act", post(act::act))
@@ -110,6 +112,40 @@ async fn logout(
     let mut res = to_login();
     if let Ok(cookie) = HeaderValue::from_str(&clear_cookie(state.config.admin.secure_cookie)) {
         res.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    res
+}
+
+/// `GET /admin/lang/{vi|en}`: remembers the choice for a year and goes back to the page it was
+/// made on, as the browser's `Referer` names it (a path under `/admin` of this host only;
+/// anything else goes to `/admin`).
+async fn choose_lang(Path(code): Path<String>, headers: HeaderMap) -> Response {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .filter(|u| {
+            u.host_str()
+                .zip(host)
+                .is_some_and(|(h, host)| host.split(':').next() == Some(h))
+        })
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        })
+        .filter(|p| p.starts_with("/admin") && !p.starts_with("/admin/lang/"))
+        .unwrap_or_else(|| "/admin".to_owned());
+    let mut res = reply::see_other(&back);
+    if let Some(lang) = lang::Lang::parse(&code) {
+        let cookie = format!(
+            "{}={}; Path=/admin; Max-Age=31536000; HttpOnly; SameSite=Strict",
+            lang::COOKIE,
+            lang.code()
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().insert(header::SET_COOKIE, v);
+        }
     }
     res
 }

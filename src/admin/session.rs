@@ -8,12 +8,12 @@
 //! changes something carries a CSRF token, the MAC of the session's nonce, checked in constant
 //! time.
 
+use super::cookies::cookie;
 use crate::config::Scope;
 use crate::http::auth::Client;
 use crate::http::session::Session;
 use crate::http::AppState;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::Response;
 
@@ -75,19 +75,6 @@ impl Officer {
 /// Where a request without a valid session is sent.
 pub fn to_login() -> Response {
     super::reply::see_other("/admin/login")
-}
-
-/// The value of the cookie `name` a request carries.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 impl FromRequestParts<AppState> for Officer {
