@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::http::{router, AppState};
-use crate::mapping::Mappings;
+use crate::mapping::{Mappings, ProcedureKind};
 use crate::outbox::Worker;
 use crate::store::{RuleVersion, Store};
 use anyhow::Context;
@@ -65,6 +65,7 @@ impl Application {
                 .context("cannot migrate the database")?;
         }
         keep_rules(&store, &mut mappings).await?;
+        mark_notices(&store, &mappings).await?;
         let listener = TcpListener::bind(&config.server.listen)
             .await
             .with_context(|| {
@@ -210,6 +211,28 @@ impl Application {
         tracing::info!("gateway stopped");
         Ok(())
     }
+}
+
+/// Marks the dossiers of procedures that are notices now, and unmarks the others (dossiers
+/// stored before migration 0017, or under a mapping whose kind changed), before serving: the
+/// officers' overdue reading skips what is marked.
+async fn mark_notices(store: &Store, mappings: &Mappings) -> anyhow::Result<()> {
+    let notices: Vec<String> = mappings
+        .iter()
+        .filter(|(_, versions)| versions.iter().any(|p| p.kind == ProcedureKind::Notice))
+        .map(|(code, _)| code.as_str().to_owned())
+        .collect();
+    let changed = store
+        .mark_notices(&notices)
+        .await
+        .context("cannot mark the notices' dossiers")?;
+    if changed > 0 {
+        tracing::info!(
+            dossiers = changed,
+            "dossiers' notice marks brought in line with the mappings"
+        );
+    }
+    Ok(())
 }
 
 /// Keeps the name words of dossiers stored before migration 0015 (the officers' search), a

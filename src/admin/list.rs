@@ -12,7 +12,6 @@ use crate::domain::search::words;
 use crate::domain::status::Status;
 use crate::domain::time::{parse_bound, Edge};
 use crate::http::AppState;
-use crate::mapping::ProcedureKind;
 use crate::store::{DossierFilter, DossierSummary, OverdueFirst, Part};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -87,12 +86,6 @@ pub async fn dossiers(
         .and_then(|p| ProcedureCode::parse(p).ok());
     let search = q.q.as_deref().map(str::trim).unwrap_or("");
     let now = chrono::Utc::now().timestamp_millis();
-    let notices: Vec<String> = state
-        .mappings
-        .iter()
-        .filter(|(_, versions)| versions.iter().any(|p| p.kind == ProcedureKind::Notice))
-        .map(|(code, _)| code.as_str().to_owned())
-        .collect();
     let base = DossierFilter {
         status,
         procedure: procedure.as_ref().map(|p| p.as_str().to_owned()),
@@ -114,11 +107,7 @@ pub async fn dossiers(
     let part = |part: Part, before_id: Option<i64>, limit: i64| DossierFilter {
         before_id,
         limit,
-        overdue: Some(OverdueFirst {
-            now,
-            notices: notices.clone(),
-            part,
-        }),
+        overdue: Some(OverdueFirst { now, part }),
         ..base.clone()
     };
     // The overdue part first, unless the page before was already past it.

@@ -167,18 +167,28 @@ async fn start(
 async fn fill(db: &BenchDb, args: &BenchArgs) -> anyhow::Result<()> {
     let store = Store::connect(&db.url, 2).await?;
     let template = store
-        .dossier_codes(1)
+        .bulk_template()
         .await?
-        .first()
-        .map(|(id, _)| *id)
-        .context("no dossier to copy")?;
-    let agency = crate::config::Config::load(None)?.agency.code;
+        .context("no dossier to copy (every one is a notice)")?;
+    let config = crate::config::Config::load(None)?;
+    let agency = config.agency.code;
+    // A notice procedure of the mappings, for the mix's notices.
+    let notice = crate::mapping::Mappings::load_dir(&config.mappings.dir)
+        .map_err(|p| anyhow::anyhow!("the mappings do not load ({} problems)", p.len()))?
+        .iter()
+        .find(|(_, versions)| {
+            versions
+                .iter()
+                .any(|p| p.kind == crate::mapping::ProcedureKind::Notice)
+        })
+        .map(|(code, _)| code.as_str().to_owned())
+        .context("no procedure of the mappings is a notice")?;
     let t0 = std::time::Instant::now();
     let added = store
         .bulk_copy_dossiers(template, agency.as_str(), 1, args.stored)
         .await?;
     store
-        .bulk_officers_mix(chrono::Utc::now().timestamp_millis())
+        .bulk_officers_mix(chrono::Utc::now().timestamp_millis(), &notice)
         .await?;
     store.refresh_statistics().await?;
     store.close().await;

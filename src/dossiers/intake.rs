@@ -14,8 +14,8 @@ use crate::domain::status::Status;
 use crate::domain::time::{format_wire, vn_date};
 use crate::domain::validation::FieldError;
 use crate::dossiers::status_cache::StatusCache;
-use crate::mapping::Mappings;
 use crate::mapping::Procedure;
+use crate::mapping::{Mappings, ProcedureKind};
 use crate::portal::json::parse_json;
 use crate::portal::submission::read_envelope;
 use crate::portal::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
@@ -270,15 +270,16 @@ impl Intake {
         recording: Recording,
     ) -> Result<IntakeItem, IntakeError> {
         let dossier = Self::build(&self.mappings, format, &raw.body, now)?;
-        let procedure_name = self
-            .mappings
-            .judged_by(&dossier.procedure, &dossier.mapping_version, vn_date(now))
-            .map(|p| p.name.as_str())
-            .unwrap_or_default();
+        let judged =
+            self.mappings
+                .judged_by(&dossier.procedure, &dossier.mapping_version, vn_date(now));
+        let procedure_name = judged.map(|p| p.name.as_str()).unwrap_or_default();
+        let notice = judged.is_some_and(|p| p.kind == ProcedureKind::Notice);
         let rows = self.arrival.rows(&dossier, procedure_name, now)?;
         Ok(IntakeItem {
             dossier,
             received_at: now,
+            notice,
             raw,
             rows,
             request: recording.request,

@@ -63,9 +63,11 @@ impl Store {
     /// store: the words of varied applicant names (Vietnamese surnames weighted as they occur,
     /// a middle name, a given name: chosen by the row id, so that "nguyen" matches about a
     /// third of the copies and a full name a few hundred of a million) and a status mix, one
-    /// in fifty open in processing and past due, the rest returned. The copies' applicant
-    /// JSON keeps the template's name: only the search words vary. Returns the words written.
-    pub async fn bulk_officers_mix(&self, now: i64) -> Result<u64, StoreError> {
+    /// in fifty open in processing and past due, one in fifty a notice of procedure `notice`
+    /// past its deemed-consent date that nobody closed (never overdue: the list must pass it
+    /// by), the rest returned. The copies' applicant JSON keeps the template's name: only the
+    /// search words vary. Returns the dossiers named.
+    pub async fn bulk_officers_mix(&self, now: i64, notice: &str) -> Result<u64, StoreError> {
         const SURNAMES: &[&str] = &[
             "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "nguyen", "tran",
             "tran", "tran", "le", "le", "pham", "pham", "hoang", "huynh", "phan", "vu", "vo",
@@ -80,35 +82,84 @@ impl Store {
             "nhung", "phong", "phuong", "quan", "quang", "son", "tam", "thao", "thang", "thuy",
             "tien", "trang", "trung", "tuan", "tung", "uyen", "viet", "vinh", "yen",
         ];
-        let mut written = 0;
-        for (list, salt) in [(SURNAMES, 0i64), (MIDDLE, 7), (GIVEN, 13)] {
-            let values: Vec<String> = list
-                .iter()
-                .enumerate()
-                .map(|(k, w)| format!("({k}, '{w}')"))
-                .collect();
-            let sql = format!(
-                "WITH w(k, word) AS (VALUES {}) \
-                 INSERT INTO dossier_words (dossier_id, word) \
-                 SELECT d.id, w.word FROM dossiers d JOIN w ON w.k = (d.id + {salt}) % {} \
-                 WHERE d.portal_id LIKE 'BULK-%' ON CONFLICT DO NOTHING",
-                values.join(", "),
-                list.len()
-            );
-            written +=
-                with_pool!(self, pool => sqlx::query(&sql).execute(pool).await?.rows_affected());
-        }
+        // The k-th word of a list, for row `id` salted: `(ARRAY[...])[k + 1]` on PostgreSQL,
+        // a CASE on SQLite (which has no arrays).
+        let pick = |list: &[&str], salt: i64| -> String {
+            let n = list.len();
+            match self {
+                Store::Sqlite { .. } => {
+                    let arms: Vec<String> = list
+                        .iter()
+                        .enumerate()
+                        .map(|(k, w)| format!("WHEN {k} THEN '{w}'"))
+                        .collect();
+                    format!("CASE (id + {salt}) % {n} {} END", arms.join(" "))
+                }
+                Store::Postgres(_) => {
+                    let words: Vec<String> = list.iter().map(|w| format!("'{w}'")).collect();
+                    format!("(ARRAY[{}])[(id + {salt}) % {n} + 1]", words.join(", "))
+                }
+            }
+        };
+        let name = format!(
+            "{} || ' ' || {} || ' ' || {}",
+            pick(SURNAMES, 0),
+            pick(MIDDLE, 7),
+            pick(GIVEN, 13)
+        );
+        let written = with_pool!(self, pool => {
+            sqlx::query(&format!(
+                "UPDATE dossiers SET name_words = {name} WHERE portal_id LIKE 'BULK-%'"
+            ))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        let terms: Vec<String> = [SURNAMES, MIDDLE, GIVEN]
+            .concat()
+            .iter()
+            .map(|w| format!("('{w}')"))
+            .collect();
+        with_pool!(self, pool => {
+            if let Store::Sqlite { .. } = self {
+                sqlx::query(
+                    "INSERT INTO dossier_names (rowid, words) \
+                     SELECT id, name_words FROM dossiers WHERE portal_id LIKE 'BULK-%'",
+                )
+                .execute(pool)
+                .await?;
+            }
+            sqlx::query(&format!(
+                "INSERT INTO name_terms (word) VALUES {} ON CONFLICT DO NOTHING",
+                terms.join(", ")
+            ))
+            .execute(pool)
+            .await?;
+        });
         with_pool!(self, pool => {
             sqlx::query(
-                "UPDATE dossiers SET status = CASE WHEN id % 50 = 0 THEN 4 ELSE 10 END, \
-                 due_at = CASE WHEN id % 50 = 0 THEN $1 - id ELSE NULL END \
+                "UPDATE dossiers SET status = CASE id % 50 WHEN 0 THEN 4 WHEN 25 THEN 2 ELSE 10 END, \
+                 due_at = CASE WHEN id % 50 IN (0, 25) THEN $1 - id ELSE NULL END, \
+                 notice = CASE id % 50 WHEN 25 THEN 1 ELSE 0 END, \
+                 procedure_code = CASE id % 50 WHEN 25 THEN $2 ELSE procedure_code END \
                  WHERE portal_id LIKE 'BULK-%'",
             )
             .bind(now)
+            .bind(notice)
             .execute(pool)
             .await?;
         });
         Ok(written)
+    }
+
+    /// The newest dossier that is not a notice: what the fill copies, so that the copies have
+    /// deadlines as most dossiers do.
+    pub async fn bulk_template(&self) -> Result<Option<i64>, StoreError> {
+        Ok(with_pool!(read self, pool => {
+            sqlx::query_scalar("SELECT id FROM dossiers WHERE notice = 0 ORDER BY id DESC LIMIT 1")
+                .fetch_optional(pool)
+                .await?
+        }))
     }
 
     /// Up to `limit` dossier codes and row ids, newest first.

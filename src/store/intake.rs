@@ -59,6 +59,8 @@ pub struct IntakeItem {
     pub dossier: NewDossier,
     /// When it arrived (its code's day, its times).
     pub received_at: DateTime<Utc>,
+    /// Its procedure is a notice (a deemed-consent date, never overdue: `store::listing`).
+    pub notice: bool,
     /// The request as received.
     pub raw: SubmissionRaw,
     /// What its arrival writes once its code is drawn.

@@ -17,9 +17,11 @@
 use super::intake::{InsertOutcome, IntakeItem};
 use super::intake_plan::{Fresh, Plan, Stored};
 use super::message_log::append_log;
+use super::names::keep_names;
 use super::{with_tx, Store, StoreError, WriteTx};
 use crate::chain::Exchange;
 use crate::domain::codes::AgencyCode;
+use crate::domain::search;
 use chrono::NaiveDate;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -140,17 +142,23 @@ async fn advance_day(
     })
 }
 
-/// The new dossiers' rows; their ids by portal id.
+/// The new dossiers' rows, with the words of their applicants' names kept for the search
+/// (`store::names`); their ids by portal id.
 async fn insert_dossiers(
     tx: &mut WriteTx,
     fresh: &[Fresh<'_>],
 ) -> Result<HashMap<String, i64>, StoreError> {
-    with_tx!(tx, t => {
+    let names: Vec<Vec<String>> = fresh
+        .iter()
+        .map(|f| search::words(&f.item.dossier.applicant.name))
+        .collect();
+    let ids = with_tx!(tx, t => {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, submitted_at, \
-             received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer) ",
+             received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer, \
+             name_words, notice) ",
         );
-        q.push_values(fresh, |mut b, f| {
+        q.push_values(fresh.iter().zip(&names), |mut b, (f, words)| {
             let d = &f.item.dossier;
             b.push_bind(f.code.as_str())
                 .push_bind(d.portal_id.as_str())
@@ -165,19 +173,28 @@ async fn insert_dossiers(
                 .push_bind(d.summary.as_deref())
                 .push_bind(d.mapping_version.as_str())
                 .push_bind(d.content_hash.as_str())
-                .push_bind(f.first_answer.as_str());
+                .push_bind(f.first_answer.as_str())
+                .push_bind(words.join(" "))
+                .push_bind(i64::from(f.item.notice));
         });
         q.push(" RETURNING id, portal_id");
-        let mut ids = HashMap::new();
+        let mut ids: HashMap<String, i64> = HashMap::new();
         for row in q.build().fetch_all(&mut **t).await? {
             ids.insert(row.try_get("portal_id")?, row.try_get("id")?);
         }
-        Ok(ids)
-    })
+        ids
+    });
+    let named: Vec<(i64, Vec<String>)> = fresh
+        .iter()
+        .zip(names)
+        .filter_map(|(f, w)| Some((*ids.get(f.item.dossier.portal_id.as_str())?, w)))
+        .collect();
+    keep_names(tx, &named).await?;
+    Ok(ids)
 }
 
-/// What hangs off each new dossier: its raw submission, documents, the words of its
-/// applicant's name, arrival progress record and messages, one multi-row statement each.
+/// What hangs off each new dossier: its raw submission, documents, arrival progress record
+/// and messages, one multi-row statement each.
 async fn insert_children(
     tx: &mut WriteTx,
     fresh: &[Fresh<'_>],
@@ -223,23 +240,6 @@ async fn insert_children(
                     .push_bind(doc.sha256.as_str())
                     .push_bind(doc.size)
                     .push_bind(f.now);
-            });
-            q.build().execute(&mut **t).await?;
-        }
-
-        let words: Vec<(i64, String)> = fresh
-            .iter()
-            .flat_map(|f| {
-                let id = id_of(f);
-                crate::domain::search::words(&f.item.dossier.applicant.name)
-                    .into_iter()
-                    .map(move |w| (id, w))
-            })
-            .collect();
-        if !words.is_empty() {
-            let mut q = sqlx::QueryBuilder::new("INSERT INTO dossier_words (dossier_id, word) ");
-            q.push_values(&words, |mut b, (id, word)| {
-                b.push_bind(*id).push_bind(word.as_str());
             });
             q.build().execute(&mut **t).await?;
         }

@@ -1,41 +1,24 @@
 //! The paged list of dossiers, for the API and the officers' page: filters, a search by code
 //! or by the words of the applicant's name, and the officers' order, overdue first (two parts
-//! read one after the other, each through an index of its own). Also the folding of names
-//! stored before the words were kept.
+//! read one after the other, each through an index of its own; notices, never overdue, kept
+//! out of the first). How a name is found is `store::names`.
 
 use super::dossier_rows::{DossierFilter, DossierSummary};
 use super::dossiers::decode_json;
-use super::{with_pool, with_tx, Store, StoreError};
-use crate::domain::search::{prefix_range, words};
-use sqlx::Row;
+use super::names::{NameSearch, NAME_VECTOR};
+use super::{with_pool, Store, StoreError};
 
 /// Statuses whose clock runs (`Status::clock_runs`), as the partial index
-/// `dossiers_running_by_due` of migration 0015 is written: the two must agree.
+/// `dossiers_running_by_due` of migration 0017 is written: the two must agree.
 pub const RUNNING: &str = "status IN (1, 2, 4)";
 
-/// Names a word's range is counted up to, when a search chooses how to read: past it a word
-/// is common (a twentieth of a million names), and counting further would cost more than
-/// the choice saves.
-pub const COUNTED: i64 = 50_000;
+/// Dossiers a search by name checks in the part's order before it asks PostgreSQL's name
+/// index: a common name ("nguyen", a third of the city) fills a page from them.
+pub const TRIED: i64 = 2_000;
 
-/// The range that should pick the dossiers (see `Store::rarest`), from each range's count,
-/// the dossiers stored and the rows wanted; `None`: read dossiers newest first.
-fn pick(counts: &[i64], stored: i64, limit: i64) -> Option<usize> {
-    let (rarest, fewest) = counts.iter().copied().enumerate().min_by_key(|(_, n)| *n)?;
-    if fewest >= COUNTED {
-        // Counted no further: it may be a third of the store. Never gathered.
-        return None;
-    }
-    let stored = stored.max(1) as f64;
-    let share: f64 = counts
-        .iter()
-        .map(|n| (*n as f64 / stored).clamp(1.0 / stored, 1.0))
-        .product();
-    let words = counts.len() as f64;
-    let scan = (limit as f64 / share).min(stored) * words;
-    let gather = fewest as f64 * words;
-    (gather <= scan).then_some(rarest)
-}
+/// Dossiers a search by name gathers from the index at most: past it, every dossier in the
+/// part's order is checked (a common name under filters that keep few dossiers).
+pub const GATHERED: usize = 5_000;
 
 /// Which part of a list with overdue dossiers first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,24 +32,58 @@ pub enum Part {
     Rest,
 }
 
-/// Overdue first: which dossiers are overdue at `now`, and which part is asked for.
+/// Overdue first: which dossiers are overdue at `now` (running, not a notice, past due), and
+/// which part is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverdueFirst {
     /// The moment (ms).
     pub now: i64,
-    /// Procedures that are notices: never overdue.
-    pub notices: Vec<String>,
     /// The part.
     pub part: Part,
 }
 
+#[derive(Clone)]
 enum Arg {
     Int(i64),
     Text(String),
 }
 
+/// How a page of a search by name is read (see `Store::list_dossiers`).
+enum Route<'a> {
+    /// No name.
+    Plain,
+    /// SQLite's name index gives the dossiers, newest first.
+    IndexDrives(&'a NameSearch),
+    /// The first [`TRIED`] dossiers in the part's order, each checked.
+    Tried(&'a NameSearch),
+    /// The name's dossiers, by their ids (a JSON array).
+    Gathered(String),
+    /// Every dossier in the part's order, each checked.
+    Checked(&'a NameSearch),
+}
+
+/// A page's conditions, order and size, before the name.
+struct Query {
+    c: Conditions,
+    /// SQLite's index for the part's order.
+    hint: &'static str,
+    /// The order inside, and of the page's rows.
+    order: &'static str,
+    outer: &'static str,
+    limit: i64,
+}
+
+/// `WHERE` and the conditions, or nothing.
+fn where_of(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
 /// Conditions with numbered placeholders, as they are added.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Conditions {
     text: Vec<String>,
     args: Vec<Arg>,
@@ -86,32 +103,88 @@ impl Conditions {
         self.text.push(out);
     }
 
-    /// Binds a word range without a condition: its two placeholders' numbers.
-    fn bind_range(&mut self, from: &str, to: &str) -> (usize, usize) {
-        self.args.push(Arg::Text(from.to_owned()));
-        self.args.push(Arg::Text(to.to_owned()));
-        (self.args.len() - 1, self.args.len())
-    }
-
-    /// `status IN (1, 2, 4) AND due_at < now AND procedure_code NOT IN (notices)`, with its args.
+    /// `status IN (1, 2, 4) AND notice = 0 AND due_at < now` (the partial index
+    /// `dossiers_running_by_due`), with its args.
     fn overdue(&mut self, o: &OverdueFirst) -> (String, Vec<Arg>) {
-        let mut cond = format!("{RUNNING} AND due_at IS NOT NULL AND due_at < ?");
-        let mut args = vec![Arg::Int(o.now)];
-        if !o.notices.is_empty() {
-            let marks = vec!["?"; o.notices.len()].join(", ");
-            cond.push_str(&format!(" AND procedure_code NOT IN ({marks})"));
-            args.extend(o.notices.iter().map(|n| Arg::Text(n.clone())));
-        }
-        (cond, args)
+        (
+            format!("{RUNNING} AND notice = 0 AND due_at IS NOT NULL AND due_at < ?"),
+            vec![Arg::Int(o.now)],
+        )
+    }
+}
+
+/// Newest first, below the previous page's last id, `column` being the dossiers' id or the
+/// name index's, whichever drives: the inner and outer orders.
+fn newest_first(
+    c: &mut Conditions,
+    before: Option<i64>,
+    column: &str,
+) -> (&'static str, &'static str) {
+    if let Some(b) = before {
+        c.add(&format!("{column} < ?"), vec![Arg::Int(b)]);
+    }
+    if column == "id" {
+        ("id DESC", "id DESC")
+    } else {
+        ("dossier_names.rowid DESC", "id DESC")
     }
 }
 
 impl Store {
     /// A page of dossiers: newest first, or in the part of the officers' order `overdue` names.
+    /// A search by name: on SQLite newest first, its index drives. Otherwise the name's
+    /// dossiers are gathered from the index (at most [`GATHERED`]; past that, every dossier
+    /// in the part's order is checked); on PostgreSQL only after the first [`TRIED`]
+    /// dossiers in the part's order, each checked, did not fill the page.
     pub async fn list_dossiers(
         &self,
         filter: &DossierFilter,
     ) -> Result<Vec<DossierSummary>, StoreError> {
+        let names = if filter.words.is_empty() {
+            None
+        } else {
+            let n = self.name_search(&filter.words).await?;
+            if n.matches_nothing() {
+                return Ok(Vec::new());
+            }
+            Some(n)
+        };
+        let overdue_part = matches!(
+            &filter.overdue,
+            Some(OverdueFirst {
+                part: Part::Overdue { .. },
+                ..
+            })
+        );
+        let sqlite = matches!(self, Store::Sqlite { .. });
+        let Some(n) = names else {
+            return self.page(&self.query(filter, false), Route::Plain).await;
+        };
+        if sqlite && !overdue_part {
+            // The index gives the name's dossiers newest first and the page stops at its
+            // size: a common name costs as little as a rare one.
+            return self
+                .page(&self.query(filter, true), Route::IndexDrives(&n))
+                .await;
+        }
+        let query = self.query(filter, false);
+        // On SQLite the index counts a name's dossiers in a few milliseconds; PostgreSQL's
+        // visits each one's row, so a common name is first tried in order.
+        if !sqlite {
+            let tried = self.page(&query, Route::Tried(&n)).await?;
+            if tried.len() >= usize::try_from(query.limit).unwrap_or(0) {
+                return Ok(tried);
+            }
+        }
+        match self.named_ids(&n).await? {
+            Some(ids) => self.page(&query, Route::Gathered(ids)).await,
+            None => self.page(&query, Route::Checked(&n)).await,
+        }
+    }
+
+    /// The filter's conditions, order and size, the newest-first cursor on the name index's
+    /// rowid where `index_drives`.
+    fn query(&self, filter: &DossierFilter, index_drives: bool) -> Query {
         let mut c = Conditions::default();
         if let Some(s) = filter.status {
             // Written into the statement, not bound: PostgreSQL's generic plan for a bound
@@ -134,45 +207,21 @@ impl Store {
                 vec![Arg::Text(code.to_owned()), Arg::Text(code.to_owned())],
             );
         }
-        // The rarest word picks the dossiers (through the words' key) where that is cheaper
-        // than reading dossiers newest first; every other word is checked dossier by dossier
-        // (through `dossier_words_by_dossier`). A word as common as "nguyen" alone never
-        // picks: a third of the store would be gathered before the first row is given.
-        let ranges: Vec<(String, String)> = filter
-            .words
-            .iter()
-            .filter_map(|w| prefix_range(w))
-            .collect();
-        let driver = self.rarest(&ranges, filter.limit).await?;
-        let mut source = "dossiers".to_owned();
-        for (i, (from, to)) in ranges.iter().enumerate() {
-            if Some(i) == driver {
-                // Its dossiers first, each once, then the dossier of each: SQLite keeps a
-                // CROSS JOIN's order, so the plan cannot turn into a scan of every dossier.
-                let (n, m) = c.bind_range(from, to);
-                source = format!(
-                    "(SELECT DISTINCT dossier_id FROM dossier_words WHERE word >= ${n} AND word < ${m}) g \
-                     CROSS JOIN dossiers"
-                );
-                c.text.push("dossiers.id = g.dossier_id".to_owned());
-            } else {
-                c.add(
-                    "EXISTS (SELECT 1 FROM dossier_words w WHERE w.dossier_id = dossiers.id \
-                     AND w.word >= ? AND w.word < ?)",
-                    vec![Arg::Text(from.clone()), Arg::Text(to.clone())],
-                );
-            }
-        }
+        let id_column = if index_drives {
+            "dossier_names.rowid"
+        } else {
+            "id"
+        };
         // SQLite plans without statistics: told which index reads the overdue part in order.
         let mut hint = "";
-        let order = match &filter.overdue {
+        let (order, outer) = match &filter.overdue {
             Some(
                 o @ OverdueFirst {
                     part: Part::Overdue { after },
                     ..
                 },
             ) => {
-                if matches!(self, Store::Sqlite { .. }) && driver.is_none() {
+                if matches!(self, Store::Sqlite { .. }) {
                     hint = "INDEXED BY dossiers_running_by_due";
                 }
                 let (cond, args) = c.overdue(o);
@@ -183,7 +232,7 @@ impl Store {
                         vec![Arg::Int(*due), Arg::Int(*due), Arg::Int(*id)],
                     );
                 }
-                "due_at, id"
+                ("due_at, id", "due_at, id")
             }
             Some(
                 o @ OverdueFirst {
@@ -192,38 +241,79 @@ impl Store {
             ) => {
                 let (cond, args) = c.overdue(o);
                 c.add(&format!("NOT ({cond})"), args);
-                if let Some(b) = filter.before_id {
-                    c.add("id < ?", vec![Arg::Int(b)]);
-                }
-                "id DESC"
+                newest_first(&mut c, filter.before_id, id_column)
             }
-            None => {
-                if let Some(b) = filter.before_id {
-                    c.add("id < ?", vec![Arg::Int(b)]);
-                }
-                "id DESC"
+            None => newest_first(&mut c, filter.before_id, id_column),
+        };
+        Query {
+            c,
+            hint,
+            order,
+            outer,
+            limit: filter.limit.clamp(1, 1000),
+        }
+    }
+
+    /// The page `query` gives, read by `route`.
+    async fn page(
+        &self,
+        query: &Query,
+        route: Route<'_>,
+    ) -> Result<Vec<DossierSummary>, StoreError> {
+        let sqlite = matches!(self, Store::Sqlite { .. });
+        let mut c = query.c.clone();
+        let mut source = format!("dossiers {}", query.hint);
+        let checks = |c: &mut Conditions, n: &NameSearch| {
+            for (cond, text) in n.row_checks(sqlite) {
+                c.add(cond, vec![Arg::Text(text)]);
             }
         };
-        let where_clause = if c.text.is_empty() {
-            String::new()
+        match route {
+            Route::Plain => {}
+            Route::IndexDrives(n) => {
+                // SQLite keeps a CROSS JOIN's order: the index drives.
+                source = "dossier_names CROSS JOIN dossiers".to_owned();
+                c.add("dossier_names MATCH ?", vec![Arg::Text(n.fts5())]);
+                c.text.push("dossiers.id = dossier_names.rowid".to_owned());
+            }
+            Route::Tried(n) => {
+                source = format!(
+                    "(SELECT * FROM {source} {} ORDER BY {} LIMIT {TRIED}) dossiers",
+                    where_of(&c.text),
+                    query.order
+                );
+                c.text.clear();
+                checks(&mut c, n);
+            }
+            Route::Gathered(ids) => {
+                // By their ids, not through the overdue index.
+                source = "dossiers".to_owned();
+                let cond = if sqlite {
+                    "id IN (SELECT value FROM json_each(?))"
+                } else {
+                    "id IN (SELECT value::bigint FROM json_array_elements_text(?::json))"
+                };
+                c.add(cond, vec![Arg::Text(ids)]);
+            }
+            Route::Checked(n) => checks(&mut c, n),
+        }
+        let name = if sqlite {
+            "json_extract(applicant, '$.name')"
         } else {
-            format!("WHERE {}", c.text.join(" AND "))
-        };
-        let name = match self {
-            Store::Sqlite { .. } => "json_extract(applicant, '$.name')",
-            Store::Postgres(_) => "(applicant::json ->> 'name')",
+            "(applicant::json ->> 'name')"
         };
         let columns = format!(
             "id, code, portal_id, procedure_code, status, received_at, due_at, COALESCE({name}, '') AS applicant"
         );
         let sql = format!(
-            "SELECT {} AS page FROM (SELECT {columns} FROM {source} {hint} {where_clause} \
-             ORDER BY {order} LIMIT {}) p",
+            "SELECT {} AS page FROM (SELECT {columns} FROM {source} {} ORDER BY {} LIMIT {}) p",
             self.json_rows(
                 "id, code, portal_id, procedure_code, status, received_at, due_at, applicant",
-                order
+                query.outer
             ),
-            filter.limit.clamp(1, 1000)
+            where_of(&c.text),
+            query.order,
+            query.limit
         );
         type Item = (i64, String, String, String, i64, i64, Option<i64>, String);
         let page: String = with_pool!(read self, pool => {
@@ -255,100 +345,42 @@ impl Store {
             .collect())
     }
 
-    /// Which word range, if any, should pick the dossiers of a search of `limit` rows: the
-    /// rarest, when gathering its dossiers (about as many lookups as it matches, for each
-    /// word) costs less than reading dossiers newest first until `limit` of them hold every
-    /// word (expected `limit` divided by the share of names holding all of them, the words
-    /// taken as independent). Each range is counted up to [`COUNTED`] names.
-    async fn rarest(
-        &self,
-        ranges: &[(String, String)],
-        limit: i64,
-    ) -> Result<Option<usize>, StoreError> {
-        if ranges.is_empty() {
-            return Ok(None);
-        }
-        let mut counts = Vec::with_capacity(ranges.len());
-        for (from, to) in ranges {
-            let n: i64 = with_pool!(read self, pool => {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM dossier_words WHERE word >= $1 AND word < $2 LIMIT $3) f",
+    /// The ids of the dossiers `names` matches, as a JSON array, when there are at most
+    /// [`GATHERED`] of them. Gathered into one row by the database itself: a row each would
+    /// cost more in the passing than in the finding.
+    async fn named_ids(&self, names: &NameSearch) -> Result<Option<String>, StoreError> {
+        let (found, ids): (i64, String) = match self {
+            Store::Sqlite { read, .. } => {
+                sqlx::query_as(
+                    "SELECT COUNT(*), json_group_array(rowid) FROM \
+                     (SELECT rowid FROM dossier_names WHERE dossier_names MATCH $1 LIMIT $2)",
                 )
-                .bind(from.as_str())
-                .bind(to.as_str())
-                .bind(COUNTED)
+                .bind(names.fts5())
+                .bind(GATHERED as i64 + 1)
+                .fetch_one(read)
+                .await?
+            }
+            // Planned for its words (an unnamed statement gets no generic plan, which would
+            // guess the same share of the store for every name).
+            Store::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT COUNT(*), COALESCE(json_agg(id), '[]')::text FROM \
+                     (SELECT id FROM dossiers WHERE {NAME_VECTOR} @@ $1::tsquery LIMIT $2) f"
+                ))
+                .persistent(false)
+                .bind(names.tsquery())
+                .bind(GATHERED as i64 + 1)
                 .fetch_one(pool)
                 .await?
-            });
-            counts.push(n);
-        }
-        let stored: i64 = with_pool!(read self, pool => {
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM dossiers").fetch_one(pool).await?
-        });
-        Ok(pick(&counts, stored, limit))
-    }
-
-    /// Keeps the name words of up to `batch` dossiers stored before they were kept (marked
-    /// `unnamed` by migration 0015), in one transaction; how many it did (0: none is left).
-    pub async fn name_unnamed(&self, batch: i64) -> Result<u64, StoreError> {
-        let rows: Vec<(i64, String)> = with_pool!(read self, pool => {
-            let rows = sqlx::query("SELECT id, applicant FROM dossiers WHERE unnamed = 1 ORDER BY id LIMIT $1")
-                .bind(batch)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("id")?, r.try_get("applicant")?)))
-                .collect::<Result<Vec<_>, StoreError>>()?
-        });
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = self.begin_tx().await?;
-        with_tx!(&mut tx, t => {
-            for (id, applicant) in &rows {
-                let name = serde_json::from_str::<serde_json::Value>(applicant)
-                    .ok()
-                    .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned))
-                    .unwrap_or_default();
-                let found = words(&name);
-                if !found.is_empty() {
-                    let mut q = sqlx::QueryBuilder::new("INSERT INTO dossier_words (dossier_id, word) ");
-                    q.push_values(&found, |mut b, w| {
-                        b.push_bind(*id).push_bind(w.as_str());
-                    });
-                    q.push(" ON CONFLICT DO NOTHING");
-                    q.build().execute(&mut **t).await?;
-                }
-                sqlx::query("UPDATE dossiers SET unnamed = 0 WHERE id = $1")
-                    .bind(*id)
-                    .execute(&mut **t)
-                    .await?;
             }
-        });
-        tx.commit().await?;
-        Ok(rows.len() as u64)
+        };
+        Ok((found <= GATHERED as i64).then_some(ids))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{pick, RUNNING};
-
-    #[test]
-    fn a_search_gathers_from_its_rarest_word_only_when_that_is_cheaper() {
-        // "nguyen van an" at a million: a third, a tenth, a fortieth; the fortieth is gathered.
-        assert_eq!(pick(&[50_000, 50_000, 24_000], 1_000_000, 50), Some(2));
-        // "nguyen": 50 of every three rows read; gathering a third of the store is not.
-        assert_eq!(pick(&[50_000], 1_000_000, 50), None);
-        // A word no name holds: gathering nothing is cheapest.
-        assert_eq!(pick(&[50_000, 0], 1_000_000, 50), Some(1));
-        // A rare surname alone: 300 names gathered, not 160,000 rows read.
-        assert_eq!(pick(&[300], 1_000_000, 50), Some(0));
-        assert_eq!(pick(&[], 1_000_000, 50), None);
-        // Every word past the count ("nguyen van an" where "an" also starts "anh"): their
-        // sizes are unknown, so none is gathered; the dossiers are read newest first.
-        assert_eq!(pick(&[50_000, 50_000, 50_000], 1_000_000, 50), None);
-    }
+    use super::RUNNING;
     use crate::dossiers::view::clock_runs;
 
     #[test]

@@ -1,6 +1,7 @@
 //! The text of every version of a procedure's rules the gateway has loaded (`rule_versions`),
 //! kept so that a dossier's rules outlive the mapping file they came from: written at start for
-//! every version the files hold, read back for those they no longer hold.
+//! every version the files hold, read back for those they no longer hold. Also the dossiers'
+//! `notice` mark, brought in line with the procedures' kinds at the same start.
 
 use super::{with_pool, Store, StoreError};
 
@@ -64,5 +65,34 @@ impl Store {
                 })
                 .collect())
         })
+    }
+
+    /// Brings each dossier's `notice` in line with the procedures that are notices now (the
+    /// mappings'), for dossiers stored before the column or under a mapping that changed its
+    /// kind; how many it changed. Run at start, before serving.
+    pub async fn mark_notices(&self, notices: &[String]) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        for (from, to) in [(0, 1), (1, 0)] {
+            changed += with_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new(format!(
+                    "UPDATE dossiers SET notice = {to} WHERE notice = {from} AND "
+                ));
+                // A notice now: marked; marked but no longer a notice: unmarked.
+                q.push(if to == 1 { "(" } else { "NOT (" });
+                if notices.is_empty() {
+                    q.push("1 = 0");
+                } else {
+                    q.push("procedure_code IN (");
+                    let mut list = q.separated(", ");
+                    for n in notices {
+                        list.push_bind(n.as_str());
+                    }
+                    q.push(")");
+                }
+                q.push(")");
+                q.build().execute(pool).await?.rows_affected()
+            });
+        }
+        Ok(changed)
     }
 }

@@ -48,6 +48,7 @@ fn intake_item(mappings: &Mappings, id: &str, path: &str, at: DateTime<Utc>) -> 
             conflict_body: template("conflict with"),
         },
         received_at: at,
+        notice: false,
         raw: SubmissionRaw {
             content_type: content_type_of(path).into(),
             body,
