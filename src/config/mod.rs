@@ -78,6 +78,9 @@ pub struct Config {
     /// The department's one-stop software (optional pushes).
     #[serde(default)]
     pub onestop: OnestopConfig,
+    /// Other agencies that act on parts of dossiers (contract section 9).
+    #[serde(default)]
+    pub agencies: Vec<PartnerAgencyConfig>,
     /// PayGov.
     pub paygov: PaygovConfig,
     /// VNPAY.
@@ -101,6 +104,13 @@ pub struct Config {
     /// The officers' page.
     #[serde(default)]
     pub admin: AdminConfig,
+}
+
+impl Config {
+    /// The codes of `[[agencies]]`.
+    pub fn agency_codes(&self) -> Vec<&str> {
+        self.agencies.iter().map(|a| a.code.as_str()).collect()
+    }
 }
 
 impl Config {
@@ -219,6 +229,24 @@ mod tests {
             Err("configuration key `audit.anchor_key`: holds a secret published in this repository while server.listen (0.0.0.0:8080) is not loopback only; set your own".into())
         );
         let own = format!("{own}[audit]\nanchor_key = \"own-anchor-key-0123456789\"\n");
+        let err = Config::from_toml(&own)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            err,
+            Err("configuration key `agencies.secret`: holds a secret published in this repository while server.listen (0.0.0.0:8080) is not loopback only; set your own".into())
+        );
+        let agency = |code: &str, secret: &str| {
+            format!(
+                "[[agencies]]\ncode = \"{code}\"\nname = \"Công an\"\n\
+                 base_url = \"https://agency.example\"\nsecret = \"{secret}\"\n"
+            )
+        };
+        let own = format!(
+            "{}{}{own}",
+            agency("000.20.07.H29", "whsec_b3duLWFnZW5jeS1zZWNyZXQtMDc="),
+            agency("000.20.06.H29", "whsec_b3duLWFnZW5jeS1zZWNyZXQtMDY=")
+        );
         let c = Config::from_toml(&own);
         assert!(c.is_ok(), "{c:?}");
     }
@@ -233,5 +261,65 @@ mod tests {
         assert!(!shown.contains("TESTVNPAYHASHSECRET"), "{shown}");
         assert!(!shown.contains("dGVzdC1wb3J0YWw"), "{shown}");
         assert!(!shown.contains("test-audit-anchor-key"), "{shown}");
+        assert!(!shown.contains("dGVzdC1hZ2VuY3k"), "{shown}");
+        let Ok(toml) = Config::effective_toml(None) else {
+            panic!("defaults")
+        };
+        assert!(!toml.contains("dGVzdC1hZ2VuY3k"), "{toml}");
+        let redacted = toml
+            .lines()
+            .filter(|l| *l == "secret = \"[redacted]\"")
+            .count();
+        assert_eq!(redacted, 3, "paygov and two agencies: {toml}");
+    }
+
+    #[test]
+    fn each_agency_has_its_own_code_and_secret_and_a_known_office() {
+        let agency = |code: &str, secret: &str, office: &str| {
+            format!(
+                "[[agencies]]\ncode = \"{code}\"\nname = \"Công an\"\n\
+                 base_url = \"https://agency.example\"\nsecret = \"whsec_{secret}\"\n{office}"
+            )
+        };
+        let problem = |toml: String| {
+            Config::from_toml(&toml)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let (a, b) = (
+            "b3duLWFnZW5jeS1zZWNyZXQtYS0wMDAx",
+            "b3duLWFnZW5jeS1zZWNyZXQtYi0wMDAx",
+        );
+        assert_eq!(
+            problem(agency("000.20.07.H29", a, "") + &agency("000.20.06.H29", b, "")),
+            Ok(())
+        );
+        assert_eq!(
+            problem(agency("000.20.07.H29", a, "") + &agency("000.20.07.H29", b, "")),
+            Err("configuration key `agencies[1].code`: 000.20.07.H29 is the department's own or listed twice".into())
+        );
+        assert_eq!(
+            problem(agency("000.00.12.H29", a, "")),
+            Err("configuration key `agencies[0].code`: 000.00.12.H29 is the department's own or listed twice".into())
+        );
+        assert_eq!(
+            problem(agency("000.20.07.H29", a, "") + &agency("000.20.06.H29", a, "")),
+            Err("configuration key `agencies[1].secret`: another partner's secret: each agency has its own, so that one cannot answer for another".into())
+        );
+        assert_eq!(
+            problem(agency("000.20.07.H29", "dGVzdC1wb3J0YWwtb3V0Ym91bmQtc2VjcmV0LTAx", "")),
+            Err("configuration key `agencies[0].secret`: another partner's secret: each agency has its own, so that one cannot answer for another".into())
+        );
+        assert_eq!(
+            problem(agency("000.20.07.H29", a, "office = \"Đội PCCC\"\n")),
+            Err("configuration key `agencies[0].office`: \"Đội PCCC\" is not among calendar.offices".into())
+        );
+        let bad_code = problem(agency("PC07", a, ""));
+        assert!(
+            bad_code
+                .as_ref()
+                .is_err_and(|e| e.contains("agency e-ID looks like 000.00.12.H29")),
+            "{bad_code:?}"
+        );
     }
 }

@@ -69,6 +69,26 @@ pub struct AgencyConfig {
     pub lookup_url: HttpUrl,
 }
 
+/// `[[agencies]]`: another agency a dossier's step is forwarded to (contract section 9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerAgencyConfig {
+    /// The agency's e-ID, as the mappings' `[[steps]]` name it.
+    #[serde(deserialize_with = "agency_code")]
+    pub code: AgencyCode,
+    /// Its name, as officers and citizens read it.
+    pub name: String,
+    /// Where its steps are forwarded (`POST {base_url}/lienthong/v1/dossiers`).
+    pub base_url: HttpUrl,
+    /// Signs what is forwarded to it and checks what it answers: one per agency.
+    #[serde(deserialize_with = "webhook_secret")]
+    pub secret: WebhookSecret,
+    /// A `calendar.offices` entry whose working hours it keeps, where they differ from the
+    /// department's; unset: the department's.
+    #[serde(default)]
+    pub office: Option<String>,
+}
+
 /// `[portal]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

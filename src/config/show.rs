@@ -14,6 +14,7 @@ pub const SECRET_KEYS: &[(&str, &str)] = &[
     ("vnpay", "hash_secret"),
     ("audit", "anchor_key"),
     ("admin", "session_key"),
+    ("agencies", "secret"),
 ];
 
 const REDACTED: &str = "[redacted]";
@@ -32,19 +33,35 @@ impl Config {
     }
 }
 
+/// `key` of `section` replaced by `[redacted]`, each item of a list.
+fn redact_key(section: &mut toml::Table, key: &str) {
+    match section.get_mut(key) {
+        Some(toml::Value::Array(items)) => {
+            for item in items.iter_mut() {
+                *item = toml::Value::String(REDACTED.into());
+            }
+        }
+        Some(value) => *value = toml::Value::String(REDACTED.into()),
+        None => {}
+    }
+}
+
 fn redact(table: &mut toml::Table) {
     for (section, key) in SECRET_KEYS {
-        let Some(toml::Value::Table(s)) = table.get_mut(*section) else {
-            continue;
+        // A section, or a list of them (`[[agencies]]`).
+        let sections: Vec<&mut toml::Table> = match table.get_mut(*section) {
+            Some(toml::Value::Table(s)) => vec![s],
+            Some(toml::Value::Array(items)) => items
+                .iter_mut()
+                .filter_map(|i| match i {
+                    toml::Value::Table(t) => Some(t),
+                    _ => None,
+                })
+                .collect(),
+            _ => continue,
         };
-        match s.get_mut(*key) {
-            Some(toml::Value::Array(items)) => {
-                for item in items.iter_mut() {
-                    *item = toml::Value::String(REDACTED.into());
-                }
-            }
-            Some(value) => *value = toml::Value::String(REDACTED.into()),
-            None => {}
+        for s in sections {
+            redact_key(s, key);
         }
     }
     let url = table

@@ -159,6 +159,42 @@ impl Config {
                 "onestop.base_url and onestop.secret go together",
             ));
         }
+        self.check_agencies()
+    }
+
+    /// `[[agencies]]`: each code once and not the department's own, each secret its own, each
+    /// office one the calendar has.
+    fn check_agencies(&self) -> Result<(), ConfigError> {
+        let mut codes = std::collections::HashSet::new();
+        for (i, a) in self.agencies.iter().enumerate() {
+            let key = |field: &str| format!("agencies[{i}].{field}");
+            if a.code == self.agency.code || !codes.insert(a.code.as_str()) {
+                return Err(key_error(
+                    &key("code"),
+                    format!("{} is the department's own or listed twice", a.code),
+                ));
+            }
+            if a.name.trim().is_empty() {
+                return Err(key_error(&key("name"), "is empty"));
+            }
+            let shared = self.agencies[..i].iter().any(|b| b.secret == a.secret)
+                || a.secret == self.portal.outbound_secret
+                || self.portal.inbound_secrets.contains(&a.secret);
+            if shared {
+                return Err(key_error(
+                    &key("secret"),
+                    "another partner's secret: each agency has its own, so that one cannot answer for another",
+                ));
+            }
+            if let Some(office) = &a.office {
+                if !self.calendar.offices.contains_key(office) {
+                    return Err(key_error(
+                        &key("office"),
+                        format!("{office:?} is not among calendar.offices"),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -249,6 +285,13 @@ impl Config {
         }
         if self.audit.anchor_key == defaults.audit.anchor_key {
             keys.push("audit.anchor_key");
+        }
+        if self
+            .agencies
+            .iter()
+            .any(|a| defaults.agencies.iter().any(|d| d.secret == a.secret))
+        {
+            keys.push("agencies.secret");
         }
         keys
     }
