@@ -28,6 +28,13 @@ impl Application {
                 list.join("\n  ")
             )
         })?;
+        let unknown = crate::mapping::steps::unknown_agencies(&mappings, &config.agency_codes());
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "the procedure mappings name agencies the configuration does not have:\n  {}",
+                unknown.join("\n  ")
+            );
+        }
         let calendar = config
             .calendar
             .load_years()

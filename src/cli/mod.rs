@@ -175,7 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mappings {
             command: MappingsCommand::Check { dir, fixtures },
         } => {
-            let dir = dir.unwrap_or(config.mappings.dir);
+            let dir = dir.unwrap_or_else(|| config.mappings.dir.clone());
             let bar = progress::bar("fixtures");
             let report = check::check_with(&dir, &fixtures, &mut |done, of| {
                 bar.set_length(of as u64);
@@ -191,7 +191,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .calendar
                 .load_years()
                 .context("the working calendar does not load")?;
-            if report.passed() {
+            // Every step's agency must be configured (`[[agencies]]`): the mappings alone
+            // cannot know.
+            let unknown = match crate::mapping::Mappings::load_dir(&dir) {
+                Ok(m) => crate::mapping::steps::unknown_agencies(&m, &config.agency_codes()),
+                Err(_) => Vec::new(),
+            };
+            for p in &unknown {
+                eprintln!("{p}");
+            }
+            if report.passed() && unknown.is_empty() {
                 let years: Vec<String> = calendar
                     .years()
                     .map(|(year, rules)| {
@@ -215,7 +224,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 anyhow::bail!(
                     "{} problem(s) in the mappings or fixtures",
-                    report.problems.len()
+                    report.problems.len() + unknown.len()
                 )
             }
         }

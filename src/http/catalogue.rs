@@ -94,6 +94,11 @@ fn procedure(p: &Procedure, versions: &[Arc<Procedure>], day: NaiveDate, provinc
             "MaThanhPhanHoSo": d.code, "name": d.name, "required": d.required,
         })).collect::<Vec<_>>(),
         "fees": p.fees_in_force(day).into_iter().map(fee).collect::<Vec<_>>(),
+        "steps": p.steps.iter().map(|st| json!({
+            "id": st.id, "agency": st.agency, "name": st.name,
+            "working_days": st.working_days, "fields": st.fields, "documents": st.documents,
+            "after": st.after, "legal_basis": st.legal_basis,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -4,6 +4,7 @@
 
 use super::field::{check_targets, compile_fields, FieldKind};
 use super::spec::{FeeSpec, MappingFile};
+use super::steps::compile_steps;
 use super::versions::{expand, parse_day, DatedSpec};
 use super::{
     CodeSource, DocumentComponent, FeeAmount, FeeVersion, Procedure, ProcedureKind, Variant,
@@ -117,6 +118,12 @@ fn compile_version(file: &Path, dated: &DatedSpec) -> Result<Procedure, Vec<Stri
 
     let fields = compile_fields(&spec.fields, "fields", &mut errs);
     check_targets(&fields, "", &mut errs);
+    let steps = compile_steps(
+        &spec.steps,
+        &fields.iter().map(|f| f.target.join(".")).collect(),
+        &doc_codes,
+        &mut errs,
+    );
     let targets = FeeTargets {
         // A unit is counted by an integer field, or by the items of a list (the rooms listed,
         // not a number declared beside them).
@@ -202,6 +209,7 @@ fn compile_version(file: &Path, dated: &DatedSpec) -> Result<Procedure, Vec<Stri
                 .collect(),
             fees,
             fields,
+            steps,
             file: file.to_owned(),
             effective_from: dated.from,
             effective_until: dated.until,

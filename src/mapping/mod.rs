@@ -12,6 +12,7 @@ mod compile;
 pub mod field;
 mod set;
 pub mod spec;
+pub mod steps;
 mod versions;
 
 pub use field::{FieldKind, FieldRule};
@@ -139,6 +140,8 @@ pub struct Procedure {
     pub fees: Vec<FeeVersion>,
     /// Form field rules.
     pub fields: Vec<FieldRule>,
+    /// Parts other agencies act on (contract section 9), in the file's order.
+    pub steps: Vec<steps::Step>,
     /// The file it came from.
     pub file: PathBuf,
     /// First day these rules are in force.

@@ -169,7 +169,9 @@ mod tests {
     fn the_version_in_force_is_the_one_whose_days_hold_the_day() {
         let m = shipped();
         let from = |d: &str| m.in_force(&karaoke(), day(d)).map(|p| p.effective_from);
-        assert_eq!(from("2026-01-04"), Some(day("2024-11-19")));
+        assert_eq!(from("2025-11-16"), Some(day("2024-11-19")));
+        assert_eq!(from("2025-11-17"), Some(day("2025-11-17")));
+        assert_eq!(from("2026-01-04"), Some(day("2025-11-17")));
         assert_eq!(from("2026-01-05"), Some(day("2026-01-05")));
         assert_eq!(from("2024-11-18"), None, "before the first version");
     }

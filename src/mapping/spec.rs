@@ -25,6 +25,10 @@ pub struct MappingFile {
     /// The procedure's own longer processing times, chosen by the officer at acceptance.
     #[serde(default)]
     pub variants: Vec<VariantSpec>,
+    /// Parts of the dossier other agencies act on (contract section 9). Left out of the kept
+    /// text when there are none, so that versions written before steps existed keep their ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepSpec>,
     /// Later versions of the whole procedure, oldest first, each laid over the one before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<VersionSpec>,
@@ -74,6 +78,9 @@ pub struct VersionSpec {
     /// Longer processing times.
     #[serde(default)]
     pub variants: Option<Vec<VariantSpec>>,
+    /// The steps from this version on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepSpec>>,
 }
 
 /// `[[variants]]`: a processing time the procedure itself provides for a case, such as
@@ -123,6 +130,32 @@ pub struct ProcedureSpec {
     /// Last day these rules are in force, where a text ends them with no `[[versions]]` after.
     #[serde(default)]
     pub effective_until: Option<String>,
+}
+
+/// `[[steps]]`: a part of the dossier another agency acts on (một cửa liên thông).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// The step's id, unique in the procedure (letters, digits and `-`).
+    pub id: String,
+    /// The agency's e-ID, one of the configuration's `[[agencies]]`.
+    pub agency: String,
+    /// What the agency does, in Vietnamese.
+    pub name: String,
+    /// Working days the agency has, counted from the forwarding.
+    pub working_days: u32,
+    /// The form fields the agency receives (targets in the department's model): no more of
+    /// the citizen's data than its part needs.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// The document components the agency receives.
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// Steps that must be done before this one is forwarded; none: it may run beside others.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// The text that makes the agency act.
+    pub legal_basis: String,
 }
 
 /// `[[documents]]`.

@@ -71,6 +71,9 @@ fn laid_over(before: &MappingFile, v: &VersionSpec) -> MappingFile {
     if let Some(variants) = &v.variants {
         next.variants.clone_from(variants);
     }
+    if let Some(steps) = &v.steps {
+        next.steps.clone_from(steps);
+    }
     next
 }
 
@@ -166,32 +169,49 @@ mod tests {
 
     #[test]
     fn a_version_replaces_what_it_names_and_carries_the_rest_over() {
-        let [old, new] = <[DatedSpec; 2]>::try_from(expanded(KARAOKE))
+        let [old, linked, new] = <[DatedSpec; 3]>::try_from(expanded(KARAOKE))
             .unwrap_or_else(|v| panic!("{} versions", v.len()));
+        let days = |s: &DatedSpec| (s.from, s.until);
         assert_eq!(
-            (old.from, old.until),
-            (day("2024-11-19").unwrap_or_default(), day("2026-01-04"))
+            days(&old),
+            (day("2024-11-19").unwrap_or_default(), day("2025-11-16"))
         );
         assert_eq!(
-            (new.from, new.until),
-            (day("2026-01-05").unwrap_or_default(), None)
+            days(&linked),
+            (day("2025-11-17").unwrap_or_default(), day("2026-01-04"))
         );
-        // Named: the fee lines and the legal basis, replaced whole.
+        assert_eq!(days(&new), (day("2026-01-05").unwrap_or_default(), None));
+        // Named: the fee lines, the legal basis, the documents and the steps, replaced whole.
         let fee_bases = |s: &DatedSpec| -> Vec<String> {
             s.spec.fees.iter().map(|f| f.legal_basis.clone()).collect()
         };
         assert_eq!(fee_bases(&old), ["Thông tư 01/2021/TT-BTC"]);
+        assert_eq!(fee_bases(&linked), ["Thông tư 01/2021/TT-BTC"]);
         assert_eq!(fee_bases(&new), ["Thông tư 110/2025/TT-BTC"]);
         assert_eq!(new.spec.procedure.legal_basis.len(), 4);
+        let required =
+            |s: &DatedSpec| -> Vec<bool> { s.spec.documents.iter().map(|d| d.required).collect() };
+        assert_eq!(required(&old), [true, true, false]);
+        assert_eq!(required(&linked), [true, false, false]);
+        let steps = |s: &DatedSpec| -> Vec<String> {
+            s.spec.steps.iter().map(|st| st.id.clone()).collect()
+        };
+        assert_eq!(steps(&old), Vec::<String>::new());
+        assert_eq!(steps(&linked), ["nghiem-thu-pccc", "an-ninh-trat-tu"]);
         // Not named: carried over as they were.
+        assert_eq!(steps(&new), steps(&linked));
+        assert_eq!(required(&new), required(&linked));
         assert_eq!(
-            new.spec.procedure.processing_days,
-            old.spec.procedure.processing_days
+            (
+                old.spec.procedure.processing_days,
+                linked.spec.procedure.processing_days,
+                new.spec.procedure.processing_days
+            ),
+            (5, 16, 16)
         );
         assert_eq!(new.spec.fields.len(), old.spec.fields.len());
-        assert_eq!(new.spec.documents.len(), 3);
         assert!(new.spec.versions.is_empty() && old.spec.versions.is_empty());
-        assert_ne!(old.id, new.id);
+        assert!(old.id != linked.id && linked.id != new.id && old.id != new.id);
     }
 
     #[test]
@@ -201,14 +221,14 @@ mod tests {
             "{KARAOKE}\n[[versions]]\neffective_from = \"2027-03-01\"\nprocessing_days = 7\n"
         );
         let after = expanded(&added);
-        assert_eq!(after.len(), 3);
+        assert_eq!(after.len(), 4);
         assert_eq!(
             before.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
-            after[..2].iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+            after[..3].iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
             "a dossier's recorded id still names its version"
         );
-        assert_eq!(after[1].until, day("2027-02-28"));
-        assert_eq!(after[2].spec.procedure.processing_days, 7);
+        assert_eq!(after[2].until, day("2027-02-28"));
+        assert_eq!(after[3].spec.procedure.processing_days, 7);
     }
 
     #[test]
@@ -216,11 +236,11 @@ mod tests {
         let problems = |text: String| expand(file(&text)).err().unwrap_or_default();
         let same_day = KARAOKE.replace(
             "[[versions]]\neffective_from = \"2026-01-05\"",
-            "[[versions]]\neffective_from = \"2024-11-19\"",
+            "[[versions]]\neffective_from = \"2025-11-17\"",
         );
         assert_eq!(
             problems(same_day),
-            ["versions[0]: effective_from 2024-11-19 must come after the version before (2024-11-19)"]
+            ["versions[1]: effective_from 2025-11-17 must come after the version before (2025-11-17)"]
         );
         let overlapping = KARAOKE.replace(
             "effective_from = \"2024-11-19\"\n",
@@ -228,7 +248,7 @@ mod tests {
         );
         assert_eq!(
             problems(overlapping),
-            ["versions[0]: from 2026-01-05 overlaps procedure, in force until 2026-02-01"]
+            ["versions[0]: from 2025-11-17 overlaps procedure, in force until 2026-02-01"]
         );
         let backwards = KARAOKE.replace(
             "effective_from = \"2024-11-19\"\n",
@@ -244,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             problems(not_a_day),
-            ["versions[0].effective_from \"05/01/2026\": a date YYYY-MM-DD"]
+            ["versions[1].effective_from \"05/01/2026\": a date YYYY-MM-DD"]
         );
     }
 
@@ -252,7 +272,7 @@ mod tests {
     fn a_gap_an_ending_leaves_is_kept_as_written() {
         let ended = KARAOKE.replace(
             "effective_from = \"2024-11-19\"\n",
-            "effective_from = \"2024-11-19\"\neffective_until = \"2025-11-30\"\n",
+            "effective_from = \"2024-11-19\"\neffective_until = \"2025-11-05\"\n",
         );
         let versions = expanded(&ended);
         assert_eq!(
@@ -261,7 +281,8 @@ mod tests {
                 .map(|v| (v.from, v.until))
                 .collect::<Vec<_>>(),
             [
-                (day("2024-11-19").unwrap_or_default(), day("2025-11-30")),
+                (day("2024-11-19").unwrap_or_default(), day("2025-11-05")),
+                (day("2025-11-17").unwrap_or_default(), day("2026-01-04")),
                 (day("2026-01-05").unwrap_or_default(), None)
             ]
         );

@@ -36,7 +36,8 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
     assert_eq!(karaoke["effective_until"], Value::Null);
     assert_eq!(
         karaoke["versions"],
-        json!([{"effective_from": "2024-11-19", "effective_until": "2026-01-04"},
+        json!([{"effective_from": "2024-11-19", "effective_until": "2025-11-16"},
+               {"effective_from": "2025-11-17", "effective_until": "2026-01-04"},
                {"effective_from": "2026-01-05", "effective_until": null}])
     );
     assert_eq!(karaoke["version"].as_str().map(str::len), Some(64));
@@ -51,7 +52,7 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
             Some("1.001029.000.00.00.H29"),
             Some("approval"),
             Some(false),
-            Some(5)
+            Some(16)
         )
     );
     assert_eq!(
@@ -64,7 +65,8 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
                 d["required"].as_bool().unwrap()
             ))
             .collect::<Vec<_>>(),
-        [("TP01", true), ("TP02", true), ("TP03", false)]
+        [("TP01", true), ("TP02", false), ("TP03", false)],
+        "the two certificates come from the inter-agency steps"
     );
     assert_eq!(
         karaoke["fees"],
@@ -76,14 +78,52 @@ async fn the_catalogue_shows_each_procedure_with_the_fees_in_force_that_day() {
             "amount": {"per_unit": 1_000_000, "unit": "rooms", "max": 6_000_000}
         }])
     );
-    // The day before Circular 110/2025 took effect: the earlier version, Circular 01/2021's
-    // bands; the karaoke adjustment, mapped from that day, is not offered yet.
+    // Its inter-agency steps, the second after the first; the dance hall's side by side.
+    let steps = |p: &Value| -> Vec<(String, String, Value)> {
+        p["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["id"].as_str().unwrap().to_owned(),
+                    s["agency"].as_str().unwrap().to_owned(),
+                    s["after"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        steps(karaoke),
+        [
+            ("nghiem-thu-pccc".into(), "000.20.07.H29".into(), json!([])),
+            (
+                "an-ninh-trat-tu".into(),
+                "000.20.06.H29".into(),
+                json!(["nghiem-thu-pccc"])
+            )
+        ]
+    );
+    assert_eq!(karaoke["steps"][1]["working_days"], 5);
+    assert_eq!(
+        steps(find(&now, "9.900001"))
+            .iter()
+            .map(|s| s.2.clone())
+            .collect::<Vec<_>>(),
+        [json!([]), json!([])]
+    );
+    assert_eq!(find(&now, "1.009399")["steps"], json!([]));
+    // The day before Circular 110/2025 took effect: the earlier version (Decree 297/2025's),
+    // Circular 01/2021's bands; the karaoke adjustment, mapped from that day, is not offered yet.
     let (_, before) = catalogue(&app, "?at=2026-01-04").await;
     let old = find(&before, "1.001029");
-    assert_eq!(old["effective_from"], "2024-11-19");
+    assert_eq!(old["effective_from"], "2025-11-17");
     assert_eq!(old["effective_until"], "2026-01-04");
     assert_ne!(old["version"], karaoke["version"]);
-    assert_eq!(old["legal_basis"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        old["legal_basis"].as_array().and_then(|b| b.last()),
+        Some(&json!("Nghị định 297/2025/NĐ-CP"))
+    );
     let codes = |c: &Value| {
         c["items"]
             .as_array()

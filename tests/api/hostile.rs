@@ -490,7 +490,7 @@ fn suite() -> Vec<(&'static str, Req, Expect)> {
         (
             "signed without a document the procedure requires",
             push(fixture("invalid/422-missing-required-document.json")),
-            Validation("TaiLieuNop.TP02", "missing_document"),
+            Validation("TaiLieuNop.TP01", "missing_document"),
         ),
         (
             "signed with a bad identity number",

@@ -171,12 +171,12 @@ async fn accept_sets_the_due_date_in_working_days() {
         .load_years()
         .unwrap();
     let expected = calendar
-        .due(&WorkingHours::department(), local(&d["NgayTiepNhan"]), 5)
+        .due(&WorkingHours::department(), local(&d["NgayTiepNhan"]), 16)
         .unwrap();
     assert_eq!(
         local(&d["NgayHenTra"]),
         expected,
-        "5 working days for the karaoke licence"
+        "16 working days for the karaoke licence, its inter-agency steps included"
     );
     assert_eq!(
         d["progress"][1]["NoiDungXuLy"],

@@ -284,7 +284,7 @@ fn the_shipped_mappings_pass_their_check() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("mappings ok: 15 procedures in 16 dated versions, 32 valid fixtures"),
+        stdout.contains("mappings ok: 15 procedures in 17 dated versions, 34 valid fixtures"),
         "{stdout}"
     );
 }
@@ -344,15 +344,16 @@ fn a_mapping_that_rejects_its_own_fixture_fails_the_check() {
 #[test]
 fn each_fixture_is_checked_under_the_version_of_its_day_and_overlaps_fail_the_check() {
     let dir = mappings_copy();
-    // The karaoke rules of 2024 end on 30/11/2025: the fixture submitted on 01/12/2025 falls in
-    // no version, and that version is left with no fixture of its days.
+    // The karaoke rules of 2024 end on 05/11/2025: the fixture submitted on 10/11/2025 falls in
+    // no version (the next begins on 17/11/2025), and that version is left with no fixture of
+    // its days.
     let karaoke = dir.path().join("1.001029-karaoke.toml");
     let text = std::fs::read_to_string(&karaoke).unwrap();
     std::fs::write(
         &karaoke,
         text.replacen(
             "effective_from = \"2024-11-19\"\n",
-            "effective_from = \"2024-11-19\"\neffective_until = \"2025-11-30\"\n",
+            "effective_from = \"2024-11-19\"\neffective_until = \"2025-11-05\"\n",
             1,
         ),
     )
@@ -364,7 +365,7 @@ fn each_fixture_is_checked_under_the_version_of_its_day_and_overlaps_fail_the_ch
     };
     let err = check(dir.path());
     for expected in [
-        "karaoke-2025.json: MaTTHC procedure_not_in_force: procedure 1.001029 has no rules in force on 2025-12-01 (its versions run 2024-11-19..2025-11-30, 2026-01-05..)",
+        "karaoke-2025.json: MaTTHC procedure_not_in_force: procedure 1.001029 has no rules in force on 2025-11-10 (its versions run 2024-11-19..2025-11-05, 2025-11-17..2026-01-04, 2026-01-05..)",
         "karaoke-2025.xml: MaTTHC procedure_not_in_force",
         "1.001029-karaoke.toml: the version of 1.001029 from 2024-11-19 has no valid fixture submitted in its days",
     ] {
@@ -864,4 +865,56 @@ fn mappings_check_reads_the_calendar_as_serve_does() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn steps_that_wait_in_a_circle_or_name_an_unconfigured_agency_fail_the_check() {
+    // The shipped mappings with `from` made `to` in file `name`: what the check says.
+    let check = |name: &str, from: &str, to: &str| {
+        let dir = mappings_copy();
+        let file = dir.path().join(name);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{from} in {name}");
+        std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
+        let out = run_motcua(
+            &["mappings", "check", "--dir", dir.path().to_str().unwrap()],
+            &[],
+        );
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // The fire-safety step made to wait for the security step, which waits for it.
+    let err = check(
+        "1.001029-karaoke.toml",
+        "working_days = 7\n",
+        "working_days = 7\nafter = [\"an-ninh-trat-tu\"]\n",
+    );
+    assert!(
+        err.contains(
+            "steps: a circle in `after`: an-ninh-trat-tu → nghiem-thu-pccc → an-ninh-trat-tu"
+        ),
+        "{err}"
+    );
+    // A step given a field the form does not have.
+    let err = check(
+        "9.900001-vu-truong.toml",
+        "fields = [\"business.name\", \"venue.address\", \"venue.dance_floor_m2\"]",
+        "fields = [\"business.name\", \"owner.income\"]",
+    );
+    assert!(
+        err.contains("steps[0]: field \"owner.income\" is not a field of the form"),
+        "{err}"
+    );
+    // The dance hall's security step sent to an agency the configuration does not have: the
+    // files load, and the check against the configuration names it.
+    let err = check(
+        "9.900001-vu-truong.toml",
+        "agency = \"000.20.06.H29\"",
+        "agency = \"000.20.99.H29\"",
+    );
+    assert!(
+        err.contains("9.900001-vu-truong.toml: step \"an-ninh-trat-tu\": agency 000.20.99.H29 is not among the configuration's [[agencies]]"),
+        "{err}"
+    );
+    assert!(err.contains("motcua: 1 problem(s)"), "{err}");
 }

@@ -54,14 +54,15 @@ async fn a_dossier_keeps_the_rules_it_arrived_under_when_the_file_is_rewritten()
     assert_eq!(arrived["rules"]["effective_from"], "2026-01-05");
     let db = app.stop().await;
 
-    // The department rewrites the karaoke file: 9 working days from now on. No text of the
-    // version the dossier arrived under is left in any file.
+    // The department rewrites the karaoke file: 9 working days from Decree 297/2025's version
+    // on (the version in force carries them over). No text of the version the dossier arrived
+    // under is left in any file.
     let file = dir.path().join("1.001029-karaoke.toml");
     let text = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(text.matches("processing_days = 5").count(), 1);
+    assert_eq!(text.matches("processing_days = 16").count(), 1);
     std::fs::write(
         &file,
-        text.replace("processing_days = 5", "processing_days = 9"),
+        text.replace("processing_days = 16", "processing_days = 9"),
     )
     .unwrap();
     let app = spawn_with_mappings(db, dir.path()).await;
@@ -70,8 +71,8 @@ async fn a_dossier_keeps_the_rules_it_arrived_under_when_the_file_is_rewritten()
     assert_eq!(status, 200, "{accepted}");
     assert_eq!(
         local(&accepted["NgayHenTra"]),
-        due_after_acceptance(&accepted, 5),
-        "judged by the 5 days it arrived under, not the file's 9"
+        due_after_acceptance(&accepted, 16),
+        "judged by the 16 days it arrived under, not the file's 9"
     );
     assert_eq!(accepted["rules"]["version"], version.as_str());
 
@@ -91,8 +92,8 @@ async fn a_dossier_keeps_the_rules_it_arrived_under_when_the_file_is_rewritten()
             "SELECT COUNT(*) FROM rule_versions WHERE procedure_code = '1.001029'"
         )
         .await,
-        4,
-        "two versions in the first file, two in the rewritten one"
+        5,
+        "three versions in the first file, two of them rewritten"
     );
 }
 
@@ -101,7 +102,7 @@ async fn a_dossier_stored_before_versions_were_kept_is_judged_by_the_version_of_
     let app = spawn_app().await;
     let code = new_dossier(&app, "RULES-LEGACY-1").await;
     // As a dossier stored by an earlier gateway: the hash of a whole file, known nowhere, and
-    // an arrival in December 2025, before Circular 110/2025.
+    // an arrival in December 2025, after Decree 297/2025 and before Circular 110/2025.
     let december = chrono::NaiveDate::from_ymd_opt(2025, 12, 1)
         .unwrap()
         .and_hms_opt(2, 0, 0)
@@ -122,7 +123,7 @@ async fn a_dossier_stored_before_versions_were_kept_is_judged_by_the_version_of_
             d["rules"]["effective_from"].as_str(),
             d["rules"]["effective_until"].as_str()
         ),
-        (Some("2024-11-19"), Some("2026-01-04"))
+        (Some("2025-11-17"), Some("2026-01-04"))
     );
     assert_eq!(d["mapping_version"], "sha256-of-an-old-file");
 }
@@ -210,7 +211,7 @@ async fn a_dossier_received_under_old_fees_is_charged_them_after_new_ones_take_e
             d["fee_total"].as_i64(),
             d["rules"]["effective_from"].as_str()
         ),
-        (Some(4_000_000), Some("2024-11-19"))
+        (Some(4_000_000), Some("2025-11-17"))
     );
     let db = app.stop().await;
 
@@ -235,7 +236,7 @@ async fn a_dossier_received_under_old_fees_is_charged_them_after_new_ones_take_e
         (200, Some(2)),
         "back to the status before 6: {paid}"
     );
-    assert_eq!(paid["rules"]["effective_from"], "2024-11-19");
+    assert_eq!(paid["rules"]["effective_from"], "2025-11-17");
     // A dossier arriving now owes the new rate.
     let now = new_dossier(&app, "RULES-FEES-2").await;
     assert_eq!(dossier(&app, &now).await["fee_total"], 3_000_000);

@@ -368,6 +368,10 @@ pub struct CatalogueProcedure {
     pub documents: Vec<Value>,
     /// Fee lines in force that day.
     pub fees: Vec<Value>,
+    /// Parts other agencies act on (contract section 9): `id`, `agency` (its e-ID), `name`,
+    /// `working_days`, the `fields` and `documents` it receives, `after` (steps done first),
+    /// `legal_basis`.
+    pub steps: Vec<Value>,
 }
 
 /// A probe's answer.
