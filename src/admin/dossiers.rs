@@ -78,6 +78,7 @@ pub async fn dossier_page(
         documents,
         progress,
         payments,
+        steps: step_lines(rules, &state.config.agencies, t),
         sync: t.sync(&d.sync),
         messages,
         actions: views::ActionChoice::from_status(d.status, t),
@@ -150,4 +151,39 @@ pub async fn papers(
             ),
         ),
     }
+}
+
+/// The steps of `rules`, each agency named as the configuration names it (its code where it
+/// is not configured). None is forwarded yet in this build: each is waiting.
+fn step_lines(
+    rules: Option<&crate::mapping::Procedure>,
+    agencies: &[crate::config::PartnerAgencyConfig],
+    t: Lang,
+) -> Vec<views::StepLine> {
+    let Some(p) = rules else {
+        return Vec::new();
+    };
+    let name_of = |id: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id == id)
+            .map_or_else(|| id.to_owned(), |s| s.name.clone())
+    };
+    p.steps
+        .iter()
+        .map(|s| {
+            let agency = agencies
+                .iter()
+                .find(|a| a.code.as_str() == s.agency)
+                .map_or_else(|| s.agency.clone(), |a| a.name.clone());
+            let after: Vec<String> = s.after.iter().map(|a| name_of(a)).collect();
+            (
+                s.name.clone(),
+                agency,
+                s.working_days,
+                after.join("; "),
+                t.w("Chưa chuyển", "Not forwarded"),
+            )
+        })
+        .collect()
 }

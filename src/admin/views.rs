@@ -124,6 +124,10 @@ pub struct Facts {
 pub type DocumentLine = (String, String, &'static str, i64, bool);
 /// A progress record's line: time, officer, note, status.
 pub type ProgressLine = (String, String, String, &'static str);
+/// An inter-agency step: what the agency does, the agency, its working days, the steps it
+/// waits for (their names), where it stands.
+pub type StepLine = (String, String, u32, String, &'static str);
+
 /// A payment's line: reference, provider, amount, state, time, and its provider messages.
 pub type PaymentLine = (
     String,
@@ -156,6 +160,8 @@ pub struct Dossier<'a> {
     pub progress: Vec<ProgressLine>,
     /// Payments.
     pub payments: Vec<PaymentLine>,
+    /// Its procedure's inter-agency steps.
+    pub steps: Vec<StepLine>,
     /// Where its status sync stands.
     pub sync: String,
     /// Every message sent about it and every attempt.

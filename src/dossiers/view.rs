@@ -96,6 +96,18 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
             "last_delivered_at": wire(d.sync.last_delivered_at),
         },
         "mapping_version": d.mapping_version,
+        // Its procedure's inter-agency steps (contract section 9), from the moment it is
+        // received: none is forwarded yet in this build, so each is `pending`, with no due
+        // time of its own.
+        "steps": mapping.map(|m| m.steps.iter().map(|s| json!({
+            "id": s.id,
+            "agency": s.agency,
+            "name": s.name,
+            "after": s.after,
+            "state": "pending",
+            "HanXuLy": Value::Null,
+            "late": false,
+        })).collect::<Vec<_>>()).unwrap_or_default(),
         // The version of the procedure's rules this dossier is judged by (contract section 5).
         "rules": mapping.map(|m| json!({
             "version": m.version,

@@ -22,6 +22,7 @@ mod helpers;
 mod hostile;
 mod indicators;
 mod intake;
+mod lienthong;
 mod lifecycle;
 mod officer_browser;
 mod openapi;

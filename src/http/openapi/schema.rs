@@ -230,6 +230,10 @@ pub struct Dossier {
     pub sync: SyncView,
     /// The mapping file's version at intake.
     pub mapping_version: String,
+    /// Its procedure's inter-agency steps (contract section 9), in the rules' order: `id`,
+    /// `agency` (e-ID), `name`, `after`, `state` (`pending` until forwarded), `HanXuLy`
+    /// (`yyyyMMddHHmmss` once forwarded, else null), `late`.
+    pub steps: Vec<Value>,
     /// The rules the dossier is judged by.
     pub rules: Option<RulesView>,
 }
