@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::http::{router, AppState};
-use crate::mapping::{Mappings, ProcedureKind};
+use crate::mapping::Mappings;
 use crate::outbox::Worker;
 use crate::store::{RuleVersion, Store};
 use anyhow::Context;
@@ -224,13 +224,8 @@ impl Application {
 /// stored before migration 0017, or under a mapping whose kind changed), before serving: the
 /// officers' overdue reading skips what is marked.
 async fn mark_notices(store: &Store, mappings: &Mappings) -> anyhow::Result<()> {
-    let notices: Vec<String> = mappings
-        .iter()
-        .filter(|(_, versions)| versions.iter().any(|p| p.kind == ProcedureKind::Notice))
-        .map(|(code, _)| code.as_str().to_owned())
-        .collect();
     let changed = store
-        .mark_notices(&notices)
+        .mark_notices(&mappings.notice_codes())
         .await
         .context("cannot mark the notices' dossiers")?;
     if changed > 0 {

@@ -175,13 +175,9 @@ async fn fill(db: &BenchDb, args: &BenchArgs) -> anyhow::Result<()> {
     // A notice procedure of the mappings, for the mix's notices.
     let notice = crate::mapping::Mappings::load_dir(&config.mappings.dir)
         .map_err(|p| anyhow::anyhow!("the mappings do not load ({} problems)", p.len()))?
-        .iter()
-        .find(|(_, versions)| {
-            versions
-                .iter()
-                .any(|p| p.kind == crate::mapping::ProcedureKind::Notice)
-        })
-        .map(|(code, _)| code.as_str().to_owned())
+        .notice_codes()
+        .into_iter()
+        .next()
         .context("no procedure of the mappings is a notice")?;
     let t0 = std::time::Instant::now();
     let added = store

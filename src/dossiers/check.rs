@@ -9,6 +9,7 @@
 
 use super::intake::{BodyFormat, Intake, IntakeError, RulesDay};
 use crate::domain::codes::ProcedureCode;
+use crate::mapping::steps::unknown_agencies;
 use crate::mapping::Mappings;
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -62,16 +63,13 @@ fn files_in(dir: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
     }
 }
 
-/// Checks the mappings in `mappings_dir` against the fixtures in `fixtures_dir`
-/// (which holds `valid/` and `invalid/`).
-pub fn check(mappings_dir: &Path, fixtures_dir: &Path) -> CheckReport {
-    check_with(mappings_dir, fixtures_dir, &mut |_, _| {})
-}
-
-/// [`check`], telling `progress` of each fixture done: `(done, of)`.
+/// Checks the mappings in `mappings_dir` against the fixtures in `fixtures_dir` (which holds
+/// `valid/` and `invalid/`) and every step's agency against `agencies` (the configuration's
+/// codes), telling `progress` of each fixture done: `(done, of)`.
 pub fn check_with(
     mappings_dir: &Path,
     fixtures_dir: &Path,
+    agencies: &[&str],
     progress: &mut dyn FnMut(usize, usize),
 ) -> CheckReport {
     let mut report = CheckReport::default();
@@ -82,6 +80,10 @@ pub fn check_with(
             return report;
         }
     };
+    // The mappings alone cannot know the agencies: the configuration names them.
+    report
+        .problems
+        .extend(unknown_agencies(&mappings, agencies));
     report.procedures = mappings.len();
     report.versions = mappings.loaded_versions().count();
     let now = Utc::now();

@@ -3,7 +3,7 @@
 //! the files loaded now, or among the versions the store kept from earlier files.
 
 use super::compile::{compile_file, compile_stored};
-use super::{MappingProblem, Procedure};
+use super::{MappingProblem, Procedure, ProcedureKind};
 use crate::domain::codes::ProcedureCode;
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
@@ -131,6 +131,15 @@ impl Mappings {
     /// Each procedure's versions, by code.
     pub fn iter(&self) -> impl Iterator<Item = (&ProcedureCode, &[Arc<Procedure>])> {
         self.procedures.iter().map(|(c, v)| (c, v.as_slice()))
+    }
+
+    /// The codes of the procedures that are notices (in any version): their dossiers are
+    /// never overdue.
+    pub fn notice_codes(&self) -> Vec<String> {
+        self.iter()
+            .filter(|(_, versions)| versions.iter().any(|p| p.kind == ProcedureKind::Notice))
+            .map(|(code, _)| code.as_str().to_owned())
+            .collect()
     }
 
     /// Every version that the files loaded now hold.

@@ -918,3 +918,41 @@ fn steps_that_wait_in_a_circle_or_name_an_unconfigured_agency_fail_the_check() {
     );
     assert!(err.contains("motcua: 1 problem(s)"), "{err}");
 }
+
+#[test]
+fn serve_refuses_to_start_when_a_step_names_an_unconfigured_agency() {
+    let dir = mappings_copy();
+    let file = dir.path().join("9.900001-vu-truong.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen(
+            "agency = \"000.20.06.H29\"",
+            "agency = \"000.20.99.H29\"",
+            1,
+        ),
+    )
+    .unwrap();
+    // Were the check missing, the start would stop later, at a database that refuses it.
+    let out = run_motcua(
+        &["serve"],
+        &[
+            ("MOTCUA__MAPPINGS__DIR", dir.path().to_str().unwrap()),
+            (
+                "MOTCUA__DATABASE__URL",
+                "postgres://motcua@127.0.0.1:1/motcua",
+            ),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the procedure mappings name agencies the configuration does not have")
+            && err.contains("step \"an-ninh-trat-tu\": agency 000.20.99.H29"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("connection refused"),
+        "stopped before the store: {err}"
+    );
+}
