@@ -43,6 +43,7 @@ pub mod domain;
 pub mod dossiers;
 pub mod files;
 pub mod http;
+pub mod lienthong;
 pub mod mapping;
 pub mod metrics;
 pub mod outbox;

@@ -42,6 +42,9 @@ pub struct ActForm {
     amount: String,
     #[serde(default)]
     receipt_no: String,
+    /// `forward`: the step.
+    #[serde(default)]
+    step: String,
 }
 
 /// `2026-12-05T17:00` as the wire's `20261205170000`; anything else is passed on as typed, to
@@ -67,6 +70,9 @@ impl ActForm {
         }
         if self.action == "extend" {
             obj.insert("new_due".into(), json!(wire_due(self.new_due.trim())));
+        }
+        if self.action == "forward" {
+            obj.insert("step".into(), json!(self.step));
         }
         if self.action == "record_payment" {
             obj.insert("method".into(), json!("counter"));
@@ -97,6 +103,7 @@ fn field_label(field: &str, t: Lang) -> &str {
         "method" => t.w("Hình thức nộp", "Method"),
         "amount" => t.w("Số tiền", "Amount"),
         "receipt_no" => t.w("Số biên lai", "Receipt number"),
+        "step" => t.w("Bước liên thông", "Inter-agency step"),
         other => other,
     }
 }
@@ -161,6 +168,10 @@ fn refusal(e: &LifecycleError, t: Lang) -> Option<(StatusCode, Vec<String>)> {
             t.w("Số biên lai này đã được ghi nhận.", "This receipt number is already recorded.")
                 .into(),
         ),
+        LifecycleError::StepConflict { code, message } => conflict(format!(
+            "{} ({code}: {message}).",
+            t.w("Bước liên thông chưa cho phép thao tác này", "An inter-agency step does not allow this")
+        )),
         LifecycleError::NotFound | LifecycleError::Store(_) => None,
     }
 }

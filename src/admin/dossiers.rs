@@ -54,6 +54,7 @@ pub async fn dossier_page(
 ) -> Response {
     let rules = rules_of(&state.mappings, d).map(AsRef::as_ref);
     let t = officer.lang;
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let (documents, progress, mut payments) = views::lists(d, rules, t);
     for (line, p) in payments.iter_mut().zip(&d.payments) {
         match state.store.payment_events(&p.reference).await {
@@ -74,14 +75,19 @@ pub async fn dossier_page(
         officer: &officer.client.name,
         acts: acts(&officer.client),
         csrf: &officer.session.csrf,
-        d: views::Facts::new(d, rules, chrono::Utc::now().timestamp_millis(), t),
+        d: views::Facts::new(d, rules, now_ms, t),
         documents,
         progress,
         payments,
-        steps: step_lines(rules, &state.config.agencies, t),
+        steps: super::steps::step_lines(rules, state.lifecycle.agencies(), d, now_ms, t),
+        extend_advised: crate::dossiers::steps::steps_view(rules, d, now_ms).1,
         sync: t.sync(&d.sync),
         messages,
-        actions: views::ActionChoice::from_status(d.status, t),
+        actions: views::ActionChoice::from_status(
+            d.status,
+            super::steps::forward_choices(rules, d),
+            t,
+        ),
         problems,
         form_key: crate::http::session::nonce(),
         typed,
@@ -151,39 +157,4 @@ pub async fn papers(
             ),
         ),
     }
-}
-
-/// The steps of `rules`, each agency named as the configuration names it (its code where it
-/// is not configured). None is forwarded yet in this build: each is waiting.
-fn step_lines(
-    rules: Option<&crate::mapping::Procedure>,
-    agencies: &[crate::config::PartnerAgencyConfig],
-    t: Lang,
-) -> Vec<views::StepLine> {
-    let Some(p) = rules else {
-        return Vec::new();
-    };
-    let name_of = |id: &str| {
-        p.steps
-            .iter()
-            .find(|s| s.id == id)
-            .map_or_else(|| id.to_owned(), |s| s.name.clone())
-    };
-    p.steps
-        .iter()
-        .map(|s| {
-            let agency = agencies
-                .iter()
-                .find(|a| a.code.as_str() == s.agency)
-                .map_or_else(|| s.agency.clone(), |a| a.name.clone());
-            let after: Vec<String> = s.after.iter().map(|a| name_of(a)).collect();
-            (
-                s.name.clone(),
-                agency,
-                s.working_days,
-                after.join("; "),
-                t.w("Chưa chuyển", "Not forwarded"),
-            )
-        })
-        .collect()
 }

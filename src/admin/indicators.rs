@@ -137,6 +137,7 @@ pub async fn indicators(
     let report = match crate::dossiers::report::indicators(
         &state.store,
         &state.mappings,
+        state.lifecycle.agencies(),
         month,
         now,
     )

@@ -106,6 +106,7 @@ impl Lang {
                 Action::ConfirmPayment => "Confirm an online payment",
                 Action::RecordPayment => "Record fees paid at the counter",
                 Action::Extend => "Extend the due date",
+                Action::Forward => "Forward to an agency",
                 Action::Complete => "Complete",
                 Action::ReturnResult => "Return the result",
                 Action::Withdraw => "Withdraw on the applicant's request",

@@ -16,6 +16,7 @@ pub mod list;
 pub mod queues;
 pub mod reply;
 pub mod session;
+pub mod steps;
 pub mod views;
 
 use crate::http::AppState;

@@ -124,9 +124,7 @@ pub struct Facts {
 pub type DocumentLine = (String, String, &'static str, i64, bool);
 /// A progress record's line: time, officer, note, status.
 pub type ProgressLine = (String, String, String, &'static str);
-/// An inter-agency step: what the agency does, the agency, its working days, the steps it
-/// waits for (their names), where it stands.
-pub type StepLine = (String, String, u32, String, &'static str);
+pub use super::steps::StepLine;
 
 /// A payment's line: reference, provider, amount, state, time, and its provider messages.
 pub type PaymentLine = (
@@ -162,6 +160,8 @@ pub struct Dossier<'a> {
     pub payments: Vec<PaymentLine>,
     /// Its procedure's inter-agency steps.
     pub steps: Vec<StepLine>,
+    /// An open step runs past `NgayHenTra` and the one extension is unused.
+    pub extend_advised: bool,
     /// Where its status sync stands.
     pub sync: String,
     /// Every message sent about it and every attempt.
@@ -199,18 +199,25 @@ pub struct ActionChoice {
     pub extend: bool,
     /// Whether `record_payment` is (amount and receipt number).
     pub record_payment: bool,
+    /// The steps `forward` may send now, `(id, name)`.
+    pub steps: Vec<(String, String)>,
 }
 
 impl ActionChoice {
-    /// The choice from status `code`.
-    pub fn from_status(code: i64, t: Lang) -> Self {
-        let actions: Vec<Action> = Status::from_code(code)
+    /// The choice from status `code`, with the steps that may be forwarded now.
+    pub fn from_status(code: i64, steps: Vec<(String, String)>, t: Lang) -> Self {
+        let mut actions: Vec<Action> = Status::from_code(code)
             .map(|s| Action::available_from(s).collect())
             .unwrap_or_default();
+        let forward = Status::from_code(code) == Some(Status::Processing) && !steps.is_empty();
+        if forward {
+            actions.push(Action::Forward);
+        }
         Self {
             extend: actions.contains(&Action::Extend),
             record_payment: actions.contains(&Action::RecordPayment),
             actions: actions.iter().map(|a| (a.name(), t.action(*a))).collect(),
+            steps: if forward { steps } else { Vec::new() },
         }
     }
 }

@@ -138,7 +138,8 @@ pub async fn run(config: &Config, month: &str, as_csv: bool) -> anyhow::Result<(
     let store = Store::connect(&config.database.url, 2)
         .await
         .context("cannot open the database")?;
-    let report = indicators(&store, &mappings, month, chrono::Utc::now()).await;
+    let agencies = crate::lienthong::Agencies::new(config);
+    let report = indicators(&store, &mappings, &agencies, month, chrono::Utc::now()).await;
     store.close().await;
     let report = report?;
     let rows = rows(&report);

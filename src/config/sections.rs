@@ -17,6 +17,9 @@ use std::path::PathBuf;
 pub struct ServerConfig {
     /// `host:port`; port 0 picks a free port.
     pub listen: String,
+    /// The gateway's address as partners reach it: the links to forwarded documents start
+    /// with it.
+    pub public_url: HttpUrl,
     /// Longest time for one request.
     pub request_timeout: Dur,
     /// How long shutdown waits for requests in flight.
@@ -218,6 +221,8 @@ pub struct RateLimitsConfig {
     pub payment: Rate,
     /// Each internal client.
     pub api: Rate,
+    /// Each agency's answers (contract section 9).
+    pub agency: Rate,
     /// Each client address, before authentication.
     pub address: Rate,
 }

@@ -26,6 +26,8 @@ pub enum Action {
     RecordPayment,
     /// 2, 4, 5, 6 → same: a new due date, once, with an apology letter.
     Extend,
+    /// 4 → 4: a step forwarded to another agency (contract section 9).
+    Forward,
     /// 4 → 9: result ready.
     Complete,
     /// 9 → 10: result handed over.
@@ -74,6 +76,7 @@ impl Action {
             Self::ConfirmPayment => "Xác nhận thanh toán trực tuyến",
             Self::RecordPayment => "Ghi nhận nộp phí tại quầy",
             Self::Extend => "Gia hạn giải quyết",
+            Self::Forward => "Chuyển liên thông",
             Self::Complete => "Hoàn thành xử lý",
             Self::ReturnResult => "Trả kết quả",
             Self::Withdraw => "Rút hồ sơ theo yêu cầu công dân",
@@ -92,6 +95,7 @@ impl Action {
             "request_payment" => Self::RequestPayment,
             "record_payment" => Self::RecordPayment,
             "extend" => Self::Extend,
+            "forward" => Self::Forward,
             "complete" => Self::Complete,
             "return_result" => Self::ReturnResult,
             "withdraw" => Self::Withdraw,
@@ -112,6 +116,7 @@ impl Action {
             Self::ConfirmPayment => "payment_confirmed",
             Self::RecordPayment => "record_payment",
             Self::Extend => "extend",
+            Self::Forward => "forward",
             Self::Complete => "complete",
             Self::ReturnResult => "return_result",
             Self::Withdraw => "withdraw",
@@ -139,6 +144,7 @@ impl Action {
             Self::ConfirmPayment => "Đã thanh toán phí, lệ phí",
             Self::RecordPayment => "Nộp phí, lệ phí tại Bộ phận Một cửa",
             Self::Extend => "Gia hạn thời gian giải quyết",
+            Self::Forward => "Chuyển liên thông",
             Self::Complete => "Đã xử lý xong, có kết quả",
             Self::ReturnResult => "Đã trả kết quả",
             Self::Withdraw => "Công dân yêu cầu rút hồ sơ",
@@ -162,6 +168,7 @@ pub fn transition(action: Action, from: Status, before_payment: Option<Status>) 
         (Action::Extend, s @ (Accepted | Processing | SupplementRequested | PaymentRequested)) => {
             Some(s)
         }
+        (Action::Forward, Processing) => Some(Processing),
         (Action::Complete, Processing) => Some(Completed),
         (Action::ReturnResult, Completed) => Some(Returned),
         (
@@ -210,7 +217,8 @@ impl Timeliness {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 12] = [
+    const ACTIONS: [Action; 13] = [
+        Action::Forward,
         Action::Accept,
         Action::Reject,
         Action::StartProcessing,
@@ -235,6 +243,7 @@ mod tests {
             ("receive_supplement", &[5], Some(4)),
             ("request_payment", &[2, 4], Some(6)),
             ("extend", &[2, 4, 5, 6], None),
+            ("forward", &[4], None),
             ("complete", &[4], Some(9)),
             ("return_result", &[9], Some(10)),
             ("withdraw", &[1, 2, 4, 5, 6], Some(7)),

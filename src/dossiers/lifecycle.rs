@@ -4,39 +4,50 @@
 //! is read again and re-planned.
 
 use super::fees;
-use super::plan::{plan, rules_of, ActionInput, LifecycleError, Rules};
+pub use super::plan::OfficeHours;
+use super::plan::{plan, rules_of, ActionInput, LifecycleError, Planned, Rules};
+use super::steps::{plan_answer, plan_steps};
 use crate::domain::calendar::{Calendar, WorkingHours};
 use crate::domain::lifecycle::Action;
 use crate::dossiers::status_cache::StatusCache;
 use crate::dossiers::view::dossier_view;
+use crate::lienthong::answer::StepAnswer;
+use crate::lienthong::{Agencies, Agency};
 use crate::mapping::Mappings;
 use crate::portal::sync::{portal_procedure, status_sync, SyncDates, PORTAL};
 use crate::store::group_commit::GroupCommit;
 use crate::store::{
-    ApplyOutcome, Change, IdempotencyKey, NewOutboxMessage, PaymentOp, Store, StoreError,
-    StoredDossier,
+    ApplyOutcome, Change, DossierUpdate, IdempotencyKey, NewOutboxMessage, PaymentOp, Store,
+    StoreError, StoredDossier,
 };
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// Working hours: the department's default and any office's own.
-#[derive(Debug, Clone)]
-pub struct OfficeHours {
-    /// Hours of offices not listed.
-    pub default: WorkingHours,
-    /// Hours by handling unit.
-    pub offices: HashMap<String, WorkingHours>,
+/// What the lifecycle reads besides the store: the procedures' rules, the calendar and hours,
+/// the agencies steps go to, and the gateway's address as they reach it.
+#[derive(Clone)]
+pub struct LifecycleRules {
+    /// The procedures' mappings.
+    pub mappings: Arc<Mappings>,
+    /// The working calendar.
+    pub calendar: Arc<Calendar>,
+    /// The offices' hours.
+    pub hours: Arc<OfficeHours>,
+    /// `[[agencies]]`.
+    pub agencies: Arc<Agencies>,
+    /// `server.public_url`.
+    pub public_url: Arc<str>,
 }
+
+/// Turns the changed dossier into the answer (and what an idempotency key keeps).
+type Render = Box<dyn Fn(&StoredDossier) -> String + Send + Sync>;
 
 /// The lifecycle service.
 #[derive(Clone)]
 pub struct Lifecycle {
     store: Store,
-    mappings: Arc<Mappings>,
-    calendar: Arc<Calendar>,
-    hours: Arc<OfficeHours>,
+    rules: LifecycleRules,
     outbox_wake: Arc<Notify>,
     /// Status reads kept in memory; a committed change drops its dossier's.
     status_cache: Arc<StatusCache>,
@@ -55,9 +66,7 @@ impl Lifecycle {
     /// is notified after every change so the worker delivers without waiting for its next poll.
     pub fn new(
         store: Store,
-        mappings: Arc<Mappings>,
-        calendar: Arc<Calendar>,
-        hours: Arc<OfficeHours>,
+        rules: LifecycleRules,
         outbox_wake: Arc<Notify>,
         status_cache: Arc<StatusCache>,
     ) -> Self {
@@ -81,9 +90,7 @@ impl Lifecycle {
         );
         Self {
             store,
-            mappings,
-            calendar,
-            hours,
+            rules,
             outbox_wake,
             status_cache,
             writer,
@@ -101,9 +108,26 @@ impl Lifecycle {
     }
 
     fn hours_for(&self, d: &StoredDossier) -> &WorkingHours {
-        rules_of(&self.mappings, d)
-            .and_then(|p| self.hours.offices.get(&p.handling_unit))
-            .unwrap_or(&self.hours.default)
+        let hours = &self.rules.hours;
+        rules_of(&self.rules.mappings, d)
+            .and_then(|p| hours.offices.get(&p.handling_unit))
+            .unwrap_or(&hours.default)
+    }
+
+    /// The agencies steps are forwarded to.
+    pub fn agencies(&self) -> &Agencies {
+        &self.rules.agencies
+    }
+
+    fn rules_for<'a>(&'a self, d: &StoredDossier) -> Rules<'a> {
+        Rules {
+            mappings: &self.rules.mappings,
+            calendar: &self.rules.calendar,
+            hours: self.hours_for(d),
+            offices: &self.rules.hours,
+            agencies: &self.rules.agencies,
+            public_url: &self.rules.public_url,
+        }
     }
 
     /// Applies an action to the dossier `code`; answers the dossier as `GET` shows it, or the
@@ -128,9 +152,86 @@ impl Lifecycle {
         payment: Option<&PaymentOp>,
         now: DateTime<Utc>,
     ) -> Result<String, LifecycleError> {
+        let mappings = self.rules.mappings.clone();
+        let render: Render =
+            Box::new(move |d: &StoredDossier| dossier_view(&mappings, d).to_string());
+        let label = input.action.name();
+        self.run(code, key, render, label, now, |d, rules, now| {
+            let planned = plan(rules, d, input, now)?;
+            let mut planned = plan_steps(rules, d, input, planned)?;
+            planned.payment = match input.action {
+                Action::RecordPayment => Some(fees::counter_payment(
+                    d,
+                    input.counter.as_ref(),
+                    now.timestamp_millis(),
+                )?),
+                _ => payment.cloned(),
+            };
+            Ok(planned)
+        })
+        .await
+    }
+
+    /// An agency's answer to its forwarding `reference` (already verified as that agency's):
+    /// the step's new state and a progress record synced to the portal, in one commit, kept
+    /// under the agency's `webhook-id` in `key`; `render` makes the agency's answer.
+    pub async fn answer_step(
+        &self,
+        reference: &str,
+        agency: &Agency,
+        answer: &StepAnswer,
+        key: &IdempotencyKey,
+        render: Render,
+        now: DateTime<Utc>,
+    ) -> Result<String, LifecycleError> {
+        let code = match self.store.step_owner(reference).await? {
+            Some((code, _)) => code,
+            None => return Err(LifecycleError::NotFound),
+        };
+        self.run(
+            &code,
+            Some(key),
+            render,
+            "lienthong",
+            now,
+            |d, rules, now| {
+                let procedure = rules_of(rules.mappings, d).map(AsRef::as_ref);
+                let (op, progress) = plan_answer(
+                    procedure,
+                    agency,
+                    d,
+                    reference,
+                    answer,
+                    now.timestamp_millis(),
+                )?;
+                Ok(Planned {
+                    update: DossierUpdate::from_stored(d),
+                    progress,
+                    step: Some(op),
+                    messages: Vec::new(),
+                    payment: None,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Plans a change on the dossier with `planner`, commits it with its portal sync (and
+    /// whatever else it carries), and answers; a plan made stale by a concurrent change is made
+    /// again, and an idempotency key's earlier answer is the answer.
+    async fn run(
+        &self,
+        code: &str,
+        key: Option<&IdempotencyKey>,
+        render: Render,
+        label: &'static str,
+        now: DateTime<Utc>,
+        planner: impl Fn(&StoredDossier, &Rules<'_>, DateTime<Utc>) -> Result<Planned, LifecycleError>,
+    ) -> Result<String, LifecycleError> {
         // Whole seconds: the wire shows seconds, and due dates computed from the shown
         // acceptance time must be the ones stored.
         let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        let render: Arc<Render> = Arc::new(render);
         for _ in 0..MAX_RETRIES {
             // Checked on every round: a request with the same key may have committed while
             // this one was planned against the dossier it changed.
@@ -142,28 +243,19 @@ impl Lifecycle {
                 .dossier_by_code(code)
                 .await?
                 .ok_or(LifecycleError::NotFound)?;
-            let rules = Rules {
-                mappings: &self.mappings,
-                calendar: &self.calendar,
-                hours: self.hours_for(&d),
-            };
-            let planned = plan(&rules, &d, input, now).and_then(|planned| {
-                let counter = match input.action {
-                    Action::RecordPayment => Some(fees::counter_payment(
-                        &d,
-                        input.counter.as_ref(),
-                        now.timestamp_millis(),
-                    )?),
-                    _ => None,
-                };
-                Ok((planned, counter))
-            });
-            let ((update, progress), counter) = match planned {
+            let planned = match planner(&d, &self.rules_for(&d), now) {
                 Ok(planned) => planned,
                 // The dossier may have been changed by this very key's first request between
                 // the key check above and the read.
                 Err(refused) => return self.keyed_answer(key).await?.unwrap_or(Err(refused)),
             };
+            let Planned {
+                update,
+                progress,
+                step,
+                messages,
+                payment,
+            } = planned;
             let sync = status_sync(
                 &d.code,
                 &d.portal_id,
@@ -178,21 +270,24 @@ impl Lifecycle {
                 &progress,
             );
             let status = update.status;
-            let mappings = self.mappings.clone();
+            let mut outbox = vec![NewOutboxMessage {
+                destination: PORTAL.into(),
+                kind: "status".into(),
+                payload: sync,
+            }];
+            outbox.extend(messages);
+            let shared = render.clone();
             let change = Change {
                 dossier_id: d.id,
                 version: d.version,
                 update,
                 progress,
-                outbox: vec![NewOutboxMessage {
-                    destination: PORTAL.into(),
-                    kind: "status".into(),
-                    payload: sync,
-                }],
+                outbox,
                 idempotency: key.cloned(),
-                payment: payment.cloned().or(counter),
+                payment,
+                step,
                 now: now.timestamp_millis(),
-                render: Box::new(move |d: &StoredDossier| dossier_view(&mappings, d).to_string()),
+                render: Box::new(move |d: &StoredDossier| shared(d)),
             };
             let outcome = self
                 .writer
@@ -201,12 +296,18 @@ impl Lifecycle {
                 .map_err(StoreError::from)??;
             match outcome {
                 ApplyOutcome::Applied(body) => {
-                    tracing::info!(dossier.code = %d.code, action = input.action.name(), status, "dossier changed");
+                    tracing::info!(dossier.code = %d.code, action = label, status, "dossier changed");
                     self.outbox_wake.notify_one();
                     return Ok(body);
                 }
                 ApplyOutcome::Stale => continue,
                 ApplyOutcome::PaymentNotPending => return Err(LifecycleError::PaymentNotPending),
+                ApplyOutcome::StepClosed => {
+                    return Err(LifecycleError::StepConflict {
+                        code: "STEP_FINAL",
+                        message: "this forwarding is closed: nothing follows it".into(),
+                    })
+                }
                 ApplyOutcome::KeyTaken(answer) => {
                     let same = key.is_some_and(|k| k.request_hash == answer.request_hash);
                     return if same {

@@ -12,10 +12,21 @@ use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::{from_millis, to_vn, vn_date, vn_offset};
 use crate::domain::validation::FieldError;
+use crate::lienthong::Agencies;
 use crate::mapping::{Mappings, Procedure, ProcedureKind};
-use crate::store::{DossierUpdate, StoreError, StoredDossier};
+use crate::store::{DossierUpdate, NewOutboxMessage, StepOp, StoreError, StoredDossier};
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Working hours: the department's default and any office's own.
+#[derive(Debug, Clone)]
+pub struct OfficeHours {
+    /// Hours of offices not listed.
+    pub default: WorkingHours,
+    /// Hours by handling unit.
+    pub offices: HashMap<String, WorkingHours>,
+}
 
 /// Who took the action (a line of the control slip).
 #[derive(Debug, Clone)]
@@ -43,6 +54,8 @@ pub struct ActionInput {
     pub counter: Option<CounterReceipt>,
     /// `accept`: the procedure's variant whose processing time applies.
     pub variant: Option<String>,
+    /// `forward`: the step forwarded.
+    pub step: Option<String>,
 }
 
 /// Why an action was not applied.
@@ -66,6 +79,15 @@ pub enum LifecycleError {
     /// A due date would fall in a year without a calendar file (409 `CALENDAR_MISSING`).
     #[error(transparent)]
     CalendarMissing(#[from] CalendarMissing),
+    /// An inter-agency step forbids it (409 with `code`: `STEP_OPEN`, `STEP_NOT_READY`,
+    /// `STEPS_OPEN`, `STEP_FINAL`).
+    #[error("{message}")]
+    StepConflict {
+        /// The contract's error code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The result cannot be returned: the fees due are not paid (409 `FEES_UNPAID`).
     #[error("the fees due, {0} đồng, are not paid")]
     FeesUnpaid(Vnd),
@@ -92,6 +114,27 @@ pub struct Rules<'a> {
     pub calendar: &'a Calendar,
     /// The hours of the office handling the dossier.
     pub hours: &'a WorkingHours,
+    /// Every office's hours (an agency may keep one's).
+    pub offices: &'a OfficeHours,
+    /// The agencies steps are forwarded to.
+    pub agencies: &'a Agencies,
+    /// The gateway's address as agencies reach it (links to forwarded documents).
+    pub public_url: &'a str,
+}
+
+/// A planned change: the dossier's new columns, its progress record, and for a step its
+/// operation and the agency's message.
+pub struct Planned {
+    /// New column values.
+    pub update: DossierUpdate,
+    /// The progress record.
+    pub progress: Progress,
+    /// The step operation, if any.
+    pub step: Option<StepOp>,
+    /// Messages besides the portal's status sync.
+    pub messages: Vec<NewOutboxMessage>,
+    /// A payment operation committed with it.
+    pub payment: Option<crate::store::PaymentOp>,
 }
 
 pub(super) fn local(ms: i64) -> NaiveDateTime {
@@ -113,13 +156,14 @@ pub fn rules_of<'m>(mappings: &'m Mappings, d: &StoredDossier) -> Option<&'m Arc
     mappings.judged_by(&code, &d.mapping_version, received)
 }
 
-/// The new column values and progress record of an action on `d`, or why it is refused.
+/// The new column values and progress record of an action on `d` (and for `forward`, the
+/// step and the agency's message), or why it is refused.
 pub fn plan(
     rules: &Rules<'_>,
     d: &StoredDossier,
     input: &ActionInput,
     now: DateTime<Utc>,
-) -> Result<(DossierUpdate, Progress), LifecycleError> {
+) -> Result<Planned, LifecycleError> {
     let action = input.action;
     let from = Status::from_code(d.status)
         .ok_or_else(|| StoreError::Corrupt(format!("status {}", d.status)))?;
@@ -249,7 +293,12 @@ pub fn plan(
             fees::settled(d)?;
             u.returned_at = Some(now_ms);
         }
-        Action::Reject | Action::StartProcessing | Action::Withdraw | Action::Stop => {}
+        // The step itself is planned by `steps::plan_steps` over this plan.
+        Action::Reject
+        | Action::StartProcessing
+        | Action::Withdraw
+        | Action::Stop
+        | Action::Forward => {}
     }
     let progress = Progress {
         action: action.name().into(),
@@ -269,5 +318,11 @@ pub fn plan(
         }),
         at: now_ms,
     };
-    Ok((u, progress))
+    Ok(Planned {
+        update: u,
+        progress,
+        step: None,
+        messages: Vec::new(),
+        payment: None,
+    })
 }

@@ -1,10 +1,12 @@
 //! The month's indicators as the API and `motcua report indicators` give them: the store's
 //! counts per procedure, with what depends on the procedure's kind applied (a notice is never
-//! overdue; only a notice is deemed consented), each procedure named, and the total.
+//! overdue; only a notice is deemed consented), each procedure named, and the total; and the
+//! inter-agency steps each agency finished on time or late, and held at the month's end.
 
 use crate::domain::codes::ProcedureCode;
 use crate::domain::indicators::{Figures, Month};
 use crate::domain::time::format_wire_millis;
+use crate::lienthong::Agencies;
 use crate::mapping::{Mappings, ProcedureKind};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -42,12 +44,32 @@ pub struct Report {
     pub procedures: Vec<ProcedureLine>,
     /// Every procedure together.
     pub total: Figures,
+    /// Inter-agency steps per agency (contract section 9), by code.
+    pub agencies: Vec<AgencyLine>,
+}
+
+/// One agency's steps in the month.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgencyLine {
+    /// The agency's e-ID.
+    pub agency: String,
+    /// Its name, where the configuration has it.
+    pub name: Option<String>,
+    /// Steps it finished (done or refused) in the month on or before their due day.
+    pub on_time: i64,
+    /// Steps it finished in the month after their due day.
+    pub late: i64,
+    /// Steps it held at the month's end.
+    pub open_at_end: i64,
+    /// Of those, past their `HanXuLy` then.
+    pub late_at_end: i64,
 }
 
 /// The indicators of `month`, as of `now`.
 pub async fn indicators(
     store: &Store,
     mappings: &Mappings,
+    agencies: &Agencies,
     month: Month,
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
@@ -86,7 +108,22 @@ pub async fn indicators(
             }
         })
         .collect();
+    let offset_ms = i64::from(crate::domain::time::vn_offset().local_minus_utc()) * 1000;
+    let agencies = store
+        .step_counts(from, end, offset_ms)
+        .await?
+        .into_iter()
+        .map(|(code, c)| AgencyLine {
+            name: agencies.get(&code).map(|a| a.name.clone()),
+            agency: code,
+            on_time: c.on_time,
+            late: c.late,
+            open_at_end: c.open,
+            late_at_end: c.open_late,
+        })
+        .collect();
     Ok(Report {
+        agencies,
         month: month.label(),
         from: format_wire_millis(from),
         to: format_wire_millis(to),

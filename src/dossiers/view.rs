@@ -2,6 +2,7 @@
 //! of every lifecycle action (which renders it inside the action's transaction).
 
 use super::plan::rules_of;
+use super::steps::steps_view;
 use crate::domain::dossier::FeeLine;
 use crate::domain::status::Status;
 use crate::domain::time::format_wire_millis;
@@ -42,6 +43,7 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
     let past_due = d.due_at.is_some_and(|due| due < now);
     let deemed_consent =
         notice && past_due && Status::from_code(d.status).is_some_and(Status::is_open);
+    let (steps, extend_advised) = steps_view(mapping.map(AsRef::as_ref), d, now);
     json!({
         "MaHoSo": d.code,
         "MaHoSoQG": d.portal_id,
@@ -97,17 +99,9 @@ pub fn dossier_view(mappings: &Mappings, d: &StoredDossier) -> Value {
         },
         "mapping_version": d.mapping_version,
         // Its procedure's inter-agency steps (contract section 9), from the moment it is
-        // received: none is forwarded yet in this build, so each is `pending`, with no due
-        // time of its own.
-        "steps": mapping.map(|m| m.steps.iter().map(|s| json!({
-            "id": s.id,
-            "agency": s.agency,
-            "name": s.name,
-            "after": s.after,
-            "state": "pending",
-            "HanXuLy": Value::Null,
-            "late": false,
-        })).collect::<Vec<_>>()).unwrap_or_default(),
+        // received: each with its latest forwarding (`pending` before any).
+        "steps": steps,
+        "extend_advised": extend_advised,
         // The version of the procedure's rules this dossier is judged by (contract section 5).
         "rules": mapping.map(|m| json!({
             "version": m.version,

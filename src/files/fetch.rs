@@ -36,8 +36,11 @@ pub enum Verdict {
 /// Fetches due documents.
 #[derive(Debug)]
 pub struct Fetcher {
-    client: reqwest::Client,
-    hosts: Arc<FileHosts>,
+    /// The portal's documents: `portal.file_hosts` only.
+    portal: Source,
+    /// Each agency's results (contract section 9): that agency's own host only, each with a
+    /// client of its own so that one source's listed addresses never open another's.
+    agencies: std::collections::HashMap<String, Source>,
     store: Store,
     files: FileStore,
     max_size: u64,
@@ -50,15 +53,17 @@ pub struct Fetcher {
     status_cache: Arc<StatusCache>,
 }
 
-impl Fetcher {
-    /// A fetcher over this configuration, store and storage.
-    pub fn new(
-        config: &Config,
-        store: Store,
-        files: FileStore,
-        status_cache: Arc<StatusCache>,
-    ) -> anyhow::Result<Self> {
-        let hosts = Arc::new(FileHosts::new(&config.portal.file_hosts));
+/// Where one kind of document comes from: its allowed hosts, and a client whose resolver and
+/// redirects are held to them.
+#[derive(Debug)]
+struct Source {
+    hosts: Arc<FileHosts>,
+    client: reqwest::Client,
+}
+
+impl Source {
+    fn new(entries: &[String], timeout: Duration) -> anyhow::Result<Self> {
+        let hosts = Arc::new(FileHosts::new(entries));
         let policy_hosts = hosts.clone();
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver::new(hosts.clone())))
@@ -73,11 +78,35 @@ impl Fetcher {
             }))
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(config.storage.fetch_timeout.0)
+            .timeout(timeout)
             .build()?;
+        Ok(Self { hosts, client })
+    }
+}
+
+impl Fetcher {
+    /// A fetcher over this configuration, store and storage.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        files: FileStore,
+        status_cache: Arc<StatusCache>,
+    ) -> anyhow::Result<Self> {
+        let timeout = config.storage.fetch_timeout.0;
+        let portal = Source::new(&config.portal.file_hosts, timeout)?;
+        let agencies = crate::lienthong::Agencies::new(config)
+            .all()
+            .iter()
+            .map(|a| {
+                Ok((
+                    a.code.clone(),
+                    Source::new(std::slice::from_ref(&a.host), timeout)?,
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
-            client,
-            hosts,
+            portal,
+            agencies,
             store,
             files,
             max_size: config.portal.max_file_size,
@@ -209,7 +238,19 @@ impl Fetcher {
         let Ok(url) = Url::parse(&doc.url) else {
             return Verdict::Refused("failed", "DuongDanTaiTepTin is not a URL".into());
         };
-        if let Err(e) = self.hosts.check(&url) {
+        let source = match &doc.agency {
+            None => &self.portal,
+            Some(code) => match self.agencies.get(code) {
+                Some(source) => source,
+                None => {
+                    return Verdict::Refused(
+                        "host_not_allowed",
+                        "the agency that sent it is no longer configured".into(),
+                    )
+                }
+            },
+        };
+        if let Err(e) = source.hosts.check(&url) {
             return Verdict::Refused("host_not_allowed", e.to_string());
         }
         match self.files.size_of(&doc.sha256).await {
@@ -223,7 +264,7 @@ impl Fetcher {
             Ok(None) => {}
             Err(e) => return Verdict::Transient(e.to_string()),
         }
-        let response = match self.client.get(url).send().await {
+        let response = match source.client.get(url).send().await {
             Ok(r) => r,
             Err(e) => return classify(e),
         };

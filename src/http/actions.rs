@@ -152,6 +152,18 @@ pub fn action_input(obj: &serde_json::Map<String, Value>) -> Result<ActionInput,
             "only accept takes a variant",
         ));
     }
+    let step = text_field(obj, "step", "step", 40, &mut errors);
+    match (action, &step) {
+        (Some(Action::Forward), None) if !errors.iter().any(|e| e.field == "step") => {
+            errors.push(FieldError::required("step"));
+        }
+        (Some(a), Some(_)) if a != Action::Forward => errors.push(FieldError::new(
+            "step",
+            "not_allowed",
+            "only forward takes a step",
+        )),
+        _ => {}
+    }
     let counter = if action == Some(Action::RecordPayment) {
         counter_receipt(obj, &mut errors)
     } else {
@@ -165,6 +177,7 @@ pub fn action_input(obj: &serde_json::Map<String, Value>) -> Result<ActionInput,
             new_due,
             counter,
             variant,
+            step,
         }),
         _ => Err(errors),
     }
@@ -334,6 +347,9 @@ pub async fn act(
             "INVALID_TRANSITION",
             "this receipt number is already recorded",
         )),
+        Err(LifecycleError::StepConflict { code, message }) => {
+            Err(ApiError::new(StatusCode::CONFLICT, code, message))
+        }
         Err(LifecycleError::Store(e)) => Err(ApiError::internal(&e)),
     }
 }

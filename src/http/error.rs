@@ -26,6 +26,11 @@ impl ApiError {
         }
     }
 
+    /// The answer's status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// `{"error_code":…}` alone, as the portal's signature and size answers are.
     pub fn bare(status: StatusCode, code: &str) -> Self {
         Self {

@@ -1,5 +1,5 @@
 //! Rate limits per kind of caller (governor): one bucket for the portal, one for payment
-//! callbacks, and one per internal client. Over the limit, the caller is told when to retry.
+//! callbacks, one per agency, and one per internal client. Over the limit, the caller is told when to retry.
 
 use super::error::ApiError;
 use crate::config::{Rate, RateLimitsConfig};
@@ -19,6 +19,8 @@ pub struct Limiters {
     pub portal: DefaultDirectRateLimiter,
     /// Payment callbacks.
     pub payment: DefaultDirectRateLimiter,
+    /// Agencies' answers, keyed by agency code.
+    pub agency: DefaultKeyedRateLimiter<String>,
     /// Internal clients, keyed by client name.
     pub api: DefaultKeyedRateLimiter<String>,
     /// Client addresses, before authentication.
@@ -34,6 +36,7 @@ impl Limiters {
             portal: DefaultDirectRateLimiter::direct(quota(config.portal)),
             payment: DefaultDirectRateLimiter::direct(quota(config.payment)),
             api: DefaultKeyedRateLimiter::keyed(quota(config.api)),
+            agency: DefaultKeyedRateLimiter::keyed(quota(config.agency)),
             address: DefaultKeyedRateLimiter::keyed(quota(config.address)),
             seen: std::sync::atomic::AtomicU64::new(0),
             clock: DefaultClock::default(),
@@ -68,6 +71,13 @@ impl Limiters {
         }
         self.address
             .check_key(&ip)
+            .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
+    }
+
+    /// Takes one request of an agency's budget (spent only by its signed requests).
+    pub fn check_agency(&self, code: &str) -> Result<(), ApiError> {
+        self.agency
+            .check_key(&code.to_owned())
             .map_err(|not_until| self.refuse(not_until.wait_time_from(self.clock.now())))
     }
 

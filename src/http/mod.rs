@@ -10,6 +10,7 @@ pub mod body;
 pub mod catalogue;
 pub mod documents;
 pub mod error;
+pub mod lienthong;
 pub mod limits;
 pub mod openapi;
 pub mod ops;
@@ -27,7 +28,7 @@ use crate::audit::log::MessageLog;
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::dossiers::intake::Intake;
-use crate::dossiers::lifecycle::{Lifecycle, OfficeHours};
+use crate::dossiers::lifecycle::{Lifecycle, LifecycleRules, OfficeHours};
 use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
 use crate::store::Store;
@@ -122,9 +123,13 @@ impl AppState {
         };
         let lifecycle = Lifecycle::new(
             store.clone(),
-            mappings.clone(),
-            calendar,
-            Arc::new(hours),
+            LifecycleRules {
+                mappings: mappings.clone(),
+                calendar,
+                hours: Arc::new(hours),
+                agencies: Arc::new(crate::lienthong::Agencies::new(&config)),
+                public_url: Arc::from(config.server.public_url.as_str()),
+            },
             outbox_wake.clone(),
             status_cache.clone(),
         );
@@ -225,6 +230,7 @@ fn internal_api() -> OpenApiRouter<AppState> {
         .routes(routes!(outbox::replay))
         .routes(routes!(outbox::discard))
         .routes(routes!(reports::indicators))
+        .routes(routes!(lienthong::list))
         .routes(routes!(receipt::slip))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs))
@@ -258,6 +264,12 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .route("/payment/paygov/confirm", post(payment::paygov_confirm))
         .route("/payment/vnpay/ipn", get(payment::vnpay_ipn))
         .route("/payment/vnpay/return", get(pages::vnpay_return));
+    let agencies = Router::new()
+        .route("/lienthong/v1/steps/{reference}", post(lienthong::answer))
+        .route(
+            "/lienthong/v1/steps/{reference}/documents/{id}",
+            get(lienthong::document),
+        );
     // Every route but the liveness probe counts against the per-address limit first, callbacks
     // and the store-reading probes included (contract section 8).
     let (ops, _) = probes().split_for_parts();
@@ -269,6 +281,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .merge(portal)
         .merge(api)
         .merge(callbacks)
+        .merge(agencies)
         .merge(ops)
         .merge(pages)
         .route_layer(tower::limit::GlobalConcurrencyLimitLayer::new(

@@ -51,6 +51,7 @@ pub async fn indicators(
     let report = crate::dossiers::report::indicators(
         &state.store,
         &state.mappings,
+        state.lifecycle.agencies(),
         month,
         chrono::Utc::now(),
     )

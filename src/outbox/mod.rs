@@ -61,7 +61,7 @@ const MAX_IDLE: Duration = Duration::from_secs(2);
 pub struct Worker {
     store: Store,
     config: OutboxConfig,
-    destinations: HashMap<&'static str, Destination>,
+    destinations: HashMap<String, Destination>,
     http: reqwest::Client,
     id: String,
     wake: Arc<Notify>,
@@ -103,7 +103,7 @@ impl Worker {
         };
         let mut destinations = HashMap::new();
         destinations.insert(
-            PORTAL,
+            PORTAL.to_owned(),
             destination(
                 &config.portal.base_url,
                 "/dossiers/sync",
@@ -111,7 +111,14 @@ impl Worker {
             ),
         );
         if let (Some(url), Some(secret)) = (&config.onestop.base_url, &config.onestop.secret) {
-            destinations.insert(ONESTOP, destination(url, "/dossiers", secret));
+            destinations.insert(ONESTOP.to_owned(), destination(url, "/dossiers", secret));
+        }
+        // Each agency a step is forwarded to (contract section 9), signed with its own secret.
+        for a in &config.agencies {
+            destinations.insert(
+                crate::lienthong::destination(a.code.as_str()),
+                destination(&a.base_url, crate::lienthong::FORWARD_PATH, &a.secret),
+            );
         }
         let http = partner_client(config.outbox.timeout.0, slots)?;
         let id = format!(

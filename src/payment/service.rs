@@ -210,6 +210,7 @@ impl Payments {
             new_due: None,
             counter: None,
             variant: None,
+            step: None,
         };
         match self
             .lifecycle

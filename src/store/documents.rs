@@ -19,7 +19,8 @@ pub struct DueDocument {
     pub component: String,
     /// `TenTepDinhKem`.
     pub file_name: String,
-    /// When the dossier arrived (ms): retries give up `outbox.give_up_after` later.
+    /// When the dossier arrived, or for an agency's result when its answer did (ms): retries
+    /// give up `outbox.give_up_after` later.
     pub received_at: i64,
     /// `DuongDanTaiTepTin`.
     pub url: String,
@@ -29,6 +30,8 @@ pub struct DueDocument {
     pub size: i64,
     /// Attempts made.
     pub attempts: i64,
+    /// For a result an agency sent back: that agency's code (its host is the only one allowed).
+    pub agency: Option<String>,
 }
 
 /// How one fetch ended, as the store records it.
@@ -96,9 +99,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 let row = sqlx::query(
-                    "SELECT dd.id, dd.dossier_id, d.code, dd.component, dd.file_name, d.received_at, \
-                     dd.url, dd.sha256, dd.size, dd.attempts \
-                     FROM dossier_documents dd JOIN dossiers d ON d.id = dd.dossier_id WHERE dd.id = $1",
+                    "SELECT dd.id, dd.dossier_id, d.code, dd.component, dd.file_name, \
+                     COALESCE(s.answered_at, d.received_at) AS received_at, \
+                     dd.url, dd.sha256, dd.size, dd.attempts, s.agency \
+                     FROM dossier_documents dd JOIN dossiers d ON d.id = dd.dossier_id \
+                     LEFT JOIN dossier_steps s ON s.ref = dd.step_ref WHERE dd.id = $1",
                 )
                 .bind(id)
                 .fetch_one(&mut *tx)
@@ -114,6 +119,7 @@ impl Store {
                     sha256: row.try_get::<String, _>("sha256")?.to_ascii_lowercase(),
                     size: row.try_get("size")?,
                     attempts: row.try_get("attempts")?,
+                    agency: row.try_get("agency")?,
                 });
             }
             tx.commit().await?;

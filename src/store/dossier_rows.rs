@@ -25,6 +25,8 @@ pub struct DocumentRow {
     pub state: String,
     /// Why the last fetch failed or the document was refused (none once stored).
     pub reason: Option<String>,
+    /// For a result an agency sent back: the forwarding (`ref`) it answers.
+    pub step: Option<String>,
 }
 
 /// Where the dossier's messages to the portal stand.
@@ -95,6 +97,8 @@ pub struct StoredDossier {
     pub version: i64,
     /// Payment requests, oldest first.
     pub payments: Vec<super::PaymentRow>,
+    /// Forwardings of its inter-agency steps, oldest first.
+    pub steps: Vec<super::StepRow>,
 }
 
 /// One item of the paged list.

@@ -42,6 +42,7 @@ macro_rules! stored_dossier_from_row {
             supplement_requested_at: row.try_get("supplement_requested_at")?,
             version: row.try_get("version")?,
             payments: Vec::new(),
+            steps: Vec::new(),
         }
     }};
 }
@@ -69,6 +70,7 @@ macro_rules! load_dossier {
                 row.try_get("progress_json")?,
                 row.try_get("payments_json")?,
                 row.try_get("sync_json")?,
+                row.try_get("steps_json")?,
             )?;
             Ok(Some(d))
         })
@@ -101,8 +103,10 @@ pub(crate) fn attach_children(
     progress: &str,
     payments: &str,
     sync: &str,
+    steps: &str,
 ) -> Result<(), StoreError> {
     d.documents = decode_json(documents, "documents")?;
+    d.steps = decode_json(steps, "steps")?;
     d.progress = decode_json(progress, "progress")?;
     d.payments = decode_json(payments, "payments")?;
     let (pending, delivered, dead, last_delivered_at): (i64, i64, i64, Option<i64>) =
@@ -145,7 +149,7 @@ impl Store {
         let agg = |columns: &str, order: &str| self.json_rows(columns, order);
         let documents = agg(
             "id, component, file_name, sha256, size, state, \
-             CASE WHEN state = 'stored' THEN NULL ELSE last_error END",
+             CASE WHEN state = 'stored' THEN NULL ELSE last_error END, step_ref",
             "position",
         );
         let progress = agg(
@@ -157,11 +161,13 @@ impl Store {
              created_at, settled_at",
             "id",
         );
+        let steps = agg(super::steps::STEP_COLUMNS, "id");
         format!(
             "SELECT {DOSSIER_COLUMNS}, \
              (SELECT {documents} FROM dossier_documents WHERE dossier_id = d.id) AS documents_json, \
              (SELECT {progress} FROM progress WHERE dossier_id = d.id) AS progress_json, \
              (SELECT {payments} FROM payments WHERE dossier_id = d.id) AS payments_json, \
+             (SELECT {steps} FROM dossier_steps WHERE dossier_id = d.id) AS steps_json, \
              (SELECT {array}(COUNT(*) FILTER (WHERE state = 'pending'), \
                  COUNT(*) FILTER (WHERE state = 'delivered'), COUNT(*) FILTER (WHERE state = 'dead'), \
                  MAX(delivered_at) FILTER (WHERE state = 'delivered')){cast} \

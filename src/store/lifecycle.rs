@@ -1,14 +1,16 @@
 //! Lifecycle statements: one dossier change — the new column values, its progress record, its
-//! outbox messages and (when the caller sent one) its idempotency key — in one transaction,
-//! guarded by the dossier's version so that two concurrent changes cannot both apply.
+//! outbox messages, its inter-agency step (a forwarding, or an agency's answer) and (when the
+//! caller sent one) its idempotency key — in one transaction, guarded by the dossier's version
+//! so that two concurrent changes cannot both apply.
 
 use super::dossier_rows::StoredDossier;
 use super::dossiers::load_dossier;
 use super::payments::apply_payment_op;
-use super::PaymentOp;
+use super::steps::apply_step_op;
 use super::{
     insert_outbox, insert_progress, with_pool, BeginWrite, NewOutboxMessage, Store, StoreError,
 };
+use super::{PaymentOp, StepOp};
 use crate::domain::dossier::Progress;
 use sqlx::Row;
 
@@ -85,6 +87,8 @@ pub enum ApplyOutcome {
     KeyTaken(StoredAnswer),
     /// The payment to settle is no longer pending (settled concurrently): nothing was written.
     PaymentNotPending,
+    /// The forwarding answered is no longer open (`done` or `refused`): nothing was written.
+    StepClosed,
 }
 
 /// One change of a dossier: its new column values with the progress record, messages,
@@ -105,6 +109,8 @@ pub struct Change {
     pub idempotency: Option<IdempotencyKey>,
     /// A payment written with the change (a request, or the settlement that causes it).
     pub payment: Option<PaymentOp>,
+    /// What it does to the dossier's inter-agency steps.
+    pub step: Option<StepOp>,
     /// When (ms).
     pub now: i64,
     /// Turns the changed dossier (read inside the transaction) into the answer, which is also
@@ -153,6 +159,11 @@ macro_rules! apply_in {
             .await?;
             if updated.rows_affected() == 0 {
                 return Ok(ApplyOutcome::Stale);
+            }
+            if let Some(op) = &c.step {
+                if !apply_step_op!(&mut *$tx, c.dossier_id, op, c.now).await? {
+                    return Ok(ApplyOutcome::StepClosed);
+                }
             }
             insert_progress!(&mut *$tx, c.dossier_id, c.progress, u.due_at).await?;
             for m in &c.outbox {

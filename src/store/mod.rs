@@ -34,6 +34,7 @@ mod outbox;
 mod outbox_ops;
 mod payments;
 mod rule_versions;
+mod steps;
 
 pub use delivery_cycle::DeliveryCycle;
 pub use documents::{DocumentFile, DocumentOutcome, DueDocument};
@@ -45,6 +46,7 @@ pub use outbox::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, Ne
 pub use outbox_ops::{AttemptItem, OutboxItem, OutboxSelector, QueueStats};
 pub use payments::{NewPayment, PaymentEvent, PaymentMessage, PaymentOp, PaymentRow};
 pub use rule_versions::RuleVersion;
+pub use steps::{OpenStep, ResultDocument, StepCounts, StepOp, StepRow, OPEN_STATES};
 
 use sqlx::{PgPool, SqlitePool};
 use std::sync::Arc;

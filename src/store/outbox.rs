@@ -10,7 +10,7 @@ use crate::chain::NewMessage;
 /// is text, or (intake, before the dossier's code is drawn) a `CodeTemplate` the store completes.
 #[derive(Debug, Clone)]
 pub struct NewOutboxMessage<P = String> {
-    /// `portal` or `onestop`.
+    /// `portal`, `onestop` or `agency:<code>`.
     pub destination: String,
     /// What it reports, e.g. `status`.
     pub kind: String,

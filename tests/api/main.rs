@@ -6,6 +6,7 @@
 mod admin;
 mod admin_actions;
 mod admin_list;
+mod agencies;
 mod audit;
 mod browser;
 mod catalogue;
@@ -23,6 +24,9 @@ mod hostile;
 mod indicators;
 mod intake;
 mod lienthong;
+mod lienthong_flow;
+mod lienthong_guard;
+mod lienthong_reports;
 mod lifecycle;
 mod officer_browser;
 mod openapi;

@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("post", "/api/v1/outbox/replay", Some("admin")),
     ("post", "/api/v1/outbox/discard", Some("admin")),
     ("get", "/api/v1/reports/indicators", Some("dossiers:read")),
+    ("get", "/api/v1/lienthong", Some("dossiers:read")),
     ("get", "/api/v1/procedures", None),
     ("get", "/api/v1/openapi.json", None),
     ("get", "/api/v1/docs", None),

@@ -231,9 +231,16 @@ pub struct Dossier {
     /// The mapping file's version at intake.
     pub mapping_version: String,
     /// Its procedure's inter-agency steps (contract section 9), in the rules' order: `id`,
-    /// `agency` (e-ID), `name`, `after`, `state` (`pending` until forwarded), `HanXuLy`
-    /// (`yyyyMMddHHmmss` once forwarded, else null), `late`.
+    /// `agency` (e-ID), `name`, `working_days`, `after`, `state` (`pending` until forwarded,
+    /// then `forwarded`, `received`, `processing`, `done` or `refused`), the latest
+    /// forwarding's `ref`, `forwarded_at`, `HanXuLy` and `finished_at` (`yyyyMMddHHmmss`, else
+    /// null), `late`, `beyond_due` (open and running past `NgayHenTra`), the agency's last
+    /// `NguoiXuLy`, `NoiDung` and `SoVanBan`, and the `earlier` forwardings of a step sent
+    /// again.
     pub steps: Vec<Value>,
+    /// An open step runs past `NgayHenTra` and the one extension is unused: the officer should
+    /// consider `extend` (forwarding never moves the citizen's date).
+    pub extend_advised: bool,
     /// The rules the dossier is judged by.
     pub rules: Option<RulesView>,
 }
