@@ -1,4 +1,4 @@
-//! `motcua sim portal|paygov|vnpay`: one partner simulator, listening where the configuration
+//! `motcua sim portal|paygov|vnpay|agency`: one partner simulator, listening where the configuration
 //! points the gateway (so a gateway started with the same configuration talks to it), printing
 //! what it sees, until Ctrl-C. The portal can also push dossiers: the files given, or the valid
 //! fixtures.
@@ -33,6 +33,19 @@ pub enum SimCommand {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         gateway: String,
     },
+    /// An agency of [[agencies]]: takes forwarded steps on its base_url, fetches their
+    /// documents, and answers each back, signed with its secret.
+    Agency {
+        /// The agency's code (its e-ID); the first configured when not given.
+        #[arg(long)]
+        code: Option<String>,
+        /// The gateway its answers go to.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        /// How each step is answered: done, refused, late:<duration> or none.
+        #[arg(long, default_value = "done")]
+        answer: String,
+    },
     /// VNPAY: the payment page on vnpay.pay_url, signed IPNs, querydr on vnpay.api_url.
     Vnpay {
         /// The gateway its IPNs go to.
@@ -45,6 +58,31 @@ pub enum SimCommand {
 pub async fn run(config: &Config, command: SimCommand) -> anyhow::Result<()> {
     let journal = Journal::printing();
     match command {
+        SimCommand::Agency {
+            code,
+            gateway,
+            answer,
+        } => {
+            let agency = match &code {
+                Some(c) => config.agencies.iter().find(|a| a.code.as_str() == c),
+                None => config.agencies.first(),
+            }
+            .context("no such agency in [[agencies]]")?;
+            let sim = crate::sim::agency::AgencySim::start(
+                &listen_address(agency.base_url.as_str())?,
+                agency.code.as_str(),
+                agency.secret.clone(),
+                crate::sim::Callbacks::new(&gateway, journal.clone()),
+            )
+            .await?;
+            sim.set_outcome(crate::sim::agency::StepOutcome::parse(&answer)?);
+            println!(
+                "agency simulator {} ({}): steps on http://{}/lienthong/v1/dossiers",
+                agency.code.as_str(),
+                agency.name,
+                sim.address
+            );
+        }
         SimCommand::Portal {
             gateway,
             reply,

@@ -1,13 +1,16 @@
 //! `motcua demo`: the gateway tried end to end with no setup. A gateway on a fresh embedded
-//! database in a temporary folder, the three partner simulators beside it, and three dossiers
-//! of three procedures (XML and JSON) taken through acceptance, a supplement, payment through
-//! each provider, their documents fetched and verified, completion and return — each step
+//! database in a temporary folder, the partner simulators beside it (the portal, PayGov, VNPAY
+//! and two agencies), and three dossiers of three procedures (XML and JSON) taken through
+//! acceptance, a supplement, a karaoke licence's two inter-agency steps (fire safety, then
+//! security and order), payment through each provider, their documents fetched and verified,
+//! completion and return — each step
 //! printed with the dossier's status, then what the portal received. Every step is checked
 //! against the contract; the demo exits non-zero at the first that does not come out as it
 //! says.
 
 use crate::app::Application;
 use crate::config::{token_hash, Config};
+use crate::sim::agency::AgencySim;
 use crate::sim::paygov::PaygovSim;
 use crate::sim::portal::{self, PortalSim};
 use crate::sim::vnpay::{Paths, VnpaySim};
@@ -21,7 +24,7 @@ mod account;
 mod api;
 
 pub use account::Account;
-use api::{until, Api};
+use api::{through_agency, until, Api};
 
 /// One dossier of the demo: its fixture, the provider that collects its fees (none for a
 /// procedure without fees), and the portal statuses its life must produce, in order.
@@ -29,6 +32,8 @@ struct Case {
     fixture: &'static str,
     provider: Option<&'static str>,
     supplement: bool,
+    /// Inter-agency steps forwarded in turn, each answered by its agency's simulator.
+    steps: &'static [&'static str],
     statuses: &'static [i64],
 }
 
@@ -37,18 +42,23 @@ const CASES: [Case; 3] = [
         fixture: "karaoke.xml",
         provider: Some("vnpay"),
         supplement: true,
-        statuses: &[1, 2, 4, 5, 4, 6, 4, 9, 10],
+        // Fire safety, then security and order: each forward and each of the agency's three
+        // answers is a progress record synced to the portal, the dossier staying in 4.
+        steps: &["nghiem-thu-pccc", "an-ninh-trat-tu"],
+        statuses: &[1, 2, 4, 5, 4, 4, 4, 4, 4, 4, 4, 4, 4, 6, 4, 9, 10],
     },
     Case {
         fixture: "vu-truong.json",
         provider: Some("paygov"),
         supplement: false,
+        steps: &[],
         statuses: &[1, 2, 4, 6, 4, 9, 10],
     },
     Case {
         fixture: "thu-vien.json",
         provider: None,
         supplement: false,
+        steps: &[],
         statuses: &[1, 2, 4, 9, 10],
     },
 ];
@@ -100,6 +110,24 @@ pub async fn run(keep: Option<&std::path::Path>) -> anyhow::Result<Account> {
         journal.clone(),
     )
     .await?;
+    let agency_callbacks = crate::sim::Callbacks::new("http://127.0.0.1:9", journal.clone());
+    let mut agencies = String::new();
+    for a in &defaults.agencies {
+        let sim = AgencySim::start(
+            "127.0.0.1:0",
+            a.code.as_str(),
+            a.secret.clone(),
+            agency_callbacks.clone(),
+        )
+        .await?;
+        agencies.push_str(&format!(
+            "[[agencies]]\ncode = \"{}\"\nname = \"{}\"\nbase_url = \"http://{}\"\nsecret = \"{}\"\n",
+            a.code.as_str(),
+            a.name,
+            sim.address,
+            a.secret.expose()
+        ));
+    }
     let token = format!("mct_demo_{:032x}", rand::random::<u128>());
     let root = dir.display();
     let config = Config::from_toml(&format!(
@@ -122,6 +150,7 @@ files = "{root}/files"
 anchor_file = "{root}/audit-anchors.jsonl"
 [log]
 level = "error"
+{agencies}
 "#,
         hash = token_hash(&token),
         sync = portal_sim.sync_address,
@@ -135,6 +164,7 @@ level = "error"
     let gateway = format!("http://{}", app.local_addr()?);
     paygov.callbacks().set_gateway(&gateway);
     vnpay.callbacks().set_gateway(&gateway);
+    agency_callbacks.set_gateway(&gateway);
     let inbound = app.state().config.portal.inbound_secrets[0].clone();
     let stop = CancellationToken::new();
     let serving = tokio::spawn(app.run(stop.clone()));
@@ -219,6 +249,11 @@ async fn drive(
         for (action, to) in steps {
             let line = api.act(&code, action, to).await?;
             account.say(format!("{code}: {line}"));
+        }
+        for step in case.steps {
+            for line in through_agency(api, &code, step).await? {
+                account.say(format!("{code}: {line}"));
+            }
         }
         if let Some(provider) = case.provider {
             pay(api, &code, provider, vnpay_address, account).await?;

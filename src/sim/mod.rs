@@ -1,8 +1,10 @@
-//! Partner simulators (contract section 7): the city portal, PayGov and VNPAY, each a real HTTP
+//! Partner simulators (contract section 7): the city portal, PayGov, VNPAY and the agencies
+//! steps are forwarded to (section 9), each a real HTTP
 //! server that speaks its partner's side of the contract exactly — signatures made and checked
 //! with the same code the gateway uses — so that the gateway can be tried, demonstrated and
 //! tested without the city or a bank. `motcua sim …` runs one; tests start them on port 0.
 
+pub mod agency;
 pub mod paygov;
 pub mod portal;
 pub mod vnpay;

@@ -27,7 +27,10 @@ async fn the_demo_runs_to_completion_and_its_account_matches_its_database() {
     assert_eq!(codes.len(), 3, "{stdout}");
 
     let db = format!("sqlite://{}/motcua.db", keep.display());
-    for (code, payment) in codes.iter().zip(["vnpay paid", "paygov paid", ""]) {
+    // The karaoke licence went through two agencies: each step done, each result document
+    // fetched from its agency and stored beside the applicant's two.
+    let expected = [("vnpay paid", 4, 2), ("paygov paid", 2, 0), ("", 2, 0)];
+    for (code, (payment, stored, steps_done)) in codes.iter().zip(expected) {
         let row = |sql: &str| sql.replace("$CODE", code);
         assert_eq!(
             sql_i64(
@@ -40,9 +43,19 @@ async fn the_demo_runs_to_completion_and_its_account_matches_its_database() {
         );
         assert_eq!(
             sql_i64(&db, &row("SELECT COUNT(*) FROM dossier_documents dd JOIN dossiers d ON d.id = dd.dossier_id WHERE d.code = '$CODE' AND dd.state = 'stored'")).await,
-            2,
+            stored,
             "{code}"
         );
+        assert_eq!(
+            sql_i64(&db, &row("SELECT COUNT(*) FROM dossier_steps s JOIN dossiers d ON d.id = s.dossier_id WHERE d.code = '$CODE' AND s.state = 'done'")).await,
+            steps_done,
+            "{code}"
+        );
+        let forwards = stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("{code}: forward ")))
+            .count();
+        assert_eq!(forwards, steps_done as usize, "{stdout}");
         let paid = sql_text(
             &db,
             &row("SELECT COALESCE((SELECT provider || ' ' || state FROM payments p JOIN dossiers d ON d.id = p.dossier_id WHERE d.code = '$CODE'), '')"),
