@@ -201,7 +201,7 @@ async fn a_forwarded_document_is_served_to_its_steps_agency_only() {
         ],
     );
     let code = crate::documents::submit(&app, &body).await;
-    app.fetcher.fetch_due().await.unwrap();
+    while !app.fetcher.fetch_due().await.unwrap().is_empty() {}
     for action in ["accept", "start_processing"] {
         let (s, _) = act(
             &app,
@@ -287,7 +287,8 @@ async fn result_documents_are_fetched_from_the_agencys_own_host_and_proven_by_ha
     ]}});
     let (s, e) = agency_answer(&app, &reference, PC07_SECRET, "res-1", &answer).await;
     assert_eq!(s, 200, "{e}");
-    app.fetcher.fetch_due().await.unwrap();
+    // A few at a time, the dossier's own two (on no listed host) among them.
+    while !app.fetcher.fetch_due().await.unwrap().is_empty() {}
     let code = reference.split(".nghiem").next().unwrap();
     let d = dossier(&app, code).await;
     let results: Vec<(String, String, Value)> = d["documents"]

@@ -26,6 +26,7 @@ mod intake;
 mod lienthong;
 mod lienthong_flow;
 mod lienthong_guard;
+mod lienthong_kill;
 mod lienthong_reports;
 mod lifecycle;
 mod officer_browser;
