@@ -20,7 +20,7 @@ pub struct Application {
 
 impl Application {
     /// Builds everything that can fail before serving.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let mut mappings = Mappings::load_dir(&config.mappings.dir).map_err(|problems| {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             anyhow::anyhow!(
@@ -78,6 +78,17 @@ impl Application {
             .with_context(|| {
                 format!("cannot listen on {} (server.listen)", config.server.listen)
             })?;
+        if config.server.public_url.is_none() {
+            let bound = listener.local_addr()?;
+            if bound.ip().is_unspecified() && !config.agencies.is_empty() {
+                tracing::warn!(
+                    listen = %bound,
+                    "server.public_url is unset while listening on every address: the links to forwarded documents name {bound}; set the address agencies reach"
+                );
+            }
+            config.server.public_url =
+                crate::config::HttpUrl::parse(&format!("http://{bound}")).ok();
+        }
         for key in config.test_secrets_in_use() {
             tracing::warn!(
                 key,

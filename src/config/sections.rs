@@ -18,8 +18,9 @@ pub struct ServerConfig {
     /// `host:port`; port 0 picks a free port.
     pub listen: String,
     /// The gateway's address as partners reach it: the links to forwarded documents start
-    /// with it.
-    pub public_url: HttpUrl,
+    /// with it. Unset: `http://` and the address it listens on.
+    #[serde(default)]
+    pub public_url: Option<HttpUrl>,
     /// Longest time for one request.
     pub request_timeout: Dur,
     /// How long shutdown waits for requests in flight.

@@ -181,7 +181,12 @@ level = "error"
         gateway: gateway.clone(),
         token,
     };
-    let result = drive(&api, &portal_sim, &inbound, &vnpay.address, &mut account).await;
+    let sims = Sims {
+        portal: &portal_sim,
+        vnpay_address: &vnpay.address,
+        journal: &journal,
+    };
+    let result = drive(&api, &sims, &inbound, &mut account).await;
     account.done();
     stop.cancel();
     let _ = serving.await;
@@ -190,13 +195,20 @@ level = "error"
     Ok(account)
 }
 
+/// The simulators `drive` talks to or reads.
+struct Sims<'a> {
+    portal: &'a PortalSim,
+    vnpay_address: &'a str,
+    journal: &'a Journal,
+}
+
 async fn drive(
     api: &Api,
-    portal_sim: &PortalSim,
+    sims: &Sims<'_>,
     inbound: &crate::signing::WebhookSecret,
-    vnpay_address: &str,
     account: &mut Account,
 ) -> anyhow::Result<()> {
+    let (portal_sim, vnpay_address) = (sims.portal, sims.vnpay_address);
     for case in &CASES {
         let path = format!("fixtures/portal/valid/{}", case.fixture);
         let text = std::fs::read_to_string(&path)
@@ -254,6 +266,21 @@ async fn drive(
             for line in through_agency(api, &code, step).await? {
                 account.say(format!("{code}: {line}"));
             }
+        }
+        if !case.steps.is_empty() {
+            // Each agency fetched what was forwarded before it answered.
+            let verified = sims
+                .journal
+                .lines()
+                .iter()
+                .filter(|l| l.starts_with("agency ") && l.ends_with("fetched, hash verified"))
+                .count();
+            if verified < case.steps.len() {
+                bail!("{code}: the agencies verified {verified} forwarded documents, expected one per step");
+            }
+            account.say(format!(
+                "{code}: each agency fetched its forwarded documents from the gateway with a signed request, hashes verified ({verified})"
+            ));
         }
         if let Some(provider) = case.provider {
             pay(api, &code, provider, vnpay_address, account).await?;

@@ -128,7 +128,7 @@ impl AppState {
                 calendar,
                 hours: Arc::new(hours),
                 agencies: Arc::new(crate::lienthong::Agencies::new(&config)),
-                public_url: Arc::from(config.server.public_url.as_str()),
+                public_url: Arc::from(config.server.public_url.as_ref().map_or("", |u| u.as_str())),
             },
             outbox_wake.clone(),
             status_cache.clone(),

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 pub struct Journal {
     lines: Arc<Mutex<Vec<String>>>,
     print: bool,
+    noted: Arc<tokio::sync::Notify>,
 }
 
 impl Journal {
@@ -39,6 +40,22 @@ impl Journal {
         match self.lines.lock() {
             Ok(mut l) => l.push(line),
             Err(poisoned) => poisoned.into_inner().push(line),
+        }
+        self.noted.notify_waiters();
+    }
+
+    /// Waits until a line holds `what` (what a simulator does in the background, for tests
+    /// and the demo), at most `limit`; whether one did.
+    pub async fn wait_for(&self, what: &str, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let noted = self.noted.notified();
+            if self.lines().iter().any(|l| l.contains(what)) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, noted).await.is_err() {
+                return false;
+            }
         }
     }
 

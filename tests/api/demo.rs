@@ -56,6 +56,15 @@ async fn the_demo_runs_to_completion_and_its_account_matches_its_database() {
             .filter(|l| l.starts_with(&format!("{code}: forward ")))
             .count();
         assert_eq!(forwards, steps_done as usize, "{stdout}");
+        let fetched = stdout
+            .lines()
+            .filter(|l| {
+                l.starts_with(&format!(
+                    "{code}: each agency fetched its forwarded documents"
+                ))
+            })
+            .count();
+        assert_eq!(fetched, usize::from(steps_done > 0), "{stdout}");
         let paid = sql_text(
             &db,
             &row("SELECT COALESCE((SELECT provider || ' ' || state FROM payments p JOIN dossiers d ON d.id = p.dossier_id WHERE d.code = '$CODE'), '')"),

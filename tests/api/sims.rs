@@ -452,3 +452,65 @@ async fn payments_whose_callbacks_are_lost_are_found_by_reconciliation_through_t
         .iter()
         .any(|l| l.contains("querydr") && l.contains("vnp_TransactionStatus 00")));
 }
+
+#[tokio::test]
+async fn the_agency_simulator_verifies_a_forwarded_step_and_answers_it_signed() {
+    use motcua_gateway::sim::agency::{AgencySim, StepOutcome};
+    use motcua_gateway::sim::Callbacks;
+    let config = defaults();
+    let pc07 = &config.agencies[0];
+    let journal = Journal::default();
+    let callbacks = Callbacks::new("http://127.0.0.1:9", journal.clone());
+    let sim = AgencySim::start(
+        "127.0.0.1:0",
+        pc07.code.as_str(),
+        pc07.secret.clone(),
+        callbacks.clone(),
+    )
+    .await
+    .unwrap();
+    sim.set_outcome(StepOutcome::Refused);
+    let portal = TestPartner::start().await;
+    let app = spawn_app_with(&format!(
+        "[portal]\nbase_url = \"{}\"\n[outbox]\nworker = false\n\
+         [[agencies]]\ncode = \"{}\"\nname = \"PC07\"\nbase_url = \"http://{}\"\nsecret = \"{}\"\n\
+         [[agencies]]\ncode = \"{}\"\nname = \"PC06\"\nbase_url = \"http://127.0.0.1:9\"\nsecret = \"{}\"\n",
+        portal.address,
+        pc07.code.as_str(),
+        sim.address,
+        pc07.secret.expose(),
+        config.agencies[1].code.as_str(),
+        config.agencies[1].secret.expose(),
+    ))
+    .await;
+    callbacks.set_gateway(&app.address);
+    let code = crate::agencies::processing(&app, "karaoke.json", "SIM-AG-1").await;
+    let (s, d) = crate::agencies::forward(&app, &code, "nghiem-thu-pccc").await;
+    assert_eq!(s, 200, "{d}");
+    app.worker.dispatch_all_pending().await.unwrap();
+    assert!(
+        journal
+            .wait_for("answered \"refused\"", std::time::Duration::from_secs(30))
+            .await,
+        "{:?}",
+        journal.lines()
+    );
+    let lines = journal.lines();
+    assert!(lines[0].contains("step nghiem-thu-pccc of"), "{lines:?}");
+    assert!(lines[0].ends_with("signature verified"), "{lines:?}");
+    assert_eq!(
+        lines[1], "agency 000.20.07.H29: document don-de-nghi.pdf: the gateway answered 409",
+        "its document asked for with a signed request, and not stored yet here (409 NOT_STORED, \
+         not 401): {lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("answered \"received\"") && l.ends_with("→ 200")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("answered \"refused\"") && l.ends_with("→ 200")));
+    let d = crate::agencies::dossier(&app, &code).await;
+    let step = crate::agencies::step_of(&d, "nghiem-thu-pccc");
+    assert_eq!(step["state"], "refused");
+    assert_eq!(step["NoiDung"], "Hồ sơ chưa đạt yêu cầu (mô phỏng)");
+}
