@@ -115,6 +115,9 @@ pub struct IndicatorsPage<'a> {
     pub lines: Vec<Line>,
     /// The chart, SVG.
     pub chart: String,
+    /// Inter-agency steps per agency: its name, finished on time, late, held at the month's
+    /// end, of which late then.
+    pub agencies: Vec<(String, [i64; 4])>,
 }
 
 /// The month asked for.
@@ -192,6 +195,16 @@ pub async fn indicators(
         misread: asked.is_some_and(|m| Month::parse(m).is_none()),
         counted_at,
         lines,
+        agencies: report
+            .agencies
+            .iter()
+            .map(|a| {
+                (
+                    a.name.clone().unwrap_or_else(|| a.agency.clone()),
+                    [a.on_time, a.late, a.open_at_end, a.late_at_end],
+                )
+            })
+            .collect(),
         chart: stacked_bars(
             lang.w(
                 "Hồ sơ giải quyết xong trong tháng",

@@ -365,10 +365,13 @@ pub fn lists(
         .map(|p| {
             (
                 when(p.at),
-                format!(
-                    "{} ({}, {})",
-                    p.officer_name, p.officer_title, p.officer_unit
-                ),
+                {
+                    let role: Vec<&str> = [p.officer_title.as_str(), p.officer_unit.as_str()]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    format!("{} ({})", p.officer_name, role.join(", "))
+                },
                 p.note.clone().unwrap_or_default(),
                 t.status(p.status),
             )

@@ -241,7 +241,8 @@ pub fn plan_answer(
             .handler
             .clone()
             .unwrap_or_else(|| agency.code.clone()),
-        officer_title: String::new(),
+        // What the person is in this record: the officer of the agency the step went to.
+        officer_title: "Cán bộ cơ quan phối hợp".into(),
         officer_unit: unit,
         note: Some(note.chars().take(2000).collect()),
         at: now_ms,

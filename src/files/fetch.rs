@@ -5,7 +5,7 @@
 //! under that hash is not fetched again. Failures that may pass (the host down, a 5xx, a
 //! timeout) are retried on the outbox's schedule; the rest settle the document at once.
 
-use super::guard::{FileHosts, GuardedResolver, NotAllowed};
+use super::guard::{NotAllowed, Source, TooManyRedirects};
 use super::storage::{FileStore, Upload};
 use crate::config::{Config, Dur};
 use crate::dossiers::status_cache::StatusCache;
@@ -19,8 +19,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-/// Redirects followed, each to an allowed host.
-pub const MAX_REDIRECTS: usize = 3;
+pub use super::guard::MAX_REDIRECTS;
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,37 +50,6 @@ pub struct Fetcher {
     /// Whether a settled document is pushed to the one-stop software.
     onestop: bool,
     status_cache: Arc<StatusCache>,
-}
-
-/// Where one kind of document comes from: its allowed hosts, and a client whose resolver and
-/// redirects are held to them.
-#[derive(Debug)]
-struct Source {
-    hosts: Arc<FileHosts>,
-    client: reqwest::Client,
-}
-
-impl Source {
-    fn new(entries: &[String], timeout: Duration) -> anyhow::Result<Self> {
-        let hosts = Arc::new(FileHosts::new(entries));
-        let policy_hosts = hosts.clone();
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver::new(hosts.clone())))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() > MAX_REDIRECTS {
-                    return attempt.error(TooManyRedirects);
-                }
-                match policy_hosts.check(attempt.url()) {
-                    Ok(()) => attempt.follow(),
-                    Err(e) => attempt.error(e),
-                }
-            }))
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
-            .build()?;
-        Ok(Self { hosts, client })
-    }
 }
 
 impl Fetcher {
@@ -384,11 +352,6 @@ fn push(doc: &DueDocument, state: &str) -> NewOutboxMessage {
         .to_string(),
     }
 }
-
-/// A redirect past [`MAX_REDIRECTS`].
-#[derive(Debug, thiserror::Error)]
-#[error("more than {MAX_REDIRECTS} redirects")]
-struct TooManyRedirects;
 
 /// A client error: a refused host or address, too many redirects, or something that may pass.
 /// The reason never carries the URL: a portal's link may hold a signed token in its query.

@@ -4,11 +4,14 @@
 //! the connection is actually made to: names are resolved here ([`GuardedResolver`]), and only
 //! the addresses that pass are handed to the HTTP client, so a name that resolves to an internal
 //! address after any earlier check cannot slip through. Redirects are checked the same way.
+//! An agency's result documents (contract section 9) come only from its own host: each source
+//! of documents has its own list and its own client ([`Source`]).
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 use url::{Host, Url};
 
 /// Why a place is refused.
@@ -191,6 +194,46 @@ impl Resolve for GuardedResolver {
                 _ => Ok(Box::new(allowed.into_iter()) as Addrs),
             }
         })
+    }
+}
+
+/// Redirects followed, each to an allowed host.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// A redirect past [`MAX_REDIRECTS`].
+#[derive(Debug, thiserror::Error)]
+#[error("more than {MAX_REDIRECTS} redirects")]
+pub(crate) struct TooManyRedirects;
+
+/// Where one kind of document comes from: its allowed hosts, and a client whose resolver and
+/// redirects are held to them.
+#[derive(Debug)]
+pub(crate) struct Source {
+    pub(crate) hosts: Arc<FileHosts>,
+    pub(crate) client: reqwest::Client,
+}
+
+impl Source {
+    /// `entries` as `portal.file_hosts` lists them; each request at most `timeout`.
+    pub(crate) fn new(entries: &[String], timeout: Duration) -> anyhow::Result<Self> {
+        let hosts = Arc::new(FileHosts::new(entries));
+        let policy_hosts = hosts.clone();
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver::new(hosts.clone())))
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    return attempt.error(TooManyRedirects);
+                }
+                match policy_hosts.check(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(e) => attempt.error(e),
+                }
+            }))
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .build()?;
+        Ok(Self { hosts, client })
     }
 }
 

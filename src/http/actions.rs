@@ -292,7 +292,9 @@ pub fn key_reused() -> ApiError {
         (status = 400, description = "`MALFORMED`: not one JSON object", body = super::openapi::schema::ErrorBody),
         (status = 404, description = "`NOT_FOUND`: no dossier with this code", body = super::openapi::schema::ErrorBody),
         (status = 409, description = "`INVALID_TRANSITION` (the lifecycle forbids it from this status), \
-`CALENDAR_MISSING` (the due date falls in a year with no calendar file) or `FEES_UNPAID` (`return_result` with fees due)", body = super::openapi::schema::ErrorBody),
+`CALENDAR_MISSING` (the due date falls in a year with no calendar file), `FEES_UNPAID` (`return_result` with fees due), \
+`STEP_NOT_READY` (`forward` of a step whose `after` steps are not done), `STEP_OPEN` (`forward` of a step \
+already with its agency) or `STEPS_OPEN` (`complete` while a forwarded step is not done)", body = super::openapi::schema::ErrorBody),
         (status = 413, description = "`TOO_LARGE`: the body is over 64 KiB", body = super::openapi::schema::ErrorBody),
         (status = 422, description = "`VALIDATION` (every problem of the body, listed) or \
 `IDEMPOTENCY_KEY_REUSED` (the key was used with another body)", body = super::openapi::schema::ValidationBody),

@@ -68,7 +68,7 @@ async fn the_officers_page_shows_each_step_with_its_agency_named() {
         crate::admin::open(&app, &format!("/admin/dossiers/{karaoke}"), &cookie).await;
     assert_eq!(status, 200);
     let table = html
-        .split("<h2>Liên thông</h2>")
+        .split("<h2 id=\"lienthong\">Liên thông</h2>")
         .nth(1)
         .and_then(|rest| rest.split("</table>").next())
         .unwrap_or_else(|| panic!("a steps section in {html}"));
@@ -100,7 +100,7 @@ async fn the_officers_page_shows_each_step_with_its_agency_named() {
 /// The steps table of a dossier's page, one string per row.
 fn step_rows(html: &str) -> Vec<String> {
     let table = html
-        .split("<h2>Liên thông</h2>")
+        .split("<h2 id=\"lienthong\">Liên thông</h2>")
         .nth(1)
         .and_then(|rest| rest.split("</table>").next())
         .unwrap_or_else(|| panic!("a steps section in {html}"));

@@ -205,6 +205,7 @@ async fn steps_in_order_each_agency_gets_its_part_signed_and_its_answers_reach_t
     assert!(said[6].ends_with("Đạt yêu cầu"), "{said:?}");
     assert_eq!(syncs[6]["TienDo"]["NguoiXuLy"], "Đại úy Lê Văn C");
     assert_eq!(syncs[6]["TienDo"]["PhongBanXuLy"], "PC07 thử");
+    assert_eq!(syncs[6]["TienDo"]["ChucDanh"], "Cán bộ cơ quan phối hợp");
     assert_eq!(syncs[9]["TrangThaiHoSo"], 9);
 }
 
@@ -321,5 +322,37 @@ async fn an_agency_down_for_a_while_gets_its_steps_later_in_order() {
             (200, first),
             (200, second)
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_step_an_agency_refuses_to_take_is_dead_until_an_operator_replays_it() {
+    let Setup { app, pc07, .. } = setup().await;
+    pc07.script([Reply::status(400)]);
+    let code = processing(&app, "vu-truong.json", "LT-DEAD-1").await;
+    let (s, _) = forward(&app, &code, "nghiem-thu-pccc").await;
+    assert_eq!(s, 200);
+    app.worker.dispatch_all_pending().await.unwrap();
+    let (_, dead) = app.get_json("/api/v1/outbox?state=dead", ADMIN).await;
+    let items = dead["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{dead}");
+    assert_eq!(items[0]["destination"], format!("agency:{PC07}"));
+    let id = items[0]["id"].as_i64().unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/outbox/{id}/replay")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.worker.dispatch_all_pending().await.unwrap();
+    let answered: Vec<u16> = pc07.received().iter().map(|r| r.answered).collect();
+    assert_eq!(answered, [400, 200]);
+    let sent = pc07.received();
+    assert_eq!(
+        sent[0].webhook_id(),
+        sent[1].webhook_id(),
+        "the same message again"
     );
 }

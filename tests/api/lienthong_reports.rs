@@ -147,6 +147,18 @@ async fn the_indicators_count_each_agencys_steps_on_time_late_and_held() {
         json!([{"agency": PC07, "name": "PC07 thử", "on_time": 1, "late": 1,
                 "open_at_end": 2, "late_at_end": 1}])
     );
+    // The officers' indicators page shows the same line.
+    let (_, cookie, _) = crate::admin::sign_in(&app, ADMIN).await;
+    let cookie = crate::admin::pair(&cookie.unwrap());
+    let (status, _, html) =
+        crate::admin::open(&app, &format!("/admin/indicators?month={month}"), &cookie).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(
+            "<tr><th scope=\"row\">PC07 thử</th><td>1</td><td>1</td><td>2</td><td>1</td></tr>"
+        ),
+        "{html}"
+    );
     let (_, before) = app
         .get_json("/api/v1/reports/indicators?month=2020-01", READER)
         .await;

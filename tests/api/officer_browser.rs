@@ -127,3 +127,50 @@ async fn an_officer_signs_in_accepts_a_dossier_replays_its_dead_message_and_prin
     b.follow("header a[lang='vi']").await;
     assert_eq!(b.text("h1").await, format!("Hồ sơ {code}"));
 }
+
+#[tokio::test]
+async fn an_officer_forwards_a_step_in_the_browser_and_sees_the_agencys_answer() {
+    use crate::agencies::*;
+    let Setup { app, pc07, .. } = setup().await;
+    let code = processing(&app, "karaoke.json", "BROWSER-LT-1").await;
+    let b = signed_in(&app, ADMIN).await;
+    b.go(&app.url(&format!("/admin/dossiers/{code}"))).await;
+    assert_eq!(
+        b.count("#step option").await,
+        1,
+        "only the step that is ready"
+    );
+    b.click("#action option[value='forward']").await;
+    b.click("#step option[value='nghiem-thu-pccc']").await;
+    b.type_into("#officer_name", "Lê Thị Hoa").await;
+    b.type_into("#officer_title", "Chuyên viên").await;
+    b.type_into("#officer_unit", "Phòng Quản lý Văn hóa").await;
+    b.follow("form.act button[type='submit']").await;
+    assert_eq!(b.url().await, app.url(&format!("/admin/dossiers/{code}")));
+    app.worker.dispatch_all_pending().await.unwrap();
+    assert_eq!(pc07.received().len(), 1, "the fire police got the step");
+    let d = dossier(&app, &code).await;
+    let reference = step_of(&d, "nghiem-thu-pccc")["ref"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, _) = agency_answer(&app, &reference, PC07_SECRET, "b-1", &done()).await;
+    assert_eq!(s, 200);
+    // (A fragment alone on the same address would not load the page again.)
+    b.go(&app.url("/admin")).await;
+    b.go(&app.url(&format!("/admin/dossiers/{code}#lienthong")))
+        .await;
+    let page = b.source().await;
+    assert!(page.contains("<td>Đã có kết quả</td>"), "{page}");
+    assert!(page.contains("45/NT-PC07 — Đạt yêu cầu"));
+    assert!(
+        page.contains("Chuyển liên thông đến PC07 thử"),
+        "the timeline says it"
+    );
+    assert_eq!(
+        b.count("#step option").await,
+        1,
+        "now the security step is ready"
+    );
+    b.screenshot("officer-8-lienthong").await;
+}

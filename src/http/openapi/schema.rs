@@ -47,8 +47,8 @@ pub struct OfficerBody {
 #[derive(ToSchema)]
 pub struct ActionBody {
     /// `accept`, `reject`, `start_processing`, `request_supplement`, `receive_supplement`,
-    /// `request_payment`, `extend`, `complete`, `return_result`, `record_payment`, `withdraw`,
-    /// `stop`.
+    /// `request_payment`, `extend`, `forward`, `complete`, `return_result`, `record_payment`,
+    /// `withdraw`, `stop`.
     pub action: String,
     /// Who takes it.
     pub officer: OfficerBody,
@@ -62,6 +62,11 @@ pub struct ActionBody {
     pub amount: Option<i64>,
     /// `record_payment`: the counter's receipt number, used once.
     pub receipt_no: Option<String>,
+    /// `accept`: the procedure's variant whose longer processing time applies.
+    pub variant: Option<String>,
+    /// `forward` (status 4): the id of the procedure's inter-agency step to forward to its
+    /// agency (contract section 9).
+    pub step: Option<String>,
 }
 
 /// A payment request's body.
