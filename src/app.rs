@@ -148,6 +148,15 @@ impl Application {
     /// `server.shutdown_grace`) and closes the store.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let grace = self.state.config.server.shutdown_grace.0;
+        // Other instances on the same PostgreSQL database hear of this one's cache drops, and
+        // it of theirs, before anything is served.
+        crate::dossiers::cache_peers::start(
+            &self.state.store,
+            self.state.status_cache.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("cannot listen for other instances' status cache drops (database.url)")?;
         let worker = if self.state.config.outbox.worker {
             let w = self.outbox_worker()?;
             let concurrency = self.state.config.outbox.concurrency;

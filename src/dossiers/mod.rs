@@ -5,6 +5,7 @@
 //! enforces ([`fees`]), the offline check of mappings against fixtures ([`check`]), and the
 //! city's monthly indicators ([`report`]), and the receipt and control slip ([`receipt`]).
 
+pub mod cache_peers;
 pub mod check;
 pub mod fees;
 pub mod intake;

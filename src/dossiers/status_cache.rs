@@ -12,8 +12,11 @@
 //!   the dossier's entry and every kept list page when it commits, so the next read shows it;
 //! - so does a delivery or a dead message of this gateway's outbox worker (`sync`);
 //! - a new dossier taken in by this gateway drops every kept list page;
-//! - a change made elsewhere — `motcua outbox` run from a shell, another instance sharing a
-//!   PostgreSQL database, an edit by hand — shows within the TTL;
+//! - a change made by another instance sharing a PostgreSQL database drops the same entries
+//!   here as soon as that instance's notice arrives (`cache_peers`: every drop is told to the
+//!   others through `LISTEN`/`NOTIFY`, and a lost listening connection drops everything);
+//! - a change made elsewhere — `motcua outbox` run from a shell, an edit by hand — shows within
+//!   the TTL;
 //! - a caller that must see the store as it is now sends `Cache-Control: no-cache`.
 //! - `overdue` turns true at the due moment: an open dossier's entry never outlives it.
 //!
@@ -58,6 +61,19 @@ pub struct StatusCache {
     ttl: Duration,
     generation: AtomicU64,
     entries: Mutex<Entries>,
+    /// Where this instance's drops are told to the others (`cache_peers`), when it has peers.
+    peers: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Dropped>>,
+}
+
+/// A drop, as the other instances are told of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dropped {
+    /// One dossier's answer and every list page.
+    Dossier(i64),
+    /// Every list page.
+    Pages,
+    /// Everything.
+    All,
 }
 
 /// Taken before a read of the store; [`StatusCache::put`] stores what was read only if no change
@@ -72,6 +88,27 @@ impl StatusCache {
             ttl,
             generation: AtomicU64::new(0),
             entries: Mutex::new(Entries::default()),
+            peers: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Tells every drop from now on to `peers` as well (once; later calls are ignored).
+    pub fn tell_peers(&self, peers: tokio::sync::mpsc::UnboundedSender<Dropped>) {
+        let _ = self.peers.set(peers);
+    }
+
+    fn told(&self, dropped: Dropped) {
+        if let Some(peers) = self.peers.get() {
+            let _ = peers.send(dropped);
+        }
+    }
+
+    /// A drop another instance told of: made here, not told again.
+    pub fn apply(&self, dropped: Dropped) {
+        match dropped {
+            Dropped::Dossier(id) => self.drop_dossier(id),
+            Dropped::Pages => self.drop_pages(),
+            Dropped::All => self.drop_all(),
         }
     }
 
@@ -173,14 +210,30 @@ impl StatusCache {
 
     /// Drops every kept list page, after a new dossier committed (it may be on any of them).
     pub fn forget_pages(&self) {
-        let mut entries = self.entries();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.pages.clear();
+        self.drop_pages();
+        self.told(Dropped::Pages);
     }
 
     /// Drops the answer kept for dossier `dossier_id` and every list page, after a change to
     /// it committed.
     pub fn forget(&self, dossier_id: i64) {
+        self.drop_dossier(dossier_id);
+        self.told(Dropped::Dossier(dossier_id));
+    }
+
+    /// Drops everything, after a change to many dossiers at once.
+    pub fn forget_all(&self) {
+        self.drop_all();
+        self.told(Dropped::All);
+    }
+
+    fn drop_pages(&self) {
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.pages.clear();
+    }
+
+    fn drop_dossier(&self, dossier_id: i64) {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.pages.clear();
@@ -195,8 +248,7 @@ impl StatusCache {
         }
     }
 
-    /// Drops everything, after a change to many dossiers at once.
-    pub fn forget_all(&self) {
+    fn drop_all(&self) {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.by_code.clear();

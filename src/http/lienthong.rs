@@ -66,7 +66,7 @@ async fn signer(
             SignatureError::TimestampOutOfRange => "TIMESTAMP_OUT_OF_RANGE",
         };
         tracing::warn!(
-            step.reference = reference,
+            step.reference = ?reference,
             reason = code,
             "agency request refused"
         );
@@ -149,7 +149,7 @@ pub async fn answer(
             .await;
         match done {
             Ok(body) => {
-                tracing::info!(step.reference = %reference, agency = %agency.code, state = %answer.state, "agency answered");
+                tracing::info!(step.reference = ?reference, agency = %agency.code, state = %answer.state, "agency answered");
                 Ok(json_response(StatusCode::OK, body))
             }
             Err(e) => Err(lifecycle_refusal(e)),

@@ -30,6 +30,7 @@ mod lifecycle;
 mod listing;
 mod message_log;
 mod names;
+mod notify;
 mod outbox;
 mod outbox_ops;
 mod payments;
@@ -42,6 +43,7 @@ pub use dossier_rows::{DocumentRow, DossierFilter, DossierSummary, OutboxSummary
 pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use listing::{OverdueFirst, Part, GATHERED, RUNNING};
+pub use notify::Listener;
 pub use outbox::{AttemptOutcome, AttemptRecord, Attempted, ClaimFor, Claimed, NewOutboxMessage};
 pub use outbox_ops::{AttemptItem, OutboxItem, OutboxSelector, QueueStats};
 pub use payments::{NewPayment, PaymentEvent, PaymentMessage, PaymentOp, PaymentRow};

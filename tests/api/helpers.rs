@@ -39,6 +39,16 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// Another handle on the same PostgreSQL database, for a second gateway on it.
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            _dir: None,
+        }
+    }
+}
+
 /// Makes a fresh, empty database on the backend the run is for.
 pub async fn fresh_database() -> TestDb {
     match std::env::var("TEST_DATABASE_URL") {

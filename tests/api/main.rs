@@ -35,6 +35,7 @@ mod operators;
 mod outbox;
 mod pages;
 mod payments;
+mod peers;
 mod process;
 mod read_api;
 mod receipt;

@@ -823,9 +823,22 @@ async fn a_line_break_in_a_callers_reference_cannot_write_a_log_line() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // An agency's answer about a forwarding named with a line break, unsigned.
+    let res = client
+        .post(format!(
+            "{}/lienthong/v1/steps/TT3%0AFORGED-LINE%20level=INFO",
+            gw.address
+        ))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
     gw.signal("TERM");
     gw.child.wait().await.unwrap();
     let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.contains(r"TT3\nFORGED-LINE"), "{logged}");
     assert!(logged.contains("PayGov confirmation"), "{logged}");
     assert!(
         !logged.lines().any(|l| l.starts_with("FORGED-LINE")),
