@@ -51,5 +51,6 @@ pub mod payment;
 pub mod portal;
 pub mod signing;
 pub mod sim;
+pub mod soak;
 pub mod store;
 pub mod telemetry;

@@ -4,15 +4,15 @@
 use anyhow::Context;
 
 /// A fresh database for the run, removed after.
-pub(super) struct BenchDb {
-    pub(super) url: String,
-    pub(super) admin: Option<String>,
+pub(crate) struct BenchDb {
+    pub(crate) url: String,
+    pub(crate) admin: Option<String>,
     name: String,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl BenchDb {
-    pub(super) async fn create(server: Option<&str>) -> anyhow::Result<Self> {
+    pub(crate) async fn create(server: Option<&str>) -> anyhow::Result<Self> {
         use rand::Rng;
         let name = format!("motcua_bench_{:012x}", rand::rng().random::<u64>() >> 16);
         match server {
@@ -46,7 +46,7 @@ impl BenchDb {
         }
     }
 
-    pub(super) async fn drop_database(&self) {
+    pub(crate) async fn drop_database(&self) {
         use sqlx::Connection;
         if let Some(admin) = &self.admin {
             if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {

@@ -147,6 +147,12 @@ impl Gateway {
         }
     }
 
+    /// Kills it with SIGKILL (no shutdown of any kind) and waits for it to be gone.
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
     /// Stops it with SIGTERM and waits.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {

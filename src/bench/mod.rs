@@ -13,7 +13,7 @@
 //! - `outbox`: N queued messages drained into a local sink.
 
 pub mod client;
-mod db;
+pub(crate) mod db;
 pub mod gateway;
 mod modes;
 mod report;

@@ -4,7 +4,7 @@
 mod audit;
 mod files;
 mod outbox;
-mod progress;
+pub(crate) mod progress;
 mod report;
 mod serve;
 mod sim;
@@ -80,6 +80,9 @@ pub enum Command {
     },
     /// The load harness: start a gateway on a fresh database and measure it (release build).
     Bench(crate::bench::BenchArgs),
+    /// Several gateways on one fresh PostgreSQL database under load, a failing portal and
+    /// instances killed at random; checks that nothing answered was lost or done twice.
+    Soak(crate::soak::SoakArgs),
     /// The configuration.
     Config {
         /// What to do.
@@ -229,6 +232,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             result
         }
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Soak(args) => {
+            if crate::soak::run(args).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("the soak found violations (listed above)")
+            }
+        }
         Command::Files { command } => files::run(&config, command).await,
         Command::Sim { command } => sim::run(&config, command).await,
         Command::Demo { keep } => crate::demo::run(keep.as_deref()).await.map(drop),
