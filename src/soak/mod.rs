@@ -74,6 +74,9 @@ level = "error"
     )
 }
 
+/// The dossier every client pushes, each under its own portal id.
+const TEMPLATE: &str = "fixtures/portal/valid/karaoke.json";
+
 /// The instances: each slot's address while it is up.
 type Slots = Arc<RwLock<Vec<Option<String>>>>;
 
@@ -90,6 +93,9 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
 }
 
 async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
+    let template = Arc::new(std::fs::read(TEMPLATE).with_context(|| {
+        format!("cannot read {TEMPLATE} (run the soak from the repository's root)")
+    })?);
     let portal = FlakyPortal::start().await?;
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("soak.toml");
@@ -108,7 +114,16 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
     let bar = crate::cli::progress::bar("soak");
     bar.set_length(Duration::from(args.duration).as_secs());
     let drivers: Vec<_> = (0..args.clients.max(1))
-        .map(|n| tokio::spawn(drive(n, slots.clone(), acked.clone(), sent.clone(), until)))
+        .map(|n| {
+            let driver = Driver {
+                n,
+                slots: slots.clone(),
+                acked: acked.clone(),
+                sent: sent.clone(),
+                template: template.clone(),
+            };
+            tokio::spawn(driver.run(until))
+        })
         .collect();
     let mut kills = Vec::new();
     let mut outages = 0;
@@ -179,6 +194,11 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
             .violations
             .push("the outbox did not drain within 120 s".into());
     }
+    if acked.dossiers.is_empty() || acked.actions.is_empty() {
+        findings
+            .violations
+            .push("nothing was answered 2xx: the soak drove nothing and proves nothing".into());
+    }
     for g in gateways {
         g.stop().await;
     }
@@ -235,77 +255,88 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
     Ok(findings.violations.is_empty())
 }
 
-/// One client: pushes a dossier through a random instance, then accepts it and starts its
-/// processing through random instances, each action with an `Idempotency-Key` and tried again
-/// elsewhere when its instance dies under it — until `until`.
-async fn drive(
+/// One client's share of the load.
+struct Driver {
     n: usize,
     slots: Slots,
     acked: Arc<Mutex<Acked>>,
     sent: Arc<std::sync::atomic::AtomicU64>,
-    until: Instant,
-) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
-    let secret = crate::signing::WebhookSecret::parse(PORTAL_SECRET).ok();
-    let template = std::fs::read("fixtures/portal/valid/karaoke.json").unwrap_or_default();
-    let mut i = 0u64;
-    while Instant::now() < until {
-        i += 1;
-        let Some(address) = pick(&slots).await else {
-            tokio::task::yield_now().await;
-            continue;
-        };
-        let portal_id = format!("SOAK-{n:02}-{i:06}");
-        let body = with_portal_id(&template, &portal_id);
-        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let Some(secret) = &secret else { return };
-        let pushed = crate::sim::portal::push(
-            &client,
-            &format!("http://{address}"),
-            secret,
-            &body,
-            "application/json",
-        )
-        .await;
-        let code = match pushed {
-            Ok((201, answer)) => answer["MaHoSo"].as_str().unwrap_or_default().to_owned(),
-            _ => continue,
-        };
-        crate::sim::locked(&acked)
-            .dossiers
-            .insert(portal_id.clone(), code.clone());
-        for action in ["accept", "start_processing"] {
-            let key = format!("{portal_id}-{action}");
-            let body = serde_json::json!({"action": action,
+    template: Arc<Vec<u8>>,
+}
+
+impl Driver {
+    /// Pushes a dossier through a random instance, then accepts it and starts its processing
+    /// through random instances, each action with an `Idempotency-Key` and tried again
+    /// elsewhere when its instance dies under it — until `until`.
+    async fn run(self, until: Instant) {
+        let Driver {
+            n,
+            slots,
+            acked,
+            sent,
+            template,
+        } = self;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        let secret = crate::signing::WebhookSecret::parse(PORTAL_SECRET).ok();
+        let mut i = 0u64;
+        while Instant::now() < until {
+            i += 1;
+            let Some(address) = pick(&slots).await else {
+                tokio::task::yield_now().await;
+                continue;
+            };
+            let portal_id = format!("SOAK-{n:02}-{i:06}");
+            let body = with_portal_id(&template, &portal_id);
+            sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(secret) = &secret else { return };
+            let pushed = crate::sim::portal::push(
+                &client,
+                &format!("http://{address}"),
+                secret,
+                &body,
+                "application/json",
+            )
+            .await;
+            let code = match pushed {
+                Ok((201, answer)) => answer["MaHoSo"].as_str().unwrap_or_default().to_owned(),
+                _ => continue,
+            };
+            crate::sim::locked(&acked)
+                .dossiers
+                .insert(portal_id.clone(), code.clone());
+            for action in ["accept", "start_processing"] {
+                let key = format!("{portal_id}-{action}");
+                let body = serde_json::json!({"action": action,
                 "officer": {"name": "Soak", "title": "Kiểm thử", "unit": "Soak"}});
-            // Tried again through another instance while the answer is not known.
-            for _ in 0..20 {
-                let Some(address) = pick(&slots).await else {
-                    tokio::task::yield_now().await;
-                    continue;
-                };
-                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let res = client
-                    .post(format!("http://{address}/api/v1/dossiers/{code}/actions"))
-                    .bearer_auth(TOKEN)
-                    .header("idempotency-key", &key)
-                    .json(&body)
-                    .send()
-                    .await;
-                match res.map(|r| r.status().as_u16()) {
-                    Ok(200) => {
-                        crate::sim::locked(&acked)
-                            .actions
-                            .push((code.clone(), action.to_owned()));
-                        break;
+                // Tried again through another instance while the answer is not known.
+                for _ in 0..20 {
+                    let Some(address) = pick(&slots).await else {
+                        tokio::task::yield_now().await;
+                        continue;
+                    };
+                    sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let res = client
+                        .post(format!("http://{address}/api/v1/dossiers/{code}/actions"))
+                        .bearer_auth(TOKEN)
+                        .header("idempotency-key", &key)
+                        .json(&body)
+                        .send()
+                        .await;
+                    match res.map(|r| r.status().as_u16()) {
+                        Ok(200) => {
+                            crate::sim::locked(&acked)
+                                .actions
+                                .push((code.clone(), action.to_owned()));
+                            break;
+                        }
+                        // Refused for good: nothing was applied.
+                        Ok(s) if s < 500 => break,
+                        // The instance died under it, or failed: the answer is not known.
+                        Ok(_) | Err(_) => {}
                     }
-                    // Refused for good: nothing was applied.
-                    Ok(s) if s < 500 => break,
-                    // The instance died under it, or failed: the answer is not known.
-                    Ok(_) | Err(_) => {}
                 }
             }
         }
