@@ -49,6 +49,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod payment;
 pub mod portal;
+pub mod progress;
 pub mod signing;
 pub mod sim;
 pub mod soak;

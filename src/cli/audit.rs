@@ -127,7 +127,7 @@ async fn verify(store: &Store, audit: &AuditConfig) -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     let n_anchors = anchors.len();
     let mut verifier = Verifier::anchored(checkpoint.as_ref(), anchors, retention, now);
-    let bar = super::progress::bar("records");
+    let bar = crate::progress::bar("records");
     let expected = store.message_log_head().await?.seq - first + 1;
     bar.set_length(u64::try_from(expected).unwrap_or(0));
     let mut after = 0;

@@ -4,7 +4,6 @@
 mod audit;
 mod files;
 mod outbox;
-pub(crate) mod progress;
 mod report;
 mod serve;
 mod sim;
@@ -179,7 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: MappingsCommand::Check { dir, fixtures },
         } => {
             let dir = dir.unwrap_or_else(|| config.mappings.dir.clone());
-            let bar = progress::bar("fixtures");
+            let bar = crate::progress::bar("fixtures");
             let agencies = config.agency_codes();
             let report = check::check_with(&dir, &fixtures, &agencies, &mut |done, of| {
                 bar.set_length(of as u64);

@@ -111,7 +111,7 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
     let until = start + Duration::from(args.duration);
-    let bar = crate::cli::progress::bar("soak");
+    let bar = crate::progress::bar("soak");
     bar.set_length(Duration::from(args.duration).as_secs());
     let drivers: Vec<_> = (0..args.clients.max(1))
         .map(|n| {

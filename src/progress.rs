@@ -1,4 +1,4 @@
-//! Progress for long commands (`mappings check`, `audit verify`): a bar on stderr while a
+//! Progress for long commands (`mappings check`, `audit verify`, `soak`): a bar on stderr while a
 //! person watches a terminal; nothing at all in a pipe, a log or CI, where only the result
 //! lines are written.
 
