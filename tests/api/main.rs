@@ -40,5 +40,6 @@ mod process;
 mod read_api;
 mod receipt;
 mod sims;
+mod soak;
 mod versions;
 mod webdriver;

@@ -1,0 +1,58 @@
+//! `motcua soak` as an operator runs it (contract section 7): briefly, two instances, on the
+//! test PostgreSQL server — a progress bar on a terminal, plain lines in a pipe, the summary
+//! with no violation either way. (CI also runs it for a minute with three instances and at
+//! least ten kills.) PostgreSQL only: several instances share PostgreSQL only.
+
+use crate::process::{on_terminal, run_motcua};
+
+fn server() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+#[test]
+fn the_soak_shows_its_progress_and_finds_nothing_wrong() {
+    let Some(server) = server() else {
+        return;
+    };
+    let args = [
+        "soak",
+        "--database",
+        &server,
+        "--instances",
+        "2",
+        "--duration",
+        "3s",
+        "--kill-every",
+        "1s",
+    ];
+    let seen = on_terminal(&args);
+    let bar = regex::Regex::new(r"soak \[[=> ]{40}\] \d/3").unwrap();
+    assert!(bar.is_match(&seen), "{seen}");
+    assert!(
+        seen.contains("violations                                  0"),
+        "{seen}"
+    );
+
+    let piped = run_motcua(&args, &[]);
+    let out = String::from_utf8_lossy(&piped.stdout).into_owned();
+    assert!(piped.status.success(), "{out}");
+    assert_eq!(
+        String::from_utf8_lossy(&piped.stderr),
+        "",
+        "no bar in a pipe"
+    );
+    let plain = regex::Regex::new(r"(?m)^ +\d+ s: \d+ kills, \d+ requests$").unwrap();
+    assert!(plain.is_match(&out), "{out}");
+    let kills: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("  instances killed and restarted"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(kills >= 1, "{out}");
+    assert!(
+        out.contains("violations                                  0"),
+        "{out}"
+    );
+}
