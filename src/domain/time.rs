@@ -41,6 +41,13 @@ pub fn format_wire_millis(millis: i64) -> String {
     from_millis(millis).map(format_wire).unwrap_or_default()
 }
 
+/// A stored moment (ms) as the wire writes it, `yyyyMMddHHmmss`, or null.
+pub fn wire_or_null(millis: Option<i64>) -> serde_json::Value {
+    millis.map_or(serde_json::Value::Null, |m| {
+        serde_json::Value::String(format_wire_millis(m))
+    })
+}
+
 /// A moment as people read it on the department's pages: `dd/MM/yyyy HH:mm`, Vietnam time.
 pub fn format_people_millis(millis: i64) -> String {
     from_millis(millis)

@@ -172,24 +172,20 @@ impl Lifecycle {
         .await
     }
 
-    /// An agency's answer to its forwarding `reference` (already verified as that agency's):
-    /// the step's new state and a progress record synced to the portal, in one commit, kept
-    /// under the agency's `webhook-id` in `key`; `render` makes the agency's answer.
+    /// An agency's answer to its forwarding `(dossier code, ref)` (already verified as that
+    /// agency's): the step's new state and a progress record synced to the portal, in one
+    /// commit, kept under the agency's `webhook-id` in `key`; `render` makes the agency's answer.
     pub async fn answer_step(
         &self,
-        reference: &str,
+        (code, reference): (&str, &str),
         agency: &Agency,
         answer: &StepAnswer,
         key: &IdempotencyKey,
         render: Render,
         now: DateTime<Utc>,
     ) -> Result<String, LifecycleError> {
-        let code = match self.store.step_owner(reference).await? {
-            Some((code, _)) => code,
-            None => return Err(LifecycleError::NotFound),
-        };
         self.run(
-            &code,
+            code,
             Some(key),
             render,
             "lienthong",

@@ -11,7 +11,7 @@
 use super::plan::{local, rules_of, utc_ms, ActionInput, LifecycleError, Planned, Rules};
 use crate::domain::dossier::Progress;
 use crate::domain::lifecycle::Action;
-use crate::domain::time::{format_people_millis, format_wire_millis, from_millis, vn_date};
+use crate::domain::time::{format_people_millis, from_millis, vn_date, wire_or_null as wire};
 use crate::lienthong::answer::StepAnswer;
 use crate::lienthong::{self, Agency};
 use crate::mapping::steps::Step;
@@ -321,9 +321,4 @@ pub fn steps_view(
         })
         .collect();
     (steps, advised)
-}
-
-/// A stored time (ms) as `yyyyMMddHHmmss`, or null.
-fn wire(ms: Option<i64>) -> Value {
-    ms.map_or(Value::Null, |m| Value::String(format_wire_millis(m)))
 }

@@ -10,10 +10,7 @@ use crate::mapping::{Mappings, Procedure, ProcedureKind};
 use crate::store::StoredDossier;
 use serde_json::{json, Value};
 
-/// A stored time (ms) as `yyyyMMddHHmmss`, or null.
-pub fn wire(ms: Option<i64>) -> Value {
-    ms.map_or(Value::Null, |m| Value::String(format_wire_millis(m)))
-}
+pub use crate::domain::time::wire_or_null as wire;
 
 /// The Vietnamese name of a status code.
 pub fn status_name(code: i64) -> &'static str {

@@ -8,7 +8,7 @@ use crate::config::Scope;
 use crate::domain::lifecycle::Action;
 use crate::domain::money::Vnd;
 use crate::domain::time::parse_wire;
-use crate::domain::validation::FieldError;
+use crate::domain::validation::{text_field, FieldError};
 use crate::dossiers::fees::CounterReceipt;
 use crate::dossiers::plan::{ActionInput, LifecycleError, Officer};
 use crate::portal::sync::TIEN_DO_LIMITS as LIMITS;
@@ -22,32 +22,6 @@ use sha2::{Digest, Sha256};
 
 /// Largest action body.
 const MAX_BODY: usize = 64 * 1024;
-
-fn text_field(
-    obj: &serde_json::Map<String, Value>,
-    key: &str,
-    path: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) if s.chars().count() > max => {
-            errors.push(FieldError::new(
-                path,
-                "too_long",
-                format!("at most {max} characters"),
-            ));
-            None
-        }
-        Some(Value::String(s)) => Some(s.trim().to_owned()),
-        Some(_) => {
-            errors.push(FieldError::new(path, "wrong_type", "a string"));
-            None
-        }
-    }
-}
 
 /// Reads the action body; every problem is listed.
 fn parse_input(body: &[u8]) -> Result<ActionInput, ApiError> {

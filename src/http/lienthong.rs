@@ -127,7 +127,7 @@ pub async fn answer(
     };
     recorded(&state, inbound, trust, move || async move {
         let (state, headers, bytes, reference) = (st, hs, body_bytes, r);
-        let (agency, _) = signed?;
+        let (agency, code) = signed?;
         let answer = match parse(bytes) {
             Ok(answer) => answer,
             Err(AnswerError::Malformed(m)) => return Err(ApiError::malformed(m)),
@@ -145,7 +145,7 @@ pub async fn answer(
         let render = Box::new(move |_: &crate::store::StoredDossier| body.clone());
         let done = state
             .lifecycle
-            .answer_step(reference, &agency, &answer, &key, render, chrono::Utc::now())
+            .answer_step((&code, reference), &agency, &answer, &key, render, chrono::Utc::now())
             .await;
         match done {
             Ok(body) => {

@@ -7,7 +7,7 @@
 //! the portal's progress-record limits, since each answer becomes one, and no control
 //! character passes (a NUL that SQLite would keep breaks PostgreSQL).
 
-use crate::domain::validation::FieldError;
+use crate::domain::validation::{text_field as text, FieldError};
 use crate::portal::sync::TIEN_DO_LIMITS as LIMITS;
 use crate::store::ResultDocument;
 use serde_json::{Map, Value};
@@ -235,45 +235,6 @@ fn documents(result: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Vec<R
         }
     }
     out
-}
-
-/// A text field: absent, null or blank is `None`; too long, not a string, or holding a
-/// control character other than tab and line breaks is an error.
-fn text(
-    obj: &Map<String, Value>,
-    key: &str,
-    path: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) if s.chars().count() > max => {
-            errors.push(FieldError::new(
-                path,
-                "too_long",
-                format!("at most {max} characters"),
-            ));
-            None
-        }
-        Some(Value::String(s))
-            if s.chars()
-                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
-        {
-            errors.push(FieldError::new(
-                path,
-                "control_character",
-                "control characters are not allowed",
-            ));
-            None
-        }
-        Some(Value::String(s)) => Some(s.trim().to_owned()),
-        Some(_) => {
-            errors.push(FieldError::new(path, "wrong_type", "a string"));
-            None
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use crate::domain::codes::{DossierCode, ProcedureCode};
 use crate::domain::dossier::Progress;
-use crate::domain::time::format_wire_millis;
-use serde_json::{json, Value};
+use crate::domain::time::{format_wire_millis, wire_or_null as wire};
+use serde_json::json;
 
 /// The longest values the portal takes in a sync's `TienDo`, in characters: `NguoiXuLy`,
 /// `ChucDanh`, `PhongBanXuLy`, `NoiDungXuLy`. An action whose officer or note is longer is
@@ -47,10 +47,6 @@ pub struct SyncDates {
     pub finished_at: Option<i64>,
     /// `NgayTra`.
     pub returned_at: Option<i64>,
-}
-
-fn wire(ms: Option<i64>) -> Value {
-    ms.map_or(Value::Null, |m| Value::String(format_wire_millis(m)))
 }
 
 /// `MaTTHC` as the portal writes it for the dossier `code`: the stored stem with the province of

@@ -111,15 +111,4 @@ pub fn done() -> Value {
            "KetQua": {"SoVanBan": "45/NT-PC07"}})
 }
 
-pub async fn dossier(app: &TestApp, code: &str) -> Value {
-    let res = app
-        .get_with(
-            &format!("/api/v1/dossiers/{code}"),
-            READER,
-            &[("cache-control", "no-cache")],
-        )
-        .await;
-    let (s, d) = status_and_json(res).await;
-    assert_eq!(s, 200, "{d}");
-    d
-}
+pub use crate::helpers::dossier_now as dossier;

@@ -12,15 +12,7 @@ fn step(action: &str) -> serde_json::Value {
 
 /// The dossier's status and whether it shows as overdue.
 async fn shown(app: &TestApp, code: &str) -> (i64, bool) {
-    let res = app
-        .get_with(
-            &format!("/api/v1/dossiers/{code}"),
-            READER,
-            &[("cache-control", "no-cache")],
-        )
-        .await;
-    let (status, d) = status_and_json(res).await;
-    assert_eq!(status, 200, "{d}");
+    let d = dossier_now(app, code).await;
     (
         d["TrangThaiHoSo"].as_i64().unwrap(),
         d["overdue"].as_bool().unwrap(),

@@ -310,6 +310,20 @@ pub async fn status_and_json(res: reqwest::Response) -> (u16, serde_json::Value)
     }
 }
 
+/// The dossier `code` as the store holds it now (`Cache-Control: no-cache`); 200 asserted.
+pub async fn dossier_now(app: &TestApp, code: &str) -> serde_json::Value {
+    let res = app
+        .get_with(
+            &format!("/api/v1/dossiers/{code}"),
+            READER,
+            &[("cache-control", "no-cache")],
+        )
+        .await;
+    let (status, d) = status_and_json(res).await;
+    assert_eq!(status, 200, "{d}");
+    d
+}
+
 /// Posts a submission signed with `secrets` to the gateway at `address`.
 pub async fn post_signed(
     client: &reqwest::Client,

@@ -175,7 +175,60 @@ async fn bad_answers_are_refused_precisely_and_store_nothing() {
     );
     let (s, e) = agency_answer(&app, &reference, PC07_SECRET, "bad-2", &json!([1])).await;
     assert_eq!((s, &e["error_code"]), (400, &json!("MALFORMED")), "{e}");
+    // Over 256 KiB: refused before it is read whole, signed or not.
+    let big = json!({"TrangThai": "refused", "NoiDung": "x".repeat(300 * 1024)});
+    let (s, e) = agency_answer(&app, &reference, PC07_SECRET, "bad-3", &big).await;
+    assert_eq!((s, &e["error_code"]), (413, &json!("TOO_LARGE")), "{e}");
     assert_eq!(written(&app).await, before);
+}
+
+#[tokio::test]
+async fn an_agency_over_its_rate_is_told_when_to_come_back_and_nothing_is_kept() {
+    let (portal, pc07, pc06) = (
+        TestPartner::start().await,
+        TestPartner::start().await,
+        TestPartner::start().await,
+    );
+    let config = format!(
+        "{}[rate_limits]\nagency = {{ per_second = 1, burst = 1 }}\n",
+        agencies_config(&portal, &pc07, &pc06)
+    );
+    let app = spawn_app_with(&config).await;
+    let (_, reference) = forwarded(&app, "LT-RATE-1").await;
+    // Unsigned requests do not spend the agency's budget.
+    let stranger = "whsec_c3RyYW5nZXItc2VjcmV0LTAwMDAwMDAwMDA=";
+    for i in 0..3 {
+        let (s, _) = agency_answer(&app, &reference, stranger, &format!("x-{i}"), &done()).await;
+        assert_eq!(s, 401);
+    }
+    let received = json!({"TrangThai": "received"});
+    let (s, _) = agency_answer(&app, &reference, PC07_SECRET, "r-1", &received).await;
+    assert_eq!(s, 200, "the first signed answer is within the budget");
+    let before = written(&app).await;
+    let res = {
+        let body = done().to_string();
+        let ts = now();
+        let sig = motcua_gateway::signing::sign(
+            &motcua_gateway::signing::WebhookSecret::parse(PC07_SECRET).unwrap(),
+            "r-2",
+            ts,
+            body.as_bytes(),
+        );
+        app.client
+            .post(app.url(&format!("/lienthong/v1/steps/{reference}")))
+            .header("content-type", "application/json")
+            .header("webhook-id", "r-2")
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(status_and_json(res).await.1["error_code"], "RATE_LIMITED");
+    assert_eq!(written(&app).await, before, "nothing kept of it");
 }
 
 #[tokio::test]

@@ -387,6 +387,30 @@ async fn bad_action_requests_are_refused_precisely() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403, "reading is not writing");
+    // A control character in a text (a NUL that SQLite keeps and PostgreSQL refuses): named,
+    // on both databases, and nothing stored.
+    let mut nul = step("accept");
+    nul["note"] = json!("a\u{0}b");
+    nul["officer"]["name"] = json!("Lê\u{7}Hoa");
+    let (s, e) = act(&app, &code, nul).await;
+    assert_eq!(
+        (s, e["error_code"].as_str()),
+        (422, Some("VALIDATION")),
+        "{e}"
+    );
+    let problems: Vec<(&str, &str)> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["field"].as_str().unwrap(), x["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("officer.name", "control_character"),
+            ("note", "control_character")
+        ]
+    );
     let (_, d) = app
         .get_json(&format!("/api/v1/dossiers/{code}"), READER)
         .await;
