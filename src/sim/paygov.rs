@@ -74,56 +74,121 @@ impl PaygovSim {
     }
 }
 
+/// Whether `v` is an INIT from `partner` signed with `secret`.
+pub fn init_is_signed(v: &Value, partner: &str, secret: &str) -> bool {
+    let f = |k: &str| v[k].as_str().unwrap_or_default();
+    let fields = InitFields {
+        partner: f("MaDoiTac"),
+        reference: f("MaThamChieu"),
+        amount: f("SoTien"),
+        info: f("ThongTinGiaoDich"),
+        time: f("ThoiGianGD"),
+        ip: f("Ip"),
+    };
+    f("LoaiBanTin") == "INIT"
+        && fields.partner == partner
+        && paygov::init_checksum(&fields, secret) == f("MaXacThuc")
+}
+
+/// INIT's answer: the payment page's address, as a JSON string inside `message`.
+pub fn init_answer(url: &str) -> Value {
+    json!({"error_code": "0", "message": json!({"UrlThanhToan": url}).to_string()})
+}
+
+/// Whether `v` is a QUERY from `partner` signed with `secret`.
+pub fn query_is_signed(v: &Value, partner: &str, secret: &str) -> bool {
+    let f = |k: &str| v[k].as_str().unwrap_or_default();
+    paygov::query_checksum(partner, f("MaThamChieu"), f("ThoiGianGD"), secret) == f("MaXacThuc")
+}
+
+/// QUERY's answer about a payment the platform knows: `state` `1` paid (with its
+/// transaction), `3` pending, `4` failed.
+pub fn query_answer(reference: &str, state: &str, transaction: &str, amount: &str) -> Value {
+    json!({
+        "error_code": "0", "MaThamChieu": reference, "TrangThaiGD": state,
+        "MaGiaoDich": if state == "1" { transaction } else { "" }, "SoTien": amount,
+    })
+}
+
+/// A CONFIRM of `reference`, paid or not, signed with `secret`.
+pub fn confirm_body(
+    partner: &str,
+    secret: &str,
+    reference: &str,
+    amount: &str,
+    transaction: &str,
+    info: &str,
+    paid: bool,
+) -> Value {
+    let fields = ConfirmFields {
+        kind: "CONFIRM".into(),
+        code: if paid { "00" } else { "01" }.into(),
+        partner: partner.to_owned(),
+        reference: reference.to_owned(),
+        amount: amount.to_owned(),
+        currency: "VND".into(),
+        transaction: transaction.to_owned(),
+        bank: "VCB".into(),
+        time: chrono::Utc::now().format("%Y%m%d%H%M%S").to_string(),
+        info: info.to_owned(),
+    };
+    json!({
+        "LoaiBanTin": fields.kind, "MaLoi": fields.code, "MaDoiTac": fields.partner,
+        "MaThamChieu": fields.reference, "SoTien": fields.amount, "MaTienTe": fields.currency,
+        "MaGiaoDich": fields.transaction, "MaNganHang": fields.bank, "ThoiGianGD": fields.time,
+        "ThongTinGiaoDich": fields.info, "MaXacThuc": paygov::confirm_checksum(&fields, secret),
+    })
+}
+
+/// Whether the gateway's answer to a CONFIRM is signed with `secret`.
+pub fn answer_is_signed(answer: &Value, secret: &str) -> bool {
+    let f = |k: &str| answer[k].as_str().unwrap_or_default();
+    answer["MaXacThuc"].as_str()
+        == Some(&paygov::answer_checksum(
+            f("MaLoi"),
+            f("MaDoiTac"),
+            f("MaThamChieu"),
+            f("ThoiGianGD"),
+            secret,
+        ))
+}
+
 async fn init(State(s): State<Shared>, Json(v): Json<Value>) -> Response {
     let f = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
-    let fields = InitFields {
-        partner: &f("MaDoiTac"),
-        reference: &f("MaThamChieu"),
-        amount: &f("SoTien"),
-        info: &f("ThongTinGiaoDich"),
-        time: &f("ThoiGianGD"),
-        ip: &f("Ip"),
-    };
-    let expected = paygov::init_checksum(&fields, &s.secret);
-    if f("LoaiBanTin") != "INIT" || fields.partner != s.partner || expected != f("MaXacThuc") {
+    let reference = f("MaThamChieu");
+    if !init_is_signed(&v, &s.partner, &s.secret) {
         s.callbacks.journal().note(format!(
-            "paygov: INIT {} refused: checksum or partner wrong",
-            fields.reference
+            "paygov: INIT {reference} refused: checksum or partner wrong"
         ));
         return Json(json!({"error_code": "99", "message": "MaXacThuc khong hop le"}))
             .into_response();
     }
     s.callbacks.journal().note(format!(
-        "paygov: INIT {} for {} VND, receipt for {} ({})",
-        fields.reference,
-        fields.amount,
+        "paygov: INIT {reference} for {} VND, receipt for {} ({})",
+        f("SoTien"),
         v["ThongTinBienLai"]["MaHoSo"].as_str().unwrap_or("?"),
         v["ThongTinBienLai"]["MaTTHC"].as_str().unwrap_or("?"),
     ));
     locked(&s.payments).insert(
-        fields.reference.to_owned(),
+        reference.clone(),
         Payment {
-            amount: fields.amount.to_owned(),
-            info: fields.info.to_owned(),
+            amount: f("SoTien"),
+            info: f("ThongTinGiaoDich"),
             state: "3",
             transaction: format!("PG{:010}", rand::random::<u32>()),
         },
     );
-    let url = format!("http://{}/pay/{}", s.address, fields.reference);
-    Json(json!({"error_code": "0", "message": json!({"UrlThanhToan": url}).to_string()}))
-        .into_response()
+    let url = format!("http://{}/pay/{reference}", s.address);
+    Json(init_answer(&url)).into_response()
 }
 
 async fn query(State(s): State<Shared>, Json(v): Json<Value>) -> Response {
-    let f = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
-    let (reference, time) = (f("MaThamChieu"), f("ThoiGianGD"));
-    let expected = paygov::query_checksum(&s.partner, &reference, &time, &s.secret);
+    let reference = v["MaThamChieu"].as_str().unwrap_or_default().to_owned();
     let known = locked(&s.payments).get(&reference).cloned();
     let answer = match known {
-        Some(p) if expected == f("MaXacThuc") => json!({
-            "error_code": "0", "MaThamChieu": reference, "TrangThaiGD": p.state,
-            "MaGiaoDich": if p.state == "1" { p.transaction } else { String::new() }, "SoTien": p.amount,
-        }),
+        Some(p) if query_is_signed(&v, &s.partner, &s.secret) => {
+            query_answer(&reference, p.state, &p.transaction, &p.amount)
+        }
         Some(_) => json!({"error_code": "99", "message": "MaXacThuc khong hop le"}),
         None => json!({"error_code": "01", "message": "Khong tim thay giao dich"}),
     };
@@ -184,24 +249,15 @@ async fn pay(
     if let Some(secs) = form.late {
         tokio::time::sleep(Duration::from_secs(secs)).await;
     }
-    let fields = ConfirmFields {
-        kind: "CONFIRM".into(),
-        code: if paid { "00" } else { "01" }.into(),
-        partner: s.partner.clone(),
-        reference: reference.clone(),
-        amount: payment.amount.clone(),
-        currency: "VND".into(),
-        transaction: payment.transaction.clone(),
-        bank: "VCB".into(),
-        time: chrono::Utc::now().format("%Y%m%d%H%M%S").to_string(),
-        info: payment.info.clone(),
-    };
-    let body = json!({
-        "LoaiBanTin": fields.kind, "MaLoi": fields.code, "MaDoiTac": fields.partner,
-        "MaThamChieu": fields.reference, "SoTien": fields.amount, "MaTienTe": fields.currency,
-        "MaGiaoDich": fields.transaction, "MaNganHang": fields.bank, "ThoiGianGD": fields.time,
-        "ThongTinGiaoDich": fields.info, "MaXacThuc": paygov::confirm_checksum(&fields, &s.secret),
-    });
+    let body = confirm_body(
+        &s.partner,
+        &s.secret,
+        &reference,
+        &payment.amount,
+        &payment.transaction,
+        &payment.info,
+        paid,
+    );
     let mut answers = Vec::new();
     let sends = if form.lost.as_deref() == Some("1") {
         s.callbacks
@@ -223,17 +279,10 @@ async fn pay(
             Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
             Err(e) => json!({"MaLoi": "?", "MoTaLoi": e.to_string()}),
         };
-        let verified = answer["MaXacThuc"].as_str()
-            == Some(&paygov::answer_checksum(
-                answer["MaLoi"].as_str().unwrap_or_default(),
-                answer["MaDoiTac"].as_str().unwrap_or_default(),
-                answer["MaThamChieu"].as_str().unwrap_or_default(),
-                answer["ThoiGianGD"].as_str().unwrap_or_default(),
-                &s.secret,
-            ));
+        let verified = answer_is_signed(&answer, &s.secret);
         s.callbacks.journal().note(format!(
             "paygov: CONFIRM {reference} MaLoi {} → gateway MaLoi {} ({}, answer {})",
-            fields.code,
+            body["MaLoi"].as_str().unwrap_or("?"),
             answer["MaLoi"].as_str().unwrap_or("?"),
             answer["MoTaLoi"].as_str().unwrap_or(""),
             if verified { "signed" } else { "NOT SIGNED" },

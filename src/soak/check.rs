@@ -1,5 +1,6 @@
 //! The soak's invariants, checked once the outbox has drained, against the database the
-//! gateways shared and what the portal got. Each finding is a sentence naming what broke.
+//! gateways shared, what the portal got and what the platform was paid, and the message log
+//! by `motcua audit verify`. Each finding is a sentence naming what broke.
 
 use super::portal::Got;
 use sqlx::{PgPool, Row};
@@ -13,6 +14,15 @@ pub struct Acked {
     pub dossiers: HashMap<String, String>,
     /// `(MaHoSo, action)` for each 200.
     pub actions: Vec<(String, String)>,
+    /// `(MaHoSo, payment_ref)` for each payment answered 201 (or found pending after an
+    /// answer that was not known).
+    pub payments: Vec<(String, String)>,
+    /// CONFIRMs sent to the gateways, repeats and retries counted.
+    pub confirms_sent: usize,
+    /// Payments whose CONFIRM was never sent.
+    pub confirms_lost: usize,
+    /// What the driver saw break (a CONFIRM refused or answered unsigned, …).
+    pub findings: Vec<String>,
 }
 
 /// The figures and the violations found.
@@ -169,4 +179,98 @@ pub async fn check(
     f.violations.sort();
     f.violations.dedup();
     Ok(f)
+}
+
+/// Every payment paid on the platform (`paid`: `MaThamChieu` → `MaGiaoDich`) recorded paid,
+/// with its transaction, once; nothing recorded paid that was not; each payment answered 201
+/// stored for its dossier; each paid dossier back in processing (status 4).
+pub async fn payments(
+    pool: &PgPool,
+    acked: &Acked,
+    paid: &HashMap<String, String>,
+    f: &mut Findings,
+) -> anyhow::Result<()> {
+    f.violations.extend(acked.findings.iter().cloned());
+    let rows = sqlx::query(
+        "SELECT p.reference, p.state, p.provider_txn, d.code, d.status FROM payments p \
+         JOIN dossiers d ON d.id = p.dossier_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut stored: HashMap<String, (String, Option<String>, String, i64)> = HashMap::new();
+    let mut paid_of: HashMap<String, usize> = HashMap::new();
+    for r in &rows {
+        let (reference, state, txn, code): (String, String, Option<String>, String) = (
+            r.try_get("reference")?,
+            r.try_get("state")?,
+            r.try_get("provider_txn")?,
+            r.try_get("code")?,
+        );
+        if state == "paid" {
+            *paid_of.entry(code.clone()).or_default() += 1;
+            let expected = paid.get(&reference).map(|t| format!("paygov:{t}"));
+            if txn != expected {
+                f.violations.push(format!(
+                    "{code}: payment {reference} recorded paid by {txn:?}, the platform was paid {expected:?}"
+                ));
+            }
+        }
+        stored.insert(reference, (state, txn, code, r.try_get("status")?));
+    }
+    for (code, n) in &paid_of {
+        if *n > 1 {
+            f.violations.push(format!("{code}: paid {n} times"));
+        }
+    }
+    for (code, reference) in &acked.payments {
+        match stored.get(reference) {
+            Some((_, _, c, _)) if c == code => {}
+            _ => f.violations.push(format!(
+                "{code}: payment {reference} answered 201, not stored for it"
+            )),
+        }
+    }
+    for reference in paid.keys() {
+        match stored.get(reference) {
+            Some((state, _, _, _)) if state == "paid" => {}
+            Some((state, _, code, _)) => f.violations.push(format!(
+                "{code}: payment {reference} paid on the platform, recorded {state}"
+            )),
+            None => f.violations.push(format!(
+                "payment {reference}: paid on the platform, not stored"
+            )),
+        }
+    }
+    for (state, _, code, status) in stored.values() {
+        if state == "paid" && *status != 4 {
+            f.violations
+                .push(format!("{code}: paid, yet in status {status} (not 4)"));
+        }
+    }
+    Ok(())
+}
+
+/// `motcua audit verify` on the soak's database and anchor file: the message log one chain,
+/// whoever wrote it. What it says of the records checked.
+pub async fn message_log(config: &std::path::Path, f: &mut Findings) -> anyhow::Result<String> {
+    let out = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--config")
+        .arg(config)
+        .args(["audit", "verify"])
+        .output()
+        .await?;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        f.violations.push(format!(
+            "motcua audit verify: the message log does not verify: {}{}",
+            said.lines().take(5).collect::<Vec<_>>().join("; "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+        return Ok("BROKEN".into());
+    }
+    Ok(said
+        .split_once(" record(s)")
+        .and_then(|(head, _)| head.rsplit(' ').next())
+        .unwrap_or("?")
+        .to_owned())
 }

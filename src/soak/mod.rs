@@ -4,20 +4,25 @@
 //! instances are SIGKILLed and restarted at random; then the outbox is let drain and the
 //! invariants are checked (`check`): every 2xx-answered dossier and action stored, no action
 //! applied twice, codes gapless and unique, every message confirmed by the portal, in order per
-//! dossier, and twice only across a kill. Prints a summary; non-zero on any violation.
-//!
-//! Not yet driven: payments through failing providers (the next slice of issue 22).
+//! dossier, and twice only across a kill; every payment paid on the platform recorded once,
+//! with its transaction; the message log one unbroken chain (`motcua audit verify`). Prints a
+//! summary; non-zero on any violation.
 
 mod check;
+mod driver;
+mod faults;
+mod paygov;
 mod portal;
 
 use crate::bench::gateway::{Gateway, PORTAL_SECRET, TOKEN};
 use anyhow::Context;
 use check::Acked;
+use driver::{Driver, Slots};
+use faults::{Listening, Outage};
+use paygov::FlakyPaygov;
 use portal::FlakyPortal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::RwLock;
 
 /// `motcua soak`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -39,10 +44,10 @@ pub struct SoakArgs {
     pub clients: usize,
 }
 
-fn config(db_url: &str, portal: &str) -> String {
+fn config(db_url: &str, portal: &str, paygov: &str, dir: &std::path::Path) -> String {
     format!(
         r#"
-clients = [{{ name = "soak", token_sha256 = "{token}", scopes = ["dossiers:read", "dossiers:write", "admin"] }}]
+clients = [{{ name = "soak", token_sha256 = "{token}", scopes = ["dossiers:read", "dossiers:write", "payments:write", "admin"] }}]
 [server]
 listen = "127.0.0.1:0"
 watch_config = "0s"
@@ -58,6 +63,16 @@ timeout = "1s"
 retry_schedule = ["100ms", "300ms", "1s"]
 give_up_after = "1h"
 concurrency = 16
+[paygov]
+base_url = "http://{paygov}"
+partner_code = "{partner}"
+secret = "{secret}"
+[payments]
+reconcile_after = "2s"
+expire_after = "1h"
+[audit]
+anchor_file = "{anchors}"
+anchor_every = "2s"
 [storage]
 fetcher = false
 files = "{files}"
@@ -67,18 +82,19 @@ payment = {{ per_second = 1000000, burst = 1000000 }}
 api = {{ per_second = 1000000, burst = 1000000 }}
 address = {{ per_second = 1000000, burst = 1000000 }}
 [log]
-level = "error"
+# The partners' failures are the point: the 502s they cause are not worth a line each.
+level = "error,tower_http=off"
 "#,
         token = crate::config::token_hash(TOKEN),
         files = std::env::temp_dir().join("motcua-soak-files").display(),
+        partner = paygov::PARTNER,
+        secret = paygov::SECRET,
+        anchors = dir.join("anchors.jsonl").display(),
     )
 }
 
 /// The dossier every client pushes, each under its own portal id.
 const TEMPLATE: &str = "fixtures/portal/valid/karaoke.json";
-
-/// The instances: each slot's address while it is up.
-type Slots = Arc<RwLock<Vec<Option<String>>>>;
 
 /// Runs the soak; whether every invariant held.
 pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
@@ -92,19 +108,69 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
     result
 }
 
+/// The soak's partners.
+struct Partners {
+    portal: FlakyPortal,
+    paygov: FlakyPaygov,
+}
+
+impl Partners {
+    /// Now and then a partner goes down while an instance restarts: answering 503, or with its
+    /// port closed. The outages begun.
+    async fn maybe_down(&self, counts: &mut Outages) -> Vec<&Listening> {
+        let mut down = Vec::new();
+        for (server, count) in [
+            (&self.portal.server, &mut counts.portal),
+            (&self.paygov.server, &mut counts.paygov),
+        ] {
+            if rand::random::<u32>() % 4 != 0 {
+                continue;
+            }
+            let outage = if rand::random::<bool>() {
+                count.0 += 1;
+                Outage::Unavailable
+            } else {
+                count.1 += 1;
+                Outage::Refusing
+            };
+            server.go_down(outage).await;
+            down.push(server.as_ref());
+        }
+        down
+    }
+}
+
+/// Outages begun: (503s, refused connections) of each partner.
+#[derive(Debug, Default)]
+struct Outages {
+    portal: (usize, usize),
+    paygov: (usize, usize),
+}
+
 async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
     let template = Arc::new(std::fs::read(TEMPLATE).with_context(|| {
         format!("cannot read {TEMPLATE} (run the soak from the repository's root)")
     })?);
-    let portal = FlakyPortal::start().await?;
+    let partners = Partners {
+        portal: FlakyPortal::start().await?,
+        paygov: FlakyPaygov::start().await?,
+    };
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("soak.toml");
-    std::fs::write(&file, config(db_url, &portal.address))?;
+    std::fs::write(
+        &file,
+        config(
+            db_url,
+            &partners.portal.server.address,
+            &partners.paygov.server.address,
+            dir.path(),
+        ),
+    )?;
     let mut gateways = Vec::new();
     for _ in 0..args.instances.max(1) {
         gateways.push(Gateway::start(&file).await?);
     }
-    let slots: Slots = Arc::new(RwLock::new(
+    let slots: Slots = Arc::new(tokio::sync::RwLock::new(
         gateways.iter().map(|g| Some(g.addr.clone())).collect(),
     ));
     let acked = Arc::new(Mutex::new(Acked::default()));
@@ -121,12 +187,13 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
                 acked: acked.clone(),
                 sent: sent.clone(),
                 template: template.clone(),
+                paygov: partners.paygov.clone(),
             };
             tokio::spawn(driver.run(until))
         })
         .collect();
     let mut kills = Vec::new();
-    let mut outages = 0;
+    let mut outages = Outages::default();
     let plain = !std::io::IsTerminal::is_terminal(&std::io::stdout());
     while Instant::now() < until {
         let mean = Duration::from(args.kill_every).as_millis().max(100);
@@ -143,17 +210,17 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
         slots.write().await[i] = None;
         gateways[i].kill().await;
         kills.push(Instant::now());
-        // Now and then the portal goes down for a moment as well.
-        let outage = rand::random::<u32>() % 4 == 0;
-        if outage {
-            outages += 1;
-            portal.set_down(true);
-        }
+        let down = partners.maybe_down(&mut outages).await;
         gateways[i] = Gateway::start(&file)
             .await
             .context("restarting a killed gateway")?;
         slots.write().await[i] = Some(gateways[i].addr.clone());
-        portal.set_down(false);
+        for server in down {
+            server
+                .come_back()
+                .await
+                .context("reopening a partner's port")?;
+        }
         bar.set_position(start.elapsed().as_secs());
         if plain {
             println!(
@@ -168,49 +235,51 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
         d.await?;
     }
     bar.finish_and_clear();
-    // Drain: every instance up, the portal confirming everything.
-    portal.set_flaky(false);
+    // Drain: every instance up, the partners answering everything.
+    partners.portal.server.faults().set_flaky(false);
+    partners.paygov.server.faults().set_flaky(false);
     let pool = sqlx::PgPool::connect(db_url).await?;
-    let drained = async {
-        loop {
-            let open: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state <> 'delivered'")
-                    .fetch_one(&pool)
-                    .await?;
-            if open == 0 {
-                return Ok::<(), anyhow::Error>(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
+    let paid = partners.paygov.paid();
     let drain_start = Instant::now();
-    let drained = tokio::time::timeout(Duration::from_secs(120), drained).await;
+    let drained = tokio::time::timeout(Duration::from_secs(120), drain(&pool, &paid)).await;
     let drain_took = drain_start.elapsed();
     let acked = std::mem::take(&mut *crate::sim::locked(&acked));
-    let got = portal.got();
+    let got = partners.portal.got();
     let mut findings = check::check(&pool, &acked, &got, &kills).await?;
+    check::payments(&pool, &acked, &paid, &mut findings).await?;
     if drained.is_err() {
-        findings
-            .violations
-            .push("the outbox did not drain within 120 s".into());
+        findings.violations.push(
+            "the outbox did not drain, or payments paid on the platform were not recorded, within 120 s"
+                .into(),
+        );
     }
-    if acked.dossiers.is_empty() || acked.actions.is_empty() {
-        findings
-            .violations
-            .push("nothing was answered 2xx: the soak drove nothing and proves nothing".into());
+    if acked.dossiers.is_empty() || acked.actions.is_empty() || acked.payments.is_empty() {
+        findings.violations.push(
+            "no dossier, action or payment was answered 2xx: the soak drove too little to prove anything"
+                .into(),
+        );
     }
     for g in gateways {
         g.stop().await;
     }
     pool.close().await;
+    let chain = check::message_log(&file, &mut findings).await?;
+    let (asked, unsigned) = partners.paygov.asked();
+    if unsigned > 0 {
+        findings.violations.push(format!(
+            "the platform got {unsigned} INIT or QUERY with a wrong checksum"
+        ));
+    }
     println!(
         "soak: {} instances, {} s, PostgreSQL",
         args.instances,
         Duration::from(args.duration).as_secs()
     );
+    let pair = |(a, b): (usize, usize)| format!("{a} / {b}");
     let rows = [
         ("instances killed and restarted", kills.len().to_string()),
-        ("portal outages", outages.to_string()),
+        ("portal outages (503 / refused)", pair(outages.portal)),
+        ("platform outages (503 / refused)", pair(outages.paygov)),
         (
             "requests sent",
             sent.load(std::sync::atomic::Ordering::Relaxed).to_string(),
@@ -225,15 +294,54 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
             "confirmed again across a kill",
             findings.redelivered.to_string(),
         ),
+        ("payments answered 201", acked.payments.len().to_string()),
+        ("paid on the platform", paid.len().to_string()),
+        ("platform requests (incl. failed)", asked.to_string()),
+        (
+            "CONFIRMs sent (incl. repeats)",
+            acked.confirms_sent.to_string(),
+        ),
+        (
+            "CONFIRMs lost (reconciled)",
+            acked.confirms_lost.to_string(),
+        ),
+        ("message log records, verified", chain),
         ("drain took", format!("{:.1} s", drain_took.as_secs_f64())),
         ("violations", findings.violations.len().to_string()),
     ];
     for (what, n) in rows {
         println!("  {what:<34} {n:>10}");
     }
-    // Each kind of violation counted (numbers set aside), then the first few of all.
+    report(&findings.violations);
+    Ok(findings.violations.is_empty())
+}
+
+/// Waits until every message is delivered and every payment paid on the platform is recorded
+/// paid.
+async fn drain(
+    pool: &sqlx::PgPool,
+    paid: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<()> {
+    loop {
+        let open: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state <> 'delivered'")
+                .fetch_one(pool)
+                .await?;
+        let recorded: Vec<String> =
+            sqlx::query_scalar("SELECT reference FROM payments WHERE state = 'paid'")
+                .fetch_all(pool)
+                .await?;
+        if open == 0 && paid.keys().all(|r| recorded.contains(r)) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Each kind of violation counted (numbers set aside), then the first few of all.
+fn report(violations: &[String]) {
     let mut kinds: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for v in &findings.violations {
+    for v in violations {
         let kind: String = v
             .split_once(": ")
             .map_or(v.as_str(), |(_, what)| what)
@@ -246,113 +354,10 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
     for (kind, n) in &kinds {
         println!("  {n:>8} × {kind}");
     }
-    for v in findings.violations.iter().take(20) {
+    for v in violations.iter().take(20) {
         println!("VIOLATION {v}");
     }
-    if findings.violations.len() > 20 {
-        println!("… and {} more", findings.violations.len() - 20);
+    if violations.len() > 20 {
+        println!("… and {} more", violations.len() - 20);
     }
-    Ok(findings.violations.is_empty())
-}
-
-/// One client's share of the load.
-struct Driver {
-    n: usize,
-    slots: Slots,
-    acked: Arc<Mutex<Acked>>,
-    sent: Arc<std::sync::atomic::AtomicU64>,
-    template: Arc<Vec<u8>>,
-}
-
-impl Driver {
-    /// Pushes a dossier through a random instance, then accepts it and starts its processing
-    /// through random instances, each action with an `Idempotency-Key` and tried again
-    /// elsewhere when its instance dies under it — until `until`.
-    async fn run(self, until: Instant) {
-        let Driver {
-            n,
-            slots,
-            acked,
-            sent,
-            template,
-        } = self;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        let secret = crate::signing::WebhookSecret::parse(PORTAL_SECRET).ok();
-        let mut i = 0u64;
-        while Instant::now() < until {
-            i += 1;
-            let Some(address) = pick(&slots).await else {
-                tokio::task::yield_now().await;
-                continue;
-            };
-            let portal_id = format!("SOAK-{n:02}-{i:06}");
-            let body = with_portal_id(&template, &portal_id);
-            sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(secret) = &secret else { return };
-            let pushed = crate::sim::portal::push(
-                &client,
-                &format!("http://{address}"),
-                secret,
-                &body,
-                "application/json",
-            )
-            .await;
-            let code = match pushed {
-                Ok((201, answer)) => answer["MaHoSo"].as_str().unwrap_or_default().to_owned(),
-                _ => continue,
-            };
-            crate::sim::locked(&acked)
-                .dossiers
-                .insert(portal_id.clone(), code.clone());
-            for action in ["accept", "start_processing"] {
-                let key = format!("{portal_id}-{action}");
-                let body = serde_json::json!({"action": action,
-                "officer": {"name": "Soak", "title": "Kiểm thử", "unit": "Soak"}});
-                // Tried again through another instance while the answer is not known.
-                for _ in 0..20 {
-                    let Some(address) = pick(&slots).await else {
-                        tokio::task::yield_now().await;
-                        continue;
-                    };
-                    sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let res = client
-                        .post(format!("http://{address}/api/v1/dossiers/{code}/actions"))
-                        .bearer_auth(TOKEN)
-                        .header("idempotency-key", &key)
-                        .json(&body)
-                        .send()
-                        .await;
-                    match res.map(|r| r.status().as_u16()) {
-                        Ok(200) => {
-                            crate::sim::locked(&acked)
-                                .actions
-                                .push((code.clone(), action.to_owned()));
-                            break;
-                        }
-                        // Refused for good: nothing was applied.
-                        Ok(s) if s < 500 => break,
-                        // The instance died under it, or failed: the answer is not known.
-                        Ok(_) | Err(_) => {}
-                    }
-                }
-            }
-        }
-    }
-}
-
-async fn pick(slots: &Slots) -> Option<String> {
-    let up: Vec<String> = slots.read().await.iter().flatten().cloned().collect();
-    if up.is_empty() {
-        return None;
-    }
-    up.get(rand::random::<u32>() as usize % up.len()).cloned()
-}
-
-fn with_portal_id(template: &[u8], id: &str) -> Vec<u8> {
-    let mut v: serde_json::Value = serde_json::from_slice(template).unwrap_or_default();
-    v["MaHoSoQG"] = serde_json::Value::String(id.to_owned());
-    serde_json::to_vec(&v).unwrap_or_default()
 }

@@ -1,6 +1,7 @@
 //! `motcua soak` as an operator runs it (contract section 7): briefly, two instances, on the
 //! test PostgreSQL server — a progress bar on a terminal, plain lines in a pipe, the summary
-//! with no violation either way. (CI also runs it for a minute with three instances and at
+//! with no violation either way, having paid fees through the failing platform and verified
+//! the message log. (CI also runs it for a minute with three instances and at
 //! least ten kills.) PostgreSQL only: several instances share PostgreSQL only.
 
 use crate::process::{on_terminal, run_motcua};
@@ -45,12 +46,16 @@ fn the_soak_shows_its_progress_and_finds_nothing_wrong() {
     );
     let plain = regex::Regex::new(r"(?m)^ +\d+ s: \d+ kills, \d+ requests$").unwrap();
     assert!(plain.is_match(&out), "{out}");
-    let kills: usize = out
-        .lines()
-        .find_map(|l| l.strip_prefix("  instances killed and restarted"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0);
-    assert!(kills >= 1, "{out}");
+    let row = |name: &str| -> usize {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("  {name}")))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no number for {name:?}: {out}"))
+    };
+    assert!(row("instances killed and restarted") >= 1, "{out}");
+    // Paid on the platform: every one of them recorded once (else a violation above).
+    assert!(row("paid on the platform") >= 1, "{out}");
+    assert!(row("message log records, verified") >= 1, "{out}");
     assert!(
         out.contains("violations                                  0"),
         "{out}"
