@@ -338,17 +338,24 @@ async fn drain(
     }
 }
 
-/// Each kind of violation counted (numbers set aside), then the first few of all.
+/// Each kind of violation counted, then the first few of all.
 fn report(violations: &[String]) {
     let mut kinds: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for v in violations {
+        // Words holding a digit (codes, ids, references, counts) set aside.
         let kind: String = v
             .split_once(": ")
             .map_or(v.as_str(), |(_, what)| what)
-            .split(|c: char| c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
+            .split(' ')
+            .map(|w| {
+                if w.chars().any(|c| c.is_ascii_digit()) {
+                    "N"
+                } else {
+                    w
+                }
+            })
             .collect::<Vec<_>>()
-            .join("N");
+            .join(" ");
         *kinds.entry(kind).or_default() += 1;
     }
     for (kind, n) in &kinds {
