@@ -8,9 +8,11 @@
 # It creates a scratch database, applies the project's PostgreSQL migrations, and runs
 # `pgbench` (C, prepared statements, no Rust, no HTTP) with one transaction per batch of B
 # dossiers, writing the same rows as `Store::insert_dossiers` does for each: the day's
-# sequence, the dossier, its raw submission (the 2.4 KB karaoke fixture), three documents, a
-# progress record, an outbox message, and the request and its answer in the message log under
-# its head row's lock. Each table gets one multi-row statement, all in a single round trip
+# sequence, the dossier (naming its submission's record in the log, with the words of its
+# applicant's name in the text index), three documents, a progress record, an outbox message,
+# and the request (the 2.4 KB karaoke fixture) and its answer in the message log under its head
+# row's lock. OLD=1 writes the rows of before migration 0019: the raw submission a second time
+# in dossier_submissions and the answer a second time in the dossier. Each table gets one multi-row statement, all in a single round trip
 # (data-modifying CTEs), which is fewer round trips than the gateway makes: the figure is a
 # floor for the store on this machine, not a target. It prints dossiers per second (the
 # transactions' rate times B) and drops the scratch database. NOFK=1 drops every foreign key
@@ -47,6 +49,20 @@ END $$;
 SQL
 fi
 
+if [ "${OLD:-}" = 1 ]; then
+    FIRST_ANSWER="'{\"error_code\":\"0\",\"MaHoSo\":\"000.00.00.H29-261128-' || lpad(k::text, 9, '0') || '\"}'"
+    SUBMISSION_SEQ=NULL
+    SUBMISSIONS="s AS (
+  INSERT INTO dossier_submissions
+  SELECT d.id, 'application/xml', f.body, 'msg_' || d.k, '1764300000', 'v1,' || repeat('a', 44), d.k
+  FROM d, floor_fixture f
+),"
+else
+    FIRST_ANSWER="''"
+    SUBMISSION_SEQ="2 * k - 1"
+    SUBMISSIONS=""
+fi
+
 cat >"$SCRIPT" <<SQL
 BEGIN;
 INSERT INTO dossier_sequences (agency, day, last_value) VALUES ('000.00.00.H29', '20261128', $B)
@@ -55,18 +71,15 @@ WITH n AS (
   SELECT nextval('floor_seq') AS k FROM generate_series(1, $B)
 ), d AS (
   INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, submitted_at,
-    received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer)
+    received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer,
+    submission_seq, name_words, notice)
   SELECT '000.00.00.H29-261128-' || lpad(k::text, 9, '0'), 'G-' || k, '1.00000' || (k % 5),
     1, 2, k, k,
     '{"name":"Nguyễn Văn A","id_number":"079123456789","address":"12 Lê Lợi, Quận 1, TP. Hồ Chí Minh","phone":"0901234567","email":"a@example.vn"}',
     '{"x":"' || repeat('y', 600) || '"}', '[]', 'summary', 'v1', repeat('h', 64),
-    '{"error_code":"0"}'
+    $FIRST_ANSWER, $SUBMISSION_SEQ, 'nguyen van a', 0
   FROM n RETURNING id, received_at AS k
-), s AS (
-  INSERT INTO dossier_submissions
-  SELECT d.id, 'application/xml', f.body, 'msg_' || d.k, '1764300000', 'v1,' || repeat('a', 44), d.k
-  FROM d, floor_fixture f
-), doc AS (
+), $SUBMISSIONS doc AS (
   INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, sha256, size,
     next_attempt_at)
   SELECT d.id, p, 'component', 'file.pdf', 'https://portal.example/f/' || d.k, repeat('a', 64),
@@ -87,7 +100,8 @@ INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, he
   verdict, body_sha256, prev_hash, hash)
 SELECT h.last_seq - 2 * $B + row_number() OVER (), d.k, 'in', 'portal',
   '127.0.0.1', NULL, 'POST /portal/v1/dossiers', 'content-type: application/xml',
-  CASE WHEN a = 1 THEN '{"error_code":"0"}'::bytea ELSE f.body END, 'received',
+  CASE WHEN a = 1 THEN convert_to('{"error_code":"0","MaHoSo":"000.00.00.H29-261128-' ||
+    lpad(d.k::text, 9, '0') || '"}', 'UTF8') ELSE f.body END, 'received',
   repeat('a', 64), repeat('b', 64), repeat('c', 64)
 FROM d, h, floor_fixture f, generate_series(0, 1) a;
 UPDATE message_log_head SET last_hash = repeat('d', 64) WHERE id = 1;

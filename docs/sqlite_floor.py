@@ -4,11 +4,13 @@ Run from the repository's root: `B=30 python3 docs/sqlite_floor.py` (B: dossiers
 It applies the SQLite migrations to a new file in a temporary folder, in WAL mode with
 `synchronous=FULL` as the gateway runs, and commits 6,000 dossiers in batches of B with
 Python's own `sqlite3` module, one prepared statement per row and no thread hand-off: a
-dossier, its raw submission (a 2.4 KB fixture body), three documents, a progress record, an
-outbox message, and a request and its answer in the message log. It prints the time per batch,
-the commit's part of it, and the time per dossier: a floor for `Store::insert_dossiers` on the
-same machine (see docs/PERFORMANCE.md). Environment: CK sets `wal_autocheckpoint` (default
-1000, SQLite's), NOBODY=1 stores empty submission bodies.
+dossier (naming its submission's record in the log) with the words of its applicant's name in
+the text index, three documents, a progress record, an outbox message, and the request (a 2.4
+KB fixture body) and its answer in the message log. It prints the time per batch, the commit's
+part of it, and the time per dossier: a floor for `Store::insert_dossiers` on the same machine
+(see docs/PERFORMANCE.md). Environment: CK sets `wal_autocheckpoint` (default 1000, SQLite's),
+NOBODY=1 stores empty submission bodies, OLD=1 writes the rows of before migration 0019 (the raw
+submission a second time in dossier_submissions, the answer a second time in the dossier).
 """
 
 import glob
@@ -34,6 +36,7 @@ for migration in sorted(glob.glob("migrations/sqlite/*.sql")):
 with open("fixtures/portal/valid/karaoke.xml", "rb") as f:
     body = f.read()
 raw = b"" if os.environ.get("NOBODY") else body
+old = os.environ.get("OLD") == "1"
 applicant = (
     '{"name":"Nguyễn Văn A","id_number":"079123456789","address":"12 Lê Lợi, Quận 1, '
     'TP. Hồ Chí Minh","phone":"0901234567","email":"a@example.vn"}'
@@ -50,14 +53,19 @@ for _ in range(TOTAL // BATCH):
         (dossier,) = db.execute(
             "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, "
             "submitted_at, received_at, applicant, form, fees, summary, mapping_version, "
-            "content_hash, first_answer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            "content_hash, first_answer, submission_seq, name_words, notice) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
             ("000.00.00.H29-261128-%06d" % seq, "G-%d" % (seq * 7919 % 1000003), "1.0000%d" % (seq % 5),
-             1, 2, seq, seq, applicant, form, "[]", "summary", "v1", "h" * 64, '{"error_code":"0"}'),
+             1, 2, seq, seq, applicant, form, "[]", "summary", "v1", "h" * 64,
+             '{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % seq if old else "",
+             None if old else 2 * seq - 1, "nguyen van a", 0),
         ).fetchone()
-        db.execute(
-            "INSERT INTO dossier_submissions VALUES (?,?,?,?,?,?,?)",
-            (dossier, "application/xml", raw, "msg_%d" % seq, "1764300000", "v1," + "a" * 44, seq),
-        )
+        db.execute("INSERT INTO dossier_names (rowid, words) VALUES (?, ?)", (dossier, "nguyen van a"))
+        if old:
+            db.execute(
+                "INSERT INTO dossier_submissions VALUES (?,?,?,?,?,?,?)",
+                (dossier, "application/xml", raw, "msg_%d" % seq, "1764300000", "v1," + "a" * 44, seq),
+            )
         for position in range(3):
             db.execute(
                 "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, "
@@ -80,8 +88,9 @@ for _ in range(TOTAL // BATCH):
                 "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, "
                 "headers, body, verdict, body_sha256, prev_hash, hash) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (2 * seq + answer, seq, "in", "portal", "127.0.0.1", None, "POST /portal/v1/dossiers",
-                 "content-type: application/xml", b'{"error_code":"0"}' if answer else body,
+                (2 * seq - 1 + answer, seq, "in", "portal", "127.0.0.1", None, "POST /portal/v1/dossiers",
+                 "content-type: application/xml",
+                 b'{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % seq if answer else body,
                  "received", "a" * 64, "b" * 64, "c" * 64),
             )
     t = time.time()

@@ -144,7 +144,8 @@ async fn verify(store: &Store, audit: &AuditConfig) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let checked = verifier.checked;
-    // Payment evidence kept apart past the log's retention: each record by itself.
+    // Payment evidence and dossiers' submissions kept apart past the log's retention: each
+    // record by itself.
     let (mut kept, mut kept_problems, mut after) = (0u64, Vec::new(), 0);
     loop {
         let page = store.kept_records(after, PAGE).await?;
@@ -166,7 +167,7 @@ async fn verify(store: &Store, audit: &AuditConfig) -> anyhow::Result<()> {
     problems.extend(kept_problems);
     if problems.is_empty() {
         println!(
-            "message log intact: {checked} record(s), {first} to {}; head {}; {n_anchors} anchor(s) in {}; {kept} payment record(s) kept past the retention",
+            "message log intact: {checked} record(s), {first} to {}; head {}; {n_anchors} anchor(s) in {}; {kept} record(s) kept past the retention (payments, dossiers' submissions)",
             head.seq,
             head.hash,
             audit.anchor_file.display()

@@ -21,9 +21,12 @@ impl Store {
         n: i64,
     ) -> Result<u64, StoreError> {
         let columns = "code, portal_id, procedure_code, status, channel, submitted_at, \
-            received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer";
+            received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer, \
+            submission_seq";
+        // The copies name the template's submission record: a harness's dossiers, never replayed.
         let copied = "t.procedure_code, t.status, t.channel, t.submitted_at, 946684800000 + i, \
-            t.applicant, t.form, t.fees, t.summary, t.mapping_version, 'bulk-' || i, t.first_answer";
+            t.applicant, t.form, t.fees, t.summary, t.mapping_version, 'bulk-' || i, t.first_answer, \
+            t.submission_seq";
         let sql = match self {
             Store::Sqlite { .. } => format!(
                 "WITH RECURSIVE n(i) AS (SELECT $1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \

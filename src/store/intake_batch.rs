@@ -4,11 +4,14 @@
 //!
 //! In one transaction: the portal ids already stored are looked up (those items are answered
 //! as replays or conflicts, and a repeat inside the batch as the first of its id would be);
-//! each day's sequence is advanced once by the number of new dossiers of that day; then
-//! dossiers, raw submissions, documents, progress records and outbox messages are each inserted
-//! with one statement, their code templates completed with the codes drawn; last, each item's
-//! request and the answer it gets are appended to the message log. So a dossier is never
-//! stored without the request that brought it, and no answer is sent that is not in the log.
+//! each day's sequence is advanced once by the number of new dossiers of that day; the message
+//! log's seqs for each item's request and answer are reserved; then dossiers (each naming its
+//! request's record: the raw submission is kept once, in the log), documents, progress records
+//! and outbox messages are each inserted with one statement, their code templates completed
+//! with the codes drawn; last, the requests and answers are written into the seqs reserved. So
+//! a dossier is never stored without the request that brought it, and no answer is sent that
+//! is not in the log. A replay's answer is the first answer's record (the one after the
+//! request's), read from the log or from what the log keeps past its retention.
 //! If the transaction fails for any reason — another gateway inserting the same portal id at
 //! the same moment, say — nothing of it is kept and every item is taken again in a transaction
 //! of its own (once more after a unique-key race, when the lookup finds the other gateway's
@@ -16,7 +19,7 @@
 
 use super::intake::{InsertOutcome, IntakeItem};
 use super::intake_plan::{Fresh, Plan, Stored};
-use super::message_log::append_log;
+use super::message_log::{reserve_log, write_log};
 use super::names::keep_names;
 use super::{with_tx, Store, StoreError, WriteTx};
 use crate::chain::Exchange;
@@ -71,12 +74,15 @@ impl Store {
             let last = advance_day(&mut tx, agency, *day, members.len()).await?;
             fresh.extend(Plan::fresh_of_day(items, agency, *day, members, last)?);
         }
+        // Each item's request and answer take two records, item by item: the head is locked
+        // from here to the commit.
+        let reserved = with_tx!(&mut tx, t => reserve_log!(*t, 2 * items.len()).await?);
         if !fresh.is_empty() {
-            let ids = insert_dossiers(&mut tx, &fresh).await?;
+            let ids = insert_dossiers(&mut tx, &fresh, reserved.first_seq).await?;
             insert_children(&mut tx, &fresh, &ids).await?;
         }
         let outcomes = plan.outcomes(items, &known, &fresh)?;
-        // Last, the requests and their answers: the log's head stays locked until the commit.
+        // Last, the requests and their answers, into the seqs reserved.
         let exchanges: Vec<Exchange> = items
             .iter()
             .zip(&outcomes)
@@ -84,20 +90,23 @@ impl Store {
                 Exchange::pair(item.request.clone(), item.replies.record_of(outcome))
             })
             .collect();
-        with_tx!(&mut tx, t => append_log!(*t, exchanges).await?);
+        with_tx!(&mut tx, t => write_log!(*t, reserved, exchanges).await?);
         tx.commit().await?;
         Ok(outcomes)
     }
 }
 
-/// The dossiers already stored under the items' portal ids.
+/// The dossiers already stored under the items' portal ids, each with the answer it first
+/// got: kept on the dossier before migration 0019, since then the record after its request's
+/// in the message log (or in what the log keeps past its retention).
 async fn stored_ids(
     tx: &mut WriteTx,
     items: &[IntakeItem],
 ) -> Result<HashMap<String, Stored>, StoreError> {
     with_tx!(tx, t => {
         let mut lookup = sqlx::QueryBuilder::new(
-            "SELECT portal_id, code, content_hash, first_answer FROM dossiers WHERE portal_id IN (",
+            "SELECT portal_id, code, content_hash, first_answer, submission_seq FROM dossiers \
+             WHERE portal_id IN (",
         );
         let mut ids = lookup.separated(", ");
         for item in items {
@@ -105,15 +114,47 @@ async fn stored_ids(
         }
         ids.push_unseparated(")");
         let mut known = HashMap::new();
+        let mut in_log: HashMap<i64, String> = HashMap::new();
         for row in lookup.build().fetch_all(&mut **t).await? {
+            let portal_id: String = row.try_get("portal_id")?;
+            let first_answer: String = row.try_get("first_answer")?;
+            if first_answer.is_empty() {
+                let seq: Option<i64> = row.try_get("submission_seq")?;
+                let seq = seq.ok_or_else(|| {
+                    StoreError::Corrupt(format!("dossier {portal_id:?} keeps no first answer"))
+                })?;
+                in_log.insert(seq + 1, portal_id.clone());
+            }
             known.insert(
-                row.try_get("portal_id")?,
+                portal_id,
                 Stored {
                     code: row.try_get("code")?,
                     content_hash: row.try_get("content_hash")?,
-                    first_answer: row.try_get("first_answer")?,
+                    first_answer,
                 },
             );
+        }
+        if !in_log.is_empty() {
+            let list = in_log.keys().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT seq, body FROM message_log WHERE seq IN ({list}) \
+                 UNION ALL SELECT seq, body FROM message_log_kept WHERE seq IN ({list})"
+            );
+            for row in sqlx::query(&sql).fetch_all(&mut **t).await? {
+                let seq: i64 = row.try_get("seq")?;
+                let body: Vec<u8> = row.try_get("body")?;
+                if let Some(stored) = in_log.get(&seq).and_then(|id| known.get_mut(id)) {
+                    stored.first_answer = String::from_utf8(body).map_err(|_| {
+                        StoreError::Corrupt(format!("message-log record {seq} is not UTF-8"))
+                    })?;
+                }
+            }
+            if let Some(lost) = known.iter().find(|(_, s)| s.first_answer.is_empty()) {
+                return Err(StoreError::Corrupt(format!(
+                    "the first answer of dossier {:?} is in neither the log nor what it keeps",
+                    lost.0
+                )));
+            }
         }
         Ok(known)
     })
@@ -147,6 +188,7 @@ async fn advance_day(
 async fn insert_dossiers(
     tx: &mut WriteTx,
     fresh: &[Fresh<'_>],
+    first_seq: i64,
 ) -> Result<HashMap<String, i64>, StoreError> {
     let names: Vec<Vec<String>> = fresh
         .iter()
@@ -156,7 +198,7 @@ async fn insert_dossiers(
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, submitted_at, \
              received_at, applicant, form, fees, summary, mapping_version, content_hash, first_answer, \
-             name_words, notice) ",
+             submission_seq, name_words, notice) ",
         );
         q.push_values(fresh.iter().zip(&names), |mut b, (f, words)| {
             let d = &f.item.dossier;
@@ -173,7 +215,9 @@ async fn insert_dossiers(
                 .push_bind(d.summary.as_deref())
                 .push_bind(d.mapping_version.as_str())
                 .push_bind(d.content_hash.as_str())
-                .push_bind(f.first_answer.as_str())
+                // The answer is the record after the request's, in the log.
+                .push_bind("")
+                .push_bind(first_seq + 2 * i64::try_from(f.index).unwrap_or(i64::MAX / 4))
                 .push_bind(words.join(" "))
                 .push_bind(i64::from(f.item.notice));
         });
@@ -193,8 +237,8 @@ async fn insert_dossiers(
     Ok(ids)
 }
 
-/// What hangs off each new dossier: its raw submission, documents, arrival progress record
-/// and messages, one multi-row statement each.
+/// What hangs off each new dossier: its documents, arrival progress record and messages, one
+/// multi-row statement each.
 async fn insert_children(
     tx: &mut WriteTx,
     fresh: &[Fresh<'_>],
@@ -206,22 +250,6 @@ async fn insert_children(
             .unwrap_or(0)
     };
     with_tx!(tx, t => {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO dossier_submissions (dossier_id, content_type, body, webhook_id, \
-             webhook_timestamp, webhook_signature, received_at) ",
-        );
-        q.push_values(fresh, |mut b, f| {
-            let raw = &f.item.raw;
-            b.push_bind(id_of(f))
-                .push_bind(raw.content_type.as_str())
-                .push_bind(raw.body.as_slice())
-                .push_bind(raw.webhook_id.as_str())
-                .push_bind(raw.webhook_timestamp.as_str())
-                .push_bind(raw.webhook_signature.as_str())
-                .push_bind(f.now);
-        });
-        q.build().execute(&mut **t).await?;
-
         let documents: Vec<_> = fresh
             .iter()
             .flat_map(|f| f.item.dossier.documents.iter().enumerate().map(move |(p, d)| (f, p, d)))

@@ -21,6 +21,8 @@ pub(super) struct Stored {
 /// One new dossier, its code drawn and its texts completed.
 pub(super) struct Fresh<'a> {
     pub(super) item: &'a IntakeItem,
+    /// Its place in the batch.
+    pub(super) index: usize,
     pub(super) code: DossierCode,
     pub(super) first_answer: String,
     pub(super) payloads: Vec<String>,
@@ -80,6 +82,7 @@ impl<'a> Plan<'a> {
                     .collect(),
                 code,
                 item,
+                index: i,
                 applicant: json(&item.dossier.applicant)?,
                 form: json(&item.dossier.form)?,
                 fees: json(&item.dossier.fees)?,

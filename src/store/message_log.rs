@@ -6,6 +6,22 @@ use super::{with_pool, BeginWrite, Store, StoreError};
 use crate::chain::{Anchor, Checkpoint, Exchange, Record, StoredMessage};
 use sqlx::Row;
 
+/// Seqs reserved at the chain's head by [`reserve_log!`], to be written by [`write_log!`].
+#[derive(Debug, Clone)]
+pub struct Reserved {
+    /// The first seq reserved.
+    pub first_seq: i64,
+    /// The hash of the record before it.
+    pub prev_hash: String,
+    /// How many.
+    pub n: i64,
+}
+
+/// The answers that created a dossier (the portal's pushes are the only requests of the portal
+/// answered `201` with `error_code` `0`): their records and the requests they answer hold the
+/// dossier's submission (`dossiers.submission_seq`), kept past the log's retention.
+const CREATED: &str = "(partner = 'portal' AND direction = 'out' AND verdict = '201 0')";
+
 const RECORD_COLUMNS: &str = "seq, at, direction, partner, peer, reply_to, target, headers, body, \
      verdict, body_sha256, prev_hash, hash";
 
@@ -31,20 +47,14 @@ macro_rules! record_from_row {
     };
 }
 
-/// Appends `$exchanges` (a `Vec<Exchange>`) to the chain inside the open transaction `$tx`,
-/// which the caller commits; evaluates to each exchange's first seq. The head row is updated
-/// first, which locks it (PostgreSQL) or holds the one writer (SQLite), so that concurrent
-/// appends from several gateways extend one chain: callers do this last in their transaction,
-/// to hold that lock as briefly as possible.
-macro_rules! append_log {
-    ($tx:expr, $exchanges:expr) => {
+/// Reserves `$n` records' seqs at the chain's head inside the open transaction `$tx`;
+/// evaluates to the [`Reserved`] seqs. Updating the head row locks it (PostgreSQL) or holds the
+/// one writer (SQLite) until the commit, so that concurrent appends from several gateways
+/// extend one chain: callers reserve as late in their transaction as they can.
+macro_rules! reserve_log {
+    ($tx:expr, $n:expr) => {
         async {
-            let exchanges: Vec<$crate::chain::Exchange> = $exchanges;
-            let n = $crate::chain::records_in(&exchanges);
-            if n == 0 {
-                return Ok::<Vec<i64>, StoreError>(Vec::new());
-            }
-            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            let n = i64::try_from($n).unwrap_or(i64::MAX);
             let head = sqlx::query(
                 "UPDATE message_log_head SET last_seq = last_seq + $1 WHERE id = 1 \
                  RETURNING last_seq, last_hash",
@@ -53,38 +63,84 @@ macro_rules! append_log {
             .fetch_one(&mut *$tx)
             .await?;
             let last_seq: i64 = sqlx::Row::try_get(&head, "last_seq")?;
-            let last_hash: String = sqlx::Row::try_get(&head, "last_hash")?;
-            let (messages, seqs) = $crate::chain::lay_out(last_seq - n + 1, exchanges);
-            let records = $crate::chain::seal(last_seq - n, &last_hash, messages);
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, \
-                 headers, body, verdict, body_sha256, prev_hash, hash) ",
-            );
-            insert.push_values(&records, |mut row, r| {
-                row.push_bind(r.seq)
-                    .push_bind(r.message.at)
-                    .push_bind(r.message.direction.as_str())
-                    .push_bind(r.message.partner.as_str())
-                    .push_bind(r.message.peer.as_str())
-                    .push_bind(r.message.reply_to)
-                    .push_bind(r.message.target.as_str())
-                    .push_bind(r.message.headers.as_str())
-                    .push_bind(r.message.body.as_slice())
-                    .push_bind(r.message.verdict.as_str())
-                    .push_bind(r.body_sha256.as_str())
-                    .push_bind(r.prev_hash.as_str())
-                    .push_bind(r.hash.as_str());
-            });
-            insert.build().execute(&mut *$tx).await?;
-            let tail = records
-                .last()
-                .map(|r| r.hash.as_str())
-                .unwrap_or(last_hash.as_str());
-            sqlx::query("UPDATE message_log_head SET last_hash = $1 WHERE id = 1")
-                .bind(tail)
-                .execute(&mut *$tx)
-                .await?;
-            Ok(seqs)
+            Ok::<$crate::store::message_log::Reserved, StoreError>(
+                $crate::store::message_log::Reserved {
+                    first_seq: last_seq - n + 1,
+                    prev_hash: sqlx::Row::try_get(&head, "last_hash")?,
+                    n,
+                },
+            )
+        }
+    };
+}
+pub(crate) use reserve_log;
+
+/// Writes `$exchanges` (a `Vec<Exchange>`) into the seqs `$reserved` by [`reserve_log!`] in the
+/// same open transaction `$tx` — exactly as many records — and moves the head's hash to the
+/// last; evaluates to each exchange's first seq.
+macro_rules! write_log {
+    ($tx:expr, $reserved:expr, $exchanges:expr) => {
+        async {
+            let exchanges: Vec<$crate::chain::Exchange> = $exchanges;
+            let reserved: $crate::store::message_log::Reserved = $reserved;
+            let n = i64::try_from($crate::chain::records_in(&exchanges)).unwrap_or(i64::MAX);
+            if n != reserved.n {
+                return Err(StoreError::Corrupt(format!(
+                    "{n} message-log records for {} seqs reserved",
+                    reserved.n
+                )));
+            }
+            let (messages, seqs) = $crate::chain::lay_out(reserved.first_seq, exchanges);
+            let records =
+                $crate::chain::seal(reserved.first_seq - 1, &reserved.prev_hash, messages);
+            if !records.is_empty() {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, \
+                     headers, body, verdict, body_sha256, prev_hash, hash) ",
+                );
+                insert.push_values(&records, |mut row, r| {
+                    row.push_bind(r.seq)
+                        .push_bind(r.message.at)
+                        .push_bind(r.message.direction.as_str())
+                        .push_bind(r.message.partner.as_str())
+                        .push_bind(r.message.peer.as_str())
+                        .push_bind(r.message.reply_to)
+                        .push_bind(r.message.target.as_str())
+                        .push_bind(r.message.headers.as_str())
+                        .push_bind(r.message.body.as_slice())
+                        .push_bind(r.message.verdict.as_str())
+                        .push_bind(r.body_sha256.as_str())
+                        .push_bind(r.prev_hash.as_str())
+                        .push_bind(r.hash.as_str());
+                });
+                insert.build().execute(&mut *$tx).await?;
+                if let Some(last) = records.last() {
+                    sqlx::query("UPDATE message_log_head SET last_hash = $1 WHERE id = 1")
+                        .bind(last.hash.as_str())
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+            }
+            Ok::<Vec<i64>, StoreError>(seqs)
+        }
+    };
+}
+pub(crate) use write_log;
+
+/// Appends `$exchanges` (a `Vec<Exchange>`) to the chain inside the open transaction `$tx`,
+/// which the caller commits; evaluates to each exchange's first seq ([`reserve_log!`] then
+/// [`write_log!`]): callers do this last in their transaction, to hold the head's lock as
+/// briefly as possible.
+macro_rules! append_log {
+    ($tx:expr, $exchanges:expr) => {
+        async {
+            let exchanges: Vec<$crate::chain::Exchange> = $exchanges;
+            let n = $crate::chain::records_in(&exchanges);
+            if n == 0 {
+                return Ok::<Vec<i64>, StoreError>(Vec::new());
+            }
+            let reserved = $crate::store::message_log::reserve_log!($tx, n).await?;
+            $crate::store::message_log::write_log!($tx, reserved, exchanges).await
         }
     };
 }
@@ -206,7 +262,9 @@ impl Store {
     /// the last one whose time is before it. Leaves a checkpoint with the last removed record's
     /// seq and hash, from which the rest still verifies. The records exchanged with the payment
     /// providers are moved to `message_log_kept` rather than removed, and those kept from before
-    /// `kept_before` are removed. Returns how many records left the chain.
+    /// `kept_before` are removed; so are the request and answer of each dossier created (the
+    /// only copy of its raw submission, migration 0019), which stay as long as the store.
+    /// Returns how many records left the chain.
     pub async fn prune_messages(
         &self,
         before: i64,
@@ -215,7 +273,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM message_log_kept WHERE at < $1")
+            sqlx::query("DELETE FROM message_log_kept WHERE at < $1 AND partner IN ('paygov', 'vnpay')")
                 .bind(kept_before)
                 .execute(&mut *tx)
                 .await?;
@@ -235,7 +293,8 @@ impl Store {
             let hash: String = last.try_get("hash")?;
             let kept = format!(
                 "INSERT INTO message_log_kept ({RECORD_COLUMNS}) SELECT {RECORD_COLUMNS} FROM message_log \
-                 WHERE seq <= $1 AND partner IN ('paygov', 'vnpay') AND at >= $2"
+                 WHERE seq <= $1 AND ((partner IN ('paygov', 'vnpay') AND at >= $2) OR {CREATED} \
+                 OR seq IN (SELECT reply_to FROM message_log WHERE seq <= $1 + 1 AND {CREATED}))"
             );
             sqlx::query(&kept)
                 .bind(up_to)

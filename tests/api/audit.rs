@@ -462,7 +462,7 @@ async fn pruning_leaves_a_checkpoint_from_which_the_rest_verifies() {
         "{out}"
     );
     assert!(
-        out.ends_with("; 2 payment record(s) kept past the retention\n"),
+        out.ends_with("; 2 record(s) kept past the retention (payments, dossiers' submissions)\n"),
         "{out}"
     );
     // A kept record edited is named as any other.

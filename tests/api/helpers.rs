@@ -668,10 +668,23 @@ pub async fn sql_text(db_url: &str, sql: &str) -> String {
     behind_the_gateway!(db_url, conn => sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
 }
 
-/// A dossier's raw submission, `(content type, body)`, read behind the gateway's back.
+/// A dossier's raw submission, `(content type, body)`, read behind the gateway's back from
+/// the record its dossier names, in the message log or in what the log keeps past its
+/// retention (exactly one of the two).
 pub async fn raw_submission(db_url: &str, dossier_id: i64) -> (String, Vec<u8>) {
-    let sql = "SELECT content_type, body FROM dossier_submissions WHERE dossier_id = $1";
-    behind_the_gateway!(db_url, conn => sqlx::query_as(sql).bind(dossier_id).fetch_one(&mut conn).await.unwrap())
+    let sql = "SELECT headers, body FROM message_log WHERE seq = \
+               (SELECT submission_seq FROM dossiers WHERE id = $1) \
+               UNION ALL SELECT headers, body FROM message_log_kept WHERE seq = \
+               (SELECT submission_seq FROM dossiers WHERE id = $1)";
+    let rows: Vec<(String, Vec<u8>)> = behind_the_gateway!(db_url, conn => sqlx::query_as(sql).bind(dossier_id).fetch_all(&mut conn).await.unwrap());
+    assert_eq!(rows.len(), 1, "one copy of the submission");
+    let (headers, body) = rows.into_iter().next().unwrap();
+    let content_type = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_else(|| panic!("no content-type in {headers:?}"))
+        .to_owned();
+    (content_type, body)
 }
 
 /// Every outbox message as `(destination, payload)`, in the order queued, read behind the

@@ -75,23 +75,6 @@ async fn the_karaoke_form_is_mapped_into_the_department_model_with_its_fees() {
 }
 
 #[tokio::test]
-async fn the_raw_submission_is_kept_byte_for_byte() {
-    let app = spawn_app().await;
-    let body = fixture("valid/thu-vien.json");
-    let (status, answer) = status_and_json(app.submit(&body, "application/json").await).await;
-    assert_eq!(status, 201);
-    let d = app
-        .store
-        .dossier_by_code(answer["MaHoSo"].as_str().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let (content_type, stored) = raw_submission(&app.db_url(), d.id).await;
-    assert_eq!(content_type, "application/json");
-    assert_eq!(stored, body);
-}
-
-#[tokio::test]
 async fn a_replayed_submission_returns_the_first_answer() {
     let app = spawn_app().await;
     let body = fixture("valid/bieu-dien.json");

@@ -15,6 +15,7 @@ mod codes;
 mod connections;
 mod demo;
 mod documents;
+mod evidence;
 mod expiry;
 mod fees;
 mod fetch_process;
