@@ -10,9 +10,10 @@
 # dossiers, writing the same rows as `Store::insert_dossiers` does for each: the day's
 # sequence, the dossier (naming its submission's record in the log, with the words of its
 # applicant's name in the text index), three documents, a progress record, an outbox message,
-# and the request (the 2.4 KB karaoke fixture) and its answer in the message log under its head
-# row's lock. OLD=1 writes the rows of before migration 0019: the raw submission a second time
-# in dossier_submissions and the answer a second time in the dossier. Each table gets one multi-row statement, all in a single round trip
+# and the request (the 2.4 KB karaoke fixture, LZ4-packed as the gateway stores it: needs
+# `pip install lz4`) and its answer in the message log under its head row's lock. OLD=1 writes
+# the rows of before migrations 0019 and 0020: the raw submission a second time in
+# dossier_submissions, the answer a second time in the dossier, the body in the log as it came. Each table gets one multi-row statement, all in a single round trip
 # (data-modifying CTEs), which is fewer round trips than the gateway makes: the figure is a
 # floor for the store on this machine, not a target. It prints dossiers per second (the
 # transactions' rate times B) and drops the scratch database. NOFK=1 drops every foreign key
@@ -35,6 +36,8 @@ done
 psql -q -v ON_ERROR_STOP=1 "$URL/$DB" >/dev/null <<SQL
 CREATE TABLE floor_fixture (body BYTEA NOT NULL);
 INSERT INTO floor_fixture VALUES (decode('$(base64 -w0 fixtures/portal/valid/karaoke.xml)', 'base64'));
+CREATE TABLE floor_packed (body BYTEA NOT NULL);
+INSERT INTO floor_packed VALUES (decode('$(python3 -c 'import base64, lz4.block, sys; sys.stdout.write(base64.b64encode(lz4.block.compress(open("fixtures/portal/valid/karaoke.xml", "rb").read(), store_size=True)).decode())')', 'base64'));
 CREATE SEQUENCE floor_seq;
 SQL
 if [ "${NOFK:-}" = 1 ]; then
@@ -52,6 +55,8 @@ fi
 if [ "${OLD:-}" = 1 ]; then
     FIRST_ANSWER="'{\"error_code\":\"0\",\"MaHoSo\":\"000.00.00.H29-261128-' || lpad(k::text, 9, '0') || '\"}'"
     SUBMISSION_SEQ=NULL
+    LOGGED="f.body"
+    ENCODING=0
     SUBMISSIONS="s AS (
   INSERT INTO dossier_submissions
   SELECT d.id, 'application/xml', f.body, 'msg_' || d.k, '1764300000', 'v1,' || repeat('a', 44), d.k
@@ -61,6 +66,8 @@ else
     FIRST_ANSWER="''"
     SUBMISSION_SEQ="2 * k - 1"
     SUBMISSIONS=""
+    LOGGED="(SELECT body FROM floor_packed)"
+    ENCODING=1
 fi
 
 cat >"$SCRIPT" <<SQL
@@ -97,11 +104,12 @@ WITH n AS (
   RETURNING last_seq
 )
 INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, headers, body,
-  verdict, body_sha256, prev_hash, hash)
+  body_encoding, verdict, body_sha256, prev_hash, hash)
 SELECT h.last_seq - 2 * $B + row_number() OVER (), d.k, 'in', 'portal',
   '127.0.0.1', NULL, 'POST /portal/v1/dossiers', 'content-type: application/xml',
   CASE WHEN a = 1 THEN convert_to('{"error_code":"0","MaHoSo":"000.00.00.H29-261128-' ||
-    lpad(d.k::text, 9, '0') || '"}', 'UTF8') ELSE f.body END, 'received',
+    lpad(d.k::text, 9, '0') || '"}', 'UTF8') ELSE $LOGGED END,
+  CASE WHEN a = 1 THEN 0 ELSE $ENCODING END, 'received',
   repeat('a', 64), repeat('b', 64), repeat('c', 64)
 FROM d, h, floor_fixture f, generate_series(0, 1) a;
 UPDATE message_log_head SET last_hash = repeat('d', 64) WHERE id = 1;

@@ -6,11 +6,13 @@ It applies the SQLite migrations to a new file in a temporary folder, in WAL mod
 Python's own `sqlite3` module, one prepared statement per row and no thread hand-off: a
 dossier (naming its submission's record in the log) with the words of its applicant's name in
 the text index, three documents, a progress record, an outbox message, and the request (a 2.4
-KB fixture body) and its answer in the message log. It prints the time per batch, the commit's
+KB fixture body, stored LZ4-packed as the gateway stores it: `pip install lz4`) and its answer
+in the message log. It prints the time per batch, the commit's
 part of it, and the time per dossier: a floor for `Store::insert_dossiers` on the same machine
 (see docs/PERFORMANCE.md). Environment: CK sets `wal_autocheckpoint` (default 1000, SQLite's),
 NOBODY=1 stores empty submission bodies, OLD=1 writes the rows of before migration 0019 (the raw
-submission a second time in dossier_submissions, the answer a second time in the dossier).
+submission a second time in dossier_submissions, the answer a second time in the dossier, the
+body in the log as it came).
 """
 
 import glob
@@ -37,6 +39,12 @@ with open("fixtures/portal/valid/karaoke.xml", "rb") as f:
     body = f.read()
 raw = b"" if os.environ.get("NOBODY") else body
 old = os.environ.get("OLD") == "1"
+if old:
+    logged, encoding = body, 0
+else:
+    import lz4.block  # the gateway's format: LZ4 block, its size prepended (little-endian u32)
+
+    logged, encoding = lz4.block.compress(body, store_size=True), 1
 applicant = (
     '{"name":"Nguyễn Văn A","id_number":"079123456789","address":"12 Lê Lợi, Quận 1, '
     'TP. Hồ Chí Minh","phone":"0901234567","email":"a@example.vn"}'
@@ -86,12 +94,12 @@ for _ in range(TOTAL // BATCH):
         for answer in (False, True):
             db.execute(
                 "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, "
-                "headers, body, verdict, body_sha256, prev_hash, hash) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "headers, body, body_encoding, verdict, body_sha256, prev_hash, hash) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (2 * seq - 1 + answer, seq, "in", "portal", "127.0.0.1", None, "POST /portal/v1/dossiers",
                  "content-type: application/xml",
-                 b'{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % seq if answer else body,
-                 "received", "a" * 64, "b" * 64, "c" * 64),
+                 b'{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % seq if answer else logged,
+                 0 if answer else encoding, "received", "a" * 64, "b" * 64, "c" * 64),
             )
     t = time.time()
     db.execute("COMMIT")

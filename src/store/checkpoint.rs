@@ -119,7 +119,8 @@ mod tests {
             reply_to: None,
             target: format!("POST /{n}"),
             headers: String::new(),
-            body: vec![b'x'; 4096],
+            // Incompressible: each record takes its 4 KB on disk.
+            body: crate::store::log_body::noise(n as u64, 4096),
             verdict: "received".into(),
         };
         let exchanges = (0..n).map(|n| Exchange::one(message(n))).collect();

@@ -137,12 +137,12 @@ async fn stored_ids(
         if !in_log.is_empty() {
             let list = in_log.keys().map(i64::to_string).collect::<Vec<_>>().join(", ");
             let sql = format!(
-                "SELECT seq, body FROM message_log WHERE seq IN ({list}) \
-                 UNION ALL SELECT seq, body FROM message_log_kept WHERE seq IN ({list})"
+                "SELECT seq, body, body_encoding FROM message_log WHERE seq IN ({list}) \
+                 UNION ALL SELECT seq, body, body_encoding FROM message_log_kept WHERE seq IN ({list})"
             );
             for row in sqlx::query(&sql).fetch_all(&mut **t).await? {
                 let seq: i64 = row.try_get("seq")?;
-                let body: Vec<u8> = row.try_get("body")?;
+                let body = super::log_body::decode(row.try_get("body_encoding")?, row.try_get("body")?);
                 if let Some(stored) = in_log.get(&seq).and_then(|id| known.get_mut(id)) {
                     stored.first_answer = String::from_utf8(body).map_err(|_| {
                         StoreError::Corrupt(format!("message-log record {seq} is not UTF-8"))

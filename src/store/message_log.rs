@@ -23,7 +23,7 @@ pub struct Reserved {
 const CREATED: &str = "(partner = 'portal' AND direction = 'out' AND verdict = '201 0')";
 
 const RECORD_COLUMNS: &str = "seq, at, direction, partner, peer, reply_to, target, headers, body, \
-     verdict, body_sha256, prev_hash, hash";
+     body_encoding, verdict, body_sha256, prev_hash, hash";
 
 macro_rules! record_from_row {
     ($r:expr) => {
@@ -37,7 +37,7 @@ macro_rules! record_from_row {
                 reply_to: $r.try_get("reply_to")?,
                 target: $r.try_get("target")?,
                 headers: $r.try_get("headers")?,
-                body: $r.try_get("body")?,
+                body: super::log_body::decode($r.try_get("body_encoding")?, $r.try_get("body")?),
                 verdict: $r.try_get("verdict")?,
             },
             body_sha256: $r.try_get("body_sha256")?,
@@ -94,11 +94,15 @@ macro_rules! write_log {
             let records =
                 $crate::chain::seal(reserved.first_seq - 1, &reserved.prev_hash, messages);
             if !records.is_empty() {
+                let stored: Vec<_> = records
+                    .iter()
+                    .map(|r| $crate::store::log_body::encode(&r.message.body))
+                    .collect();
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, \
-                     headers, body, verdict, body_sha256, prev_hash, hash) ",
+                     headers, body, body_encoding, verdict, body_sha256, prev_hash, hash) ",
                 );
-                insert.push_values(&records, |mut row, r| {
+                insert.push_values(records.iter().zip(&stored), |mut row, (r, (encoding, body))| {
                     row.push_bind(r.seq)
                         .push_bind(r.message.at)
                         .push_bind(r.message.direction.as_str())
@@ -107,7 +111,8 @@ macro_rules! write_log {
                         .push_bind(r.message.reply_to)
                         .push_bind(r.message.target.as_str())
                         .push_bind(r.message.headers.as_str())
-                        .push_bind(r.message.body.as_slice())
+                        .push_bind(body.as_ref())
+                        .push_bind(*encoding)
                         .push_bind(r.message.verdict.as_str())
                         .push_bind(r.body_sha256.as_str())
                         .push_bind(r.prev_hash.as_str())

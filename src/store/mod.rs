@@ -28,6 +28,7 @@ mod intake_plan;
 pub mod lane;
 mod lifecycle;
 mod listing;
+pub mod log_body;
 mod message_log;
 mod names;
 mod notify;

@@ -304,6 +304,59 @@ async fn an_edited_body_is_named_even_with_its_hash_left_alone() {
     );
 }
 
+#[tokio::test]
+async fn a_packed_body_read_as_raw_or_cut_short_is_named() {
+    let app = spawn_app().await;
+    two_exchanges(&app).await;
+    let db = app.db_url();
+    assert_eq!(
+        sql_i64(
+            &db,
+            "SELECT CAST(body_encoding AS BIGINT) FROM message_log WHERE seq = 1"
+        )
+        .await,
+        1,
+        "the pushed dossier's body is stored packed"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db);
+    let verify = || {
+        let out = run_motcua(
+            &["--config", config.to_str().unwrap(), "audit", "verify"],
+            &[],
+        );
+        (out.status.success(), stdout(&out))
+    };
+    assert!(verify().0, "intact as stored: {}", verify().1);
+    // The encoding flipped: the packed bytes read as the body.
+    raw_sql(
+        &db,
+        "UPDATE message_log SET body_encoding = 0 WHERE seq = 1",
+    )
+    .await;
+    assert_eq!(
+        verify(),
+        (
+            false,
+            "record 1: its body was altered (SHA-256 differs)\n".into()
+        )
+    );
+    // Flipped back and the packed bytes cut short: they no longer decode.
+    let cut = if db.starts_with("sqlite://") {
+        "UPDATE message_log SET body_encoding = 1, body = substr(body, 1, 100) WHERE seq = 1"
+    } else {
+        "UPDATE message_log SET body_encoding = 1, body = substring(body from 1 for 100) WHERE seq = 1"
+    };
+    raw_sql(&db, cut).await;
+    assert_eq!(
+        verify(),
+        (
+            false,
+            "record 1: its body was altered (SHA-256 differs)\n".into()
+        )
+    );
+}
+
 /// The lines `motcua args…` printed, each a JSON value; it must succeed.
 fn exported(args: &[&str], envs: &[(&str, &str)]) -> Vec<Value> {
     let out = run_motcua(args, envs);

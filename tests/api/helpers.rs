@@ -672,13 +672,14 @@ pub async fn sql_text(db_url: &str, sql: &str) -> String {
 /// the record its dossier names, in the message log or in what the log keeps past its
 /// retention (exactly one of the two).
 pub async fn raw_submission(db_url: &str, dossier_id: i64) -> (String, Vec<u8>) {
-    let sql = "SELECT headers, body FROM message_log WHERE seq = \
+    let sql = "SELECT headers, body, body_encoding FROM message_log WHERE seq = \
                (SELECT submission_seq FROM dossiers WHERE id = $1) \
-               UNION ALL SELECT headers, body FROM message_log_kept WHERE seq = \
+               UNION ALL SELECT headers, body, body_encoding FROM message_log_kept WHERE seq = \
                (SELECT submission_seq FROM dossiers WHERE id = $1)";
-    let rows: Vec<(String, Vec<u8>)> = behind_the_gateway!(db_url, conn => sqlx::query_as(sql).bind(dossier_id).fetch_all(&mut conn).await.unwrap());
+    let rows: Vec<(String, Vec<u8>, i16)> = behind_the_gateway!(db_url, conn => sqlx::query_as(sql).bind(dossier_id).fetch_all(&mut conn).await.unwrap());
     assert_eq!(rows.len(), 1, "one copy of the submission");
-    let (headers, body) = rows.into_iter().next().unwrap();
+    let (headers, stored, encoding) = rows.into_iter().next().unwrap();
+    let body = motcua_gateway::store::log_body::decode(encoding, stored);
     let content_type = headers
         .lines()
         .find_map(|l| l.strip_prefix("content-type: "))
