@@ -100,6 +100,18 @@ impl Node {
         }
     }
 
+    /// Writes [`Node::canonical`]'s compact JSON bytes to `out` without building it: the same
+    /// bytes as `serde_json::to_vec(&node.canonical())` (tested), at a fraction of the cost —
+    /// intake hashes every submission this way.
+    pub fn write_canonical(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            Node::Text(t) => Ok(serde_json::to_writer(out, t)?),
+            Node::Map(entries) => {
+                write_canonical_map(entries.iter().map(|(k, v)| (k.as_str(), v)), out)
+            }
+        }
+    }
+
     /// A canonical JSON form: map keys sorted, every map value a list in document order,
     /// so that the same fields and values give the same bytes whatever the format or key order.
     pub fn canonical(&self) -> serde_json::Value {
@@ -119,6 +131,34 @@ impl Node {
             }
         }
     }
+}
+
+/// Writes a map's entries as [`Node::canonical`] writes a map: keys sorted, each key's values
+/// a list in the entries' order.
+pub fn write_canonical_map<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a Node)>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut grouped: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
+    for (k, v) in entries {
+        grouped.entry(k).or_default().push(v);
+    }
+    out.write_all(b"{")?;
+    for (i, (k, values)) in grouped.into_iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, k)?;
+        out.write_all(b":[")?;
+        for (j, v) in values.into_iter().enumerate() {
+            if j > 0 {
+                out.write_all(b",")?;
+            }
+            v.write_canonical(out)?;
+        }
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"}")
 }
 
 #[cfg(test)]

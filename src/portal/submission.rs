@@ -11,6 +11,7 @@ use super::tree::{Malformed, Node};
 use crate::domain::applicant::Applicant;
 use crate::domain::codes::{PortalDossierId, ProcedureCode};
 use crate::domain::dossier::{Channel, DocumentRef};
+use crate::domain::form::write_canonical_map;
 use crate::domain::time::parse_wire;
 use crate::domain::validation::FieldError;
 use chrono::{DateTime, Utc};
@@ -125,26 +126,42 @@ pub fn read_envelope(root: &Node) -> Result<Envelope, Malformed> {
 /// SHA-256 (hex) of the body's canonical form, with `TaiLieuNop` flattened so that XML's
 /// `<TaiLieuNop><TepDinhKem>…` and JSON's `"TaiLieuNop":[…]` compare equal.
 pub fn content_hash(root: &Node) -> String {
-    let normalized = match root {
-        Node::Map(entries) => Node::Map(
-            entries
-                .iter()
-                .flat_map(|(k, v)| {
-                    if k == "TaiLieuNop" {
-                        document_nodes(v)
-                            .into_iter()
-                            .map(|d| (k.clone(), d.clone()))
-                            .collect()
-                    } else {
-                        vec![(k.clone(), v.clone())]
-                    }
-                })
-                .collect(),
+    let mut hasher = HashWriter(Sha256::new());
+    // Writing into a hasher cannot fail.
+    let _ = canonical_form(root, &mut hasher);
+    hex::encode(hasher.0.finalize())
+}
+
+/// The canonical form `content_hash` hashes, written to `out` as it is made.
+fn canonical_form(root: &Node, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    match root {
+        Node::Map(entries) => write_canonical_map(
+            entries.iter().flat_map(|(k, v)| {
+                let values = if k == "TaiLieuNop" {
+                    document_nodes(v)
+                } else {
+                    vec![v]
+                };
+                values.into_iter().map(move |v| (k.as_str(), v))
+            }),
+            out,
         ),
-        other => other.clone(),
-    };
-    let bytes = serde_json::to_vec(&normalized.canonical()).unwrap_or_default();
-    hex::encode(Sha256::digest(bytes))
+        other => other.write_canonical(out),
+    }
+}
+
+/// SHA-256 fed as an `io::Write`.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The file entries of one `TaiLieuNop` node, in either shape.
@@ -242,6 +259,66 @@ mod tests {
         "LoaiDinhDanh":1,"SoDinhDanh":"079203001234","SoDienThoai":"0901234567"},
         "TaiLieuNop":[{"MaThanhPhanHoSo":"TP1","TenTepDinhKem":"a.pdf","DuongDanTaiTepTin":"https://f.example/a.pdf",
         "MaHash":"AB00000000000000000000000000000000000000000000000000000000000000","KichThuoc":10}]}"#;
+
+    /// The hash as it was first computed (a `serde_json::Value` built, then written): stored
+    /// dossiers' hashes must not change, or a replay would be taken for a conflict.
+    fn hash_as_built(root: &Node) -> String {
+        let normalized = match root {
+            Node::Map(entries) => Node::Map(
+                entries
+                    .iter()
+                    .flat_map(|(k, v)| {
+                        document_nodes(v)
+                            .into_iter()
+                            .filter(|_| k == "TaiLieuNop")
+                            .map(|d| (k.clone(), d.clone()))
+                            .chain((k != "TaiLieuNop").then(|| (k.clone(), v.clone())))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        let bytes = serde_json::to_vec(&normalized.canonical()).unwrap_or_default();
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn the_streamed_hash_is_the_hash_of_the_built_form_for_every_fixture() {
+        let mut checked = 0;
+        for dir in ["fixtures/portal/valid", "fixtures/portal/invalid"] {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                panic!("{dir}")
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                let root = if path.extension().is_some_and(|e| e == "xml") {
+                    crate::portal::xml::parse_xml(&bytes, "HoSo", Limits::default())
+                } else {
+                    parse_json(&bytes, Limits::default())
+                };
+                let Ok(root) = root else { continue };
+                assert_eq!(
+                    content_hash(&root),
+                    hash_as_built(&root),
+                    "{}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        // Escapes too: quotes, backslashes, control characters and non-ASCII in keys and values.
+        let odd = parse_json(
+            "{\"b\\\"k\":\"x\\u0001y\\\\z\\\"\",\"a\":[\"Lê\",{\"TaiLieuNop\":\"t\"}],\"TaiLieuNop\":{\"TepDinhKem\":[\"1\",\"2\"]}}".as_bytes(),
+            Limits::default(),
+        );
+        let Ok(odd) = odd else { panic!("{odd:?}") };
+        assert_eq!(content_hash(&odd), hash_as_built(&odd));
+        assert!(checked >= 20, "{checked} fixtures");
+    }
 
     #[test]
     fn a_good_envelope_has_no_errors() {
