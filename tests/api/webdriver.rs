@@ -34,22 +34,33 @@ impl Browser {
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .expect("ChromeDriver is installed (.ci/run installs Debian's chromium-driver)");
+        // What it prints on stderr is kept, to say why should it stop before listening.
+        let said = tempfile::NamedTempFile::new().unwrap();
         let mut child = tokio::process::Command::new(driver)
             .arg("--port=0")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(said.reopen().unwrap())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut port = None;
+        let mut printed = Vec::new();
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(rest) = line.split("started successfully on port ").nth(1) {
                 port = Some(rest.trim_end_matches('.').trim().parse::<u16>().unwrap());
                 break;
             }
+            printed.push(line);
         }
-        let port = port.expect("ChromeDriver says which port it listens on");
+        let Some(port) = port else {
+            let status = child.wait().await;
+            panic!(
+                "ChromeDriver stopped before saying which port it listens on ({status:?}); \
+                 stdout: {printed:?}; stderr: {:?}",
+                std::fs::read_to_string(said.path()).unwrap_or_default()
+            );
+        };
         // Keep reading what it prints, so that it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let profile = tempfile::tempdir().unwrap();
