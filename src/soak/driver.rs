@@ -51,13 +51,9 @@ impl Driver {
         let mut i = 0u64;
         while Instant::now() < until {
             i += 1;
-            let Some(address) = self.pick().await else {
-                tokio::task::yield_now().await;
-                continue;
-            };
+            let address = self.target().await;
             let portal_id = format!("SOAK-{:02}-{i:06}", self.n);
             let body = with_portal_id(&self.template, &portal_id);
-            self.sent.fetch_add(1, Ordering::Relaxed);
             let pushed = crate::sim::portal::push(
                 &client,
                 &format!("http://{address}"),
@@ -93,11 +89,7 @@ impl Driver {
         let body = json!({"action": action,
             "officer": {"name": "Soak", "title": "Kiểm thử", "unit": "Soak"}});
         for _ in 0..TRIES {
-            let Some(address) = self.pick().await else {
-                tokio::task::yield_now().await;
-                continue;
-            };
-            self.sent.fetch_add(1, Ordering::Relaxed);
+            let address = self.target().await;
             let res = client
                 .post(format!("http://{address}/api/v1/dossiers/{code}/actions"))
                 .bearer_auth(TOKEN)
@@ -151,11 +143,7 @@ impl Driver {
     /// died after committing it — from the dossier.
     async fn request_payment(&self, client: &reqwest::Client, code: &str) -> Option<String> {
         for _ in 0..TRIES {
-            let Some(address) = self.pick().await else {
-                tokio::task::yield_now().await;
-                continue;
-            };
-            self.sent.fetch_add(1, Ordering::Relaxed);
+            let address = self.target().await;
             let res = client
                 .post(format!("http://{address}/api/v1/dossiers/{code}/payments"))
                 .bearer_auth(TOKEN)
@@ -212,11 +200,7 @@ impl Driver {
     /// Sends the platform's CONFIRM to random instances until one answers it, signed.
     async fn confirm(&self, client: &reqwest::Client, code: &str, confirm: &Value) {
         for _ in 0..TRIES {
-            let Some(address) = self.pick().await else {
-                tokio::task::yield_now().await;
-                continue;
-            };
-            self.sent.fetch_add(1, Ordering::Relaxed);
+            let address = self.target().await;
             locked(&self.acked).confirms_sent += 1;
             let res = client
                 .post(format!("http://{address}/payment/paygov/confirm"))
@@ -242,12 +226,17 @@ impl Driver {
         }
     }
 
-    async fn pick(&self) -> Option<String> {
-        let up: Vec<String> = self.slots.read().await.iter().flatten().cloned().collect();
-        if up.is_empty() {
-            return None;
+    /// A random instance that is up (waiting while none is), the request about to go to it
+    /// counted.
+    async fn target(&self) -> String {
+        loop {
+            let up: Vec<String> = self.slots.read().await.iter().flatten().cloned().collect();
+            if let Some(address) = up.get(rand::random::<u32>() as usize % up.len().max(1)) {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+                return address.clone();
+            }
+            tokio::task::yield_now().await;
         }
-        up.get(rand::random::<u32>() as usize % up.len()).cloned()
     }
 }
 

@@ -76,16 +76,12 @@ anchor_every = "2s"
 [storage]
 fetcher = false
 files = "{files}"
-[rate_limits]
-portal = {{ per_second = 1000000, burst = 1000000 }}
-payment = {{ per_second = 1000000, burst = 1000000 }}
-api = {{ per_second = 1000000, burst = 1000000 }}
-address = {{ per_second = 1000000, burst = 1000000 }}
-[log]
+{rates}[log]
 # The partners' failures are the point: the 502s they cause are not worth a line each.
 level = "error,tower_http=off"
 "#,
         token = crate::config::token_hash(TOKEN),
+        rates = crate::bench::gateway::NO_RATE_LIMITS,
         files = std::env::temp_dir().join("motcua-soak-files").display(),
         partner = paygov::PARTNER,
         secret = paygov::SECRET,
@@ -327,10 +323,12 @@ async fn drain(
             sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state <> 'delivered'")
                 .fetch_one(pool)
                 .await?;
-        let recorded: Vec<String> =
+        let recorded: std::collections::HashSet<String> =
             sqlx::query_scalar("SELECT reference FROM payments WHERE state = 'paid'")
                 .fetch_all(pool)
-                .await?;
+                .await?
+                .into_iter()
+                .collect();
         if open == 0 && paid.keys().all(|r| recorded.contains(r)) {
             return Ok(());
         }
