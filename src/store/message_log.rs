@@ -17,6 +17,24 @@ pub struct Reserved {
     pub n: i64,
 }
 
+/// `exchanges` laid out in the seqs `reserved` (exactly as many records) and sealed onto the
+/// chain after the head's hash: the records to write, and each exchange's first seq.
+pub(crate) fn sealed(
+    reserved: Reserved,
+    exchanges: Vec<Exchange>,
+) -> Result<(Vec<Record>, Vec<i64>), StoreError> {
+    let n = i64::try_from(crate::chain::records_in(&exchanges)).unwrap_or(i64::MAX);
+    if n != reserved.n {
+        return Err(StoreError::Corrupt(format!(
+            "{n} message-log records for {} seqs reserved",
+            reserved.n
+        )));
+    }
+    let (messages, seqs) = crate::chain::lay_out(reserved.first_seq, exchanges);
+    let records = crate::chain::seal(reserved.first_seq - 1, &reserved.prev_hash, messages);
+    Ok((records, seqs))
+}
+
 /// The answers that created a dossier (the portal's pushes are the only requests of the portal
 /// answered `201` with `error_code` `0`): their records and the requests they answer hold the
 /// dossier's submission (`dossiers.submission_seq`), kept past the log's retention.
@@ -81,18 +99,7 @@ pub(crate) use reserve_log;
 macro_rules! write_log {
     ($tx:expr, $reserved:expr, $exchanges:expr) => {
         async {
-            let exchanges: Vec<$crate::chain::Exchange> = $exchanges;
-            let reserved: $crate::store::message_log::Reserved = $reserved;
-            let n = i64::try_from($crate::chain::records_in(&exchanges)).unwrap_or(i64::MAX);
-            if n != reserved.n {
-                return Err(StoreError::Corrupt(format!(
-                    "{n} message-log records for {} seqs reserved",
-                    reserved.n
-                )));
-            }
-            let (messages, seqs) = $crate::chain::lay_out(reserved.first_seq, exchanges);
-            let records =
-                $crate::chain::seal(reserved.first_seq - 1, &reserved.prev_hash, messages);
+            let (records, seqs) = $crate::store::message_log::sealed($reserved, $exchanges)?;
             if !records.is_empty() {
                 let stored: Vec<_> = records
                     .iter()

@@ -8,7 +8,9 @@ use motcua_gateway::domain::codes::AgencyCode;
 use motcua_gateway::domain::dossier::Progress;
 use motcua_gateway::dossiers::intake::{BodyFormat, Intake};
 use motcua_gateway::mapping::Mappings;
-use motcua_gateway::store::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
+use motcua_gateway::store::{
+    ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, NewOutboxMessage, SubmissionRaw,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -58,7 +60,19 @@ fn intake_item(mappings: &Mappings, id: &str, path: &str, at: DateTime<Utc>) -> 
         },
         rows: ArrivalRows {
             first_answer: template("answer for"),
-            outbox: vec![],
+            // Two messages, so that the tests see each dossier's queue in its order.
+            outbox: vec![
+                NewOutboxMessage {
+                    destination: "portal".into(),
+                    kind: "status".into(),
+                    payload: template("first for"),
+                },
+                NewOutboxMessage {
+                    destination: "onestop".into(),
+                    kind: "push".into(),
+                    payload: template("second for"),
+                },
+            ],
             progress: Progress {
                 action: "received".into(),
                 status: 1,
@@ -217,6 +231,48 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
             outcome.answer()
         );
     }
+
+    // Every row of a new dossier hangs off that dossier (PostgreSQL writes them all in one
+    // statement, joined by code): its documents, its progress record, the record of the
+    // request that brought it, and its messages, queued in its own order.
+    let db = app.db_url();
+    for (n, item) in [(0, &items[0]), (2, &items[2])] {
+        let code = outcomes[n].code();
+        let of = format!("(SELECT id FROM dossiers WHERE code = '{code}')");
+        let documents = format!("SELECT count(*) FROM dossier_documents WHERE dossier_id = {of}");
+        assert_eq!(
+            sql_i64(&db, &documents).await,
+            i64::try_from(item.dossier.documents.len()).unwrap(),
+            "{code}"
+        );
+        let progress = format!(
+            "SELECT count(*) FROM progress WHERE dossier_id = {of} AND action = 'received' \
+             AND officer_name = 'n'"
+        );
+        assert_eq!(sql_i64(&db, &progress).await, 1, "{code}");
+        let seq = format!("SELECT submission_seq FROM dossiers WHERE code = '{code}'");
+        assert_eq!(sql_i64(&db, &seq).await, log[2 + 2 * n].seq, "{code}");
+        let portal_id = format!("SELECT portal_id FROM dossiers WHERE code = '{code}'");
+        assert_eq!(
+            sql_text(&db, &portal_id).await,
+            item.dossier.portal_id.as_str()
+        );
+    }
+    let queued: Vec<(String, String)> = outbox_messages(&db)
+        .await
+        .into_iter()
+        .filter(|(_, payload)| payload.contains(" for "))
+        .collect();
+    let (second, third) = (code_of("0002"), code_of("0003"));
+    assert_eq!(
+        queued,
+        [
+            ("portal".to_owned(), format!("first for {second}")),
+            ("onestop".to_owned(), format!("second for {second}")),
+            ("portal".to_owned(), format!("first for {third}")),
+            ("onestop".to_owned(), format!("second for {third}")),
+        ]
+    );
 }
 
 /// The codes the store gives `items`, stored in one batch.
