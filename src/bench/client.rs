@@ -215,8 +215,8 @@ pub async fn run(
 }
 
 /// Posts `count` signed copies of `payload` to `url` with `concurrency` loops of the same HTTP
-/// client the outbox worker uses (`reqwest`, a pool of keep-alive connections), each signed as
-/// the worker signs — the outbox's second baseline: delivery without the store.
+/// client the outbox worker uses (`reqwest` as `partner_client` builds it, a pool of keep-alive
+/// connections), each signed, built, sent and read as the worker does — the outbox's second baseline: delivery without the store.
 pub async fn run_reqwest_signed(
     url: &str,
     concurrency: usize,
@@ -224,10 +224,9 @@ pub async fn run_reqwest_signed(
     payload: Vec<u8>,
     secret: &crate::signing::WebhookSecret,
 ) -> Load {
-    let http = match reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-    {
+    // The worker's own client, as `outbox` builds it: its timeouts (a timer per request),
+    // no redirects, a pool as large as the loops.
+    let http = match crate::audit::log::partner_client(Duration::from_secs(10), concurrency) {
         Ok(http) => http,
         Err(e) => {
             return Load {
@@ -257,20 +256,21 @@ pub async fn run_reqwest_signed(
                 let id = t0.elapsed().as_nanos().to_string();
                 let ts = chrono::Utc::now().timestamp();
                 let signature = crate::signing::sign(&secret, &id, ts, &payload);
-                let sent = http
+                // Built and sent as the worker builds and sends (`outbox::attempt`).
+                let request = http
                     .post(&url)
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .header("webhook-id", &id)
                     .header("webhook-timestamp", ts.to_string())
                     .header("webhook-signature", signature)
                     .body(payload.as_ref().clone())
-                    .send()
-                    .await;
-                let answer = match sent {
-                    Ok(res) if res.status().is_success() => {
-                        res.bytes().await.map_err(|e| e.to_string())
-                    }
-                    Ok(res) => Err(format!("HTTP {}", res.status())),
+                    .build();
+                let answer = match request {
+                    Ok(request) => match crate::audit::log::call_partner(&http, request).await {
+                        Ok(res) if res.status.is_success() => Ok(res.body),
+                        Ok(res) => Err(format!("HTTP {}", res.status)),
+                        Err(e) => Err(e.to_string()),
+                    },
                     Err(e) => Err(e.to_string()),
                 };
                 match answer {

@@ -60,3 +60,19 @@ impl BenchDb {
         }
     }
 }
+
+/// Runs one statement on the run's database behind the gateway's back (the harness's own
+/// setup between phases, with the gateway stopped).
+pub(crate) async fn execute(url: &str, sql: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        sqlx::query(sql).execute(&mut conn).await?;
+        conn.close().await?;
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query(sql).execute(&mut conn).await?;
+        conn.close().await?;
+    }
+    Ok(())
+}

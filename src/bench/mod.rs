@@ -14,6 +14,7 @@
 
 pub mod client;
 pub(crate) mod db;
+mod deliveries_alone;
 pub mod gateway;
 mod modes;
 mod report;

@@ -7,7 +7,9 @@ use super::client::{self, Load, MakeRequest, Until};
 use super::db::BenchDb;
 use super::gateway::{self, Gateway, Usage};
 use super::report::{max_usage, Phase};
-use super::{fill, healthz, phase, start, store_alone, submit_all, workload, BenchArgs};
+use super::{
+    deliveries_alone, fill, healthz, phase, start, store_alone, submit_all, workload, BenchArgs,
+};
 use crate::store::Store;
 use anyhow::Context as _;
 use std::path::Path;
@@ -268,12 +270,22 @@ pub(super) async fn outbox(run: Run<'_>, gw: Gateway) -> Measured {
         first_error: None,
     };
     let drain = Phase::of("outbox drain", &drained, after.cpu_s - before.cpu_s).against(&base);
-    let vs_client = drain.rate / signed.rate.max(1e-9);
+    usage = stop(gw, usage).await;
+    // The same messages again through the worker's delivery cycles alone: what the store's
+    // side of delivery does per second with no HTTP (`deliveries_alone`).
+    let per_cycle = gateway::CLAIMED_PER_SLOT * args.outbox_concurrency;
+    let cycles = deliveries_alone::run(&db.url, per_cycle, &sink.addr, &secret).await?;
+    let cycles = Phase::of(
+        &format!("delivery cycles alone, up to {per_cycle} a cycle"),
+        &cycles,
+        0.0,
+    )
+    .against(&base);
     let drain = Phase {
-        vs_client: Some(vs_client),
+        vs_client: Some(drain.rate / signed.rate.max(1e-9)),
+        vs_store: Some(drain.rate / cycles.rate.max(1e-9)),
         ..drain
     };
-    phases.extend([base, signed, drain]);
-    usage = stop(gw, usage).await;
+    phases.extend([base, signed, drain, cycles]);
     Ok((phases, usage))
 }

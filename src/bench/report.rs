@@ -135,7 +135,7 @@ pub(super) fn print_report(r: &Report) {
             println!("    {x:.3} × the worker's HTTP client sending alone (no store)");
         }
         if let Some(x) = p.vs_store {
-            println!("    {x:.3} × the intake transaction alone (no HTTP, full batches)");
+            println!("    {x:.3} × the store alone (no HTTP, full batches)");
         }
         if let Some(x) = p.vs_fresh {
             println!("    {x:.3} × the rate on a fresh store");
