@@ -20,6 +20,7 @@ mod modes;
 mod report;
 mod store_alone;
 mod workload;
+mod wrk;
 
 use crate::store::Store;
 use anyhow::Context;
@@ -74,6 +75,10 @@ pub struct BenchArgs {
     /// The valid portal fixtures to build submissions from.
     #[arg(long, default_value = "fixtures/portal/valid")]
     pub fixtures: PathBuf,
+    /// Intake mode: load the same gateway with `wrk` too (`/healthz`, then submissions signed
+    /// beforehand), as an independent check of the harness's own client.
+    #[arg(long)]
+    pub wrk: bool,
     /// Where the JSON report goes (default: `target/bench/<mode>.json`).
     #[arg(long)]
     pub json: Option<PathBuf>,

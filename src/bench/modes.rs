@@ -8,7 +8,8 @@ use super::db::BenchDb;
 use super::gateway::{self, Gateway, Usage};
 use super::report::{max_usage, Phase};
 use super::{
-    deliveries_alone, fill, healthz, phase, start, store_alone, submit_all, workload, BenchArgs,
+    deliveries_alone, fill, healthz, phase, start, store_alone, submit_all, workload, wrk,
+    BenchArgs,
 };
 use crate::store::Store;
 use anyhow::Context as _;
@@ -59,6 +60,11 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
     )
     .await
     .against(&base);
+    let checked = if args.wrk {
+        wrk_check(&gw, args, &work, &base, &fresh).await?
+    } else {
+        Vec::new()
+    };
     usage = stop(gw, Usage::default()).await;
     // The store alone, on the same database with the gateway stopped: the bound of the
     // phase above, whatever the request path costs.
@@ -75,6 +81,7 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
     };
     phases.push(base);
     phases.push(fresh.clone());
+    phases.extend(checked);
     phases.push(alone);
     if args.stored > 0 {
         fill(db, args).await?;
@@ -90,6 +97,28 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
         usage = stop(gw, usage).await;
     }
     Ok((phases, usage))
+}
+
+/// The same gateway loaded by `wrk` (`bench::wrk`): `/healthz`, then as many submissions,
+/// signed beforehand, as the harness's own phases suggest it can take, and a half more.
+async fn wrk_check(
+    gw: &Gateway,
+    args: &BenchArgs,
+    work: &workload::Submissions,
+    base: &Phase,
+    fresh: &Phase,
+) -> anyhow::Result<Vec<Phase>> {
+    anyhow::ensure!(wrk::available(), "--wrk: wrk is not on the PATH");
+    let (c, d) = (args.concurrency, args.duration);
+    let enough = |rate: f64| (rate * d.as_secs_f64() * 1.5) as u64 + 1000;
+    let get = client::get("/healthz", None);
+    let requests = (0..enough(base.rate)).map(|_| get.clone());
+    let h = wrk::run(&gw.addr, c, d, requests, 200).await?;
+    let h = Phase::of("healthz, wrk", &h, 0.0);
+    let requests = wrk::submissions(work, enough(fresh.rate));
+    let i = wrk::run(&gw.addr, c, d, requests, 201).await?;
+    let i = Phase::of("intake, wrk (fresh store)", &i, 0.0).against(&h);
+    Ok(vec![h, i])
 }
 
 /// Reads: status by code and the paged list, each through the status cache and around it.
