@@ -3,7 +3,7 @@
 //! counter and the log's head (the same three statements as SQLite's path, `intake_batch`);
 //! then one statement that writes every row of the batch — dossiers, their names' words,
 //! documents, progress records, outbox messages, the log's records and its head's hash — as
-//! data-modifying CTEs over `UNNEST` arrays ([`WRITE`]); `COMMIT`. The same decisions (`intake_batch::decide`) say
+//! data-modifying CTEs over `UNNEST` arrays ([`WRITE`]); `COMMIT`. The same decisions (`intake_decide`) say
 //! which items are new and what each is answered, and the rows are SQLite's, column for column.
 //!
 //! Why not fewer: the dossiers' codes are numbered from the day's counter and the log's records
@@ -14,7 +14,7 @@
 //! against 0.2 ms for the three simple ones, and intake fell by a third (docs/PERFORMANCE.md).
 
 use super::intake::{InsertOutcome, IntakeItem};
-use super::intake_batch::{decide, Decided};
+use super::intake_decide::{decide, Decided};
 use super::intake_plan::Fresh;
 use super::message_log::sealed;
 use super::{StoreError, WriteTx};

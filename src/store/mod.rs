@@ -24,6 +24,7 @@ pub mod group_commit;
 mod indicators;
 mod intake;
 mod intake_batch;
+mod intake_decide;
 mod intake_pg;
 mod intake_plan;
 pub mod lane;
