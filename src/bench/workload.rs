@@ -80,22 +80,25 @@ impl Submissions {
         [id, ts.to_string(), signature]
     }
 
-    /// Requests: [`Submissions::body`], signed now.
+    /// Request `n` of worker `w`, as bytes: [`Submissions::body`], signed now.
+    pub fn request(&self, prefix: &str, w: usize, n: u64) -> Vec<u8> {
+        let (content_type, body) = self.body(prefix, w, n);
+        let [id, ts, signature] = self.signature(prefix, w, n, &body);
+        client::post(
+            "/portal/v1/dossiers",
+            &[
+                ("content-type", content_type),
+                ("webhook-id", &id),
+                ("webhook-timestamp", &ts),
+                ("webhook-signature", &signature),
+            ],
+            &body,
+        )
+    }
+
+    /// Requests: [`Submissions::request`], each made as it is sent.
     pub fn maker(self: Arc<Self>, prefix: &'static str) -> MakeRequest {
-        Arc::new(move |w, n| {
-            let (content_type, body) = self.body(prefix, w, n);
-            let [id, ts, signature] = self.signature(prefix, w, n, &body);
-            client::post(
-                "/portal/v1/dossiers",
-                &[
-                    ("content-type", content_type),
-                    ("webhook-id", &id),
-                    ("webhook-timestamp", &ts),
-                    ("webhook-signature", &signature),
-                ],
-                &body,
-            )
-        })
+        Arc::new(move |w, n| self.request(prefix, w, n))
     }
 
     /// The procedure codes of the fixtures, without repeats.

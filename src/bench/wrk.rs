@@ -122,18 +122,5 @@ pub async fn run(
 
 /// Submissions for wrk: `count` of them, prefixed `W`, signed now.
 pub fn submissions(work: &Submissions, count: u64) -> impl Iterator<Item = Vec<u8>> + '_ {
-    (0..count).map(move |n| {
-        let (content_type, body) = work.body("W", 0, n);
-        let [id, ts, signature] = work.signature("W", 0, n, &body);
-        super::client::post(
-            "/portal/v1/dossiers",
-            &[
-                ("content-type", content_type),
-                ("webhook-id", &id),
-                ("webhook-timestamp", &ts),
-                ("webhook-signature", &signature),
-            ],
-            &body,
-        )
-    })
+    (0..count).map(move |n| work.request("W", 0, n))
 }
