@@ -1,7 +1,8 @@
 //! The gateway's one Prometheus registry, served at `/metrics`: the outbox's delivery attempts,
-//! latency and failed store cycles, requests refused by rate limits, and the queue's depth and
-//! oldest pending message read from the store — at most once a [`QUEUE_READ_EVERY`], however
-//! often `/metrics` is scraped, so that a flood of scrapes costs the database nothing more.
+//! latency and failed store cycles, requests refused by rate limits, the intake and lifecycle
+//! writers' batch sizes, and the queue's depth and oldest pending message read from the store —
+//! at most once a [`QUEUE_READ_EVERY`], however often `/metrics` is scraped, so that a flood of
+//! scrapes costs the database nothing more.
 
 use crate::store::Store;
 use prometheus_client::encoding::text::encode;
@@ -161,6 +162,21 @@ impl Metrics {
             calendar_last_year: std::sync::atomic::AtomicI32::new(0),
             queue_read_at: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Serves the batch sizes of the intake and lifecycle writers (group commit): how many
+    /// dossiers, and how many changes, each of their transactions held.
+    pub fn watch_writers(&mut self, intake: Histogram, lifecycle: Histogram) {
+        self.registry.register(
+            "intake_batch_size",
+            "New dossiers and repeated pushes stored per intake transaction (group commit)",
+            intake,
+        );
+        self.registry.register(
+            "lifecycle_batch_size",
+            "Dossier changes applied per lifecycle transaction (group commit)",
+            lifecycle,
+        );
     }
 
     /// Counts a delivery cycle whose store transaction failed.

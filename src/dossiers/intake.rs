@@ -154,6 +154,11 @@ impl Intake {
         }
     }
 
+    /// The sizes of the intake writer's batches: dossiers stored per transaction.
+    pub fn batch_sizes(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.writer.batch_sizes()
+    }
+
     /// Parses, validates and maps a body received `now` without storing anything, under the
     /// rules in force that day.
     pub fn build(

@@ -97,6 +97,11 @@ impl Lifecycle {
         }
     }
 
+    /// The sizes of the lifecycle writer's batches: changes applied per transaction.
+    pub fn batch_sizes(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.writer.batch_sizes()
+    }
+
     /// Drops the kept status read of a dossier changed outside [`Lifecycle`]'s own writer.
     pub fn forget(&self, dossier_id: i64) {
         self.status_cache.forget(dossier_id);

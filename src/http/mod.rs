@@ -104,7 +104,7 @@ impl AppState {
         mappings: Arc<Mappings>,
         calendar: Arc<Calendar>,
     ) -> anyhow::Result<Self> {
-        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let mut metrics = crate::metrics::Metrics::new();
         metrics.set_calendar_last_year(calendar.last_year());
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let status_cache = Arc::new(StatusCache::new(config.server.status_cache_ttl.0));
@@ -133,6 +133,8 @@ impl AppState {
             outbox_wake.clone(),
             status_cache.clone(),
         );
+        metrics.watch_writers(intake.batch_sizes(), lifecycle.batch_sizes());
+        let metrics = Arc::new(metrics);
         let messages = MessageLog::start(log_store);
         let payments = crate::payment::service::Payments::new(
             store.clone(),

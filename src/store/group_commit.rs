@@ -4,10 +4,15 @@
 //! durable-write cost (a transaction, an fsync, the driver's per-statement hand-off) is paid per
 //! batch instead of per request.
 //!
+//! Each writer counts the size of every batch it commits ([`GroupCommit::batch_sizes`], served
+//! at `/metrics` for the intake and lifecycle writers): how many callers a commit is shared by
+//! is what the durable-write cost per request comes down to (docs/PERFORMANCE.md).
+//!
 //! Where the writer runs is [`Lane`]'s job (`lane.rs`): the store's writers run on threads of
 //! their own (`Store::start_writer`).
 
 use super::lane::{spawn_on, Lane};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::future::Future;
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,14 +20,21 @@ use tokio::sync::{mpsc, oneshot};
 /// clone is dropped.
 pub struct GroupCommit<T, R> {
     queue: mpsc::Sender<(T, oneshot::Sender<R>)>,
+    sizes: Histogram,
 }
 
 impl<T, R> Clone for GroupCommit<T, R> {
     fn clone(&self) -> Self {
         GroupCommit {
             queue: self.queue.clone(),
+            sizes: self.sizes.clone(),
         }
     }
+}
+
+/// Buckets for batch sizes: 1, 2, 4, … 128.
+fn batch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 8))
 }
 
 impl<T, R> std::fmt::Debug for GroupCommit<T, R> {
@@ -46,10 +58,13 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     {
         let max_batch = max_batch.max(1);
         let (queue, mut rx) = mpsc::channel::<(T, oneshot::Sender<R>)>(4 * max_batch);
+        let sizes = batch_histogram();
+        let observed = sizes.clone();
         let work = async move {
             let mut batch = Vec::with_capacity(max_batch);
             while rx.recv_many(&mut batch, max_batch).await > 0 {
                 let (items, waiters): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.drain(..).unzip();
+                observed.observe(items.len() as f64);
                 let answers = commit(items).await;
                 debug_assert_eq!(answers.len(), waiters.len());
                 for (waiter, answer) in waiters.into_iter().zip(answers) {
@@ -61,7 +76,12 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         // The work holds the queue's receiver: if it cannot start, every caller is told the
         // writer stopped.
         drop(spawn_on(lane, name, work));
-        GroupCommit { queue }
+        GroupCommit { queue, sizes }
+    }
+
+    /// The sizes of the batches committed so far (a handle on the writer's own histogram).
+    pub fn batch_sizes(&self) -> Histogram {
+        self.sizes.clone()
     }
 
     /// Hands `item` to the writer; its answer once the batch holding it is committed.
@@ -112,6 +132,16 @@ mod tests {
         assert!(
             sizes.len() <= 2,
             "callers waiting together were batched: {sizes:?}"
+        );
+        // The histogram saw each batch once, at its size.
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("sizes", "", writer.batch_sizes());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).ok();
+        assert!(text.contains("\nsizes_sum 20.0\n"), "{text}");
+        assert!(
+            text.contains(&format!("\nsizes_count {}\n", sizes.len())),
+            "{text}"
         );
     }
 

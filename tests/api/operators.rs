@@ -305,3 +305,39 @@ async fn the_grafana_dashboard_shows_only_series_the_gateway_serves_and_every_on
     let unshown: Vec<&String> = served.iter().filter(|s| !shown.contains(*s)).collect();
     assert_eq!(unshown, ["motcua_outbox_queue_reads"], "{shown:?}");
 }
+
+/// The value of an unlabelled series in Prometheus text, or a failure naming it.
+fn series(metrics: &str, name: &str) -> f64 {
+    let line = metrics
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} is not served:\n{metrics}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// `/metrics` serves the intake writer's batch sizes: twelve pushes at once and a repeat of one
+/// of them are thirteen items, each counted once, in at least one and at most thirteen batches.
+/// A writer that counted batches instead of items, counted an item twice or not at all, or
+/// counted the lifecycle's writer instead, fails here.
+#[tokio::test]
+async fn the_writers_batch_sizes_count_every_item_once() {
+    let app = spawn_app().await;
+    let body = fixture("valid/thu-vien.json");
+    let pushes = (0..12).map(|i| {
+        let body = with_portal_id(&body, &format!("BATCH-{i}"));
+        let app = &app;
+        async move { app.submit(&body, "application/json").await.status() }
+    });
+    for status in futures_util::future::join_all(pushes).await {
+        assert_eq!(status, 201);
+    }
+    let repeat = with_portal_id(&body, "BATCH-0");
+    assert_eq!(app.submit(&repeat, "application/json").await.status(), 200);
+
+    let metrics = app.metrics().await;
+    assert_eq!(series(&metrics, "motcua_intake_batch_size_sum"), 13.0);
+    let batches = series(&metrics, "motcua_intake_batch_size_count");
+    assert!((2.0..=13.0).contains(&batches), "{batches} batches");
+    assert_eq!(series(&metrics, "motcua_lifecycle_batch_size_count"), 0.0);
+    assert_eq!(series(&metrics, "motcua_lifecycle_batch_size_sum"), 0.0);
+}
