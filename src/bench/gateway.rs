@@ -151,6 +151,30 @@ impl Gateway {
         }
     }
 
+    /// The intake writer's batches so far, read from its `/metrics`: dossiers (and repeats)
+    /// stored, and transactions that stored them.
+    pub async fn intake_batches(&self) -> anyhow::Result<(f64, f64)> {
+        let mut conn = super::client::Conn::open(&self.addr).await?;
+        let (status, body) = conn.request(&super::client::get("/metrics", None)).await?;
+        anyhow::ensure!(status == 200, "/metrics answered {status}");
+        let text = String::from_utf8_lossy(&body);
+        let series = |name: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name)?
+                        .strip_prefix(' ')?
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                })
+                .with_context(|| format!("{name} is not in /metrics"))
+        };
+        Ok((
+            series("motcua_intake_batch_size_sum")?,
+            series("motcua_intake_batch_size_count")?,
+        ))
+    }
+
     /// Kills it with SIGKILL (no shutdown of any kind) and waits for it to be gone.
     pub async fn kill(&mut self) {
         let _ = self.child.start_kill();

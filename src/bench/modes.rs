@@ -50,6 +50,7 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
     let mut usage;
 
     let base = phase(&gw, "healthz (baseline)", c, d, 200, healthz()).await;
+    let before = gw.intake_batches().await?;
     let fresh = phase(
         &gw,
         "intake, fresh store",
@@ -60,6 +61,7 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
     )
     .await
     .against(&base);
+    let fresh = with_batches(fresh, &gw, before).await?;
     let checked = if args.wrk {
         wrk_check(&gw, args, &work, &base, &fresh).await?
     } else {
@@ -68,35 +70,62 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
     usage = stop(gw, Usage::default()).await;
     // The store alone, on the same database with the gateway stopped: the bound of the
     // phase above, whatever the request path costs.
-    let alone = store_alone::run(&db.url, work.clone(), c, args.duration).await?;
+    let alone = store_alone::run(&db.url, work.clone(), "A", c, args.duration).await?;
     let alone = Phase::of(
         &format!("intake transaction alone, batches of {c}"),
         &alone,
         0.0,
     )
     .against(&base);
+    // And in batches of the size the writer reached over HTTP: what the request path itself
+    // costs, apart from what smaller batches cost the store.
+    let same = match fresh.mean_batch {
+        Some(b) => {
+            let b = (b.round() as usize).max(1);
+            let load = store_alone::run(&db.url, work.clone(), "B", b, args.duration).await?;
+            let name = format!("store alone, batches of {b} (as over HTTP)");
+            Some(Phase::of(&name, &load, 0.0).against(&base))
+        }
+        None => None,
+    };
     let fresh = Phase {
         vs_store: Some(fresh.rate / alone.rate.max(1e-9)),
+        vs_store_same_batch: same.as_ref().map(|s| fresh.rate / s.rate.max(1e-9)),
         ..fresh
     };
     phases.push(base);
     phases.push(fresh.clone());
     phases.extend(checked);
     phases.push(alone);
+    phases.extend(same);
     if args.stored > 0 {
         fill(db, args).await?;
         let gw = start(db, dir, None, args).await?;
         let base = phase(&gw, "healthz (baseline, stored)", c, d, 200, healthz()).await;
         let name = format!("intake, {} stored", args.stored);
-        let mut stored = phase(&gw, &name, c, d, 201, work.clone().maker("S"))
+        let before = gw.intake_batches().await?;
+        let stored = phase(&gw, &name, c, d, 201, work.clone().maker("S"))
             .await
             .against(&base);
+        let mut stored = with_batches(stored, &gw, before).await?;
         phases.push(base);
         stored.vs_fresh = Some(stored.rate / fresh.rate.max(1e-9));
         phases.push(stored);
         usage = stop(gw, usage).await;
     }
     Ok((phases, usage))
+}
+
+/// `phase` with the mean size of the intake writer's batches over it (from the gateway's
+/// `/metrics`, read `before` it and now): what the store alone, with its full batches, is
+/// compared with.
+async fn with_batches(phase: Phase, gw: &Gateway, before: (f64, f64)) -> anyhow::Result<Phase> {
+    let after = gw.intake_batches().await?;
+    let batches = after.1 - before.1;
+    Ok(Phase {
+        mean_batch: (batches > 0.0).then(|| (after.0 - before.0) / batches),
+        ..phase
+    })
 }
 
 /// The same gateway loaded by `wrk` (`bench::wrk`): `/healthz`, then as many submissions,

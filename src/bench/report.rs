@@ -38,6 +38,11 @@ pub struct Phase {
     pub vs_client: Option<f64>,
     /// Intake: the rate over that of the intake transaction alone (no HTTP).
     pub vs_store: Option<f64>,
+    /// Intake: the rate over that of the intake transaction alone in batches of the size the
+    /// writer reached over HTTP (`mean_batch`).
+    pub vs_store_same_batch: Option<f64>,
+    /// Intake over HTTP: dossiers per transaction, on average, from the gateway's `/metrics`.
+    pub mean_batch: Option<f64>,
 }
 
 impl Phase {
@@ -58,6 +63,8 @@ impl Phase {
             vs_fresh: None,
             vs_client: None,
             vs_store: None,
+            vs_store_same_batch: None,
+            mean_batch: None,
         }
     }
 
@@ -136,6 +143,12 @@ pub(super) fn print_report(r: &Report) {
         }
         if let Some(x) = p.vs_store {
             println!("    {x:.3} × the store alone (no HTTP, full batches)");
+        }
+        if let Some(x) = p.mean_batch {
+            println!("    {x:.1} dossiers a transaction on average (the writer's batches)");
+        }
+        if let Some(x) = p.vs_store_same_batch {
+            println!("    {x:.3} × the store alone in batches of that size");
         }
         if let Some(x) = p.vs_fresh {
             println!("    {x:.3} × the rate on a fresh store");

@@ -18,11 +18,13 @@ use anyhow::Context;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Stores batches of `batch` new dossiers on `db_url` until the store has spent `duration`
-/// on them; each batch's time is the latency of each of its dossiers.
+/// Stores batches of `batch` new dossiers (portal ids starting `prefix`, which no other run on
+/// the same database may use) on `db_url` until the store has spent `duration` on them; each
+/// batch's time is the latency of each of its dossiers.
 pub async fn run(
     db_url: &str,
     work: Arc<Submissions>,
+    prefix: &'static str,
     batch: usize,
     duration: Duration,
 ) -> anyhow::Result<Load> {
@@ -49,7 +51,7 @@ pub async fn run(
         while load.elapsed < duration {
             let mut items = Vec::with_capacity(batch);
             for _ in 0..batch {
-                match item(&intake, &work, n) {
+                match item(&intake, &work, prefix, n) {
                     Ok(item) => items.push(item),
                     Err(e) => {
                         load.first_error.get_or_insert(e.to_string());
@@ -86,9 +88,14 @@ pub async fn run(
 }
 
 /// The store's item for request `n`, built as the portal handler builds it.
-fn item(intake: &Intake, work: &Submissions, n: u64) -> anyhow::Result<crate::store::IntakeItem> {
-    let (content_type, body) = work.body("A", 0, n);
-    let [webhook_id, webhook_timestamp, webhook_signature] = work.signature("A", 0, n, &body);
+fn item(
+    intake: &Intake,
+    work: &Submissions,
+    prefix: &str,
+    n: u64,
+) -> anyhow::Result<crate::store::IntakeItem> {
+    let (content_type, body) = work.body(prefix, 0, n);
+    let [webhook_id, webhook_timestamp, webhook_signature] = work.signature(prefix, 0, n, &body);
     let format = if content_type.ends_with("xml") {
         BodyFormat::Xml
     } else {
