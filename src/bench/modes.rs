@@ -117,8 +117,8 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
 }
 
 /// `phase` with the mean size of the intake writer's batches over it (from the gateway's
-/// `/metrics`, read `before` it and now): what the store alone, with its full batches, is
-/// compared with.
+/// `/metrics`, read `before` it and now): the batch size the second run of the store alone
+/// uses.
 async fn with_batches(phase: Phase, gw: &Gateway, before: (f64, f64)) -> anyhow::Result<Phase> {
     let after = gw.intake_batches().await?;
     let batches = after.1 - before.1;

@@ -316,7 +316,8 @@ fn series(metrics: &str, name: &str) -> f64 {
 }
 
 /// `/metrics` serves the intake writer's batch sizes: twelve pushes at once and a repeat of one
-/// of them are thirteen items, each counted once, in at least one and at most thirteen batches.
+/// of them are thirteen items, each counted once, in at least two batches (the repeat is sent
+/// after the twelve are answered) and at most thirteen.
 /// A writer that counted batches instead of items, counted an item twice or not at all, or
 /// counted the lifecycle's writer instead, fails here.
 #[tokio::test]
