@@ -308,31 +308,44 @@ impl Store {
             }
             Ok::<ApplyOutcome, StoreError>(outcome)
         });
-        self.settle_key_race(change, result).await
+        self.settle_races(change, result).await
     }
 
     /// Applies many changes in one transaction (group commit), each inside a savepoint: a
     /// change that is stale, finds its payment no longer pending, or fails, is rolled back
     /// alone. If the transaction itself fails, each change is applied again on its own.
-    /// One outcome per change, in order.
+    /// One outcome per change, in the order given.
+    ///
+    /// The changes are applied in the order of their dossiers' row ids (changes of one dossier
+    /// in the order given), so that the row locks a batch takes on PostgreSQL — each change
+    /// locks only its own dossier's rows — come in one order on every instance: two instances'
+    /// batches cannot wait for each other in a circle. Taken in arrival order, two batches
+    /// holding the same two dossiers the other way round deadlocked: PostgreSQL cancelled one
+    /// change after a second's wait, which for a payment's confirmation was an answer of 99.
     pub async fn apply_changes(&self, changes: &[Change]) -> Vec<Result<ApplyOutcome, StoreError>> {
         let select = self.dossier_select("id");
+        let mut order: Vec<usize> = (0..changes.len()).collect();
+        order.sort_by_key(|&i| changes[i].dossier_id);
         let batch: Result<Vec<Result<ApplyOutcome, StoreError>>, StoreError> = with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await?;
-                let mut outcomes = Vec::with_capacity(changes.len());
-                for change in changes {
+                let mut outcomes: Vec<Option<Result<ApplyOutcome, StoreError>>> =
+                    changes.iter().map(|_| None).collect();
+                for &i in &order {
                     let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-                    let outcome = apply_in!(savepoint, change, &select).await;
+                    let outcome = apply_in!(savepoint, &changes[i], &select).await;
                     if matches!(outcome, Ok(ApplyOutcome::Applied(_))) {
                         savepoint.commit().await?;
                     } else {
                         savepoint.rollback().await?;
                     }
-                    outcomes.push(outcome);
+                    outcomes[i] = Some(outcome);
                 }
                 tx.commit().await?;
-                Ok(outcomes)
+                Ok(outcomes
+                    .into_iter()
+                    .map(|o| o.unwrap_or(Err(StoreError::Corrupt("a change was not applied".into()))))
+                    .collect())
             }
             .await
         });
@@ -349,19 +362,25 @@ impl Store {
         };
         let mut settled = Vec::with_capacity(outcomes.len());
         for (change, outcome) in changes.iter().zip(outcomes) {
-            settled.push(self.settle_key_race(change, outcome).await);
+            settled.push(self.settle_races(change, outcome).await);
         }
         settled
     }
 
-    /// A unique violation on the idempotency key means another request with the same key
-    /// committed first: its answer is the answer.
-    async fn settle_key_race(
+    /// Races with other writers, settled: a unique violation on the idempotency key means
+    /// another request with the same key committed first, and its answer is the answer; a
+    /// change PostgreSQL gave up for another transaction's sake (a deadlock, a serialization
+    /// failure) wrote nothing, and is read again and retried like a stale one.
+    async fn settle_races(
         &self,
         change: &Change,
         result: Result<ApplyOutcome, StoreError>,
     ) -> Result<ApplyOutcome, StoreError> {
         match (result, &change.idempotency) {
+            (Err(e), _) if e.is_conflict() => {
+                tracing::info!(error = %e, dossier.id = change.dossier_id, "a change gave way to a concurrent transaction; reading the dossier again");
+                Ok(ApplyOutcome::Stale)
+            }
             (Err(StoreError::Duplicate(what)), Some(k)) => {
                 match self.idempotent_answer(&k.client, &k.key).await? {
                     Some(answer) => Ok(ApplyOutcome::KeyTaken(answer)),

@@ -88,6 +88,21 @@ pub enum StoreError {
     Stopped,
 }
 
+impl StoreError {
+    /// Whether the database gave this transaction up because of another one running at the same
+    /// time — PostgreSQL's deadlock (`40P01`) or serialization failure (`40001`): nothing of it
+    /// was written, and the same work read afresh and done again can succeed.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Database(e) => e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|code| code == "40P01" || code == "40001"),
+            _ => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match err.as_database_error() {

@@ -13,6 +13,7 @@ mod catalogue;
 mod clock;
 mod codes;
 mod connections;
+mod contention;
 mod demo;
 mod documents;
 mod evidence;

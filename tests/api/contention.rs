@@ -1,0 +1,165 @@
+//! Two instances' lifecycle writers taking the same dossiers' rows on one PostgreSQL database:
+//! their batches take the rows in one order, so they never wait for each other in a circle;
+//! and a change PostgreSQL gives up anyway (a deadlock with some other transaction) is read
+//! again and retried, never answered as a failure. PostgreSQL only: SQLite has one writer.
+//!
+//! The interleavings are made, not hoped for: a third connection holds rows so that each
+//! batch stops where the test wants it, and the test waits until PostgreSQL shows the batches
+//! waiting on those locks before letting go.
+
+use crate::helpers::*;
+use crate::lifecycle::new_dossier;
+use motcua_gateway::domain::dossier::Progress;
+use motcua_gateway::store::{
+    ApplyOutcome, Change, DossierUpdate, Store, StoreError, StoredDossier,
+};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+
+/// A change of `d` that alters nothing but its version (and adds a progress record).
+fn touch(d: &StoredDossier) -> Change {
+    Change {
+        dossier_id: d.id,
+        version: d.version,
+        update: DossierUpdate::from_stored(d),
+        progress: Progress {
+            action: "contention_test".into(),
+            status: d.status,
+            officer_name: "test".into(),
+            officer_title: "test".into(),
+            officer_unit: "test".into(),
+            note: None,
+            at: now(),
+        },
+        outbox: Vec::new(),
+        idempotency: None,
+        payment: None,
+        step: None,
+        now: now(),
+        render: Box::new(|d: &StoredDossier| d.code.clone()),
+    }
+}
+
+/// What each outcome was, as a word (an error in full).
+fn kinds(outcomes: &[Result<ApplyOutcome, StoreError>]) -> Vec<String> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(ApplyOutcome::Applied(_)) => "applied".to_owned(),
+            Ok(ApplyOutcome::Stale) => "stale".to_owned(),
+            Ok(other) => format!("{other:?}"),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect()
+}
+
+/// Waits until `n` sessions on the database wait for a row lock (at most 20 s).
+async fn until_waiting(watch: &mut sqlx::PgConnection, n: i64) {
+    let start = Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *watch)
+        .await
+        .unwrap();
+        if waiting >= n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{waiting} sessions waiting for a lock, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Four dossiers, read back in row-id order, and two stores (two instances' pools) on them.
+async fn four_dossiers(db: &TestDb) -> (Vec<StoredDossier>, Store, Store) {
+    let app = spawn_on(db.share(), "").await;
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        codes.push(new_dossier(&app, &format!("CONTENTION-{i}")).await);
+    }
+    app.stop().await;
+    let a = Store::connect(&db.url, 4).await.unwrap();
+    let b = Store::connect(&db.url, 4).await.unwrap();
+    let mut dossiers = Vec::new();
+    for code in &codes {
+        dossiers.push(a.dossier_by_code(code).await.unwrap().unwrap());
+    }
+    dossiers.sort_by_key(|d| d.id);
+    (dossiers, a, b)
+}
+
+#[tokio::test]
+async fn two_batches_holding_the_same_dossiers_the_other_way_round_both_finish() {
+    let db = fresh_database().await;
+    if !db.url.starts_with("postgres") {
+        return;
+    }
+    let (d, a, b) = four_dossiers(&db).await;
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT id FROM dossiers WHERE id IN ($1, $2) FOR UPDATE")
+        .bind(d[2].id)
+        .bind(d[3].id)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // Taken in arrival order, A would hold d0 and wait for d2, B hold d1 and wait for d3;
+    // let go, A would want d1 and B d0: a circle.
+    let first = vec![touch(&d[0]), touch(&d[2]), touch(&d[1])];
+    let second = vec![touch(&d[1]), touch(&d[3]), touch(&d[0])];
+    let one = tokio::spawn(async move { a.apply_changes(&first).await });
+    until_waiting(&mut watch, 1).await;
+    let two = tokio::spawn(async move { b.apply_changes(&second).await });
+    until_waiting(&mut watch, 2).await;
+    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    let (one, two) = (kinds(&one.await.unwrap()), kinds(&two.await.unwrap()));
+    // In row-id order the first batch took d0 and d1 before waiting for d2, and the second
+    // waited for d0: the first commits all three; the second finds d0 and d1 changed and
+    // applies d3.
+    assert_eq!(one, ["applied", "applied", "applied"]);
+    // (Taken in arrival order, PostgreSQL would have cancelled one batch's last change after
+    // a second: `applied, applied, stale` both.)
+    assert_eq!(two, ["stale", "applied", "stale"]);
+}
+
+#[tokio::test]
+async fn a_change_given_up_for_a_deadlock_is_read_again_not_failed() {
+    let db = fresh_database().await;
+    if !db.url.starts_with("postgres") {
+        return;
+    }
+    let (d, a, _b) = four_dossiers(&db).await;
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    // The holder waits longer than the batch before looking for a circle: PostgreSQL cancels
+    // the batch's change, not the holder.
+    sqlx::query("SET deadlock_timeout = '30s'")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT id FROM dossiers WHERE id = $1 FOR UPDATE")
+        .bind(d[1].id)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let batch = vec![touch(&d[0]), touch(&d[1])];
+    let one = tokio::spawn(async move { a.apply_changes(&batch).await });
+    until_waiting(&mut watch, 1).await;
+    // The holder now wants d0, which the batch holds: a circle, which the batch's backend
+    // finds after its second and breaks by cancelling the change of d1.
+    let took = sqlx::query("UPDATE dossiers SET version = version WHERE id = $1")
+        .bind(d[0].id)
+        .execute(&mut holder)
+        .await;
+    let outcomes = kinds(&one.await.unwrap());
+    assert!(took.is_ok(), "{took:?}");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    assert_eq!(outcomes, ["applied", "stale"]);
+}
