@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -84,6 +85,15 @@ pub struct Usage {
 impl Gateway {
     /// Starts `serve` with `config_file` and waits until `/healthz` answers.
     pub async fn start(config_file: &Path) -> anyhow::Result<Self> {
+        Self::start_logging(config_file, None).await
+    }
+
+    /// [`Gateway::start`], keeping in `log` every line the gateway logs once it listens (the
+    /// harnesses log at `error`: what is kept is what went wrong).
+    pub async fn start_logging(
+        config_file: &Path,
+        log: Option<Arc<Mutex<Vec<String>>>>,
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding this binary")?;
         let t0 = Instant::now();
         let mut child = Command::new(exe)
@@ -106,7 +116,13 @@ impl Gateway {
                 break rest.trim().to_owned();
             }
         };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(log) = &log {
+                    crate::sim::locked(log).push(line);
+                }
+            }
+        });
         let mut conn = loop {
             if let Ok(c) = super::client::Conn::open(&addr).await {
                 break c;

@@ -122,7 +122,10 @@ impl Payments {
         let p = match self.payment(&f.reference).await {
             Ok(Some(p)) if p.provider == "paygov" => p,
             Ok(_) => return ("99", "Unknown reference"),
-            Err(_) => return ("99", "Temporarily unable to record"),
+            Err(e) => {
+                tracing::error!(error = %e, "PayGov confirmation not recorded: the payment could not be read");
+                return ("99", "Temporarily unable to record");
+            }
         };
         if Vnd::parse(&f.amount) != Some(p.amount) {
             return ("99", "Amount differs from the request");
@@ -237,7 +240,10 @@ impl Payments {
         let p = match self.payment(get("vnp_TxnRef")).await {
             Ok(Some(p)) if p.provider == "vnpay" => p,
             Ok(_) => return ("01", "Order not found"),
-            Err(_) => return ("99", "Unknown error"),
+            Err(e) => {
+                tracing::error!(error = %e, "VNPAY IPN not recorded: the payment could not be read");
+                return ("99", "Unknown error");
+            }
         };
         // An amount in another currency is not the amount asked. VNPAY's IPN need not repeat
         // `vnp_CurrCode` (the terminal takes VND only); when it does, it must be VND.
@@ -259,7 +265,11 @@ impl Payments {
         match self.settle(&p, &outcome, now).await {
             Ok(Settled::Recorded) => ("00", "Confirm Success"),
             Ok(Settled::NotPending) => ("02", "Order already confirmed"),
-            Ok(Settled::TransactionReused) | Err(_) => ("99", "Unknown error"),
+            Ok(Settled::TransactionReused) => ("99", "Unknown error"),
+            Err(e) => {
+                tracing::error!(error = %e, "VNPAY IPN not recorded");
+                ("99", "Unknown error")
+            }
         }
     }
 

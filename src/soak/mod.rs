@@ -162,9 +162,10 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
             dir.path(),
         ),
     )?;
+    let logged: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut gateways = Vec::new();
     for _ in 0..args.instances.max(1) {
-        gateways.push(Gateway::start(&file).await?);
+        gateways.push(Gateway::start_logging(&file, Some(logged.clone())).await?);
     }
     let slots: Slots = Arc::new(tokio::sync::RwLock::new(
         gateways.iter().map(|g| Some(g.addr.clone())).collect(),
@@ -207,7 +208,7 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
         gateways[i].kill().await;
         kills.push(Instant::now());
         let down = partners.maybe_down(&mut outages).await;
-        gateways[i] = Gateway::start(&file)
+        gateways[i] = Gateway::start_logging(&file, Some(logged.clone()))
             .await
             .context("restarting a killed gateway")?;
         slots.write().await[i] = Some(gateways[i].addr.clone());
@@ -260,6 +261,7 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
     }
     pool.close().await;
     let chain = check::message_log(&file, &mut findings).await?;
+    let logged_lines = std::mem::take(&mut *crate::sim::locked(&logged));
     let (asked, unsigned) = partners.paygov.asked();
     if unsigned > 0 {
         findings.violations.push(format!(
@@ -303,12 +305,21 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
         ),
         ("message log records, verified", chain),
         ("drain took", format!("{:.1} s", drain_took.as_secs_f64())),
+        (
+            "errors the instances logged",
+            logged_lines.len().to_string(),
+        ),
         ("violations", findings.violations.len().to_string()),
     ];
     for (what, n) in rows {
         println!("  {what:<34} {n:>10}");
     }
     report(&findings.violations);
+    // Not violations in themselves (a partner's outage is logged too), but where a violation's
+    // cause is found.
+    for line in logged_lines.iter().take(10) {
+        println!("  logged: {line}");
+    }
     Ok(findings.violations.is_empty())
 }
 

@@ -56,6 +56,9 @@ fn the_soak_shows_its_progress_and_finds_nothing_wrong() {
     // Paid on the platform: every one of them recorded once (else a violation above).
     assert!(row("paid on the platform") >= 1, "{out}");
     assert!(row("message log records, verified") >= 1, "{out}");
+    // Counted, and the first lines shown under the summary: where a violation's cause is found.
+    let logged = row("errors the instances logged");
+    assert_eq!(out.matches("\n  logged: ").count(), logged.min(10), "{out}");
     assert!(
         out.contains("violations                                  0"),
         "{out}"
