@@ -315,8 +315,7 @@ async fn soak(args: &SoakArgs, db_url: &str) -> anyhow::Result<bool> {
         println!("  {what:<34} {n:>10}");
     }
     report(&findings.violations);
-    // Not violations in themselves (a partner's outage is logged too), but where a violation's
-    // cause is found.
+    // Not violations in themselves, but where a violation's cause is found.
     for line in logged_lines.iter().take(10) {
         println!("  logged: {line}");
     }

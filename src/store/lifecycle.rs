@@ -329,8 +329,7 @@ impl Store {
         let batch: Result<Vec<Result<ApplyOutcome, StoreError>>, StoreError> = with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await?;
-                let mut outcomes: Vec<Option<Result<ApplyOutcome, StoreError>>> =
-                    changes.iter().map(|_| None).collect();
+                let mut outcomes = Vec::with_capacity(changes.len());
                 for &i in &order {
                     let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
                     let outcome = apply_in!(savepoint, &changes[i], &select).await;
@@ -339,13 +338,12 @@ impl Store {
                     } else {
                         savepoint.rollback().await?;
                     }
-                    outcomes[i] = Some(outcome);
+                    outcomes.push((i, outcome));
                 }
                 tx.commit().await?;
-                Ok(outcomes
-                    .into_iter()
-                    .map(|o| o.unwrap_or(Err(StoreError::Corrupt("a change was not applied".into()))))
-                    .collect())
+                // Back in the order given.
+                outcomes.sort_by_key(|&(i, _)| i);
+                Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
             }
             .await
         });

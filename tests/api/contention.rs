@@ -75,8 +75,26 @@ async fn until_waiting(watch: &mut sqlx::PgConnection, n: i64) {
     }
 }
 
-/// Four dossiers, read back in row-id order, and two stores (two instances' pools) on them.
-async fn four_dossiers(db: &TestDb) -> (Vec<StoredDossier>, Store, Store) {
+/// A test's PostgreSQL database with four dossiers on it.
+struct Scene {
+    /// The dossiers, in row-id order.
+    d: Vec<StoredDossier>,
+    /// Two stores on it: two instances' pools.
+    a: Store,
+    b: Store,
+    /// A connection of the test's own, to hold rows with.
+    holder: sqlx::PgConnection,
+    /// Another, to watch who waits for a lock.
+    watch: sqlx::PgConnection,
+    _db: TestDb,
+}
+
+/// The scene on a fresh database; `None` on SQLite.
+async fn scene() -> Option<Scene> {
+    let db = fresh_database().await;
+    if !db.url.starts_with("postgres") {
+        return None;
+    }
     let app = spawn_on(db.share(), "").await;
     let mut codes = Vec::new();
     for i in 0..4 {
@@ -85,39 +103,43 @@ async fn four_dossiers(db: &TestDb) -> (Vec<StoredDossier>, Store, Store) {
     app.stop().await;
     let a = Store::connect(&db.url, 4).await.unwrap();
     let b = Store::connect(&db.url, 4).await.unwrap();
-    let mut dossiers = Vec::new();
+    let mut d = Vec::new();
     for code in &codes {
-        dossiers.push(a.dossier_by_code(code).await.unwrap().unwrap());
+        d.push(a.dossier_by_code(code).await.unwrap().unwrap());
     }
-    dossiers.sort_by_key(|d| d.id);
-    (dossiers, a, b)
+    d.sort_by_key(|d| d.id);
+    Some(Scene {
+        d,
+        a,
+        b,
+        holder: sqlx::PgConnection::connect(&db.url).await.unwrap(),
+        watch: sqlx::PgConnection::connect(&db.url).await.unwrap(),
+        _db: db,
+    })
 }
 
 #[tokio::test]
 async fn two_batches_holding_the_same_dossiers_the_other_way_round_both_finish() {
-    let db = fresh_database().await;
-    if !db.url.starts_with("postgres") {
+    let Some(mut s) = scene().await else {
         return;
-    }
-    let (d, a, b) = four_dossiers(&db).await;
-    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    };
+    let (a, b) = (s.a, s.b);
+    sqlx::query("BEGIN").execute(&mut s.holder).await.unwrap();
     sqlx::query("SELECT id FROM dossiers WHERE id IN ($1, $2) FOR UPDATE")
-        .bind(d[2].id)
-        .bind(d[3].id)
-        .execute(&mut holder)
+        .bind(s.d[2].id)
+        .bind(s.d[3].id)
+        .execute(&mut s.holder)
         .await
         .unwrap();
     // Taken in arrival order, A would hold d0 and wait for d2, B hold d1 and wait for d3;
     // let go, A would want d1 and B d0: a circle.
-    let first = vec![touch(&d[0]), touch(&d[2]), touch(&d[1])];
-    let second = vec![touch(&d[1]), touch(&d[3]), touch(&d[0])];
+    let first = vec![touch(&s.d[0]), touch(&s.d[2]), touch(&s.d[1])];
+    let second = vec![touch(&s.d[1]), touch(&s.d[3]), touch(&s.d[0])];
     let one = tokio::spawn(async move { a.apply_changes(&first).await });
-    until_waiting(&mut watch, 1).await;
+    until_waiting(&mut s.watch, 1).await;
     let two = tokio::spawn(async move { b.apply_changes(&second).await });
-    until_waiting(&mut watch, 2).await;
-    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    until_waiting(&mut s.watch, 2).await;
+    sqlx::query("COMMIT").execute(&mut s.holder).await.unwrap();
     let (one, two) = (kinds(&one.await.unwrap()), kinds(&two.await.unwrap()));
     // In row-id order the first batch took d0 and d1 before waiting for d2, and the second
     // waited for d0: the first commits all three; the second finds d0 and d1 changed and
@@ -130,36 +152,36 @@ async fn two_batches_holding_the_same_dossiers_the_other_way_round_both_finish()
 
 #[tokio::test]
 async fn a_change_given_up_for_a_deadlock_is_read_again_not_failed() {
-    let db = fresh_database().await;
-    if !db.url.starts_with("postgres") {
+    let Some(mut s) = scene().await else {
         return;
-    }
-    let (d, a, _b) = four_dossiers(&db).await;
-    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    };
+    let a = s.a;
     // The holder waits longer than the batch before looking for a circle: PostgreSQL cancels
     // the batch's change, not the holder.
     sqlx::query("SET deadlock_timeout = '30s'")
-        .execute(&mut holder)
+        .execute(&mut s.holder)
         .await
         .unwrap();
-    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut s.holder).await.unwrap();
     sqlx::query("SELECT id FROM dossiers WHERE id = $1 FOR UPDATE")
-        .bind(d[1].id)
-        .execute(&mut holder)
+        .bind(s.d[1].id)
+        .execute(&mut s.holder)
         .await
         .unwrap();
-    let batch = vec![touch(&d[0]), touch(&d[1])];
+    let batch = vec![touch(&s.d[0]), touch(&s.d[1])];
     let one = tokio::spawn(async move { a.apply_changes(&batch).await });
-    until_waiting(&mut watch, 1).await;
+    until_waiting(&mut s.watch, 1).await;
     // The holder now wants d0, which the batch holds: a circle, which the batch's backend
     // finds after its second and breaks by cancelling the change of d1.
     let took = sqlx::query("UPDATE dossiers SET version = version WHERE id = $1")
-        .bind(d[0].id)
-        .execute(&mut holder)
+        .bind(s.d[0].id)
+        .execute(&mut s.holder)
         .await;
     let outcomes = kinds(&one.await.unwrap());
     assert!(took.is_ok(), "{took:?}");
-    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    sqlx::query("ROLLBACK")
+        .execute(&mut s.holder)
+        .await
+        .unwrap();
     assert_eq!(outcomes, ["applied", "stale"]);
 }
