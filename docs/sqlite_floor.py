@@ -3,16 +3,18 @@
 Run from the repository's root: `B=30 python3 docs/sqlite_floor.py` (B: dossiers per commit).
 It applies the SQLite migrations to a new file in a temporary folder, in WAL mode with
 `synchronous=FULL` as the gateway runs, and commits 6,000 dossiers in batches of B with
-Python's own `sqlite3` module, one prepared statement per row and no thread hand-off: a
-dossier (naming its submission's record in the log) with the words of its applicant's name in
-the text index, three documents, a progress record, an outbox message, and the request (a 2.4
-KB fixture body, stored LZ4-packed as the gateway stores it: `pip install lz4`) and its answer
-in the message log. It prints the time per batch, the commit's
-part of it, and the time per dossier: a floor for `Store::insert_dossiers` on the same machine
-(see docs/PERFORMANCE.md). Environment: CK sets `wal_autocheckpoint` (default 1000, SQLite's),
-NOBODY=1 stores empty submission bodies, OLD=1 writes the rows of before migration 0019 (the raw
-submission a second time in dossier_submissions, the answer a second time in the dossier, the
-body in the log as it came).
+Python's own `sqlite3` module, no thread hand-off, and, as `Store::insert_dossiers` writes a
+batch, one multi-row statement a table: the dossiers (each naming its submission's record in
+the log), the words of their applicants' names in the text index and its list of words, three
+documents each, a progress record each, an outbox message each, and each one's request (a 2.4
+KB fixture body, stored LZ4-packed as the gateway stores it: `pip install lz4`) and answer in
+the message log; with the batch's day counter advanced and the log's head moved on. It prints
+the time per batch, the commit's part of it, and the time per dossier: a floor for
+`Store::insert_dossiers` on the same machine (see docs/PERFORMANCE.md). Environment: ROWS=each
+writes one statement a row instead (as this script did before 1 December 2026), CK sets
+`wal_autocheckpoint` (default 1000, SQLite's), NOBODY=1 stores empty submission bodies, OLD=1
+writes the rows of before migration 0019 (the raw submission a second time in
+dossier_submissions, the answer a second time in the dossier, the body in the log as it came).
 """
 
 import glob
@@ -51,56 +53,90 @@ applicant = (
 )
 form = '{"x":"' + "y" * 600 + '"}'
 
+each = os.environ.get("ROWS") == "each"
+
+
+def insert(sql, rows, returning=False):
+    """Writes rows: one multi-row statement for all of them (as the gateway writes a batch), or,
+    with ROWS=each, one statement a row."""
+    head, _, values = sql.partition(" VALUES ")
+    tail = " RETURNING id" if returning else ""
+    if each:
+        out = []
+        for row in rows:
+            out.extend(r[0] for r in db.execute(head + " VALUES " + values + tail, row).fetchall())
+        return out
+    statement = head + " VALUES " + ",".join([values] * len(rows)) + tail
+    flat = [v for row in rows for v in row]
+    return [r[0] for r in db.execute(statement, flat).fetchall()]
+
+
 seq = 0
 committing = 0.0
 started = time.time()
 for _ in range(TOTAL // BATCH):
     db.execute("BEGIN IMMEDIATE")
-    for _ in range(BATCH):
-        seq += 1
-        (dossier,) = db.execute(
-            "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, "
-            "submitted_at, received_at, applicant, form, fees, summary, mapping_version, "
-            "content_hash, first_answer, submission_seq, name_words, notice) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-            ("000.00.00.H29-261128-%06d" % seq, "G-%d" % (seq * 7919 % 1000003), "1.0000%d" % (seq % 5),
-             1, 2, seq, seq, applicant, form, "[]", "summary", "v1", "h" * 64,
-             '{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % seq if old else "",
-             None if old else 2 * seq - 1, "nguyen van a", 0),
-        ).fetchone()
-        db.execute("INSERT INTO dossier_names (rowid, words) VALUES (?, ?)", (dossier, "nguyen van a"))
-        if old:
-            db.execute(
-                "INSERT INTO dossier_submissions VALUES (?,?,?,?,?,?,?)",
-                (dossier, "application/xml", raw, "msg_%d" % seq, "1764300000", "v1," + "a" * 44, seq),
-            )
-        for position in range(3):
-            db.execute(
-                "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, "
-                "sha256, size, next_attempt_at) VALUES (?,?,?,?,?,?,?,?)",
-                (dossier, position, "component", "file.pdf", "https://portal.example/f/%d" % seq,
-                 "a" * 64, 1000, seq),
-            )
-        db.execute(
-            "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, "
-            "officer_unit, note, at) VALUES (?,?,?,?,?,?,?,?)",
-            (dossier, "received", 1, "Cổng dịch vụ công", "title", "unit", None, seq),
+    seqs = list(range(seq + 1, seq + BATCH + 1))
+    seq += BATCH
+    # The batch's own statements: the day's counter advanced, the log's seqs reserved.
+    db.execute(
+        "INSERT INTO dossier_sequences (agency, day, last_value) VALUES ('H29', '20261128', ?) "
+        "ON CONFLICT (agency, day) DO UPDATE SET last_value = last_value + ? RETURNING last_value",
+        (BATCH, BATCH),
+    ).fetchall()
+    db.execute(
+        "UPDATE message_log_head SET last_seq = last_seq + ? WHERE id = 1 RETURNING last_seq",
+        (2 * BATCH,),
+    ).fetchall()
+    ids = insert(
+        "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, "
+        "submitted_at, received_at, applicant, form, fees, summary, mapping_version, "
+        "content_hash, first_answer, submission_seq, name_words, notice) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [("000.00.00.H29-261128-%06d" % n, "G-%d" % (n * 7919 % 1000003), "1.0000%d" % (n % 5),
+          1, 2, n, n, applicant, form, "[]", "summary", "v1", "h" * 64,
+          '{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % n if old else "",
+          None if old else 2 * n - 1, "nguyen van a", 0) for n in seqs],
+        returning=True,
+    )
+    pairs = list(zip(ids, seqs))
+    insert("INSERT INTO dossier_names (rowid, words) VALUES (?, ?)",
+           [(dossier, "nguyen van a") for dossier in ids])
+    db.execute("INSERT INTO name_terms (word) VALUES ('a'), ('nguyen'), ('van') ON CONFLICT DO NOTHING")
+    if old:
+        insert(
+            "INSERT INTO dossier_submissions VALUES (?,?,?,?,?,?,?)",
+            [(dossier, "application/xml", raw, "msg_%d" % n, "1764300000", "v1," + "a" * 44, n)
+             for dossier, n in pairs],
         )
-        db.execute(
-            "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, "
-            "next_attempt_at) VALUES (?,?,?,?,?,?)",
-            ("portal", dossier, "status", '{"p":"' + "z" * 500 + '"}', seq, seq),
-        )
-        for answer in (False, True):
-            db.execute(
-                "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, "
-                "headers, body, body_encoding, verdict, body_sha256, prev_hash, hash) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (2 * seq - 1 + answer, seq, "in", "portal", "127.0.0.1", None, "POST /portal/v1/dossiers",
-                 "content-type: application/xml",
-                 b'{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % seq if answer else logged,
-                 0 if answer else encoding, "received", "a" * 64, "b" * 64, "c" * 64),
-            )
+    insert(
+        "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, "
+        "sha256, size, next_attempt_at) VALUES (?,?,?,?,?,?,?,?)",
+        [(dossier, position, "component", "file.pdf", "https://portal.example/f/%d" % n,
+          "a" * 64, 1000, n) for dossier, n in pairs for position in range(3)],
+    )
+    insert(
+        "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, "
+        "officer_unit, note, at) VALUES (?,?,?,?,?,?,?,?)",
+        [(dossier, "received", 1, "Cổng dịch vụ công", "title", "unit", None, n)
+         for dossier, n in pairs],
+    )
+    insert(
+        "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, "
+        "next_attempt_at) VALUES (?,?,?,?,?,?)",
+        [("portal", dossier, "status", '{"p":"' + "z" * 500 + '"}', n, n) for dossier, n in pairs],
+    )
+    insert(
+        "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, "
+        "headers, body, body_encoding, verdict, body_sha256, prev_hash, hash) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(2 * n - 1 + answer, n, "in", "portal", "127.0.0.1", None, "POST /portal/v1/dossiers",
+          "content-type: application/xml",
+          b'{"error_code":"0","MaHoSo":"000.00.00.H29-261128-%06d"}' % n if answer else logged,
+          0 if answer else encoding, "received", "a" * 64, "b" * 64, "c" * 64)
+         for n in seqs for answer in (False, True)],
+    )
+    db.execute("UPDATE message_log_head SET last_hash = ? WHERE id = 1", ("d" * 64,))
     t = time.time()
     db.execute("COMMIT")
     committing += time.time() - t
