@@ -1,7 +1,8 @@
 //! Two instances' lifecycle writers taking the same dossiers' rows on one PostgreSQL database:
 //! their batches take the rows in one order, so they never wait for each other in a circle;
 //! and a change PostgreSQL gives up anyway (a deadlock with some other transaction) is read
-//! again and retried, never answered as a failure. PostgreSQL only: SQLite has one writer.
+//! again and retried, never answered as a failure; what counts as such a conflict is checked on
+//! errors PostgreSQL really gives. PostgreSQL only: SQLite has one writer.
 //!
 //! The interleavings are made, not hoped for: a third connection holds rows so that each
 //! batch stops where the test wants it, and the test waits until PostgreSQL shows the batches
@@ -184,4 +185,109 @@ async fn a_change_given_up_for_a_deadlock_is_read_again_not_failed() {
         .await
         .unwrap();
     assert_eq!(outcomes, ["applied", "stale"]);
+}
+
+/// PostgreSQL's error code behind a store error, if it is one of PostgreSQL's.
+fn pg_code(e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Database(e) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_serialization_failure_and_a_deadlock_are_conflicts_and_no_other_error_is() {
+    let Some(mut s) = scene().await else {
+        return;
+    };
+    let (x, y) = (s.d[0].id, s.d[1].id);
+    let mut other = sqlx::PgConnection::connect(&s._db.url).await.unwrap();
+    let bump = "UPDATE dossiers SET version = version + 1 WHERE id = $1";
+
+    // A serialization failure, as PostgreSQL gives it: a repeatable-read transaction updating a
+    // row that another changed after its snapshot was taken.
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut s.holder)
+        .await
+        .unwrap();
+    sqlx::query("SELECT version FROM dossiers WHERE id = $1")
+        .bind(x)
+        .execute(&mut s.holder)
+        .await
+        .unwrap();
+    sqlx::query(bump).bind(x).execute(&mut other).await.unwrap();
+    let serialization = StoreError::from(
+        sqlx::query(bump)
+            .bind(x)
+            .execute(&mut s.holder)
+            .await
+            .unwrap_err(),
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut s.holder)
+        .await
+        .unwrap();
+    assert_eq!(pg_code(&serialization).as_deref(), Some("40001"));
+    assert!(serialization.is_conflict(), "{serialization}");
+
+    // A deadlock: the holder takes x and waits for y, the other takes y and asks for x. The
+    // holder waits longer before looking for a circle, so the other's statement is the one
+    // PostgreSQL cancels.
+    let mut holder = s.holder;
+    sqlx::query("SET deadlock_timeout = '30s'")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query(bump)
+        .bind(x)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query(bump).bind(y).execute(&mut other).await.unwrap();
+    let waiting = tokio::spawn(async move {
+        let r = sqlx::query(bump).bind(y).execute(&mut holder).await;
+        (holder, r.map(|_| ()))
+    });
+    until_waiting(&mut s.watch, 1).await;
+    let deadlock = StoreError::from(
+        sqlx::query(bump)
+            .bind(x)
+            .execute(&mut other)
+            .await
+            .unwrap_err(),
+    );
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    let (mut holder, took) = waiting.await.unwrap();
+    assert!(took.is_ok(), "{took:?}");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    assert_eq!(pg_code(&deadlock).as_deref(), Some("40P01"));
+    assert!(deadlock.is_conflict(), "{deadlock}");
+
+    // Any other error is not a conflict: retrying would not help.
+    let duplicate = StoreError::from(
+        sqlx::query("UPDATE dossiers SET code = $1 WHERE id = $2")
+            .bind(&s.d[0].code)
+            .bind(y)
+            .execute(&mut other)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(duplicate, StoreError::Duplicate(_)),
+        "{duplicate:?}"
+    );
+    assert!(!duplicate.is_conflict());
+    let missing = StoreError::from(
+        sqlx::query("SELECT 1 FROM no_such_table")
+            .execute(&mut other)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(pg_code(&missing).as_deref(), Some("42P01"));
+    assert!(!missing.is_conflict(), "{missing}");
 }
