@@ -4,8 +4,8 @@ use super::values::{
     agency_code, office_hours, optional_webhook_secret, webhook_secret, webhook_secrets,
     working_hours, Dur, HttpUrl, LogFormat, PlainSecret,
 };
-use crate::domain::calendar::WorkingHours;
 use crate::domain::codes::AgencyCode;
+use crate::domain::working_hours::WorkingHours;
 use crate::signing::WebhookSecret;
 use serde::Deserialize;
 use std::collections::HashMap;

@@ -1,8 +1,8 @@
 //! Configuration values parsed into their types as they are read: durations, secrets that
 //! never print, http(s) URLs, the agency code, webhook secrets, working hours, the log format.
 
-use crate::domain::calendar::WorkingHours;
 use crate::domain::codes::AgencyCode;
+use crate::domain::working_hours::WorkingHours;
 use crate::signing::WebhookSecret;
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};

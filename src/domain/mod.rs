@@ -19,3 +19,4 @@ pub mod search;
 pub mod status;
 pub mod time;
 pub mod validation;
+pub mod working_hours;

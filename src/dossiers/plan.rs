@@ -4,7 +4,7 @@
 //! `lifecycle` applies the plan in a transaction and re-plans a stale one.
 
 use super::fees::{self, CounterReceipt, FeeRefusal};
-use crate::domain::calendar::{Calendar, CalendarMissing, WorkingHours};
+use crate::domain::calendar::{Calendar, CalendarMissing};
 use crate::domain::codes::ProcedureCode;
 use crate::domain::dossier::Progress;
 use crate::domain::lifecycle::{transition, Action, Timeliness};
@@ -12,6 +12,7 @@ use crate::domain::money::Vnd;
 use crate::domain::status::Status;
 use crate::domain::time::{from_millis, to_vn, vn_date, vn_offset};
 use crate::domain::validation::FieldError;
+use crate::domain::working_hours::WorkingHours;
 use crate::lienthong::Agencies;
 use crate::mapping::{Mappings, Procedure, ProcedureKind};
 use crate::store::{DossierUpdate, NewOutboxMessage, StepOp, StoreError, StoredDossier};

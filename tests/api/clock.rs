@@ -155,7 +155,7 @@ async fn a_procedure_s_own_longer_time_is_chosen_at_acceptance_not_by_extending(
     };
     let expected = calendar
         .due(
-            &motcua_gateway::domain::calendar::WorkingHours::department(),
+            &motcua_gateway::domain::working_hours::WorkingHours::department(),
             local(&d["NgayTiepNhan"]),
             10,
         )

@@ -55,7 +55,7 @@ async fn steps_in_order_each_agency_gets_its_part_signed_and_its_answers_reach_t
     };
     let due = calendar
         .due(
-            &motcua_gateway::domain::calendar::WorkingHours::department(),
+            &motcua_gateway::domain::working_hours::WorkingHours::department(),
             at(&last["ThoiDiemXuLy"]),
             7,
         )

@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use chrono::NaiveDateTime;
-use motcua_gateway::domain::calendar::WorkingHours;
+use motcua_gateway::domain::working_hours::WorkingHours;
 use serde_json::{json, Value};
 
 pub async fn new_dossier(app: &TestApp, id: &str) -> String {

@@ -27,7 +27,7 @@ fn due_after_acceptance(d: &Value, days: u32) -> NaiveDateTime {
         .unwrap();
     calendar
         .due(
-            &motcua_gateway::domain::calendar::WorkingHours::department(),
+            &motcua_gateway::domain::working_hours::WorkingHours::department(),
             local(&d["NgayTiepNhan"]),
             days,
         )
