@@ -62,13 +62,10 @@ def insert(sql, rows, returning=False):
     head, _, values = sql.partition(" VALUES ")
     tail = " RETURNING id" if returning else ""
     if each:
-        out = []
-        for row in rows:
-            out.extend(r[0] for r in db.execute(head + " VALUES " + values + tail, row).fetchall())
-        return out
+        one = head + " VALUES " + values + tail
+        return [r[0] for row in rows for r in db.execute(one, row).fetchall()]
     statement = head + " VALUES " + ",".join([values] * len(rows)) + tail
-    flat = [v for row in rows for v in row]
-    return [r[0] for r in db.execute(statement, flat).fetchall()]
+    return [r[0] for r in db.execute(statement, [v for row in rows for v in row]).fetchall()]
 
 
 seq = 0

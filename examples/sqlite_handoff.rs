@@ -17,6 +17,22 @@ const STATEMENTS: usize = 12;
 /// Transactions a round, each way.
 const TRANSACTIONS: u32 = 1000;
 
+/// The update the transaction repeats.
+const UPDATE: &str = "UPDATE t SET v = v + 1 WHERE k = 1";
+
+/// The transaction's updates, each sent and awaited on its own, then its commit.
+async fn one_by_one(mut tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<(), sqlx::Error> {
+    for _ in 0..STATEMENTS {
+        sqlx::query(UPDATE).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// µs a transaction since `t`.
+fn micros_each(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e6 / f64::from(TRANSACTIONS)
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("handoff-{}", std::process::id()));
@@ -42,37 +58,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut held = sqlx::SqliteConnection::connect_with(&opts).await?;
     let script = format!(
         "BEGIN IMMEDIATE; {} COMMIT;",
-        "UPDATE t SET v = v + 1 WHERE k = 1; ".repeat(STATEMENTS)
+        format!("{UPDATE}; ").repeat(STATEMENTS)
     );
     for round in 0..3 {
         let t = Instant::now();
         for _ in 0..TRANSACTIONS {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            for _ in 0..STATEMENTS {
-                sqlx::query("UPDATE t SET v = v + 1 WHERE k = 1")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+            one_by_one(pool.begin_with("BEGIN IMMEDIATE").await?).await?;
         }
-        let a = t.elapsed().as_secs_f64() * 1e6 / f64::from(TRANSACTIONS);
+        let a = micros_each(t);
         let t = Instant::now();
         for _ in 0..TRANSACTIONS {
-            let mut tx = held.begin_with("BEGIN IMMEDIATE").await?;
-            for _ in 0..STATEMENTS {
-                sqlx::query("UPDATE t SET v = v + 1 WHERE k = 1")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+            one_by_one(held.begin_with("BEGIN IMMEDIATE").await?).await?;
         }
-        let c = t.elapsed().as_secs_f64() * 1e6 / f64::from(TRANSACTIONS);
+        let c = micros_each(t);
         let t = Instant::now();
         for _ in 0..TRANSACTIONS {
             let mut conn = pool.acquire().await?;
             sqlx::raw_sql(&script).execute(&mut *conn).await?;
         }
-        let b = t.elapsed().as_secs_f64() * 1e6 / f64::from(TRANSACTIONS);
+        let b = micros_each(t);
         println!("round {round}: pool, a statement each {a:.0} µs; held connection {c:.0} µs; one script {b:.0} µs (BEGIN IMMEDIATE, {STATEMENTS} updates, COMMIT)");
     }
     std::fs::remove_dir_all(&dir)?;

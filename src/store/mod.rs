@@ -93,12 +93,18 @@ impl StoreError {
     /// time — PostgreSQL's deadlock (`40P01`) or serialization failure (`40001`): nothing of it
     /// was written, and the same work read afresh and done again can succeed.
     pub fn is_conflict(&self) -> bool {
+        self.database_code()
+            .is_some_and(|code| code == "40P01" || code == "40001")
+    }
+
+    /// The database's own error code (SQLSTATE on PostgreSQL), where the database gave one.
+    pub fn database_code(&self) -> Option<String> {
         match self {
             StoreError::Database(e) => e
                 .as_database_error()
                 .and_then(|d| d.code())
-                .is_some_and(|code| code == "40P01" || code == "40001"),
-            _ => false,
+                .map(|code| code.into_owned()),
+            _ => None,
         }
     }
 }

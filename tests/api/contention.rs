@@ -87,7 +87,8 @@ struct Scene {
     holder: sqlx::PgConnection,
     /// Another, to watch who waits for a lock.
     watch: sqlx::PgConnection,
-    _db: TestDb,
+    /// The database (dropped with the scene).
+    db: TestDb,
 }
 
 /// The scene on a fresh database; `None` on SQLite.
@@ -115,7 +116,7 @@ async fn scene() -> Option<Scene> {
         b,
         holder: sqlx::PgConnection::connect(&db.url).await.unwrap(),
         watch: sqlx::PgConnection::connect(&db.url).await.unwrap(),
-        _db: db,
+        db,
     })
 }
 
@@ -187,24 +188,13 @@ async fn a_change_given_up_for_a_deadlock_is_read_again_not_failed() {
     assert_eq!(outcomes, ["applied", "stale"]);
 }
 
-/// PostgreSQL's error code behind a store error, if it is one of PostgreSQL's.
-fn pg_code(e: &StoreError) -> Option<String> {
-    match e {
-        StoreError::Database(e) => e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned()),
-        _ => None,
-    }
-}
-
 #[tokio::test]
 async fn a_serialization_failure_and_a_deadlock_are_conflicts_and_no_other_error_is() {
     let Some(mut s) = scene().await else {
         return;
     };
     let (x, y) = (s.d[0].id, s.d[1].id);
-    let mut other = sqlx::PgConnection::connect(&s._db.url).await.unwrap();
+    let mut other = sqlx::PgConnection::connect(&s.db.url).await.unwrap();
     let bump = "UPDATE dossiers SET version = version + 1 WHERE id = $1";
 
     // A serialization failure, as PostgreSQL gives it: a repeatable-read transaction updating a
@@ -230,7 +220,7 @@ async fn a_serialization_failure_and_a_deadlock_are_conflicts_and_no_other_error
         .execute(&mut s.holder)
         .await
         .unwrap();
-    assert_eq!(pg_code(&serialization).as_deref(), Some("40001"));
+    assert_eq!(serialization.database_code().as_deref(), Some("40001"));
     assert!(serialization.is_conflict(), "{serialization}");
 
     // A deadlock: the holder takes x and waits for y, the other takes y and asks for x. The
@@ -265,7 +255,7 @@ async fn a_serialization_failure_and_a_deadlock_are_conflicts_and_no_other_error
     let (mut holder, took) = waiting.await.unwrap();
     assert!(took.is_ok(), "{took:?}");
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
-    assert_eq!(pg_code(&deadlock).as_deref(), Some("40P01"));
+    assert_eq!(deadlock.database_code().as_deref(), Some("40P01"));
     assert!(deadlock.is_conflict(), "{deadlock}");
 
     // Any other error is not a conflict: retrying would not help.
@@ -288,6 +278,6 @@ async fn a_serialization_failure_and_a_deadlock_are_conflicts_and_no_other_error
             .await
             .unwrap_err(),
     );
-    assert_eq!(pg_code(&missing).as_deref(), Some("42P01"));
+    assert_eq!(missing.database_code().as_deref(), Some("42P01"));
     assert!(!missing.is_conflict(), "{missing}");
 }
