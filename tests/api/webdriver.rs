@@ -26,6 +26,42 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// ChromeDriver started, with what it prints from here on and the port it listens on.
+type Listening = (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    u16,
+);
+
+/// Starts ChromeDriver at `driver` on a port it chooses and reads that port from its first
+/// lines; if it stops first, what it said and how it ended.
+async fn launch(driver: &str) -> Result<Listening, String> {
+    // What it prints on stderr is kept, to say why should it stop before listening.
+    let said = tempfile::NamedTempFile::new().unwrap();
+    let mut child = tokio::process::Command::new(driver)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(said.reopen().unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(rest) = line.split("started successfully on port ").nth(1) {
+            let port = rest.trim_end_matches('.').trim().parse::<u16>().unwrap();
+            return Ok((child, lines, port));
+        }
+        printed.push(line);
+    }
+    let status = child.wait().await;
+    Err(format!(
+        "ChromeDriver stopped before saying which port it listens on ({status:?}); \
+         stdout: {printed:?}; stderr: {:?}",
+        std::fs::read_to_string(said.path()).unwrap_or_default()
+    ))
+}
+
 impl Browser {
     /// Starts ChromeDriver on a port it chooses, reads that port from its first lines, and
     /// opens a headless Chromium session.
@@ -34,32 +70,19 @@ impl Browser {
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .expect("ChromeDriver is installed (.ci/run installs Debian's chromium-driver)");
-        // What it prints on stderr is kept, to say why should it stop before listening.
-        let said = tempfile::NamedTempFile::new().unwrap();
-        let mut child = tokio::process::Command::new(driver)
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(said.reopen().unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut port = None;
-        let mut printed = Vec::new();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                port = Some(rest.trim_end_matches('.').trim().parse::<u16>().unwrap());
-                break;
+        // With `--port=0` ChromeDriver binds one port number on both IPv4 and IPv6, and the
+        // number may be taken on one of them by another socket of the machine at that moment
+        // (CI on 1 December: "IPv4 port not available", `bind() failed: Address already in
+        // use`, and it exited). Only that is tried again, with a new number; anything else it
+        // stops for fails the test at once.
+        let mut attempts = 0;
+        let (child, mut lines, port) = loop {
+            attempts += 1;
+            match launch(driver).await {
+                Ok(listening) => break listening,
+                Err(stopped) if stopped.contains("port not available") && attempts < 3 => {}
+                Err(stopped) => panic!("{stopped}"),
             }
-            printed.push(line);
-        }
-        let Some(port) = port else {
-            let status = child.wait().await;
-            panic!(
-                "ChromeDriver stopped before saying which port it listens on ({status:?}); \
-                 stdout: {printed:?}; stderr: {:?}",
-                std::fs::read_to_string(said.path()).unwrap_or_default()
-            );
         };
         // Keep reading what it prints, so that it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
