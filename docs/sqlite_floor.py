@@ -6,15 +6,17 @@ It applies the SQLite migrations to a new file in a temporary folder, in WAL mod
 Python's own `sqlite3` module, no thread hand-off, and, as `Store::insert_dossiers` writes a
 batch, one multi-row statement a table: the dossiers (each naming its submission's record in
 the log), the words of their applicants' names in the text index and its list of words, three
-documents each, a progress record each, an outbox message each, and each one's request (a 2.4
-KB fixture body, stored LZ4-packed as the gateway stores it: `pip install lz4`) and answer in
-the message log; with the batch's day counter advanced and the log's head moved on. It prints
+documents each, a progress record each, an outbox message each (its payload in a row of its
+own, migration 0021), and each one's request (a 2.4 KB fixture body, stored LZ4-packed as the
+gateway stores it: `pip install lz4`) and answer in the message log; with the batch's day
+counter advanced and the log's head moved on. It prints
 the time per batch, the commit's part of it, and the time per dossier: a floor for
 `Store::insert_dossiers` on the same machine (see docs/PERFORMANCE.md). Environment: ROWS=each
 writes one statement a row instead (as this script did before 1 December 2026), CK sets
 `wal_autocheckpoint` (default 1000, SQLite's), NOBODY=1 stores empty submission bodies, OLD=1
 writes the rows of before migration 0019 (the raw submission a second time in
-dossier_submissions, the answer a second time in the dossier, the body in the log as it came).
+dossier_submissions, the answer a second time in the dossier, the body in the log as it came,
+the outbox's payloads in its rows), INLINE=1 only the last (the rows of before migration 0021).
 """
 
 import glob
@@ -33,14 +35,17 @@ db.execute("PRAGMA journal_mode=WAL")
 db.execute("PRAGMA synchronous=FULL")
 db.execute("PRAGMA foreign_keys=ON")
 db.execute("PRAGMA wal_autocheckpoint=%d" % int(os.environ.get("CK", "1000")))
+old = os.environ.get("OLD") == "1"
+inline = old or os.environ.get("INLINE") == "1"
 for migration in sorted(glob.glob("migrations/sqlite/*.sql")):
+    if inline and os.path.basename(migration) >= "0021":
+        break
     with open(migration) as f:
         db.executescript(f.read())
 
 with open("fixtures/portal/valid/karaoke.xml", "rb") as f:
     body = f.read()
 raw = b"" if os.environ.get("NOBODY") else body
-old = os.environ.get("OLD") == "1"
 if old:
     logged, encoding = body, 0
 else:
@@ -58,14 +63,19 @@ each = os.environ.get("ROWS") == "each"
 
 def insert(sql, rows, returning=False):
     """Writes rows: one multi-row statement for all of them (as the gateway writes a batch), or,
-    with ROWS=each, one statement a row."""
+    with ROWS=each, one statement a row. Returns the new rows' ids with `returning`, else the
+    last row's id."""
     head, _, values = sql.partition(" VALUES ")
     tail = " RETURNING id" if returning else ""
     if each:
         one = head + " VALUES " + values + tail
-        return [r[0] for row in rows for r in db.execute(one, row).fetchall()]
+        cursors = [db.execute(one, row) for row in rows]
+        if not returning:
+            return cursors[-1].lastrowid
+        return [r[0] for c in cursors for r in c.fetchall()]
     statement = head + " VALUES " + ",".join([values] * len(rows)) + tail
-    return [r[0] for r in db.execute(statement, [v for row in rows for v in row]).fetchall()]
+    cursor = db.execute(statement, [v for row in rows for v in row])
+    return [r[0] for r in cursor.fetchall()] if returning else cursor.lastrowid
 
 
 seq = 0
@@ -118,11 +128,21 @@ for _ in range(TOTAL // BATCH):
         [(dossier, "received", 1, "Cổng dịch vụ công", "title", "unit", None, n)
          for dossier, n in pairs],
     )
-    insert(
-        "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, "
-        "next_attempt_at) VALUES (?,?,?,?,?,?)",
-        [("portal", dossier, "status", '{"p":"' + "z" * 500 + '"}', n, n) for dossier, n in pairs],
-    )
+    payload = '{"p":"' + "z" * 500 + '"}'
+    if inline:
+        insert(
+            "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, "
+            "next_attempt_at) VALUES (?,?,?,?,?,?)",
+            [("portal", dossier, "status", payload, n, n) for dossier, n in pairs],
+        )
+    else:
+        last = insert(
+            "INSERT INTO outbox (destination, dossier_id, kind, created_at, next_attempt_at) "
+            "VALUES (?,?,?,?,?)",
+            [("portal", dossier, "status", n, n) for dossier, n in pairs],
+        )
+        insert("INSERT INTO outbox_payloads (message_id, payload) VALUES (?,?)",
+               [(message, payload) for message in range(last - len(pairs) + 1, last + 1)])
     insert(
         "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, "
         "headers, body, body_encoding, verdict, body_sha256, prev_hash, hash) "

@@ -7,8 +7,10 @@
 //!    claim below.
 //! 2. [`DeliveryCycle::claim`] — up to a limit of due messages, each the oldest undelivered one
 //!    of its dossier for its destination (so per-dossier order holds), leased until
-//!    `now + lease_ms` under a new fencing token, in due order. On PostgreSQL, rows another
-//!    worker is claiming at the same moment are skipped rather than waited for.
+//!    `now + lease_ms` under a new fencing token, in due order, each with its payload (on
+//!    SQLite kept in a table of its own, so that the claim and the outcome rewrite only the
+//!    narrow row: migration 0021). On PostgreSQL, rows another worker is claiming at the same
+//!    moment are skipped rather than waited for.
 //! 3. [`DeliveryCycle::commit`] — the answers, then the requests the worker made of the claimed
 //!    messages, appended to the message log; then the commit. So a request is in the log before
 //!    it leaves, at no extra commit, and a claim whose requests cannot be logged is not made.
@@ -183,8 +185,9 @@ impl DeliveryCycle {
             // chosen (docs/PERFORMANCE.md).
             WriteTx::Sqlite(tx) => {
                 let chosen: String = sqlx::query_scalar(&format!(
-                    "SELECT json_group_array(json_array(id, fence + 1, destination, dossier_id, payload, \
-                     attempts, created_at, next_attempt_at)) FROM outbox WHERE id IN ({})",
+                    "SELECT json_group_array(json_array(o.id, o.fence + 1, o.destination, o.dossier_id, \
+                     p.payload, o.attempts, o.created_at, o.next_attempt_at)) \
+                     FROM outbox o JOIN outbox_payloads p ON p.message_id = o.id WHERE o.id IN ({})",
                     candidates("$1", "$2")
                 ))
                 .bind(now)

@@ -7,10 +7,10 @@
 //! each day's sequence is advanced once by the number of new dossiers of that day; the message
 //! log's seqs for each item's request and answer are reserved; then dossiers (each naming its
 //! request's record: the raw submission is kept once, in the log), documents, progress records
-//! and outbox messages are each inserted with one statement, their code templates completed
-//! with the codes drawn; last, the requests and answers are written into the seqs reserved. So
-//! a dossier is never stored without the request that brought it, and no answer is sent that
-//! is not in the log. A replay's answer is the first answer's record (the one after the
+//! and outbox messages (then their payloads) are each inserted with one statement, their code
+//! templates completed with the codes drawn; last, the requests and answers are written into
+//! the seqs reserved. So a dossier is never stored without the request that brought it, and
+//! no answer is sent that is not in the log. A replay's answer is the first answer's record (the one after the
 //! request's), read from the log or from what the log keeps past its retention.
 //! If the transaction fails for any reason — another gateway inserting the same portal id at
 //! the same moment, say — nothing of it is kept and every item is taken again in a transaction
@@ -80,7 +80,11 @@ impl Store {
         } = decide(&mut tx, agency, items).await?;
         if !fresh.is_empty() {
             let ids = insert_dossiers(&mut tx, &fresh, reserved.first_seq).await?;
-            insert_children(&mut tx, &fresh, &ids).await?;
+            match &mut tx {
+                WriteTx::Sqlite(t) => insert_children(t, &fresh, &ids).await?,
+                // PostgreSQL's batch was written by `intake_pg`, above.
+                WriteTx::Postgres(_) => {}
+            }
         }
         // Last, the requests and their answers, into the seqs reserved.
         with_tx!(&mut tx, t => write_log!(*t, reserved, exchanges).await?);
@@ -143,10 +147,10 @@ async fn insert_dossiers(
     Ok(ids)
 }
 
-/// What hangs off each new dossier: its documents, arrival progress record and messages, one
-/// multi-row statement each.
+/// What hangs off each new dossier: its documents, arrival progress record and messages (their
+/// rows, then their payloads), one multi-row statement each.
 async fn insert_children(
-    tx: &mut WriteTx,
+    t: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     fresh: &[Fresh<'_>],
     ids: &HashMap<String, i64>,
 ) -> Result<(), StoreError> {
@@ -155,64 +159,87 @@ async fn insert_children(
             .copied()
             .unwrap_or(0)
     };
-    with_tx!(tx, t => {
-        let documents: Vec<_> = fresh
-            .iter()
-            .flat_map(|f| f.item.dossier.documents.iter().enumerate().map(move |(p, d)| (f, p, d)))
-            .collect();
-        if !documents.is_empty() {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, \
-                 sha256, size, next_attempt_at) ",
-            );
-            q.push_values(&documents, |mut b, (f, position, doc)| {
-                b.push_bind(id_of(f))
-                    .push_bind(i64::try_from(*position).unwrap_or(0))
-                    .push_bind(doc.component.as_str())
-                    .push_bind(doc.file_name.as_str())
-                    .push_bind(doc.url.as_str())
-                    .push_bind(doc.sha256.as_str())
-                    .push_bind(doc.size)
-                    .push_bind(f.now);
-            });
-            q.build().execute(&mut **t).await?;
-        }
-
+    let documents: Vec<_> = fresh
+        .iter()
+        .flat_map(|f| {
+            f.item
+                .dossier
+                .documents
+                .iter()
+                .enumerate()
+                .map(move |(p, d)| (f, p, d))
+        })
+        .collect();
+    if !documents.is_empty() {
         let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, \
-             officer_unit, note, at) ",
+            "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, \
+             sha256, size, next_attempt_at) ",
         );
-        q.push_values(fresh, |mut b, f| {
-            let p = &f.item.rows.progress;
+        q.push_values(&documents, |mut b, (f, position, doc)| {
             b.push_bind(id_of(f))
-                .push_bind(p.action.as_str())
-                .push_bind(p.status)
-                .push_bind(p.officer_name.as_str())
-                .push_bind(p.officer_title.as_str())
-                .push_bind(p.officer_unit.as_str())
-                .push_bind(p.note.as_deref())
-                .push_bind(p.at);
+                .push_bind(i64::try_from(*position).unwrap_or(0))
+                .push_bind(doc.component.as_str())
+                .push_bind(doc.file_name.as_str())
+                .push_bind(doc.url.as_str())
+                .push_bind(doc.sha256.as_str())
+                .push_bind(doc.size)
+                .push_bind(f.now);
         });
         q.build().execute(&mut **t).await?;
+    }
 
-        let messages: Vec<_> = fresh
-            .iter()
-            .flat_map(|f| f.item.rows.outbox.iter().zip(&f.payloads).map(move |(m, p)| (f, m, p)))
-            .collect();
-        if !messages.is_empty() {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, next_attempt_at) ",
-            );
-            q.push_values(&messages, |mut b, (f, m, payload)| {
-                b.push_bind(m.destination.as_str())
-                    .push_bind(id_of(f))
-                    .push_bind(m.kind.as_str())
-                    .push_bind(payload.as_str())
-                    .push_bind(f.now)
-                    .push_bind(f.now);
-            });
-            q.build().execute(&mut **t).await?;
-        }
-        Ok(())
-    })
+    let mut q = sqlx::QueryBuilder::new(
+        "INSERT INTO progress (dossier_id, action, status, officer_name, officer_title, \
+         officer_unit, note, at) ",
+    );
+    q.push_values(fresh, |mut b, f| {
+        let p = &f.item.rows.progress;
+        b.push_bind(id_of(f))
+            .push_bind(p.action.as_str())
+            .push_bind(p.status)
+            .push_bind(p.officer_name.as_str())
+            .push_bind(p.officer_title.as_str())
+            .push_bind(p.officer_unit.as_str())
+            .push_bind(p.note.as_deref())
+            .push_bind(p.at);
+    });
+    q.build().execute(&mut **t).await?;
+
+    let messages: Vec<_> = fresh
+        .iter()
+        .flat_map(|f| {
+            f.item
+                .rows
+                .outbox
+                .iter()
+                .zip(&f.payloads)
+                .map(move |(m, p)| (f, m, p))
+        })
+        .collect();
+    if !messages.is_empty() {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO outbox (destination, dossier_id, kind, created_at, next_attempt_at) ",
+        );
+        q.push_values(&messages, |mut b, (f, m, _)| {
+            b.push_bind(m.destination.as_str())
+                .push_bind(id_of(f))
+                .push_bind(m.kind.as_str())
+                .push_bind(f.now)
+                .push_bind(f.now);
+        });
+        let last = q.build().execute(&mut **t).await?.last_insert_rowid();
+        // The rows of one statement are given consecutive ids in the order of its VALUES:
+        // `outbox.id` is AUTOINCREMENT, so each new row's id is one more than the largest
+        // the table has ever held, which is the row inserted just before it.
+        let first = last + 1 - i64::try_from(messages.len()).unwrap_or(i64::MAX);
+        let mut q = sqlx::QueryBuilder::new("INSERT INTO outbox_payloads (message_id, payload) ");
+        q.push_values(
+            messages.iter().zip(first..),
+            |mut b, ((_, _, payload), id)| {
+                b.push_bind(id).push_bind(payload.as_str());
+            },
+        );
+        q.build().execute(&mut **t).await?;
+    }
+    Ok(())
 }

@@ -264,6 +264,25 @@ async fn one_batch_with_repeats_and_a_known_id_draws_one_code_per_new_dossier() 
         .filter(|(_, payload)| payload.contains(" for "))
         .collect();
     let (second, third) = (code_of("0002"), code_of("0003"));
+    // Each payload (a table of its own) belongs to its own message: the dossier its row names.
+    let owners = format!(
+        "SELECT d.code || ' ' || {} JOIN dossiers d ON d.id = o.dossier_id ORDER BY o.id",
+        payload_of_o(&db)
+    );
+    let owners: Vec<String> = sql_texts(&db, &owners)
+        .await
+        .into_iter()
+        .filter(|owned| owned.contains(" for "))
+        .collect();
+    assert_eq!(
+        owners,
+        [
+            format!("{second} first for {second}"),
+            format!("{second} second for {second}"),
+            format!("{third} first for {third}"),
+            format!("{third} second for {third}"),
+        ]
+    );
     assert_eq!(
         queued,
         [

@@ -1,9 +1,13 @@
 //! Each piece of evidence written once (issue 23): a dossier's raw submission and the answer it
 //! got live in the message log only — the dossier names the request's record — and outlive the
 //! log's retention there, so that a push of the same dossier a year later is still answered
-//! as the first time.
+//! as the first time. An outbox message's payload is written once too, on SQLite in a row of
+//! its own that the claim and the outcome leave alone.
 
 use crate::helpers::*;
+use motcua_gateway::store::Store;
+use sqlx::Connection;
+use std::str::FromStr;
 
 #[tokio::test]
 async fn the_raw_submission_is_kept_once_in_the_message_log() {
@@ -101,4 +105,71 @@ async fn a_dossier_received_before_migration_0019_is_replayed_from_its_own_copy(
         again.bytes().await.unwrap(),
         r#"{"error_code":"0","kept":"on the row"}"#
     );
+}
+
+#[tokio::test]
+async fn a_message_queued_before_migration_0021_is_claimed_with_its_payload() {
+    let db = fresh_database().await;
+    let backend = if db.url.starts_with("sqlite://") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    // The database as the gateway left it before migration 0021, two messages queued in it.
+    let before = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("migrations").join(backend)).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.as_str() < "0021" {
+            std::fs::copy(&path, before.path().join(&name)).unwrap();
+        }
+    }
+    let migrations = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+    assert_eq!(migrations.iter().count(), 20);
+    let dossier = "INSERT INTO dossiers (code, portal_id, procedure_code, status, channel, \
+         submitted_at, received_at, applicant, form, fees, summary, mapping_version, content_hash, \
+         first_answer, name_words) VALUES ('000.00.12.H29-261201-0001', 'G-1', '1.001', 1, 2, 0, \
+         0, '{}', '{}', '[]', 's', 'v1', 'h', '', 'a')";
+    let queue = "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, \
+         next_attempt_at) SELECT 'portal', id, 'status', '{\"n\":1}', 1, 1 FROM dossiers \
+         UNION ALL SELECT 'onestop', id, 'dossier', '{\"n\":2}', 2, 2 FROM dossiers";
+    if backend == "sqlite" {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+            .unwrap()
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        migrations.run(&mut conn).await.unwrap();
+        sqlx::query(dossier).execute(&mut conn).await.unwrap();
+        sqlx::query(queue).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        migrations.run(&mut conn).await.unwrap();
+        sqlx::query(dossier).execute(&mut conn).await.unwrap();
+        sqlx::query(queue).execute(&mut conn).await.unwrap();
+    }
+
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let claimed = claim(&store, "w", now(), 60_000, 10).await;
+    let got: Vec<(&str, &str)> = claimed
+        .iter()
+        .map(|c| (c.destination.as_str(), c.payload.as_str()))
+        .collect();
+    assert_eq!(got, [("portal", r#"{"n":1}"#), ("onestop", r#"{"n":2}"#)]);
+    if backend == "sqlite" {
+        // Moved to their own table, and the messages' rows no longer carry them.
+        assert_eq!(
+            sql_texts(
+                &db.url,
+                "SELECT payload FROM outbox_payloads ORDER BY message_id"
+            )
+            .await,
+            [r#"{"n":1}"#, r#"{"n":2}"#]
+        );
+        let columns = "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'payload'";
+        assert_eq!(sql_i64(&db.url, columns).await, 0);
+    }
+    store.close().await;
 }

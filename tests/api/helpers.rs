@@ -668,6 +668,11 @@ pub async fn sql_text(db_url: &str, sql: &str) -> String {
     behind_the_gateway!(db_url, conn => sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap())
 }
 
+/// Every row's text read behind the gateway's back (`SELECT` of one column).
+pub async fn sql_texts(db_url: &str, sql: &str) -> Vec<String> {
+    behind_the_gateway!(db_url, conn => sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap())
+}
+
 /// A dossier's raw submission, `(content type, body)`, read behind the gateway's back from
 /// the record its dossier names, in the message log or in what the log keeps past its
 /// retention (exactly one of the two).
@@ -691,8 +696,22 @@ pub async fn raw_submission(db_url: &str, dossier_id: i64) -> (String, Vec<u8>) 
 /// Every outbox message as `(destination, payload)`, in the order queued, read behind the
 /// gateway's back.
 pub async fn outbox_messages(db_url: &str) -> Vec<(String, String)> {
-    const SQL: &str = "SELECT destination, payload FROM outbox ORDER BY id";
-    behind_the_gateway!(db_url, conn => sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap())
+    let sql = format!(
+        "SELECT o.destination, {} ORDER BY o.id",
+        payload_of_o(db_url)
+    );
+    behind_the_gateway!(db_url, conn => sqlx::query_as(&sql).fetch_all(&mut conn).await.unwrap())
+}
+
+/// `<payload> FROM outbox o <join>`, for the backend of `db_url`: SQLite keeps payloads in a
+/// table of their own (migration 0021), PostgreSQL in the row. A message without its payload
+/// reads as NULL, which no caller takes for text.
+pub fn payload_of_o(db_url: &str) -> &'static str {
+    if db_url.starts_with("sqlite://") {
+        "p.payload FROM outbox o LEFT JOIN outbox_payloads p ON p.message_id = o.id"
+    } else {
+        "o.payload FROM outbox o"
+    }
 }
 
 /// Claims up to `limit` due messages for `worker` at `now`, each leased for `lease_ms`, in a
