@@ -1,7 +1,9 @@
 //! The outbox's messages as the store takes and gives them. Messages are written by the
-//! transactions that make the changes they report (`intake_batch`, `lifecycle`); they are
-//! claimed under a lease with a fencing token and their outcomes recorded by the delivery
-//! cycle (`delivery_cycle`), and operators list, replay and discard them (`outbox_ops`).
+//! transactions that make the changes they report (`intake_batch` and `intake_pg` a batch at a
+//! time, `lifecycle` and `documents` one at a time through `insert_outbox!` here; where each
+//! backend keeps a payload is `OutboxPayloads`); they are claimed under a lease with a fencing
+//! token and their outcomes recorded by the delivery cycle (`delivery_cycle`), and operators
+//! list, replay and discard them (`outbox_ops`).
 
 use super::{with_pool, Store, StoreError};
 use crate::chain::NewMessage;
@@ -121,6 +123,68 @@ impl Attempted {
         }
     }
 }
+
+/// Where a backend keeps an outbox message's payload: in a table of its own (SQLite, migration
+/// 0021: the claim and the outcome then rewrite only the narrow row) or in the row (PostgreSQL,
+/// where the table cost intake more than it gave deliveries).
+pub(crate) trait OutboxPayloads {
+    /// Whether payloads live in `outbox_payloads`.
+    const APART: bool;
+}
+
+impl OutboxPayloads for sqlx::SqliteConnection {
+    const APART: bool = true;
+}
+
+impl OutboxPayloads for sqlx::PgConnection {
+    const APART: bool = false;
+}
+
+/// Whether `conn`'s backend keeps payloads apart ([`OutboxPayloads`]).
+pub(crate) fn payloads_apart<C: OutboxPayloads>(_conn: &C) -> bool {
+    C::APART
+}
+
+/// Queues an outbox message about dossier `$id` through `$exec` (a transaction's connection),
+/// due `$now`: its row, and its payload where the backend keeps it ([`OutboxPayloads`]).
+macro_rules! insert_outbox {
+    ($exec:expr, $id:expr, $m:expr, $now:expr) => {
+        async {
+            let exec = $exec;
+            if !$crate::store::payloads_apart(&*exec) {
+                return sqlx::query(
+                    "INSERT INTO outbox (destination, dossier_id, kind, payload, created_at, \
+                     next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&$m.destination)
+                .bind($id)
+                .bind(&$m.kind)
+                .bind(&$m.payload)
+                .bind($now)
+                .bind($now)
+                .execute(&mut *exec)
+                .await;
+            }
+            let message: i64 = sqlx::query_scalar(
+                "INSERT INTO outbox (destination, dossier_id, kind, created_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(&$m.destination)
+            .bind($id)
+            .bind(&$m.kind)
+            .bind($now)
+            .bind($now)
+            .fetch_one(&mut *exec)
+            .await?;
+            sqlx::query("INSERT INTO outbox_payloads (message_id, payload) VALUES ($1, $2)")
+                .bind(message)
+                .bind(&$m.payload)
+                .execute(&mut *exec)
+                .await
+        }
+    };
+}
+pub(crate) use insert_outbox;
 
 impl Store {
     /// The earliest time a pending message becomes due or its lease runs out (ms).
