@@ -10,8 +10,9 @@
 //! and outbox messages (then their payloads) are each inserted with one statement, their code
 //! templates completed with the codes drawn; last, the requests and answers are written into
 //! the seqs reserved. So a dossier is never stored without the request that brought it, and
-//! no answer is sent that is not in the log. A replay's answer is the first answer's record (the one after the
-//! request's), read from the log or from what the log keeps past its retention.
+//! no answer is sent that is not in the log. A replay's answer is the first answer's record
+//! (the one after the request's), read from the log or from what the log keeps past its
+//! retention.
 //! If the transaction fails for any reason — another gateway inserting the same portal id at
 //! the same moment, say — nothing of it is kept and every item is taken again in a transaction
 //! of its own (once more after a unique-key race, when the lookup finds the other gateway's
@@ -22,7 +23,7 @@
 
 use super::intake::{InsertOutcome, IntakeItem};
 use super::intake_decide::{decide, Decided};
-use super::intake_plan::Fresh;
+use super::intake_plan::{documents_of, messages_of, Fresh};
 use super::message_log::write_log;
 use super::names::keep_names;
 use super::{with_tx, Store, StoreError, WriteTx};
@@ -159,17 +160,7 @@ async fn insert_children(
             .copied()
             .unwrap_or(0)
     };
-    let documents: Vec<_> = fresh
-        .iter()
-        .flat_map(|f| {
-            f.item
-                .dossier
-                .documents
-                .iter()
-                .enumerate()
-                .map(move |(p, d)| (f, p, d))
-        })
-        .collect();
+    let documents = documents_of(fresh);
     if !documents.is_empty() {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO dossier_documents (dossier_id, position, component, file_name, url, \
@@ -205,17 +196,7 @@ async fn insert_children(
     });
     q.build().execute(&mut **t).await?;
 
-    let messages: Vec<_> = fresh
-        .iter()
-        .flat_map(|f| {
-            f.item
-                .rows
-                .outbox
-                .iter()
-                .zip(&f.payloads)
-                .map(move |(m, p)| (f, m, p))
-        })
-        .collect();
+    let messages = messages_of(fresh);
     if !messages.is_empty() {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO outbox (destination, dossier_id, kind, created_at, next_attempt_at) ",

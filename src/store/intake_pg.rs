@@ -15,7 +15,7 @@
 
 use super::intake::{InsertOutcome, IntakeItem};
 use super::intake_decide::{decide, Decided};
-use super::intake_plan::Fresh;
+use super::intake_plan::{documents_of, messages_of, Fresh};
 use super::message_log::sealed;
 use super::{StoreError, WriteTx};
 use crate::domain::codes::AgencyCode;
@@ -129,28 +129,8 @@ fn write<'q>(
         .collect();
     // Sorted and once each: concurrent batches meet new words in the same order.
     let terms: BTreeSet<String> = names.iter().flatten().cloned().collect();
-    let documents: Vec<_> = fresh
-        .iter()
-        .flat_map(|f| {
-            f.item
-                .dossier
-                .documents
-                .iter()
-                .enumerate()
-                .map(move |(p, d)| (f, p, d))
-        })
-        .collect();
-    let messages: Vec<_> = fresh
-        .iter()
-        .flat_map(|f| {
-            f.item
-                .rows
-                .outbox
-                .iter()
-                .zip(&f.payloads)
-                .map(move |(m, p)| (f, m, p))
-        })
-        .collect();
+    let documents = documents_of(fresh);
+    let messages = messages_of(fresh);
     let d = |f: &'q Fresh<'q>| &f.item.dossier;
     let p = |f: &'q Fresh<'q>| &f.item.rows.progress;
     sqlx::query_scalar(WRITE)

@@ -5,8 +5,10 @@
 //! conflict naming the dossier stored (a repeat inside the batch as if its first were stored).
 
 use super::intake::{InsertOutcome, IntakeItem};
-use super::StoreError;
+use super::{NewOutboxMessage, StoreError};
+use crate::domain::code_template::CodeTemplate;
 use crate::domain::codes::{AgencyCode, DossierCode};
+use crate::domain::dossier::DocumentRef;
 use crate::domain::time::vn_date;
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
@@ -30,6 +32,46 @@ pub(super) struct Fresh<'a> {
     pub(super) form: String,
     pub(super) fees: String,
     pub(super) now: i64,
+}
+
+/// Every document of the new dossiers, in the batch's order: its dossier, its place among that
+/// dossier's documents, the document.
+pub(super) fn documents_of<'f>(
+    fresh: &'f [Fresh<'f>],
+) -> Vec<(&'f Fresh<'f>, usize, &'f DocumentRef)> {
+    fresh
+        .iter()
+        .flat_map(|f| {
+            f.item
+                .dossier
+                .documents
+                .iter()
+                .enumerate()
+                .map(move |(p, d)| (f, p, d))
+        })
+        .collect()
+}
+
+/// Every outbox message of the new dossiers, in the batch's order: its dossier, the message, its
+/// payload completed with the dossier's code.
+pub(super) fn messages_of<'f>(
+    fresh: &'f [Fresh<'f>],
+) -> Vec<(
+    &'f Fresh<'f>,
+    &'f NewOutboxMessage<CodeTemplate>,
+    &'f String,
+)> {
+    fresh
+        .iter()
+        .flat_map(|f| {
+            f.item
+                .rows
+                .outbox
+                .iter()
+                .zip(&f.payloads)
+                .map(move |(m, p)| (f, m, p))
+        })
+        .collect()
 }
 
 /// Which items are new: the first item of each portal id not yet stored, by arrival day.
