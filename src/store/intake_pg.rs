@@ -16,7 +16,7 @@
 use super::intake::{InsertOutcome, IntakeItem};
 use super::intake_decide::{decide, Decided};
 use super::intake_plan::{documents_of, messages_of, Fresh};
-use super::message_log::sealed;
+use super::message_log::SealedLog;
 use super::{StoreError, WriteTx};
 use crate::domain::codes::AgencyCode;
 use crate::domain::search;
@@ -87,20 +87,14 @@ pub(super) async fn insert_batch(
         reserved,
     } = decide(&mut tx, agency, items).await?;
     let first_seq = reserved.first_seq;
-    let (records, _) = sealed(reserved, exchanges)?;
-    let bodies: Vec<_> = records
-        .iter()
-        .map(|r| super::log_body::encode(&r.message.body))
-        .collect();
+    let log = SealedLog::new(reserved, exchanges)?;
 
     let WriteTx::Postgres(t) = &mut tx else {
         return Err(StoreError::Corrupt(
             "PostgreSQL's intake given another store".into(),
         ));
     };
-    let written: i64 = write(&fresh, first_seq, &records, &bodies)
-        .fetch_one(&mut **t)
-        .await?;
+    let written: i64 = write(&fresh, first_seq, &log).fetch_one(&mut **t).await?;
     if usize::try_from(written).ok() != Some(fresh.len()) {
         return Err(StoreError::Corrupt(format!(
             "{written} of {} new dossiers stored",
@@ -115,12 +109,8 @@ pub(super) async fn insert_batch(
 type Query<'q> = sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postgres::PgArguments>;
 
 /// [`WRITE`] with the batch's rows bound, column by column.
-fn write<'q>(
-    fresh: &'q [Fresh<'q>],
-    first_seq: i64,
-    records: &'q [crate::chain::Record],
-    bodies: &'q [(i16, std::borrow::Cow<'_, [u8]>)],
-) -> Query<'q> {
+fn write<'q>(fresh: &'q [Fresh<'q>], first_seq: i64, log: &'q SealedLog) -> Query<'q> {
+    let records = &log.records;
     let code = |f: &'q Fresh<'q>| f.code.as_str();
     let col = |get: fn(&'q Fresh<'q>) -> i64| fresh.iter().map(get).collect::<Vec<i64>>();
     let names: Vec<Vec<String>> = fresh
@@ -336,13 +326,8 @@ fn write<'q>(
                 .map(|r| r.message.headers.as_str())
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            bodies
-                .iter()
-                .map(|(_, b)| b.as_ref())
-                .collect::<Vec<&[u8]>>(),
-        )
-        .bind(bodies.iter().map(|(e, _)| *e).collect::<Vec<i16>>())
+        .bind(log.stored().map(|(_, _, b)| b).collect::<Vec<&[u8]>>())
+        .bind(log.stored().map(|(_, e, _)| e).collect::<Vec<i16>>())
         .bind(
             records
                 .iter()

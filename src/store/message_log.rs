@@ -19,7 +19,7 @@ pub struct Reserved {
 
 /// `exchanges` laid out in the seqs `reserved` (exactly as many records) and sealed onto the
 /// chain after the head's hash: the records to write, and each exchange's first seq.
-pub(crate) fn sealed(
+fn sealed(
     reserved: Reserved,
     exchanges: Vec<Exchange>,
 ) -> Result<(Vec<Record>, Vec<i64>), StoreError> {
@@ -93,23 +93,62 @@ macro_rules! reserve_log {
 }
 pub(crate) use reserve_log;
 
+/// Exchanges sealed onto the chain in the seqs reserved for them, each body in the form it is
+/// stored: all of a log write that needs no statement (a SHA-256 of every body, LZ4 for the
+/// long ones), written by [`write_log!`] or bound by PostgreSQL's intake in its one statement.
+pub(crate) struct SealedLog {
+    /// The records, in seq order.
+    pub(crate) records: Vec<Record>,
+    /// Each record's `body_encoding`, with its body as stored where that is not the body as it
+    /// came.
+    packed: Vec<(i16, Option<Vec<u8>>)>,
+    /// Each exchange's first seq.
+    pub(crate) seqs: Vec<i64>,
+}
+
+impl SealedLog {
+    /// `exchanges` laid out in the seqs `reserved` ([`sealed`]) and their bodies encoded.
+    pub(crate) fn new(reserved: Reserved, exchanges: Vec<Exchange>) -> Result<Self, StoreError> {
+        let (records, seqs) = sealed(reserved, exchanges)?;
+        let packed = records
+            .iter()
+            .map(|r| match super::log_body::encode(&r.message.body) {
+                (encoding, std::borrow::Cow::Owned(stored)) => (encoding, Some(stored)),
+                (encoding, std::borrow::Cow::Borrowed(_)) => (encoding, None),
+            })
+            .collect();
+        Ok(SealedLog {
+            records,
+            packed,
+            seqs,
+        })
+    }
+
+    /// Each record with its `body_encoding` and its body as stored.
+    pub(crate) fn stored(&self) -> impl Iterator<Item = (&Record, i16, &[u8])> {
+        self.records
+            .iter()
+            .zip(&self.packed)
+            .map(|(r, (encoding, packed))| {
+                (r, *encoding, packed.as_deref().unwrap_or(&r.message.body))
+            })
+    }
+}
+
 /// Writes `$exchanges` (a `Vec<Exchange>`) into the seqs `$reserved` by [`reserve_log!`] in the
-/// same open transaction `$tx` — exactly as many records — and moves the head's hash to the
-/// last; evaluates to each exchange's first seq.
+/// same open transaction `$tx` — exactly as many records — sealed there and then
+/// ([`SealedLog`]), and moves the head's hash to the last; evaluates to each exchange's first
+/// seq.
 macro_rules! write_log {
     ($tx:expr, $reserved:expr, $exchanges:expr) => {
         async {
-            let (records, seqs) = $crate::store::message_log::sealed($reserved, $exchanges)?;
-            if !records.is_empty() {
-                let stored: Vec<_> = records
-                    .iter()
-                    .map(|r| $crate::store::log_body::encode(&r.message.body))
-                    .collect();
+            let sealed = $crate::store::message_log::SealedLog::new($reserved, $exchanges)?;
+            if let Some(last) = sealed.records.last() {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, \
                      headers, body, body_encoding, verdict, body_sha256, prev_hash, hash) ",
                 );
-                insert.push_values(records.iter().zip(&stored), |mut row, (r, (encoding, body))| {
+                insert.push_values(sealed.stored(), |mut row, (r, encoding, body)| {
                     row.push_bind(r.seq)
                         .push_bind(r.message.at)
                         .push_bind(r.message.direction.as_str())
@@ -118,22 +157,20 @@ macro_rules! write_log {
                         .push_bind(r.message.reply_to)
                         .push_bind(r.message.target.as_str())
                         .push_bind(r.message.headers.as_str())
-                        .push_bind(body.as_ref())
-                        .push_bind(*encoding)
+                        .push_bind(body)
+                        .push_bind(encoding)
                         .push_bind(r.message.verdict.as_str())
                         .push_bind(r.body_sha256.as_str())
                         .push_bind(r.prev_hash.as_str())
                         .push_bind(r.hash.as_str());
                 });
                 insert.build().execute(&mut *$tx).await?;
-                if let Some(last) = records.last() {
-                    sqlx::query("UPDATE message_log_head SET last_hash = $1 WHERE id = 1")
-                        .bind(last.hash.as_str())
-                        .execute(&mut *$tx)
-                        .await?;
-                }
+                sqlx::query("UPDATE message_log_head SET last_hash = $1 WHERE id = 1")
+                    .bind(last.hash.as_str())
+                    .execute(&mut *$tx)
+                    .await?;
             }
-            Ok::<Vec<i64>, StoreError>(seqs)
+            Ok::<Vec<i64>, StoreError>(sealed.seqs)
         }
     };
 }
