@@ -1,7 +1,9 @@
-//! Opening the store: SQLite's three pools (the one writer, the checkpointer, the readers) in
-//! WAL mode with full sync, or a PostgreSQL pool after one quick first connection, so that a
-//! database that cannot be reached is reported with its cause at once.
+//! Opening the store: SQLite's three pools (the one writer, the checkpointer, the readers) and
+//! the intake's own connection (`intake_sqlite`), in WAL mode with full sync, or a PostgreSQL
+//! pool after one quick first connection, so that a database that cannot be reached is
+//! reported with its cause at once.
 
+use super::intake_sqlite::IntakeConnection;
 use super::{checkpoint, Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -72,6 +74,7 @@ impl Store {
                 .min_connections(1)
                 .connect_with(options.clone())
                 .await?;
+            let intake = IntakeConnection::open(options.get_filename())?;
             let read = pool(max_connections.max(2))
                 .connect_with(options.read_only(true))
                 .await?;
@@ -79,6 +82,7 @@ impl Store {
                 read,
                 write,
                 checkpointer: Arc::new(checkpoint::Checkpointer::start(checkpointer)),
+                intake: Arc::new(intake),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;

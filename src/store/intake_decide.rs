@@ -1,11 +1,12 @@
-//! What an intake batch's transaction reads and decides before it writes a row, the same on
-//! both stores: the dossiers already stored under the items' portal ids (with the answers they
-//! first got), each day's counter advanced by its new dossiers (the codes drawn), the log's
-//! seqs reserved at its head, and each item's outcome and exchange for the log. The writes are
-//! `intake_batch` (SQLite, a statement per table) and `intake_pg` (one statement).
+//! What PostgreSQL's intake batch reads and decides before it writes a row: the dossiers
+//! already stored under the items' portal ids (with the answers they first got), each day's
+//! counter advanced by its new dossiers (the codes drawn), the log's seqs reserved at its head,
+//! and each item's outcome and exchange for the log. The writes are `intake_pg` (one
+//! statement). SQLite's intake takes the same steps through SQLite's C API
+//! (`intake_sqlite`), the decisions themselves shared (`intake_plan`).
 
 use super::intake::{InsertOutcome, IntakeItem};
-use super::intake_plan::{Fresh, Plan, Stored};
+use super::intake_plan::{Found, Fresh, KnownRow, Plan, Stored};
 use super::message_log::{reserve_log, Reserved};
 use super::{with_tx, StoreError, WriteTx};
 use crate::chain::Exchange;
@@ -55,23 +56,14 @@ pub(super) async fn decide<'a>(
     })
 }
 
-/// A dossier found under an item's portal id, its first answer not yet read from the log.
-#[derive(Debug)]
-struct KnownRow {
-    portal_id: String,
-    code: String,
-    content_hash: String,
-    first_answer: String,
-    submission_seq: Option<i64>,
-}
-
 /// The dossiers already stored under the items' portal ids, each with the answer it first
-/// got ([`with_first_answers`]).
+/// got (`intake_plan::Found`).
 async fn stored_ids(
     tx: &mut WriteTx,
     items: &[IntakeItem],
 ) -> Result<HashMap<String, Stored>, StoreError> {
-    let rows = with_tx!(&mut *tx, t => {
+    let mut found = Found::default();
+    with_tx!(&mut *tx, t => {
         let mut lookup = sqlx::QueryBuilder::new(
             "SELECT portal_id, code, content_hash, first_answer, submission_seq FROM dossiers \
              WHERE portal_id IN (",
@@ -81,72 +73,29 @@ async fn stored_ids(
             ids.push_bind(item.dossier.portal_id.as_str());
         }
         ids.push_unseparated(")");
-        let mut rows = Vec::new();
         for row in lookup.build().fetch_all(&mut **t).await? {
-            rows.push(KnownRow {
+            found.add(KnownRow {
                 portal_id: row.try_get("portal_id")?,
                 code: row.try_get("code")?,
                 content_hash: row.try_get("content_hash")?,
                 first_answer: row.try_get("first_answer")?,
                 submission_seq: row.try_get("submission_seq")?,
-            });
-        }
-        rows
-    });
-    with_first_answers(tx, rows).await
-}
-
-/// The dossiers found, each with the answer it first got: kept on the dossier before
-/// migration 0019, since then the record after its request's in the message log (or in what
-/// the log keeps past its retention), read in one more statement when any is needed.
-async fn with_first_answers(
-    tx: &mut WriteTx,
-    rows: Vec<KnownRow>,
-) -> Result<HashMap<String, Stored>, StoreError> {
-    let mut known = HashMap::new();
-    let mut in_log: HashMap<i64, String> = HashMap::new();
-    for row in rows {
-        if row.first_answer.is_empty() {
-            let seq = row.submission_seq.ok_or_else(|| {
-                StoreError::Corrupt(format!("dossier {:?} keeps no first answer", row.portal_id))
             })?;
-            in_log.insert(seq + 1, row.portal_id.clone());
-        }
-        known.insert(
-            row.portal_id,
-            Stored {
-                code: row.code,
-                content_hash: row.content_hash,
-                first_answer: row.first_answer,
-            },
-        );
-    }
-    if in_log.is_empty() {
-        return Ok(known);
-    }
-    with_tx!(tx, t => {
-        let list = in_log.keys().map(i64::to_string).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "SELECT seq, body, body_encoding FROM message_log WHERE seq IN ({list}) \
-             UNION ALL SELECT seq, body, body_encoding FROM message_log_kept WHERE seq IN ({list})"
-        );
-        for row in sqlx::query(&sql).fetch_all(&mut **t).await? {
-            let seq: i64 = row.try_get("seq")?;
-            let body = super::log_body::decode(row.try_get("body_encoding")?, row.try_get("body")?);
-            if let Some(stored) = in_log.get(&seq).and_then(|id| known.get_mut(id)) {
-                stored.first_answer = String::from_utf8(body).map_err(|_| {
-                    StoreError::Corrupt(format!("message-log record {seq} is not UTF-8"))
-                })?;
-            }
         }
     });
-    if let Some(lost) = known.iter().find(|(_, s)| s.first_answer.is_empty()) {
-        return Err(StoreError::Corrupt(format!(
-            "the first answer of dossier {:?} is in neither the log nor what it keeps",
-            lost.0
-        )));
+    if !found.in_log.is_empty() {
+        with_tx!(tx, t => {
+            let list = found.in_log.keys().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT seq, body, body_encoding FROM message_log WHERE seq IN ({list}) \
+                 UNION ALL SELECT seq, body, body_encoding FROM message_log_kept WHERE seq IN ({list})"
+            );
+            for row in sqlx::query(&sql).fetch_all(&mut **t).await? {
+                found.answer(row.try_get("seq")?, row.try_get("body_encoding")?, row.try_get("body")?)?;
+            }
+        });
     }
-    Ok(known)
+    found.finish()
 }
 
 /// Advances `day`'s counter by `count` (the first write of the transaction, so concurrent

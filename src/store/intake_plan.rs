@@ -20,6 +20,73 @@ pub(super) struct Stored {
     pub(super) first_answer: String,
 }
 
+/// A dossier found under an item's portal id, as its row holds it.
+pub(super) struct KnownRow {
+    pub(super) portal_id: String,
+    pub(super) code: String,
+    pub(super) content_hash: String,
+    pub(super) first_answer: String,
+    pub(super) submission_seq: Option<i64>,
+}
+
+/// The dossiers found under a batch's portal ids while the answers they first got are read:
+/// kept on the dossier before migration 0019, since then the record after its request's in the
+/// message log (or in what the log keeps past its retention).
+#[derive(Default)]
+pub(super) struct Found {
+    known: HashMap<String, Stored>,
+    /// The log's records still to read, by seq: whose first answer each is.
+    pub(super) in_log: HashMap<i64, String>,
+}
+
+impl Found {
+    /// A dossier found.
+    pub(super) fn add(&mut self, row: KnownRow) -> Result<(), StoreError> {
+        if row.first_answer.is_empty() {
+            let seq = row.submission_seq.ok_or_else(|| {
+                StoreError::Corrupt(format!("dossier {:?} keeps no first answer", row.portal_id))
+            })?;
+            self.in_log.insert(seq + 1, row.portal_id.clone());
+        }
+        self.known.insert(
+            row.portal_id,
+            Stored {
+                code: row.code,
+                content_hash: row.content_hash,
+                first_answer: row.first_answer,
+            },
+        );
+        Ok(())
+    }
+
+    /// The log's record `seq` read: its body as stored, and how (`log_body`).
+    pub(super) fn answer(
+        &mut self,
+        seq: i64,
+        encoding: i16,
+        stored: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let body = super::log_body::decode(encoding, stored);
+        if let Some(found) = self.in_log.get(&seq).and_then(|id| self.known.get_mut(id)) {
+            found.first_answer = String::from_utf8(body).map_err(|_| {
+                StoreError::Corrupt(format!("message-log record {seq} is not UTF-8"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The dossiers found, each with its first answer.
+    pub(super) fn finish(self) -> Result<HashMap<String, Stored>, StoreError> {
+        if let Some(lost) = self.known.iter().find(|(_, s)| s.first_answer.is_empty()) {
+            return Err(StoreError::Corrupt(format!(
+                "the first answer of dossier {:?} is in neither the log nor what it keeps",
+                lost.0
+            )));
+        }
+        Ok(self.known)
+    }
+}
+
 /// One new dossier, its code drawn and its texts completed.
 pub(super) struct Fresh<'a> {
     pub(super) item: &'a IntakeItem,

@@ -27,6 +27,7 @@ mod intake_batch;
 mod intake_decide;
 mod intake_pg;
 mod intake_plan;
+mod intake_sqlite;
 pub mod lane;
 mod lifecycle;
 mod listing;
@@ -87,6 +88,9 @@ pub enum StoreError {
     /// The writer has stopped (the process is shutting down): nothing was committed.
     #[error("the store's writer has stopped")]
     Stopped,
+    /// SQLite said no to the intake's own connection (`intake_sqlite`).
+    #[error("database: {0}")]
+    Embedded(rusqlite::Error),
 }
 
 impl StoreError {
@@ -138,6 +142,9 @@ pub enum Store {
         write: SqlitePool,
         /// Its WAL checkpoints, on a connection of their own.
         checkpointer: Arc<checkpoint::Checkpointer>,
+        /// The intake's batches, on a connection of their own, written while the writer's is
+        /// held (`intake_sqlite`).
+        intake: Arc<intake_sqlite::IntakeConnection>,
     },
     /// PostgreSQL, for several instances sharing the load.
     Postgres(PgPool),
@@ -314,7 +321,9 @@ impl Store {
                 read,
                 write,
                 checkpointer,
+                intake,
             } => {
+                intake.close();
                 checkpointer.close().await;
                 read.close().await;
                 write.close().await;
