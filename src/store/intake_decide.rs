@@ -6,7 +6,7 @@
 //! (`intake_sqlite`), the decisions themselves shared (`intake_plan`).
 
 use super::intake::{InsertOutcome, IntakeItem};
-use super::intake_plan::{Found, Fresh, KnownRow, Plan, Stored};
+use super::intake_plan::{exchanges, Found, Fresh, KnownRow, Plan, Stored};
 use super::message_log::{reserve_log, Reserved};
 use super::{with_tx, StoreError, WriteTx};
 use crate::chain::Exchange;
@@ -41,13 +41,7 @@ pub(super) async fn decide<'a>(
     }
     let reserved = with_tx!(&mut *tx, t => reserve_log!(*t, 2 * items.len()).await?);
     let outcomes = plan.outcomes(items, &known, &fresh)?;
-    let exchanges = items
-        .iter()
-        .zip(&outcomes)
-        .map(|(item, outcome)| {
-            Exchange::pair(item.request.clone(), item.replies.record_of(outcome))
-        })
-        .collect();
+    let exchanges = exchanges(items, &outcomes);
     Ok(Decided {
         fresh,
         outcomes,

@@ -6,6 +6,7 @@
 
 use super::intake::{InsertOutcome, IntakeItem};
 use super::{NewOutboxMessage, StoreError};
+use crate::chain::Exchange;
 use crate::domain::code_template::CodeTemplate;
 use crate::domain::codes::{AgencyCode, DossierCode};
 use crate::domain::dossier::DocumentRef;
@@ -137,6 +138,17 @@ pub(super) fn messages_of<'f>(
                 .iter()
                 .zip(&f.payloads)
                 .map(move |(m, p)| (f, m, p))
+        })
+        .collect()
+}
+
+/// Each item's exchange for the message log: its request, and its answer as `outcomes` says.
+pub(super) fn exchanges(items: &[IntakeItem], outcomes: &[InsertOutcome]) -> Vec<Exchange> {
+    items
+        .iter()
+        .zip(outcomes)
+        .map(|(item, outcome)| {
+            Exchange::pair(item.request.clone(), item.replies.record_of(outcome))
         })
         .collect()
 }

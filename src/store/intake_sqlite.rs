@@ -18,10 +18,11 @@
 
 use super::checkpoint;
 use super::intake::{InsertOutcome, IntakeItem};
-use super::intake_plan::{documents_of, messages_of, Found, Fresh, KnownRow, Plan, Stored};
-use super::message_log::{Reserved, SealedLog};
+use super::intake_plan::{
+    documents_of, exchanges, messages_of, Found, Fresh, KnownRow, Plan, Stored,
+};
+use super::message_log::{Reserved, SealedLog, RECORD_COLUMNS, RESERVE};
 use super::StoreError;
-use crate::chain::Exchange;
 use crate::domain::codes::AgencyCode;
 use crate::domain::search;
 use rusqlite::{params, params_from_iter, Transaction};
@@ -123,37 +124,21 @@ fn write(
         fresh.extend(Plan::fresh_of_day(items, agency, *day, members, last)?);
     }
     let n = count(2 * items.len());
-    let (last_seq, prev_hash): (i64, String) = tx
-        .prepare_cached(
-            "UPDATE message_log_head SET last_seq = last_seq + ?1 WHERE id = 1 \
-             RETURNING last_seq, last_hash",
-        )?
-        .query_row(params![n], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let reserved = Reserved {
-        first_seq: last_seq - n + 1,
-        prev_hash,
-        n,
-    };
+    let reserved = tx
+        .prepare_cached(RESERVE)?
+        .query_row(params![n], |r| Ok(Reserved::up_to(r.get(0)?, r.get(1)?, n)))?;
     let first_seq = reserved.first_seq;
     let outcomes = plan.outcomes(items, &known, &fresh)?;
-    let exchanges: Vec<Exchange> = items
-        .iter()
-        .zip(&outcomes)
-        .map(|(item, outcome)| {
-            Exchange::pair(item.request.clone(), item.replies.record_of(outcome))
-        })
-        .collect();
+    let exchanges = exchanges(items, &outcomes);
     if !fresh.is_empty() {
         let ids = insert_dossiers(tx, &fresh, first_seq)?;
         insert_children(tx, &fresh, &ids)?;
     }
     // Last, the requests and their answers, into the seqs reserved.
     let log = SealedLog::new(reserved, exchanges)?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO message_log (seq, at, direction, partner, peer, reply_to, target, headers, \
-         body, body_encoding, verdict, body_sha256, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?;
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO message_log ({RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))?;
     for (r, encoding, body) in log.stored() {
         let m = &r.message;
         insert.execute(params![
@@ -380,6 +365,26 @@ mod tests {
             ),
             "another constraint"
         );
+        Ok(())
+    }
+
+    /// A batch reaching a store already closed (the process shutting down) is refused as a
+    /// stopped writer's, with nothing written, not a database error.
+    #[test]
+    fn a_batch_after_the_store_closed_is_refused_as_stopped() -> Result<(), StoreError> {
+        let intake = super::IntakeConnection::open(std::path::Path::new(":memory:"))?;
+        let agency = crate::domain::codes::AgencyCode::parse("000.00.12.H29")
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Open, the batch reaches SQLite (this database has no tables).
+        assert!(matches!(
+            intake.insert_batch(&agency, &[]),
+            Err(StoreError::Embedded(_))
+        ));
+        intake.close();
+        assert!(matches!(
+            intake.insert_batch(&agency, &[]),
+            Err(StoreError::Stopped)
+        ));
         Ok(())
     }
 }

@@ -17,6 +17,23 @@ pub struct Reserved {
     pub n: i64,
 }
 
+/// Moves the head on by `$1` records (locking its row to the commit): the last seq reserved
+/// and the hash of the record before the first ([`Reserved::up_to`]).
+pub(super) const RESERVE: &str =
+    "UPDATE message_log_head SET last_seq = last_seq + $1 WHERE id = 1 \
+     RETURNING last_seq, last_hash";
+
+impl Reserved {
+    /// The `n` seqs up to `last_seq`, after the record whose hash is `prev_hash`.
+    pub(super) fn up_to(last_seq: i64, prev_hash: String, n: i64) -> Self {
+        Reserved {
+            first_seq: last_seq - n + 1,
+            prev_hash,
+            n,
+        }
+    }
+}
+
 /// `exchanges` laid out in the seqs `reserved` (exactly as many records) and sealed onto the
 /// chain after the head's hash: the records to write, and each exchange's first seq.
 fn sealed(
@@ -40,7 +57,8 @@ fn sealed(
 /// dossier's submission (`dossiers.submission_seq`), kept past the log's retention.
 const CREATED: &str = "(partner = 'portal' AND direction = 'out' AND verdict = '201 0')";
 
-const RECORD_COLUMNS: &str = "seq, at, direction, partner, peer, reply_to, target, headers, body, \
+pub(super) const RECORD_COLUMNS: &str =
+    "seq, at, direction, partner, peer, reply_to, target, headers, body, \
      body_encoding, verdict, body_sha256, prev_hash, hash";
 
 macro_rules! record_from_row {
@@ -73,20 +91,16 @@ macro_rules! reserve_log {
     ($tx:expr, $n:expr) => {
         async {
             let n = i64::try_from($n).unwrap_or(i64::MAX);
-            let head = sqlx::query(
-                "UPDATE message_log_head SET last_seq = last_seq + $1 WHERE id = 1 \
-                 RETURNING last_seq, last_hash",
-            )
-            .bind(n)
-            .fetch_one(&mut *$tx)
-            .await?;
-            let last_seq: i64 = sqlx::Row::try_get(&head, "last_seq")?;
+            let head = sqlx::query($crate::store::message_log::RESERVE)
+                .bind(n)
+                .fetch_one(&mut *$tx)
+                .await?;
             Ok::<$crate::store::message_log::Reserved, StoreError>(
-                $crate::store::message_log::Reserved {
-                    first_seq: last_seq - n + 1,
-                    prev_hash: sqlx::Row::try_get(&head, "last_hash")?,
+                $crate::store::message_log::Reserved::up_to(
+                    sqlx::Row::try_get(&head, "last_seq")?,
+                    sqlx::Row::try_get(&head, "last_hash")?,
                     n,
-                },
+                ),
             )
         }
     };
