@@ -22,15 +22,30 @@ pub struct CodeTemplate {
     pieces: Vec<String>,
 }
 
-/// The renderer did not give the same text around the code both times.
+/// The renderer did not give the same text around the code both times, or could not render
+/// it at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the text renders differently each time: no template can be made of it")]
+#[error("the text renders differently each time, or not at all: no template can be made of it")]
 pub struct Unstable;
 
 impl CodeTemplate {
     /// The template of what `render` makes of a code.
     pub fn render(render: impl Fn(&str) -> String) -> Result<Self, Unstable> {
-        let (text, other) = (render(FIRST), render(SECOND));
+        Self::from_renderings(render(FIRST), render(SECOND))
+    }
+
+    /// The template of what `make` builds around a code, written as JSON text: a value of a
+    /// derived `Serialize` type, written straight to text (a `serde_json::Value` built for each
+    /// rendering stood out in intake's profile; docs/PERFORMANCE.md). A value that cannot be
+    /// written is [`Unstable`].
+    pub fn json<T: serde::Serialize>(make: impl Fn(&'static str) -> T) -> Result<Self, Unstable> {
+        let text = |code: &'static str| serde_json::to_string(&make(code)).map_err(|_| Unstable);
+        Self::from_renderings(text(FIRST)?, text(SECOND)?)
+    }
+
+    /// The template of `text`, rendered with the code [`FIRST`], given `other`, the same
+    /// rendered with [`SECOND`].
+    fn from_renderings(text: String, other: String) -> Result<Self, Unstable> {
         if text.len() != other.len() {
             return Err(Unstable);
         }
@@ -104,5 +119,32 @@ mod tests {
             format!("{c}{}", calls.get())
         };
         assert_eq!(CodeTemplate::render(render), Err(Unstable));
+    }
+
+    #[test]
+    fn a_json_template_is_the_value_written_with_the_code_in_its_holes() {
+        #[derive(serde::Serialize)]
+        struct Answer<'a> {
+            #[serde(rename = "MaHoSo")]
+            code: &'a str,
+            n: i64,
+            note: &'a str,
+        }
+        let hostile = format!("{FIRST}{SECOND}");
+        let t = CodeTemplate::json(|code| Answer {
+            code,
+            n: 1,
+            note: &hostile,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.holes(), 1);
+        let code = code();
+        assert_eq!(
+            t.fill(code.as_str()),
+            format!(
+                r#"{{"MaHoSo":"{}","n":1,"note":"{hostile}"}}"#,
+                code.as_str()
+            )
+        );
     }
 }

@@ -6,28 +6,23 @@
 //! content answers the first answer; different content under a known `MaHoSoQG` is a conflict
 //! (409). Nothing is stored for a request rejected before the store.
 
+use super::arrival::Arrival;
 use crate::chain::NewMessage;
-use crate::domain::code_template::{CodeTemplate, Unstable};
+use crate::domain::code_template::Unstable;
 use crate::domain::codes::AgencyCode;
-use crate::domain::dossier::{NewDossier, Progress};
-use crate::domain::status::Status;
-use crate::domain::time::{format_wire, vn_date};
+use crate::domain::dossier::NewDossier;
+use crate::domain::time::vn_date;
 use crate::domain::validation::FieldError;
 use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Procedure;
 use crate::mapping::{Mappings, ProcedureKind};
 use crate::portal::json::parse_json;
 use crate::portal::submission::read_envelope;
-use crate::portal::sync::{status_sync, SyncDates, ONESTOP, PORTAL};
 use crate::portal::tree::{Limits, Malformed};
 use crate::portal::xml::parse_xml;
 use crate::store::group_commit::GroupCommit;
-use crate::store::{
-    ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, NewOutboxMessage, Store, StoreError,
-    SubmissionRaw,
-};
+use crate::store::{InsertOutcome, IntakeItem, IntakeReplies, Store, StoreError, SubmissionRaw};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use std::sync::Arc;
 
 /// Which day's rules judge a body: the day it is received (intake), or the day its
@@ -95,15 +90,6 @@ pub struct Recording {
 
 /// Dossiers stored in one transaction at most.
 pub const MAX_BATCH: usize = 64;
-
-/// What building an arrival's rows needs besides the dossier.
-#[derive(Debug)]
-struct Arrival {
-    agency_name: String,
-    /// The agency's province suffix (`H29`): the portal writes procedure codes in its form.
-    province: String,
-    onestop: bool,
-}
 
 /// The intake service.
 #[derive(Clone)]
@@ -309,82 +295,5 @@ impl Intake {
             self.outbox_wake.notify_one();
         }
         Ok(outcome)
-    }
-}
-
-impl Arrival {
-    /// What a new dossier's arrival writes: its first answer, its progress record and its
-    /// messages, each naming the code the store will draw.
-    fn rows(
-        &self,
-        d: &NewDossier,
-        procedure_name: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ArrivalRows, Unstable> {
-        let status = Status::New.code();
-        let first_answer = CodeTemplate::render(|code| {
-            json!({
-                "error_code": "0",
-                "MaHoSo": code,
-                "MaHoSoQG": d.portal_id.as_str(),
-                "TrangThaiHoSo": status,
-                "NgayNhan": format_wire(now),
-            })
-            .to_string()
-        })?;
-        let progress = Progress {
-            action: "received".into(),
-            status,
-            officer_name: "Cổng Dịch vụ công Thành phố".into(),
-            officer_title: "Hệ thống".into(),
-            officer_unit: self.agency_name.clone(),
-            note: Some("Tiếp nhận hồ sơ nộp trực tuyến, chờ Bộ phận Một cửa kiểm tra".into()),
-            at: now.timestamp_millis(),
-        };
-        let mut outbox = vec![NewOutboxMessage {
-            destination: PORTAL.into(),
-            kind: "status".into(),
-            payload: CodeTemplate::render(|code| {
-                status_sync(
-                    code,
-                    d.portal_id.as_str(),
-                    &d.procedure.with_province(&self.province),
-                    status,
-                    SyncDates::default(),
-                    &progress,
-                )
-            })?,
-        }];
-        if self.onestop {
-            outbox.push(NewOutboxMessage {
-                destination: ONESTOP.into(),
-                kind: "dossier".into(),
-                payload: CodeTemplate::render(|code| {
-                    json!({
-                    "event": "dossier.received",
-                    "dossier": {
-                        "code": code,
-                        "portal_id": d.portal_id.as_str(),
-                        "procedure": { "code": d.procedure.as_str(), "name": procedure_name },
-                        "status": status,
-                        "channel": d.channel,
-                        "submitted_at": format_wire(d.submitted_at),
-                        "received_at": format_wire(now),
-                        "applicant": d.applicant,
-                        "summary": d.summary,
-                        "form": d.form,
-                        "documents": d.documents,
-                        "fees": d.fees,
-                    }
-                    })
-                    .to_string()
-                })?,
-            });
-        }
-        Ok(ArrivalRows {
-            first_answer,
-            outbox,
-            progress,
-        })
     }
 }

@@ -258,10 +258,11 @@ impl Lifecycle {
                 messages,
                 payment,
             } = planned;
+            let procedure = portal_procedure(&d.procedure_code, &d.code);
             let sync = status_sync(
                 &d.code,
                 &d.portal_id,
-                &portal_procedure(&d.procedure_code, &d.code),
+                &procedure,
                 update.status,
                 SyncDates {
                     accepted_at: update.accepted_at,
@@ -271,6 +272,8 @@ impl Lifecycle {
                 },
                 &progress,
             );
+            let sync = serde_json::to_string(&sync)
+                .map_err(|e| LifecycleError::Store(StoreError::Encode(e.to_string())))?;
             let status = update.status;
             let mut outbox = vec![NewOutboxMessage {
                 destination: PORTAL.into(),

@@ -113,10 +113,20 @@ fn intake_replies(replier: &Replier) -> Result<IntakeReplies, Unstable> {
         created: StatusCode::CREATED.as_u16(),
         replayed: StatusCode::OK.as_u16(),
         conflict: StatusCode::CONFLICT.as_u16(),
-        conflict_body: CodeTemplate::render(|code| {
-            String::from_utf8_lossy(&ApiError::conflict(code).answer().body).into_owned()
-        })?,
+        conflict_body: conflict_body()?,
     })
+}
+
+/// The body of a 409 to a submission, as a template of the code it names: the same for every
+/// request, so made once (it was made twice a request; docs/PERFORMANCE.md).
+fn conflict_body() -> Result<CodeTemplate, Unstable> {
+    static BODY: std::sync::OnceLock<Result<CodeTemplate, Unstable>> = std::sync::OnceLock::new();
+    BODY.get_or_init(|| {
+        CodeTemplate::render(|code| {
+            String::from_utf8_lossy(&ApiError::conflict(code).answer().body).into_owned()
+        })
+    })
+    .clone()
 }
 
 /// Checks the signature of a submission and takes it in.
