@@ -143,10 +143,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonValue, A::Error> {
         self.spend()?;
         let inner = self.deeper()?;
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = SeenKeys::Few(Vec::new());
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+            if !seen.insert(&key) {
                 return Err(de::Error::custom(format!("duplicate key \"{key}\"")));
             }
             match map.next_value_seed(inner)? {
@@ -159,6 +159,37 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             }
         }
         Ok(JsonValue::Object(entries))
+    }
+}
+
+/// The keys of one object read so far: a list while it is short (comparing a few keys costs
+/// less than hashing each, which stood out in intake's profile; docs/PERFORMANCE.md), a set
+/// once it is long, so that an object of many keys is still checked in linear time.
+enum SeenKeys {
+    Few(Vec<String>),
+    Many(std::collections::HashSet<String>),
+}
+
+impl SeenKeys {
+    /// Keys kept in a list before they move to a set.
+    const FEW: usize = 16;
+
+    /// Adds `key`; false if it was there already.
+    fn insert(&mut self, key: &str) -> bool {
+        match self {
+            SeenKeys::Few(keys) if keys.iter().any(|k| k == key) => false,
+            SeenKeys::Few(keys) if keys.len() < Self::FEW => {
+                keys.push(key.to_owned());
+                true
+            }
+            SeenKeys::Few(keys) => {
+                let mut set: std::collections::HashSet<String> = keys.drain(..).collect();
+                set.insert(key.to_owned());
+                *self = SeenKeys::Many(set);
+                true
+            }
+            SeenKeys::Many(set) => set.insert(key.to_owned()),
+        }
     }
 }
 
@@ -182,6 +213,28 @@ mod tests {
             "\"s\"",
         ] {
             assert!(json(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A repeated key is found whether the object is short or long: before the keys move from
+    /// the list to the set, as they move, and after.
+    #[test]
+    fn a_repeated_key_is_found_in_short_and_long_objects() {
+        let object = |keys: &[usize]| {
+            let fields: Vec<String> = keys.iter().map(|k| format!(r#""k{k}":"v""#)).collect();
+            format!("{{{}}}", fields.join(","))
+        };
+        for (n, again) in [(3, 1), (16, 0), (16, 15), (17, 16), (40, 2), (40, 39)] {
+            let mut keys: Vec<usize> = (0..n).collect();
+            assert!(json(&object(&keys)).is_ok(), "{n} distinct keys");
+            keys.push(again);
+            let err = json(&object(&keys)).err().map(|e| e.0);
+            assert_eq!(
+                err.as_deref()
+                    .map(|e| e.contains(&format!(r#"duplicate key "k{again}""#))),
+                Some(true),
+                "{n} keys then k{again} again: {err:?}"
+            );
         }
     }
 }
