@@ -27,7 +27,7 @@ use anyhow::Context;
 use client::{MakeRequest, Until};
 use db::BenchDb;
 use gateway::Gateway;
-use report::print_report;
+use report::{print_report, CpuTimes};
 pub use report::{Phase, Report};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -115,10 +115,10 @@ async fn phase(
     expect: u16,
     make: MakeRequest,
 ) -> Phase {
-    let before = gw.usage();
+    let (before, times) = (gw.usage(), CpuTimes::now());
     let load = client::run(&gw.addr, concurrency, until, expect, make).await;
     let after = gw.usage();
-    Phase::of(name, &load, after.cpu_s - before.cpu_s)
+    Phase::of(name, &load, after.cpu_s - before.cpu_s).stolen_since(times)
 }
 
 /// Takes `count` submissions in (to fill a read pool or queue outbox messages); all must be

@@ -6,7 +6,7 @@
 use super::client::{self, Load, MakeRequest, Until};
 use super::db::BenchDb;
 use super::gateway::{self, Gateway, Usage};
-use super::report::{max_usage, Phase};
+use super::report::{max_usage, CpuTimes, Phase};
 use super::{
     deliveries_alone, fill, healthz, phase, start, store_alone, submit_all, workload, wrk,
     BenchArgs,
@@ -70,21 +70,28 @@ pub(super) async fn intake(run: Run<'_>, gw: Gateway) -> Measured {
     usage = stop(gw, Usage::default()).await;
     // The store alone, on the same database with the gateway stopped: the bound of the
     // phase above, whatever the request path costs.
+    let times = CpuTimes::now();
     let alone = store_alone::run(&db.url, work.clone(), "A", c, args.duration).await?;
     let alone = Phase::of(
         &format!("intake transaction alone, batches of {c}"),
         &alone,
         0.0,
     )
+    .stolen_since(times)
     .against(&base);
     // And in batches of the size the writer reached over HTTP: what the request path itself
     // costs, apart from what smaller batches cost the store.
     let same = match fresh.mean_batch {
         Some(b) => {
             let b = (b.round() as usize).max(1);
+            let times = CpuTimes::now();
             let load = store_alone::run(&db.url, work.clone(), "B", b, args.duration).await?;
             let name = format!("store alone, batches of {b} (as over HTTP)");
-            Some(Phase::of(&name, &load, 0.0).against(&base))
+            Some(
+                Phase::of(&name, &load, 0.0)
+                    .stolen_since(times)
+                    .against(&base),
+            )
         }
         None => None,
     };

@@ -43,6 +43,9 @@ pub struct Phase {
     pub vs_store_same_batch: Option<f64>,
     /// Intake over HTTP: dossiers per transaction, on average, from the gateway's `/metrics`.
     pub mean_batch: Option<f64>,
+    /// The share of the machine's CPU time the hypervisor gave to others over the phase
+    /// (`steal` in `/proc/stat`): on a shared virtual machine, what the rate could not use.
+    pub stolen: Option<f64>,
 }
 
 impl Phase {
@@ -65,13 +68,58 @@ impl Phase {
             vs_store: None,
             vs_store_same_batch: None,
             mean_batch: None,
+            stolen: None,
         }
+    }
+
+    /// With the share of CPU time stolen since `before` (taken as the phase began).
+    pub(super) fn stolen_since(mut self, before: CpuTimes) -> Self {
+        self.stolen = CpuTimes::now().stolen_since(before);
+        self
     }
 
     pub(super) fn against(mut self, base: &Phase) -> Self {
         self.ratio = Some(self.rate / base.rate.max(1e-9));
         self.baseline = Some(base.name.clone());
         self
+    }
+}
+
+/// The machine's CPU time as `/proc/stat` counts it, in ticks: all of it, and what the
+/// hypervisor gave to others (`steal`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct CpuTimes {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTimes {
+    /// Now (zeros where `/proc/stat` cannot be read).
+    pub(super) fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("cpu "))
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|t| t.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+        // counted in user time already.
+        CpuTimes {
+            total: ticks.iter().take(8).sum(),
+            steal: ticks.get(7).copied().unwrap_or(0),
+        }
+    }
+
+    /// The share of the CPU time from `before` to `self` that was stolen.
+    fn stolen_since(self, before: CpuTimes) -> Option<f64> {
+        let total = self.total.checked_sub(before.total).filter(|&t| t > 0)?;
+        let steal = self.steal.checked_sub(before.steal)?;
+        Some(steal as f64 / total as f64)
     }
 }
 
@@ -119,12 +167,21 @@ pub(super) fn print_report(r: &Report) {
         }
     );
     println!(
-        "{:<42} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}",
-        "phase", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "cpu s", "ratio"
+        "{:<42} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7}",
+        "phase",
+        "per s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "cpu s",
+        "stolen",
+        "ratio"
     );
     for p in &r.phases {
         println!(
-            "{:<42} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7.2} {:>7}",
+            "{:<42} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7.2} {:>7} {:>7}",
             p.name,
             p.rate,
             p.p50_ms,
@@ -133,8 +190,14 @@ pub(super) fn print_report(r: &Report) {
             p.max_ms,
             p.errors,
             p.gateway_cpu_s,
+            p.stolen
+                .map_or("-".into(), |x| format!("{:.0}%", x * 100.0)),
             p.ratio.map_or("-".into(), |x| format!("{x:.3}"))
         );
+        if p.gateway_cpu_s > 0.0 && p.ok > 0 {
+            let us = p.gateway_cpu_s * 1e6 / p.ok as f64;
+            println!("    {us:.0} µs of the gateway's CPU each");
+        }
         if let Some(e) = &p.first_error {
             println!("    first error: {e}");
         }
@@ -158,4 +221,30 @@ pub(super) fn print_report(r: &Report) {
         "gateway: peak RSS {:.1} MB, ready {:.0} ms after start",
         r.gateway_peak_rss_mb, r.ready_ms
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuTimes;
+
+    #[test]
+    fn the_share_stolen_is_steal_over_all_the_time_between_two_readings() {
+        let before = CpuTimes {
+            total: 1_000,
+            steal: 40,
+        };
+        let after = CpuTimes {
+            total: 1_400,
+            steal: 140,
+        };
+        assert_eq!(after.stolen_since(before), Some(0.25));
+        assert_eq!(before.stolen_since(before), None, "no time between them");
+        assert_eq!(before.stolen_since(after), None, "readings out of order");
+    }
+
+    #[test]
+    fn this_machine_counts_its_cpu_time() {
+        // Linux always has the aggregate `cpu` line; a zero here would hide every figure.
+        assert!(CpuTimes::now().total > 0);
+    }
 }
