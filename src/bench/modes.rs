@@ -149,11 +149,18 @@ async fn wrk_check(
     let enough = |rate: f64| (rate * d.as_secs_f64() * 1.5) as u64 + 1000;
     let get = client::get("/healthz", None);
     let requests = (0..enough(base.rate)).map(|_| get.clone());
+    let (before, times) = (gw.usage(), CpuTimes::now());
     let h = wrk::run(&gw.addr, c, d, requests, 200).await?;
-    let h = Phase::of("healthz, wrk", &h, 0.0);
+    let h = Phase::of("healthz, wrk", &h, gw.usage().cpu_s - before.cpu_s).stolen_since(times);
     let requests = wrk::submissions(work, enough(fresh.rate));
+    let before = gw.intake_batches().await?;
+    let (usage, times) = (gw.usage(), CpuTimes::now());
     let i = wrk::run(&gw.addr, c, d, requests, 201).await?;
-    let i = Phase::of("intake, wrk (fresh store)", &i, 0.0).against(&h);
+    let cpu = gw.usage().cpu_s - usage.cpu_s;
+    let i = Phase::of("intake, wrk (fresh store)", &i, cpu)
+        .stolen_since(times)
+        .against(&h);
+    let i = with_batches(i, gw, before).await?;
     Ok(vec![h, i])
 }
 
