@@ -498,8 +498,49 @@ async fn a_new_dossier_is_pushed_to_the_one_stop_software_in_the_departments_mod
     let r = &got[0];
     assert!(r.signed_by(secret), "signed with onestop.secret");
     let body = r.json();
-    assert_eq!(body["dossier"]["code"], code);
-    assert_eq!(body["dossier"]["form"]["rooms_count"], 3);
+    assert_eq!(body["event"], "dossier.received");
+    let dossier = &body["dossier"];
+    // Every field of the push, in the order it is written.
+    let keys: Vec<&str> = dossier
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "code",
+            "portal_id",
+            "procedure",
+            "status",
+            "channel",
+            "submitted_at",
+            "received_at",
+            "applicant",
+            "summary",
+            "form",
+            "documents",
+            "fees"
+        ]
+    );
+    assert_eq!(dossier["code"], code);
+    assert_eq!(dossier["portal_id"], "ONESTOP-1");
+    assert!(
+        dossier["procedure"]["code"].is_string() && dossier["procedure"]["name"].is_string(),
+        "{dossier}"
+    );
+    assert_eq!(dossier["status"], 1);
+    assert_eq!(dossier["channel"], 2);
+    assert_eq!(dossier["submitted_at"].as_str().map(str::len), Some(14));
+    assert_eq!(dossier["received_at"].as_str().map(str::len), Some(14));
+    assert!(dossier["applicant"].is_object(), "{dossier}");
+    assert!(
+        dossier["documents"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()),
+        "{dossier}"
+    );
+    assert!(dossier["fees"].is_array(), "{dossier}");
+    assert_eq!(dossier["form"]["rooms_count"], 3);
     assert_eq!(portal.received().len(), 1, "the portal got its own message");
 }
 
