@@ -115,10 +115,32 @@ async fn phase(
     expect: u16,
     make: MakeRequest,
 ) -> Phase {
-    let (before, times) = (gw.usage(), CpuTimes::now());
+    let window = Window::open(gw);
     let load = client::run(&gw.addr, concurrency, until, expect, make).await;
-    let after = gw.usage();
-    Phase::of(name, &load, after.cpu_s - before.cpu_s).stolen_since(times)
+    window.phase(gw, name, &load)
+}
+
+/// What a phase against the gateway is measured over: its CPU and the machine's as the load
+/// began.
+struct Window {
+    usage: gateway::Usage,
+    times: CpuTimes,
+}
+
+impl Window {
+    /// Opened as a load begins.
+    fn open(gw: &Gateway) -> Self {
+        Window {
+            usage: gw.usage(),
+            times: CpuTimes::now(),
+        }
+    }
+
+    /// The phase of `load`, which has just ended: the gateway's CPU over it and the share of
+    /// the machine's time stolen.
+    fn phase(self, gw: &Gateway, name: &str, load: &client::Load) -> Phase {
+        Phase::of(name, load, gw.usage().cpu_s - self.usage.cpu_s).stolen_since(self.times)
+    }
 }
 
 /// Takes `count` submissions in (to fill a read pool or queue outbox messages); all must be

@@ -9,7 +9,7 @@ use super::gateway::{self, Gateway, Usage};
 use super::report::{max_usage, CpuTimes, Phase};
 use super::{
     deliveries_alone, fill, healthz, phase, start, store_alone, submit_all, workload, wrk,
-    BenchArgs,
+    BenchArgs, Window,
 };
 use crate::store::Store;
 use anyhow::Context as _;
@@ -149,16 +149,15 @@ async fn wrk_check(
     let enough = |rate: f64| (rate * d.as_secs_f64() * 1.5) as u64 + 1000;
     let get = client::get("/healthz", None);
     let requests = (0..enough(base.rate)).map(|_| get.clone());
-    let (before, times) = (gw.usage(), CpuTimes::now());
+    let window = Window::open(gw);
     let h = wrk::run(&gw.addr, c, d, requests, 200).await?;
-    let h = Phase::of("healthz, wrk", &h, gw.usage().cpu_s - before.cpu_s).stolen_since(times);
+    let h = window.phase(gw, "healthz, wrk", &h);
     let requests = wrk::submissions(work, enough(fresh.rate));
     let before = gw.intake_batches().await?;
-    let (usage, times) = (gw.usage(), CpuTimes::now());
+    let window = Window::open(gw);
     let i = wrk::run(&gw.addr, c, d, requests, 201).await?;
-    let cpu = gw.usage().cpu_s - usage.cpu_s;
-    let i = Phase::of("intake, wrk (fresh store)", &i, cpu)
-        .stolen_since(times)
+    let i = window
+        .phase(gw, "intake, wrk (fresh store)", &i)
         .against(&h);
     let i = with_batches(i, gw, before).await?;
     Ok(vec![h, i])

@@ -147,4 +147,13 @@ mod tests {
             )
         );
     }
+
+    /// A value serde_json cannot write (a map whose keys are not strings) makes no template.
+    #[test]
+    fn a_value_that_cannot_be_written_as_json_is_refused() {
+        let refused = CodeTemplate::json(|code| {
+            std::collections::BTreeMap::from([((code, 1), "a map keyed by pairs")])
+        });
+        assert_eq!(refused, Err(Unstable));
+    }
 }
