@@ -22,12 +22,13 @@ mod store_alone;
 mod workload;
 mod wrk;
 
+use crate::dossiers::intake::WRITER_THREAD;
 use crate::store::Store;
 use anyhow::Context;
 use client::{MakeRequest, Until};
 use db::BenchDb;
 use gateway::Gateway;
-use report::{print_report, CpuTimes};
+use report::{print_report, CpuTimes, ThreadTimes};
 pub use report::{Phase, Report};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,11 +121,13 @@ async fn phase(
     window.phase(gw, name, &load)
 }
 
-/// What a phase against the gateway is measured over: its CPU and the machine's as the load
-/// began.
+/// What a phase against the gateway is measured over: its CPU, the intake writer's thread and
+/// the machine's CPU as the load began.
 struct Window {
     usage: gateway::Usage,
+    writer: Option<ThreadTimes>,
     times: CpuTimes,
+    at: std::time::Instant,
 }
 
 impl Window {
@@ -132,14 +135,23 @@ impl Window {
     fn open(gw: &Gateway) -> Self {
         Window {
             usage: gw.usage(),
+            writer: gw.thread_times(WRITER_THREAD),
             times: CpuTimes::now(),
+            at: std::time::Instant::now(),
         }
     }
 
-    /// The phase of `load`, which has just ended: the gateway's CPU over it and the share of
-    /// the machine's time stolen.
+    /// The phase of `load`, which has just ended: the gateway's CPU over it, how the intake
+    /// writer spent it, and the share of the machine's time stolen.
     fn phase(self, gw: &Gateway, name: &str, load: &client::Load) -> Phase {
-        Phase::of(name, load, gw.usage().cpu_s - self.usage.cpu_s).stolen_since(self.times)
+        let writer = gw
+            .thread_times(WRITER_THREAD)
+            .zip(self.writer)
+            .and_then(|(now, then)| now.shares_since(then, self.at.elapsed()));
+        Phase {
+            writer,
+            ..Phase::of(name, load, gw.usage().cpu_s - self.usage.cpu_s).stolen_since(self.times)
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::client::Load;
 use super::gateway::Usage;
 use serde::Serialize;
+use std::time::Duration;
 
 /// One measured phase.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +47,18 @@ pub struct Phase {
     /// The share of the machine's CPU time the hypervisor gave to others over the phase
     /// (`steal` in `/proc/stat`): on a shared virtual machine, what the rate could not use.
     pub stolen: Option<f64>,
+    /// The intake writer's thread over the phase, where it worked at all: the one serial part
+    /// of intake, and how much of the phase it could run.
+    pub writer: Option<ThreadShares>,
+}
+
+/// How a thread spent a phase, as shares of its wall time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ThreadShares {
+    /// On a CPU.
+    pub on_cpu: f64,
+    /// Runnable, waiting for a CPU.
+    pub waiting: f64,
 }
 
 impl Phase {
@@ -69,6 +82,7 @@ impl Phase {
             vs_store_same_batch: None,
             mean_batch: None,
             stolen: None,
+            writer: None,
         }
     }
 
@@ -120,6 +134,36 @@ impl CpuTimes {
         let total = self.total.checked_sub(before.total).filter(|&t| t > 0)?;
         let steal = self.steal.checked_sub(before.steal)?;
         Some(steal as f64 / total as f64)
+    }
+}
+
+/// A thread's time as the scheduler counts it (`/proc/<pid>/task/<tid>/schedstat`), ns: on a
+/// CPU, and runnable but waiting for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct ThreadTimes {
+    on_cpu_ns: u64,
+    waiting_ns: u64,
+}
+
+impl ThreadTimes {
+    /// Reads a `schedstat` line: on-CPU ns, waiting ns, time slices.
+    pub(super) fn parse(schedstat: &str) -> Option<Self> {
+        let mut fields = schedstat.split_whitespace().map(str::parse::<u64>);
+        Some(ThreadTimes {
+            on_cpu_ns: fields.next()?.ok()?,
+            waiting_ns: fields.next()?.ok()?,
+        })
+    }
+
+    /// The shares of `wall` from `before` to `self`; none where the thread did not run in it.
+    pub(super) fn shares_since(self, before: ThreadTimes, wall: Duration) -> Option<ThreadShares> {
+        let on_cpu = self.on_cpu_ns.checked_sub(before.on_cpu_ns)?;
+        let waiting = self.waiting_ns.checked_sub(before.waiting_ns)?;
+        let wall = u64::try_from(wall.as_nanos()).ok().filter(|&w| w > 0)?;
+        (on_cpu > 0).then(|| ThreadShares {
+            on_cpu: on_cpu as f64 / wall as f64,
+            waiting: waiting as f64 / wall as f64,
+        })
     }
 }
 
@@ -198,6 +242,13 @@ pub(super) fn print_report(r: &Report) {
             let us = p.gateway_cpu_s * 1e6 / p.ok as f64;
             println!("    {us:.0} µs of the gateway's CPU each");
         }
+        if let Some(w) = p.writer {
+            println!(
+                "    the intake writer: on a CPU {:.0} % of the phase, waiting for one {:.0} %",
+                w.on_cpu * 100.0,
+                w.waiting * 100.0
+            );
+        }
         if let Some(e) = &p.first_error {
             println!("    first error: {e}");
         }
@@ -225,7 +276,34 @@ pub(super) fn print_report(r: &Report) {
 
 #[cfg(test)]
 mod tests {
-    use super::CpuTimes;
+    use super::{CpuTimes, ThreadShares, ThreadTimes};
+    use std::time::Duration;
+
+    /// The writer's shares are its scheduler's counts over the phase's wall time: a reading
+    /// that took the counts since the thread began, or swapped its two fields, fails this.
+    #[test]
+    fn a_threads_shares_are_its_time_on_and_waiting_for_a_cpu_over_the_phase() {
+        let before = ThreadTimes::parse("5000000000 1000000000 700\n");
+        let after = ThreadTimes::parse("8000000000 1500000000 900");
+        let (Some(before), Some(after)) = (before, after) else {
+            panic!("schedstat lines not read: {before:?} {after:?}");
+        };
+        assert_eq!(
+            after.shares_since(before, Duration::from_secs(4)),
+            Some(ThreadShares {
+                on_cpu: 0.75,
+                waiting: 0.125
+            })
+        );
+        assert_eq!(
+            before.shares_since(before, Duration::from_secs(4)),
+            None,
+            "a thread that did not run"
+        );
+        assert_eq!(after.shares_since(before, Duration::ZERO), None);
+        assert_eq!(ThreadTimes::parse("12"), None);
+        assert_eq!(ThreadTimes::parse("x 1 2"), None);
+    }
 
     #[test]
     fn the_share_stolen_is_steal_over_all_the_time_between_two_readings() {

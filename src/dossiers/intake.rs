@@ -91,6 +91,9 @@ pub struct Recording {
 /// Dossiers stored in one transaction at most.
 pub const MAX_BATCH: usize = 64;
 
+/// The name of the intake writer's thread (`motcua bench` reads its scheduling by it).
+pub const WRITER_THREAD: &str = "motcua-intake-writer";
+
 /// The intake service.
 #[derive(Clone)]
 pub struct Intake {
@@ -120,7 +123,7 @@ impl Intake {
         // One writer: dossiers arriving together are stored in one transaction (group commit),
         // and each is answered only after that commit.
         let writer = store.start_writer(
-            "motcua-intake-writer",
+            WRITER_THREAD,
             MAX_BATCH,
             move |store, items: Vec<IntakeItem>| {
                 let agency = writer_agency.clone();
