@@ -13,7 +13,7 @@ use crate::dossiers::intake::{BodyFormat, Intake, Recording};
 use crate::dossiers::status_cache::StatusCache;
 use crate::mapping::Mappings;
 use crate::store::lane::{spawn_on, Lane};
-use crate::store::{InsertOutcome, IntakeReplies, Store, SubmissionRaw};
+use crate::store::{InsertOutcome, IntakeReplies, Store};
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,7 +95,7 @@ fn item(
     n: u64,
 ) -> anyhow::Result<crate::store::IntakeItem> {
     let (content_type, body) = work.body(prefix, 0, n);
-    let [webhook_id, webhook_timestamp, webhook_signature] = work.signature(prefix, 0, n, &body);
+    let [webhook_id, webhook_timestamp, _] = work.signature(prefix, 0, n, &body);
     let format = if content_type.ends_with("xml") {
         BodyFormat::Xml
     } else {
@@ -136,12 +136,5 @@ fn item(
             conflict_body: CodeTemplate::render(|code| format!(r#"{{"MaHoSo":"{code}"}}"#))?,
         },
     };
-    let raw = SubmissionRaw {
-        content_type: content_type.into(),
-        body,
-        webhook_id,
-        webhook_timestamp,
-        webhook_signature,
-    };
-    Ok(intake.item(format, raw, now, recording)?)
+    Ok(intake.item(format, &body, now, recording)?)
 }

@@ -21,7 +21,7 @@ use crate::portal::submission::read_envelope;
 use crate::portal::tree::{Limits, Malformed};
 use crate::portal::xml::parse_xml;
 use crate::store::group_commit::GroupCommit;
-use crate::store::{InsertOutcome, IntakeItem, IntakeReplies, Store, StoreError, SubmissionRaw};
+use crate::store::{InsertOutcome, IntakeItem, IntakeReplies, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -253,17 +253,18 @@ impl Intake {
         }
     }
 
-    /// Builds the store's item for one verified request: parsed, validated and mapped, with
-    /// the rows its arrival writes and the records of its exchange. Also how the harness
-    /// measures the store alone (`motcua bench intake`).
+    /// Builds the store's item for one verified request's `body`: parsed, validated and
+    /// mapped, with the rows its arrival writes and the records of its exchange (the body is
+    /// kept once, in the request's record). Also how the harness measures the store alone
+    /// (`motcua bench intake`).
     pub fn item(
         &self,
         format: BodyFormat,
-        raw: SubmissionRaw,
+        body: &[u8],
         now: DateTime<Utc>,
         recording: Recording,
     ) -> Result<IntakeItem, IntakeError> {
-        let dossier = Self::build(&self.mappings, format, &raw.body, now)?;
+        let dossier = Self::build(&self.mappings, format, body, now)?;
         let judged =
             self.mappings
                 .judged_by(&dossier.procedure, &dossier.mapping_version, vn_date(now));
@@ -274,7 +275,6 @@ impl Intake {
             dossier,
             received_at: now,
             notice,
-            raw,
             rows,
             request: recording.request,
             replies: recording.replies,
@@ -287,11 +287,11 @@ impl Intake {
     pub async fn submit(
         &self,
         format: BodyFormat,
-        raw: SubmissionRaw,
+        body: &[u8],
         now: DateTime<Utc>,
         recording: Recording,
     ) -> Result<InsertOutcome, IntakeError> {
-        let item = self.item(format, raw, now, recording)?;
+        let item = self.item(format, body, now, recording)?;
         let outcome = self.writer.submit(item).await.map_err(StoreError::from)??;
         if matches!(outcome, InsertOutcome::Created { .. }) {
             self.status_cache.forget_pages();

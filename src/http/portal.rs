@@ -16,7 +16,7 @@ use crate::chain::NewMessage;
 use crate::domain::code_template::{CodeTemplate, Unstable};
 use crate::dossiers::intake::{BodyFormat, IntakeError, Recording};
 use crate::signing::{verify, SignatureError, SignatureHeaders};
-use crate::store::{InsertOutcome, IntakeReplies, SubmissionRaw};
+use crate::store::{InsertOutcome, IntakeReplies};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -169,20 +169,11 @@ async fn take_in(
         return Err(refused);
     }
 
-    let raw = SubmissionRaw {
-        content_type: header_str(headers, "content-type")
-            .unwrap_or_default()
-            .to_owned(),
-        body: bytes.to_vec(),
-        webhook_id: sig.id.unwrap_or_default().to_owned(),
-        webhook_timestamp: sig.timestamp.unwrap_or_default().to_owned(),
-        webhook_signature: sig.signature.unwrap_or_default().to_owned(),
-    };
     let recording = Recording {
         request,
         replies: intake_replies(&replier).map_err(|e| ApiError::internal(&e))?,
     };
-    let result = state.intake.submit(format, raw, now, recording).await;
+    let result = state.intake.submit(format, bytes, now, recording).await;
     let webhook = sig.id.unwrap_or("-");
     match &result {
         Ok(InsertOutcome::Created { code, .. }) => {

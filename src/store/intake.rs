@@ -1,4 +1,4 @@
-//! What the intake transaction is handed and what it answers: each new dossier with its raw
+//! What the intake transaction is handed and what it answers: each new dossier with its
 //! request, the rows its arrival writes, its exchange for the message log, and the answer it
 //! gets. Everything is data; text that names the code the transaction draws comes as a
 //! [`CodeTemplate`]. The transaction itself is `intake_batch`.
@@ -8,21 +8,6 @@ use crate::chain::NewMessage;
 use crate::domain::code_template::CodeTemplate;
 use crate::domain::dossier::{NewDossier, Progress};
 use chrono::{DateTime, Utc};
-
-/// The request exactly as the portal sent it, kept beside the dossier for disputes.
-#[derive(Debug, Clone)]
-pub struct SubmissionRaw {
-    /// `Content-Type` header.
-    pub content_type: String,
-    /// Body bytes, untouched.
-    pub body: Vec<u8>,
-    /// `webhook-id`.
-    pub webhook_id: String,
-    /// `webhook-timestamp`.
-    pub webhook_timestamp: String,
-    /// `webhook-signature`.
-    pub webhook_signature: String,
-}
 
 /// What a new dossier's arrival writes besides the dossier, each text naming the code to come.
 #[derive(Debug, Clone)]
@@ -61,8 +46,6 @@ pub struct IntakeItem {
     pub received_at: DateTime<Utc>,
     /// Its procedure is a notice (a deemed-consent date, never overdue: `store::listing`).
     pub notice: bool,
-    /// The request as received.
-    pub raw: SubmissionRaw,
     /// What its arrival writes once its code is drawn.
     pub rows: ArrivalRows,
     /// The request as it crossed the wire, for the message log.

@@ -44,7 +44,7 @@ mod steps;
 pub use delivery_cycle::DeliveryCycle;
 pub use documents::{DocumentFile, DocumentOutcome, DueDocument};
 pub use dossier_rows::{DocumentRow, DossierFilter, DossierSummary, OutboxSummary, StoredDossier};
-pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, SubmissionRaw};
+pub use intake::{ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies};
 pub use lifecycle::{ApplyOutcome, Change, DossierUpdate, IdempotencyKey, StoredAnswer};
 pub use listing::{OverdueFirst, Part, GATHERED, RUNNING};
 pub use notify::Listener;

@@ -9,7 +9,7 @@ use motcua_gateway::domain::dossier::Progress;
 use motcua_gateway::dossiers::intake::{BodyFormat, Intake};
 use motcua_gateway::mapping::Mappings;
 use motcua_gateway::store::{
-    ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, NewOutboxMessage, SubmissionRaw,
+    ArrivalRows, InsertOutcome, IntakeItem, IntakeReplies, NewOutboxMessage,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -41,7 +41,7 @@ fn intake_item(mappings: &Mappings, id: &str, path: &str, at: DateTime<Utc>) -> 
     };
     IntakeItem {
         dossier: Intake::build(mappings, format, &body, at).unwrap(),
-        request: message(format!("POST {id}"), body.clone()),
+        request: message(format!("POST {id}"), body),
         replies: IntakeReplies {
             record: message(String::new(), Vec::new()),
             created: 201,
@@ -51,13 +51,6 @@ fn intake_item(mappings: &Mappings, id: &str, path: &str, at: DateTime<Utc>) -> 
         },
         received_at: at,
         notice: false,
-        raw: SubmissionRaw {
-            content_type: content_type_of(path).into(),
-            body,
-            webhook_id: "m".into(),
-            webhook_timestamp: at.timestamp().to_string(),
-            webhook_signature: "v1,x".into(),
-        },
         rows: ArrivalRows {
             first_answer: template("answer for"),
             // Two messages, so that the tests see each dossier's queue in its order.
