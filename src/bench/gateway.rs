@@ -167,20 +167,9 @@ impl Gateway {
         }
     }
 
-    /// The scheduler's counts so far for the gateway's thread named `name` (Linux keeps the
-    /// first 15 bytes of a thread's name); none where `/proc` does not show it.
-    pub(super) fn thread_times(&self, name: &str) -> Option<super::report::ThreadTimes> {
-        let pid = self.child.id()?;
-        let kept = name.get(..15).unwrap_or(name);
-        std::fs::read_dir(format!("/proc/{pid}/task"))
-            .ok()?
-            .flatten()
-            .find(|task| {
-                std::fs::read_to_string(task.path().join("comm"))
-                    .is_ok_and(|comm| comm.trim_end() == kept)
-            })
-            .and_then(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-            .and_then(|line| super::report::ThreadTimes::parse(&line))
+    /// The gateway's process id, while it runs.
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// The intake writer's batches so far, read from its `/metrics`: dossiers (and repeats)

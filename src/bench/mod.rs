@@ -135,7 +135,7 @@ impl Window {
     fn open(gw: &Gateway) -> Self {
         Window {
             usage: gw.usage(),
-            writer: gw.thread_times(WRITER_THREAD),
+            writer: writer_times(gw),
             times: CpuTimes::now(),
             at: std::time::Instant::now(),
         }
@@ -144,8 +144,7 @@ impl Window {
     /// The phase of `load`, which has just ended: the gateway's CPU over it, how the intake
     /// writer spent it, and the share of the machine's time stolen.
     fn phase(self, gw: &Gateway, name: &str, load: &client::Load) -> Phase {
-        let writer = gw
-            .thread_times(WRITER_THREAD)
+        let writer = writer_times(gw)
             .zip(self.writer)
             .and_then(|(now, then)| now.shares_since(then, self.at.elapsed()));
         Phase {
@@ -153,6 +152,11 @@ impl Window {
             ..Phase::of(name, load, gw.usage().cpu_s - self.usage.cpu_s).stolen_since(self.times)
         }
     }
+}
+
+/// The intake writer's thread's scheduling so far.
+fn writer_times(gw: &Gateway) -> Option<ThreadTimes> {
+    gw.pid().and_then(|pid| ThreadTimes::of(pid, WRITER_THREAD))
 }
 
 /// Takes `count` submissions in (to fill a read pool or queue outbox messages); all must be

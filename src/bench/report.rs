@@ -146,6 +146,21 @@ pub(super) struct ThreadTimes {
 }
 
 impl ThreadTimes {
+    /// The scheduler's counts so far for the thread named `name` of process `pid` (Linux
+    /// keeps the first 15 bytes of a thread's name); none where `/proc` does not show it.
+    pub(super) fn of(pid: u32, name: &str) -> Option<Self> {
+        let kept = name.get(..15).unwrap_or(name);
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+            .find(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim_end() == kept)
+            })
+            .and_then(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+            .and_then(|line| Self::parse(&line))
+    }
+
     /// Reads a `schedstat` line: on-CPU ns, waiting ns, time slices.
     pub(super) fn parse(schedstat: &str) -> Option<Self> {
         let mut fields = schedstat.split_whitespace().map(str::parse::<u64>);
@@ -324,5 +339,31 @@ mod tests {
     fn this_machine_counts_its_cpu_time() {
         // Linux always has the aggregate `cpu` line; a zero here would hide every figure.
         assert!(CpuTimes::now().total > 0);
+    }
+
+    /// A thread is found by its name as Linux keeps it (cut to 15 bytes), and its counts are
+    /// its own: a thread that has worked shows time on a CPU, a name no thread has shows none.
+    #[test]
+    fn a_named_thread_is_found_and_its_time_read() -> std::io::Result<()> {
+        let name = "motcua-test-thread-counted";
+        let (found_tx, found_rx) = std::sync::mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let mut x = 0u64;
+                for i in 0..2_000_000u64 {
+                    x = std::hint::black_box(x.wrapping_add(i * i));
+                }
+                let _ = found_tx.send(ThreadTimes::of(std::process::id(), name));
+                x
+            })?;
+        let found = found_rx.recv().ok().flatten();
+        let _ = worker.join();
+        assert!(
+            found.is_some_and(|t| t.on_cpu_ns > 0),
+            "the thread's own counts: {found:?}"
+        );
+        assert_eq!(ThreadTimes::of(std::process::id(), "no-such-thread"), None);
+        Ok(())
     }
 }
