@@ -1,7 +1,8 @@
 //! The text of every version of a procedure's rules the gateway has loaded (`rule_versions`),
 //! kept so that a dossier's rules outlive the mapping file they came from: written at start for
 //! every version the files hold, read back for those they no longer hold. Also the dossiers'
-//! `notice` mark, brought in line with the procedures' kinds at the same start.
+//! `notice` mark, brought in line with the procedures' kinds at the same start (only where a
+//! kind changed since the last start: `notice_procedures`).
 
 use super::{with_pool, Store, StoreError};
 
@@ -68,31 +69,67 @@ impl Store {
     }
 
     /// Brings each dossier's `notice` in line with the procedures that are notices now (the
-    /// mappings'), for dossiers stored before the column or under a mapping that changed its
-    /// kind; how many it changed. Run at start, before serving.
+    /// mappings'); how many it changed. Run at start, before serving. Marks the dossiers of the
+    /// procedures that are notices and were not when the marks were last brought in line
+    /// (`notice_procedures`, empty before the first start after migration 0022), so that a start
+    /// whose mappings name the same notices reads no dossier of theirs; unmarks every marked
+    /// dossier whose procedure is no longer a notice (a read of the notices' own index); then
+    /// records the set, all in one transaction. Several gateways may do this at once.
     pub async fn mark_notices(&self, notices: &[String]) -> Result<u64, StoreError> {
-        let mut changed = 0;
-        for (from, to) in [(0, 1), (1, 0)] {
-            changed += with_pool!(self, pool => {
-                let mut q = sqlx::QueryBuilder::new(format!(
-                    "UPDATE dossiers SET notice = {to} WHERE notice = {from} AND "
-                ));
-                // A notice now: marked; marked but no longer a notice: unmarked.
-                q.push(if to == 1 { "(" } else { "NOT (" });
-                if notices.is_empty() {
-                    q.push("1 = 0");
-                } else {
-                    q.push("procedure_code IN (");
-                    let mut list = q.separated(", ");
-                    for n in notices {
-                        list.push_bind(n.as_str());
-                    }
-                    q.push(")");
-                }
-                q.push(")");
-                q.build().execute(pool).await?.rows_affected()
-            });
-        }
-        Ok(changed)
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let recorded: Vec<String> =
+                sqlx::query_scalar("SELECT procedure_code FROM notice_procedures")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let added: Vec<&str> = notices
+                .iter()
+                .filter(|n| !recorded.contains(n))
+                .map(String::as_str)
+                .collect();
+            let mut changed = 0;
+            if !added.is_empty() {
+                let mut q = sqlx::QueryBuilder::new(
+                    "UPDATE dossiers SET notice = 1 WHERE notice = 0 AND procedure_code IN (",
+                );
+                in_list(&mut q, &added);
+                changed += q.build().execute(&mut *tx).await?.rows_affected();
+            }
+            let all: Vec<&str> = notices.iter().map(String::as_str).collect();
+            let mut q = sqlx::QueryBuilder::new("UPDATE dossiers SET notice = 0 WHERE notice = 1");
+            let mut gone = sqlx::QueryBuilder::new("DELETE FROM notice_procedures");
+            if !all.is_empty() {
+                q.push(" AND NOT procedure_code IN (");
+                in_list(&mut q, &all);
+                gone.push(" WHERE NOT procedure_code IN (");
+                in_list(&mut gone, &all);
+            }
+            changed += q.build().execute(&mut *tx).await?.rows_affected();
+            gone.build().execute(&mut *tx).await?;
+            if !added.is_empty() {
+                // Another gateway starting at once may record the same codes first.
+                let mut keep =
+                    sqlx::QueryBuilder::new("INSERT INTO notice_procedures (procedure_code) ");
+                keep.push_values(&added, |mut row, code| {
+                    row.push_bind(*code);
+                });
+                keep.push(" ON CONFLICT (procedure_code) DO NOTHING");
+                keep.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(changed)
+        })
     }
+}
+
+/// `codes` bound as the rest of an `IN (` list, closed.
+fn in_list<'a, DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<'a, DB>, codes: &[&'a str])
+where
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = q.separated(", ");
+    for code in codes {
+        list.push_bind(*code);
+    }
+    list.push_unseparated(")");
 }

@@ -76,7 +76,7 @@ async fn overdue_dossiers_come_first_the_longest_overdue_at_the_top() {
         2
     );
     // A notice stored before the mark (or under a mapping that was not a notice then) is
-    // read as overdue until the start brings the marks in line with the mappings.
+    // read as overdue until a start brings the marks in line with the mappings.
     raw_sql(
         &app.db_url(),
         &format!("UPDATE dossiers SET notice = 0 WHERE code = '{e}'"),
@@ -84,18 +84,32 @@ async fn overdue_dossiers_come_first_the_longest_overdue_at_the_top() {
     .await;
     let (_, _, html) = open(&app, "/admin", &cookie).await;
     assert_eq!(listed(&html)[..3], [a.as_str(), e.as_str(), b.as_str()]);
+    // A start whose mappings name the notices the last start recorded reads none of their
+    // dossiers: the mark cleared behind the gateway's back stays.
+    let recorded = "SELECT count(*) FROM notice_procedures WHERE procedure_code = '9.900008'";
+    assert_eq!(sql_i64(&app.db_url(), recorded).await, 1);
+    assert_eq!(
+        app.store.mark_notices(&["9.900008".into()]).await.unwrap(),
+        0
+    );
+    let (_, _, html) = open(&app, "/admin", &cookie).await;
+    assert_eq!(listed(&html)[..3], [a.as_str(), e.as_str(), b.as_str()]);
+    // The first start after migration 0022 has no record: it marks every notice's dossiers.
+    raw_sql(&app.db_url(), "DELETE FROM notice_procedures").await;
     assert_eq!(
         app.store.mark_notices(&["9.900008".into()]).await.unwrap(),
         1
     );
+    assert_eq!(sql_i64(&app.db_url(), recorded).await, 1);
     assert_eq!(
         app.store.mark_notices(&["9.900008".into()]).await.unwrap(),
         0
     );
     let (_, _, html) = open(&app, "/admin", &cookie).await;
     assert_eq!(listed(&html)[..3], [a.as_str(), b.as_str(), f.as_str()]);
-    // A procedure no longer a notice: its dossiers unmarked.
+    // A procedure no longer a notice: its dossiers unmarked, and it is no longer recorded.
     assert_eq!(app.store.mark_notices(&[]).await.unwrap(), 1);
+    assert_eq!(sql_i64(&app.db_url(), recorded).await, 0);
     let (_, _, html) = open(&app, "/admin", &cookie).await;
     assert_eq!(listed(&html)[..3], [a.as_str(), e.as_str(), b.as_str()]);
     assert_eq!(
