@@ -86,10 +86,12 @@ pub async fn agency_answer(
     body: &Value,
 ) -> (u16, Value) {
     let bytes = body.to_string().into_bytes();
+    // One reading of the clock for the signature and its header: two could straddle a second.
+    let ts = now();
     let sig = motcua_gateway::signing::sign(
         &motcua_gateway::signing::WebhookSecret::parse(secret).unwrap(),
         webhook_id,
-        now(),
+        ts,
         &bytes,
     );
     let res = app
@@ -97,7 +99,7 @@ pub async fn agency_answer(
         .post(app.url(&format!("/lienthong/v1/steps/{reference}")))
         .header("content-type", "application/json")
         .header("webhook-id", webhook_id)
-        .header("webhook-timestamp", now().to_string())
+        .header("webhook-timestamp", ts.to_string())
         .header("webhook-signature", sig)
         .body(bytes)
         .send()

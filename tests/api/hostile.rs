@@ -226,13 +226,14 @@ fn suite() -> Vec<(&'static str, Req, Expect)> {
     let big = vec![b' '; 1024 * 1024 + 1];
     let forged_sig = {
         let id = "msg_tampered";
-        let ts = now().to_string();
+        let ts = now();
         let sig = motcua_gateway::signing::sign(
             &motcua_gateway::signing::WebhookSecret::parse(PORTAL_SECRET).unwrap(),
             id,
-            now(),
+            ts,
             &body,
         );
+        let ts = ts.to_string();
         vec![
             ("content-type", "application/json".to_owned()),
             ("webhook-id", id.to_owned()),

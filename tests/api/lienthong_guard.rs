@@ -287,15 +287,16 @@ async fn a_forwarded_document_is_served_to_its_steps_agency_only() {
             let path = format!("/lienthong/v1/steps/{reference}/documents/{id}");
             let mut req = app.client.get(app.url(&path));
             if !secret.is_empty() {
+                let ts = now();
                 let sig = motcua_gateway::signing::sign(
                     &motcua_gateway::signing::WebhookSecret::parse(secret).unwrap(),
                     "doc-get",
-                    now(),
+                    ts,
                     b"",
                 );
                 req = req
                     .header("webhook-id", "doc-get")
-                    .header("webhook-timestamp", now().to_string())
+                    .header("webhook-timestamp", ts.to_string())
                     .header("webhook-signature", sig);
             }
             let res = req.send().await.unwrap();
