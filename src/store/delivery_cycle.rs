@@ -20,7 +20,7 @@
 
 use super::message_log::append_log;
 use super::outbox::{AttemptOutcome, Attempted, ClaimFor, Claimed};
-use super::{with_tx, Store, StoreError, WriteTx};
+use super::{push_in_list, with_tx, Store, StoreError, WriteTx};
 use crate::chain::{Exchange, NewMessage};
 use sqlx::Row;
 use std::borrow::Borrow;
@@ -127,11 +127,7 @@ impl DeliveryCycle {
                 vec![true; outcomes.len()]
             } else {
                 let mut q = sqlx::QueryBuilder::new("SELECT id, fence FROM outbox WHERE id IN (");
-                let mut ids = q.separated(", ");
-                for item in outcomes {
-                    ids.push_bind(item.borrow().id);
-                }
-                q.push(")");
+                push_in_list(&mut q, outcomes.iter().map(|item| item.borrow().id));
                 let mut fences = HashMap::new();
                 for r in q.build().fetch_all(&mut **tx).await? {
                     fences.insert(r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);

@@ -8,7 +8,7 @@
 use super::intake::{InsertOutcome, IntakeItem};
 use super::intake_plan::{exchanges, Found, Fresh, KnownRow, Plan, Stored};
 use super::message_log::{reserve_log, Reserved};
-use super::{with_tx, StoreError, WriteTx};
+use super::{push_in_list, with_tx, StoreError, WriteTx};
 use crate::chain::Exchange;
 use crate::domain::codes::AgencyCode;
 use chrono::NaiveDate;
@@ -62,11 +62,7 @@ async fn stored_ids(
             "SELECT portal_id, code, content_hash, first_answer, submission_seq FROM dossiers \
              WHERE portal_id IN (",
         );
-        let mut ids = lookup.separated(", ");
-        for item in items {
-            ids.push_bind(item.dossier.portal_id.as_str());
-        }
-        ids.push_unseparated(")");
+        push_in_list(&mut lookup, items.iter().map(|i| i.dossier.portal_id.as_str()));
         for row in lookup.build().fetch_all(&mut **t).await? {
             found.add(KnownRow {
                 portal_id: row.try_get("portal_id")?,

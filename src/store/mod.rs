@@ -223,6 +223,22 @@ impl WriteTx {
     }
 }
 
+/// `values` bound as the rest of an `IN (` list, and the list closed: the one way the store's
+/// statements name a set of rows by value, on both backends.
+pub(crate) fn push_in_list<'a, DB, T>(
+    q: &mut sqlx::QueryBuilder<'a, DB>,
+    values: impl IntoIterator<Item = T>,
+) where
+    DB: sqlx::Database,
+    T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = q.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    list.push_unseparated(")");
+}
+
 impl Store {
     /// Begins a write transaction that a caller drives step by step.
     pub(crate) async fn begin_tx(&self) -> Result<WriteTx, StoreError> {

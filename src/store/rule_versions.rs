@@ -4,7 +4,7 @@
 //! `notice` mark, brought in line with the procedures' kinds at the same start (only where a
 //! kind changed since the last start: `notice_procedures`).
 
-use super::{with_pool, Store, StoreError};
+use super::{push_in_list, with_pool, Store, StoreError};
 
 /// One version of a procedure's rules, as kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Store {
                 let mut q = sqlx::QueryBuilder::new(
                     "UPDATE dossiers SET notice = 1 WHERE notice = 0 AND procedure_code IN (",
                 );
-                in_list(&mut q, &added);
+                push_in_list(&mut q, added.iter().copied());
                 changed += q.build().execute(&mut *tx).await?.rows_affected();
             }
             let all: Vec<&str> = notices.iter().map(String::as_str).collect();
@@ -100,9 +100,9 @@ impl Store {
             let mut gone = sqlx::QueryBuilder::new("DELETE FROM notice_procedures");
             if !all.is_empty() {
                 q.push(" AND NOT procedure_code IN (");
-                in_list(&mut q, &all);
+                push_in_list(&mut q, all.iter().copied());
                 gone.push(" WHERE NOT procedure_code IN (");
-                in_list(&mut gone, &all);
+                push_in_list(&mut gone, all.iter().copied());
             }
             changed += q.build().execute(&mut *tx).await?.rows_affected();
             gone.build().execute(&mut *tx).await?;
@@ -120,16 +120,4 @@ impl Store {
             Ok(changed)
         })
     }
-}
-
-/// `codes` bound as the rest of an `IN (` list, closed.
-fn in_list<'a, DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<'a, DB>, codes: &[&'a str])
-where
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut list = q.separated(", ");
-    for code in codes {
-        list.push_bind(*code);
-    }
-    list.push_unseparated(")");
 }
